@@ -1,0 +1,1 @@
+"""Accounts: members, sign-in, sessions, tokens, roles."""

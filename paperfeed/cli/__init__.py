@@ -1,0 +1,40 @@
+"""The `paperfeed` command: one Typer app, one module per command group.
+
+Errors from the library (`PaperfeedError`) become one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from paperfeed.cli import admin, ingest, serve
+from paperfeed.errors import PaperfeedError
+
+app = typer.Typer(
+    name="paperfeed",
+    help="paperfeed: a self-hostable Daily Papers service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+admin.register(app)
+serve.register(app)
+app.add_typer(ingest.app, name="ingest")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        app()
+    except PaperfeedError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted; what was committed is kept, re-run to finish", err=True)
+        sys.exit(130)

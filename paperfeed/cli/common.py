@@ -1,0 +1,19 @@
+"""Shared CLI helpers: settings and engine from the environment, error-to-exit conversion."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.storage.db import check_schema, connect
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def ready_engine(settings: Settings) -> Engine:
+    """An engine on an up-to-date schema (raises SchemaOutOfDate with the fix otherwise)."""
+    engine = connect(settings)
+    check_schema(engine)
+    return engine

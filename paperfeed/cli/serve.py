@@ -1,0 +1,54 @@
+"""`paperfeed serve`: run the web app under uvicorn (optionally on the demo corpus)."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from paperfeed.cli.common import load_settings
+from paperfeed.storage.db import check_schema, connect, migrate
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    demo: bool = typer.Option(
+        False, "--demo", help="Development mode on the bundled demo corpus (created if needed)."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int | None = typer.Option(
+        None, help="Worker processes (default: PAPERFEED_WORKERS, 2)."
+    ),
+) -> None:
+    """Serve the site and the JSON API. Refuses an out-of-date schema (run `paperfeed migrate`)."""
+    import uvicorn
+
+    if demo:
+        os.environ.setdefault("PAPERFEED_ENVIRONMENT", "development")
+    settings = load_settings()
+    settings.secret()  # refuse a placeholder secret before binding the port
+    engine = connect(settings)
+    if demo:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(engine)
+        from paperfeed.demo import load_demo
+
+        summary = load_demo(engine)
+        typer.echo(f"demo corpus: {summary.line()}")
+    check_schema(engine)
+    engine.dispose()
+    n = workers or settings.workers
+    typer.echo(f"paperfeed on http://{host}:{port}/ ({n} worker{'s' if n > 1 else ''})")
+    uvicorn.run(
+        "paperfeed.web.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=n,
+        log_level="warning",
+        access_log=False,
+    )

@@ -1,0 +1,126 @@
+"""Settings: the one table of `PAPERFEED_*` options, read from the environment (and a .env file).
+
+Every option is declared once here with its default and help text; `paperfeed config` and
+docs/settings.md are generated from this table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from paperfeed.errors import ConfigError
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "changethis", "secret", "devkey"}
+DEV_SECRET = "paperfeed-development-only-secret"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("paperfeed", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Build one with `Settings()` (env) or `Settings(field=...)` in tests."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERFEED_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = Field(
+        "production", description="`development` allows the built-in secret and logs mail."
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the SQLite file, vector index and caches live.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL; default: sqlite:///<data_dir>/paperfeed.db. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8000", description="Public URL of the site, used in emails and links."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(""),
+        description="Signs sessions, CSRF tokens and email links. Required outside development.",
+    )
+    timezone: str = Field("UTC", description="Timezone that decides 'today' and digest editions.")
+    site_name: str = Field("paperfeed", description="Name shown in page titles and emails.")
+    page_size: int = Field(50, ge=1, le=100, description="Papers per page on list pages.")
+    trending_half_life_hours: float = Field(
+        48.0, gt=0, description="Half-life of an upvote's weight in the trending score."
+    )
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv API endpoint (Atom)."
+    )
+    arxiv_oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai", description="arXiv OAI-PMH endpoint."
+    )
+    hf_api_url: str = Field(
+        "https://huggingface.co", description="Hugging Face base URL for /api/daily_papers."
+    )
+    arxiv_delay_seconds: float = Field(
+        3.0, ge=0, description="Pause between arXiv requests (arXiv asks for one per 3 s)."
+    )
+    http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of upstream requests.")
+    http_retries: int = Field(4, ge=0, le=10, description="Retries of a failed upstream request.")
+    embedding_model: str = Field(
+        "minilm-l6-v2",
+        description="Embedding model: the bundled `minilm-l6-v2` or a path to a model directory.",
+    )
+    smtp_host: str | None = Field(None, description="SMTP server; unset in development: log mail.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_username: str | None = Field(None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Use STARTTLS on the SMTP connection.")
+    mail_from: str = Field("paperfeed <noreply@localhost>", description="From: address of mail.")
+    workers: int = Field(2, ge=1, le=64, description="Web worker processes for `serve`.")
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'paperfeed.db'}"
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None  # filled by the validator
+        return self.database_url
+
+    def secret(self) -> str:
+        """The signing secret; refuses placeholders outside development."""
+        value = self.secret_key.get_secret_value()
+        if value.strip().lower() in PLACEHOLDER_SECRETS:
+            if self.is_development:
+                return DEV_SECRET
+            raise ConfigError(
+                "config: PAPERFEED_SECRET_KEY is unset or a placeholder; set it to a long random "
+                "string (python -c 'import secrets; print(secrets.token_urlsafe(32))') or use "
+                "--demo / PAPERFEED_ENVIRONMENT=development"
+            )
+        return value
+
+    def redacted(self) -> dict[str, str]:
+        """Effective settings as strings, secrets (and passwords in URLs) hidden."""
+        from sqlalchemy.engine import make_url
+
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                text = "**********" if value.get_secret_value() else ""
+            elif name == "database_url" and value:
+                text = make_url(value).render_as_string(hide_password=True)
+            else:
+                text = "" if value is None else str(value)
+            out[name] = text
+        return out

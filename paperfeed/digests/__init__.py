@@ -1,0 +1,1 @@
+"""Email digests: subscriptions, composition, rendering and exactly-once sending."""

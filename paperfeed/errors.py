@@ -1,0 +1,64 @@
+"""The one exception hierarchy: each error names its component and carries an HTTP status."""
+
+from __future__ import annotations
+
+
+class PaperfeedError(Exception):
+    """Base error. `status` is used when the error reaches the web layer; the CLI prints `str()`."""
+
+    status: int = 500
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class ConfigError(PaperfeedError):
+    """A setting is missing or invalid (e.g. a placeholder secret outside development)."""
+
+
+class SchemaOutOfDate(PaperfeedError):
+    """The database schema is older than the code; run `paperfeed migrate`."""
+
+    status = 503
+
+
+class NotFound(PaperfeedError):
+    status = 404
+
+
+class BadRequest(PaperfeedError):
+    status = 400
+
+
+class Forbidden(PaperfeedError):
+    status = 403
+
+
+class Unauthorized(PaperfeedError):
+    status = 401
+
+
+class Conflict(PaperfeedError):
+    status = 409
+
+
+class RateLimited(PaperfeedError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SourceError(PaperfeedError):
+    """An upstream source (arXiv, Hugging Face, a file) failed or sent something unusable."""
+
+    status = 502
+
+
+class ParseError(SourceError):
+    """Input bytes could not be parsed; the message says which file/line/record."""
+
+    status = 400

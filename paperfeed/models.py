@@ -1,0 +1,128 @@
+"""Plain records passed between sources, storage, feeds and the web layer (no I/O here)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from paperfeed.errors import BadRequest
+
+# New-style ids (0704.0001 .. 2401.01234) and old-style (hep-th/9901001, math.GT/0309136).
+NEW_ID = re.compile(r"^(?P<id>\d{4}\.\d{4,5})(?:v(?P<v>\d+))?$")
+OLD_ID = re.compile(r"^(?P<id>[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
+URL_PREFIX = re.compile(
+    r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/", re.IGNORECASE
+)
+
+
+def parse_arxiv_id(text: str) -> tuple[str, int | None]:
+    """Split an arXiv id, `arXiv:` id or arXiv URL into (id without version, version or None).
+
+    Raises BadRequest for anything else, so callers can answer 400 with the message.
+    """
+    raw = text.strip()
+    s = URL_PREFIX.sub("", raw)
+    if s.lower().startswith("arxiv:"):
+        s = s[6:]
+    s = s.removesuffix(".pdf").rstrip("/")
+    for pattern in (NEW_ID, OLD_ID):
+        m = pattern.match(s)
+        if m:
+            v = m.group("v")
+            return m.group("id"), int(v) if v else None
+    raise BadRequest(f"not an arXiv id: {raw[:80]!r} (expected e.g. 2401.01234 or hep-th/9901001)")
+
+
+def normalize_arxiv_id(text: str) -> str:
+    return parse_arxiv_id(text)[0]
+
+
+@dataclass(slots=True)
+class Author:
+    name: str
+    hf_user: str | None = None  # Hugging Face username when the author claimed the paper
+
+
+@dataclass(slots=True)
+class Paper:
+    """A paper as a source describes it. Fields left None are 'unknown', not 'empty'."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: list[Author] = field(default_factory=list)
+    version: int | None = None
+    categories: list[str] = field(default_factory=list)
+    primary_category: str | None = None
+    published_at: datetime | None = None
+    updated_at: datetime | None = None
+    comment: str | None = None
+    journal_ref: str | None = None
+    doi: str | None = None
+    github_repo: str | None = None
+    project_page: str | None = None
+    github_stars: int | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] | None = None
+    upstream_upvotes: int | None = None
+    num_comments: int | None = None
+    organization: dict[str, Any] | None = None
+    source: str = "unknown"
+
+    @property
+    def abs_url(self) -> str:
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def pdf_url(self) -> str:
+        return f"https://arxiv.org/pdf/{self.id}"
+
+
+@dataclass(slots=True)
+class Submitter:
+    """Who put a paper on a daily list (a Hugging Face user on imported days, or a member)."""
+
+    name: str
+    fullname: str | None = None
+    avatar_url: str | None = None
+    hf_id: str | None = None
+    user_id: int | None = None
+
+
+@dataclass(slots=True)
+class Featured:
+    """'Paper P was featured on day D' — distinct from merely being indexed."""
+
+    paper_id: str
+    day: date
+    submitted_at: datetime | None = None
+    submitter: Submitter | None = None
+    source: str = "unknown"
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    """What an ingest run did; printed at the end of every `paperfeed ingest`."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    featured_new: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: IngestSummary) -> None:
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.rejected += other.rejected
+        self.featured_new += other.featured_new
+        self.errors.extend(other.errors)
+
+    def line(self) -> str:
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.rejected} rejected, {self.featured_new} newly featured"
+        )

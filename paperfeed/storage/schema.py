@@ -1,0 +1,233 @@
+"""Table definitions (SQLAlchemy Core). Migrations in `migrations/` create exactly these tables.
+
+Portable types only: dialect-specific objects (the SQLite FTS5 index, PostgreSQL tsvector and
+pgvector columns) live in the migrations and in `storage/dialects/`, never in shared SQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# A paper is keyed by its arXiv id without version; `version` is the latest version seen.
+papers = Table(
+    "papers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("version", Integer, nullable=True),
+    Column("title", Text, nullable=False),
+    Column("abstract", Text, nullable=False),
+    # Ordered list of {"name": str, "hf_user": str | None}
+    Column("authors", JSON, nullable=False),
+    Column("authors_text", Text, nullable=False, default=""),  # "A; B; C" for keyword search
+    Column("categories", JSON, nullable=False),
+    Column("primary_category", String(32), nullable=True),
+    Column("published_at", DateTime(timezone=False), nullable=True),  # UTC, naive
+    Column("updated_at", DateTime(timezone=False), nullable=True),  # arXiv "updated"
+    Column("comment", Text, nullable=True),
+    Column("journal_ref", Text, nullable=True),
+    Column("doi", String(255), nullable=True),
+    Column("github_repo", String(512), nullable=True),
+    Column("project_page", String(512), nullable=True),
+    Column("github_stars", Integer, nullable=True),
+    Column("ai_summary", Text, nullable=True),
+    Column("ai_keywords", JSON, nullable=True),
+    Column("organization", JSON, nullable=True),
+    Column("upstream_upvotes", Integer, nullable=False, default=0),  # snapshot from HF
+    Column("member_upvotes", Integer, nullable=False, default=0),  # = count(votes), kept exact
+    Column("upstream_comments", Integer, nullable=False, default=0),
+    Column("hidden", Boolean, nullable=False, default=False),  # moderation: out of all feeds
+    Column("source", String(32), nullable=False),
+    Column("content_hash", String(64), nullable=False),  # decides new/updated/unchanged
+    Column("indexed_at", DateTime, nullable=False),  # first time we stored it
+    Column("modified_at", DateTime, nullable=False),  # last time its content changed
+)
+Index("ix_papers_published_at", papers.c.published_at)
+Index("ix_papers_indexed_at", papers.c.indexed_at)
+Index("ix_papers_primary_category", papers.c.primary_category)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(128), nullable=True),
+    Column("email", String(320), nullable=True, unique=True),  # lower-cased; NULL: external
+    Column("password_hash", String(255), nullable=True),
+    Column("role", String(16), nullable=False, default="member"),  # member|moderator|admin
+    Column("banned", Boolean, nullable=False, default=False),
+    Column("external", Boolean, nullable=False, default=False),  # imported HF user, no sign-in
+    Column("avatar_url", String(512), nullable=True),
+    Column("hf_id", String(64), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+# "Featured on day D" — the daily list. Indexed papers are not featured unless listed here.
+featured = Table(
+    "featured",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("submitter_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("source", String(32), nullable=False),  # hf | member | rule | admin
+    Column("removed", Boolean, nullable=False, default=False),  # moderation
+    UniqueConstraint("paper_id", "day", name="uq_featured_paper_day"),
+)
+Index("ix_featured_day", featured.c.day)
+Index("ix_featured_submitter", featured.c.submitter_id)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),  # sha256 of the cookie's random id
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+login_tokens = Table(
+    "login_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=True),
+)
+
+votes = Table(
+    "votes",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", DateTime, nullable=False),
+)
+Index("ix_votes_paper", votes.c.paper_id, votes.c.created_at)
+
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("edited_at", DateTime, nullable=True),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+)
+Index("ix_comments_paper", comments.c.paper_id, comments.c.created_at)
+
+moderation_log = Table(
+    "moderation_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("actor_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(128), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("frequency", String(16), nullable=False),  # daily | weekly
+    Column("status", String(16), nullable=False),  # pending|confirmed|unsubscribed|suspended
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("confirmed_at", DateTime, nullable=True),
+    Column("unsubscribed_at", DateTime, nullable=True),
+    Column("hard_bounces", Integer, nullable=False, default=0),
+)
+
+# One row per (subscription, edition): the claim that makes sending exactly-once.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("subscriptions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("edition", String(16), primary_key=True),  # YYYY-MM-DD or YYYY-Www
+    Column("status", String(16), nullable=False),  # claimed | sent | failed | skipped
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_at", DateTime, nullable=True),
+    Column("sent_at", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("message_id", String(255), nullable=True),
+)
+
+embeddings = Table(
+    "embeddings",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", String(128), nullable=False),
+    Column("content_hash", String(64), nullable=False),  # re-embed when the text changes
+    Column("dim", Integer, nullable=False),
+    Column("vector", LargeBinary, nullable=False),  # float32 little-endian
+    Column("created_at", DateTime, nullable=False),
+)
+Index("ix_embeddings_model", embeddings.c.model_id)
+
+# Small key/value state for resumable jobs (OAI resumption tokens, last harvested day, ...).
+job_state = Table(
+    "job_state",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Leases so two machines never run the same scheduled job at once.
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("holder", String(128), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+# Fixed-window counters for rate limits, shared by all web workers through the database.
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("window_start", DateTime, nullable=False),
+    Column("count", Integer, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Web layer: HTML pages and the JSON API over the same storage functions."""

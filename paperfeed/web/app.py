@@ -1,0 +1,106 @@
+"""`create_app(settings)`: the FastAPI app with pages, JSON API, static files and error pages.
+
+One error handler renders `PaperfeedError` (and HTTP errors) as JSON under /api and as an HTML
+page elsewhere. The engine is created per app, never at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperfeed import __version__
+from paperfeed.config import Settings
+from paperfeed.errors import PaperfeedError, RateLimited
+from paperfeed.storage.db import check_schema, connect
+from paperfeed.web.templating import make_templates
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="paperfeed",
+        version=__version__,
+        description="Daily Papers: catalog, feeds, search. Hugging Face-compatible JSON API.",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    engine = connect(settings)
+    check_schema(engine)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.templates = make_templates(settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_handlers(app)
+    _include_routers(app)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: settings from `PAPERFEED_*` environment variables."""
+    return create_app(Settings())
+
+
+def _include_routers(app: FastAPI) -> None:
+    from paperfeed.web.api import router as api_router
+    from paperfeed.web.pages import router as pages_router
+
+    app.include_router(api_router)
+    app.include_router(pages_router)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message}, status_code=status)
+    templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PaperfeedError)
+    async def _paperfeed_error(request: Request, exc: PaperfeedError) -> Response:
+        if exc.status >= 500:
+            log.error("%s %s: %s", request.method, request.url.path, exc)
+        response = _error_response(request, exc.status, str(exc))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail) if exc.status_code != 404 else "Not found"
+        response = _error_response(request, exc.status_code, message)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body"))
+            parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
+        return _error_response(request, 400, "invalid parameters: " + "; ".join(parts))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, "Internal error; see the server log")
+
+
+__all__ = ["create_app", "app_from_env", "HTMLResponse"]

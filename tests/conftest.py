@@ -1,0 +1,58 @@
+"""Shared fixtures: real SQLite files under tmp_path, the real app in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.storage.db import connect, migrate
+from paperfeed.web.app import create_app
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def shared_data(relative: str) -> Path:
+    """A path under ../shared/data, or skip the test with the reason when it is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs ../shared/data/{relative} beside the checkout (not present)")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        environment="development",
+        secret_key="test-secret-key-for-paperfeed-tests",  # type: ignore[arg-type]
+        base_url="http://testserver",
+        arxiv_delay_seconds=0,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    eng = connect(settings)
+    migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2025, 6, 16, 12, 0, 0)

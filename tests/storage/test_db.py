@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, text
+
+from paperfeed.config import Settings
+from paperfeed.errors import SchemaOutOfDate
+from paperfeed.storage.db import check_schema, connect, migrate
+
+
+def test_migrate_creates_wal_sqlite_file_at_head(settings: Settings) -> None:
+    engine = connect(settings)
+    with pytest.raises(SchemaOutOfDate, match="paperfeed migrate"):
+        check_schema(engine)
+    before, after = migrate(engine)
+    assert before is None and after is not None
+    check_schema(engine)
+    assert (settings.data_dir / "paperfeed.db").exists()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_migrate_twice_is_a_no_op(engine: Engine) -> None:
+    before, after = migrate(engine)
+    assert before == after
+
+
+def test_keyword_index_follows_paper_rows_through_triggers(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO papers (id, title, abstract, authors, authors_text, categories,"
+                " upstream_upvotes, member_upvotes, upstream_comments, hidden, source,"
+                " content_hash, indexed_at, modified_at) VALUES ('2401.00001', 'Graph kernels',"
+                " 'About nodes', '[]', 'Ada Lovelace', '[]', 0, 0, 0, 0, 't', 'h',"
+                " '2024-01-01', '2024-01-01')"
+            )
+        )
+        hits = conn.execute(text("SELECT paper_id FROM papers_fts WHERE papers_fts MATCH 'lovelace'"))
+        assert hits.scalars().all() == ["2401.00001"]
+        conn.execute(text("UPDATE papers SET title = 'Tree kernels' WHERE id = '2401.00001'"))
+        assert conn.execute(text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'graph'")).scalar() == 0
+        conn.execute(text("DELETE FROM papers"))
+        assert conn.execute(text("SELECT count(*) FROM papers_fts")).scalar() == 0
