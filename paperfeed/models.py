@@ -126,3 +126,10 @@ class IngestSummary:
             f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.rejected} rejected, {self.featured_new} newly featured"
         )
+
+
+def utcnow() -> datetime:
+    """Current time as a naive UTC datetime: the one convention for every stored timestamp."""
+    from datetime import UTC
+
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -19,6 +19,7 @@ from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError, RateLimited
 from paperfeed.storage.db import check_schema, connect
+from paperfeed.web.csrf import CSRFCookieMiddleware
 from paperfeed.web.templating import make_templates
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.templates = make_templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(CSRFCookieMiddleware, secure=settings.base_url.startswith("https://"))
     _install_error_handlers(app)
     _include_routers(app)
     return app

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from paperfeed.config import Settings
+from paperfeed.web.csrf import csrf_input
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -17,4 +18,5 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.autoescape = True
     env.globals["site_name"] = settings.site_name
     env.globals["base_url"] = settings.base_url.rstrip("/")
+    env.globals["csrf_input"] = csrf_input
     return templates

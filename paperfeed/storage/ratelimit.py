@@ -1,0 +1,38 @@
+"""Fixed-window rate limits kept in the database, so every web worker shares the counts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select
+
+from paperfeed.errors import RateLimited
+from paperfeed.storage.db import write
+from paperfeed.storage.schema import rate_limits
+
+
+def hit(
+    engine: Engine, key: str, *, limit: int, window_seconds: int, now: datetime, what: str
+) -> None:
+    """Count one action under `key`; raise RateLimited (429 + Retry-After) past `limit`."""
+    window = timedelta(seconds=window_seconds)
+    with write(engine) as conn:
+        row = conn.execute(
+            select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
+        ).first()
+        if row is None or now - row.window_start >= window:
+            if row is None:
+                conn.execute(rate_limits.insert().values(key=key, window_start=now, count=1))
+            else:
+                conn.execute(
+                    rate_limits.update()
+                    .where(rate_limits.c.key == key)
+                    .values(window_start=now, count=1)
+                )
+            return
+        if row.count >= limit:
+            retry = int((row.window_start + window - now).total_seconds()) + 1
+            raise RateLimited(f"too many {what}; try again in {retry} s", retry_after=retry)
+        conn.execute(
+            rate_limits.update().where(rate_limits.c.key == key).values(count=row.count + 1)
+        )
