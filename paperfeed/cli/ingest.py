@@ -4,4 +4,6 @@ from __future__ import annotations
 
 import typer
 
-app = typer.Typer(help="Import papers from arXiv, Hugging Face and snapshot files.", no_args_is_help=True)
+app = typer.Typer(
+    help="Import papers from arXiv, Hugging Face and snapshot files.", no_args_is_help=True
+)
