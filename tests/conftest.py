@@ -56,3 +56,43 @@ def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2025, 6, 16, 12, 0, 0)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL 16 (+ pgvector) started from the pgserver wheel, for the session."""
+    pgserver = pytest.importorskip("pgserver", reason="pgserver not installed (pip install .[test])")
+    root = tmp_path_factory.mktemp("pg")
+    try:
+        server = pgserver.get_server(root, cleanup_mode="stop")
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        pytest.skip(f"could not start PostgreSQL via pgserver: {exc}")
+    uri = server.get_uri()
+    yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    server.cleanup()
+
+
+@pytest.fixture
+def pg_settings(pg_server_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a fresh PostgreSQL database (created per test, dropped after)."""
+    import uuid
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    yield Settings(
+        data_dir=tmp_path / "data",
+        environment="development",
+        database_url=url,
+        secret_key="test-secret-key-for-paperfeed-tests",  # type: ignore[arg-type]
+        base_url="http://testserver",
+        arxiv_delay_seconds=0,
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()

@@ -170,13 +170,12 @@ def add_featured(conn: Connection, items: Iterable[Featured], *, now: datetime) 
     present = set()
     for i in range(0, len(keys), BATCH):
         chunk = keys[i : i + BATCH]
-        present.update(
-            conn.execute(
-                select(featured.c.paper_id, featured.c.day).where(
-                    tuple_(featured.c.paper_id, featured.c.day).in_(chunk)
-                )
-            ).tuples()
+        rows_found = conn.execute(
+            select(featured.c.paper_id, featured.c.day).where(
+                tuple_(featured.c.paper_id, featured.c.day).in_(chunk)
+            )
         )
+        present.update((r.paper_id, r.day) for r in rows_found)
     user_ids: dict[str, int] = {}
     rows = []
     for item in items:
