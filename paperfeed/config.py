@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
     http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of upstream requests.")
     http_retries: int = Field(4, ge=0, le=10, description="Retries of a failed upstream request.")
+    http_backoff_seconds: float = Field(
+        2.0, ge=0, description="First retry pause; doubles per retry unless Retry-After says."
+    )
     embedding_model: str = Field(
         "minilm-l6-v2",
         description="Embedding model: the bundled `minilm-l6-v2` or a path to a model directory.",

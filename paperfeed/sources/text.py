@@ -1,0 +1,49 @@
+"""Small pure helpers shared by the parsers: whitespace cleaning and timestamp parsing."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+_WS = re.compile(r"\s+")
+
+
+def clean_text(text: str | None) -> str:
+    """Collapse arXiv's hard line breaks and runs of whitespace into single spaces.
+
+    LaTeX (`$...$`, `\\emph{}`) is kept as is: rendering it is the page's business.
+    """
+    if not text:
+        return ""
+    return _WS.sub(" ", text).strip()
+
+
+def clean_optional(text: str | None) -> str | None:
+    cleaned = clean_text(text)
+    return cleaned or None
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """ISO-8601 text (with `Z`, an offset or none) as a naive UTC datetime; None if unusable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def parse_day(value: object) -> date | None:
+    """`YYYY-MM-DD` (or a timestamp starting with one) as a date; None if unusable."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
