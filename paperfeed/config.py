@@ -20,6 +20,7 @@ DEV_SECRET = "paperfeed-development-only-secret"
 
 
 def default_data_dir() -> Path:
+    """The per-user data directory (`~/.local/share/paperfeed` on Linux)."""
     return Path(platformdirs.user_data_dir("paperfeed", appauthor=False))
 
 

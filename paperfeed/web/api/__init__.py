@@ -1,6 +1,12 @@
-"""JSON API under /api, compatible with Hugging Face's papers endpoints."""
+"""JSON API under /api, compatible with Hugging Face's papers endpoints.
+
+One module per resource, each with its own router included here. Keep `papers` last: its
+`/api/papers/{paper_id}` pattern must not shadow fixed paths like `/api/papers/search`.
+"""
 
 from fastapi import APIRouter
+
+from paperfeed.web.api import papers
 
 router = APIRouter(prefix="/api")
 
@@ -9,3 +15,7 @@ router = APIRouter(prefix="/api")
 def health() -> dict[str, str]:
     """Liveness probe for load balancers."""
     return {"status": "ok"}
+
+
+# Resource routers (add new ones above `papers`).
+router.include_router(papers.router)

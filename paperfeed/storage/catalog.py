@@ -1,0 +1,90 @@
+"""Catalog reads for the JSON API: all indexed papers newest first (keyset pages), and the
+featured-day / comment facts the API attaches to a batch of papers.
+
+Keyset ("cursor") pagination instead of OFFSET so deep pages cost the same as the first and
+concurrent inserts never shift a page. Portable SQL only (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy.engine import RowMapping
+
+from paperfeed.storage.schema import comments, featured, papers, users
+
+
+@dataclass(frozen=True, slots=True)
+class PaperKey:
+    """Position of a paper in the newest-first order: (published_at, id); NULL dates last."""
+
+    published_at: datetime | None
+    id: str
+
+
+def list_papers_page(
+    conn: Connection, *, after: PaperKey | None, limit: int
+) -> list[RowMapping]:
+    """Up to `limit` visible papers that come after `after`, newest `published_at` first
+    (ties by id descending; papers without a date at the end)."""
+    order = (papers.c.published_at.desc().nulls_last(), papers.c.id.desc())
+    query = select(papers).where(papers.c.hidden.is_(False))
+    if after is not None:
+        if after.published_at is None:
+            query = query.where(and_(papers.c.published_at.is_(None), papers.c.id < after.id))
+        else:
+            query = query.where(
+                or_(
+                    papers.c.published_at < after.published_at,
+                    and_(papers.c.published_at == after.published_at, papers.c.id < after.id),
+                    papers.c.published_at.is_(None),
+                )
+            )
+    return list(conn.execute(query.order_by(*order).limit(limit)).mappings())
+
+
+def featured_facts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, RowMapping]:
+    """For each paper that was featured: its first (earliest) featured day, when and by whom.
+
+    Columns: paper_id, day, submitted_at, user_id, username, display_name, avatar_url, hf_id.
+    """
+    if not paper_ids:
+        return {}
+    query = (
+        select(
+            featured.c.paper_id,
+            featured.c.day,
+            featured.c.submitted_at,
+            users.c.id.label("user_id"),
+            users.c.username,
+            users.c.display_name,
+            users.c.avatar_url,
+            users.c.hf_id,
+        )
+        .select_from(featured.outerjoin(users, users.c.id == featured.c.submitter_id))
+        .where(featured.c.paper_id.in_(list(paper_ids)), featured.c.removed.is_(False))
+        .order_by(featured.c.paper_id, featured.c.day)
+    )
+    out: dict[str, RowMapping] = {}
+    for row in conn.execute(query).mappings():
+        out.setdefault(row["paper_id"], row)
+    return out
+
+
+def comment_counts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
+    """Visible (not hidden, not deleted) local comments per paper."""
+    if not paper_ids:
+        return {}
+    query = (
+        select(comments.c.paper_id, func.count())
+        .where(
+            comments.c.paper_id.in_(list(paper_ids)),
+            comments.c.hidden.is_(False),
+            comments.c.deleted.is_(False),
+        )
+        .group_by(comments.c.paper_id)
+    )
+    return {pid: int(n) for pid, n in conn.execute(query).all()}

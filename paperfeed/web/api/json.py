@@ -1,0 +1,56 @@
+"""Fast JSON responses (orjson) and a short-lived per-query response cache for hot lists.
+
+The daily list is read far more often than it changes, so identical queries within
+`ttl` seconds share one serialized body; each worker process keeps its own small cache.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+JSON_TYPE = "application/json"
+
+
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type=JSON_TYPE, headers=headers)
+
+
+class ResponseCache:
+    """A bounded TTL cache of serialized bodies, keyed by the normalized query."""
+
+    def __init__(self, *, ttl: float, max_entries: int = 512) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_build(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:
+        """The cached body for `key`, or `orjson.dumps(build())` stored for `ttl` seconds."""
+        if self.ttl <= 0:
+            return orjson.dumps(build())
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > now:
+                self._items.move_to_end(key)
+                return hit[1]
+        body = orjson.dumps(build())
+        with self._lock:
+            self._items[key] = (now + self.ttl, body)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+        return body
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

@@ -1,0 +1,123 @@
+"""Stored rows -> Hugging Face-shaped JSON dicts (pure functions; the shape is in schemas.py).
+
+Timestamps are naive UTC in storage and leave here as ISO-8601 with milliseconds and `Z`,
+exactly as huggingface.co writes them (`2024-05-24T17:34:15.000Z`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+ORGANIZATION_KEYS = ("_id", "name", "fullname", "avatar")
+
+
+def iso_z(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _compact(d: dict[str, Any]) -> dict[str, Any]:
+    """Drop unknown (None) optional fields, as Hugging Face omits them."""
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def submitter_json(fact: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The `submittedBy` object from a featured fact (users columns); None if no submitter."""
+    username = fact.get("username")
+    if not username:
+        return None
+    user_id = fact.get("hf_id") or (str(fact["user_id"]) if fact.get("user_id") else None)
+    return _compact(
+        {
+            "_id": user_id,
+            "avatarUrl": fact.get("avatar_url") or "",
+            "isPro": False,
+            "fullname": fact.get("display_name") or username,
+            "user": username,
+            "name": username,
+            "type": "user",
+        }
+    )
+
+
+def _author_json(author: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": author.get("name") or "", "hidden": False}
+    hf_user = author.get("hf_user")
+    if hf_user:
+        out["user"] = {
+            "avatarUrl": "",
+            "isPro": False,
+            "fullname": out["name"],
+            "user": hf_user,
+            "name": hf_user,
+            "type": "user",
+        }
+    return out
+
+
+def _organization(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict) or not value.get("name"):
+        return None
+    return _compact({k: value.get(k) for k in ORGANIZATION_KEYS})
+
+
+def upvotes(paper: Mapping[str, Any]) -> int:
+    return int(paper.get("upstream_upvotes") or 0) + int(paper.get("member_upvotes") or 0)
+
+
+def num_comments(paper: Mapping[str, Any], local_comments: int) -> int:
+    return int(paper.get("upstream_comments") or 0) + local_comments
+
+
+def paper_json(
+    paper: Mapping[str, Any],
+    fact: Mapping[str, Any] | None,
+    *,
+    comments: int | None = None,
+) -> dict[str, Any]:
+    """The `paper` object (also the whole `/api/papers/{id}` body when `comments` is given)."""
+    authors = paper.get("authors") or []
+    return _compact(
+        {
+            "id": paper["id"],
+            "authors": [_author_json(a) for a in authors if isinstance(a, Mapping)],
+            "publishedAt": iso_z(paper.get("published_at")),
+            "submittedOnDailyAt": iso_z(fact["submitted_at"]) if fact else None,
+            "title": paper["title"],
+            "submittedOnDailyBy": submitter_json(fact) if fact else None,
+            "summary": paper["abstract"],
+            "upvotes": upvotes(paper),
+            "projectPage": paper.get("project_page"),
+            "githubRepo": paper.get("github_repo"),
+            "githubStars": paper.get("github_stars"),
+            "ai_summary": paper.get("ai_summary"),
+            "ai_keywords": paper.get("ai_keywords"),
+            "organization": _organization(paper.get("organization")),
+            "numComments": comments,
+        }
+    )
+
+
+def daily_entry_json(
+    paper: Mapping[str, Any], fact: Mapping[str, Any] | None, *, local_comments: int = 0
+) -> dict[str, Any]:
+    """One element of `/api/daily_papers`: the paper plus its daily-list facts."""
+    body = paper_json(paper, fact)
+    authors = paper.get("authors") or []
+    return _compact(
+        {
+            "paper": body,
+            "publishedAt": body.get("publishedAt"),
+            "title": body["title"],
+            "summary": body["summary"],
+            "numComments": num_comments(paper, local_comments),
+            "submittedBy": body.get("submittedOnDailyBy"),
+            "isAuthorParticipating": any(
+                isinstance(a, Mapping) and a.get("hf_user") for a in authors
+            ),
+            "organization": body.get("organization"),
+        }
+    )
