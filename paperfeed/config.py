@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(False, description="Use STARTTLS on the SMTP connection.")
     mail_from: str = Field("paperfeed <noreply@localhost>", description="From: address of mail.")
     workers: int = Field(2, ge=1, le=64, description="Web worker processes for `serve`.")
+    api_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Identical /api/daily_papers queries share one answer for this long "
+        "(per worker process); 0 disables the cache.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

