@@ -11,6 +11,7 @@ listed once, under its latest featured day in the period.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -91,6 +92,51 @@ def _neg_ts(value: datetime | None) -> float:
     return -(value - _EPOCH).total_seconds() if value is not None else 0.0
 
 
+@dataclass(slots=True)
+class FeedPage:
+    """One page of a list plus the period's total (so pages need no separate count query)."""
+
+    items: list[FeedItem]
+    total: int
+
+
+def page_featured(
+    conn: Connection,
+    *,
+    start: date,
+    end: date,
+    sort: SortKey = "trending",
+    submitter: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+    now: datetime,
+    half_life_hours: float,
+) -> FeedPage:
+    """`list_featured` and `count_featured` in one pass (three queries in all)."""
+    ranked = _ranked(
+        conn,
+        start=start,
+        end=end,
+        submitter=submitter,
+        sort=sort,
+        now=now,
+        half_life_hours=half_life_hours,
+    )
+    if limit <= 0 or offset < 0:
+        return FeedPage([], len(ranked))
+    page = ranked[offset : offset + limit]
+    if not page:
+        return FeedPage([], len(ranked))
+    by_id = dict(load_items(conn, [fid for fid, _ in page]))
+    out: list[FeedItem] = []
+    for fid, score in page:
+        item = by_id.get(fid)
+        if item is not None:
+            item.score = score
+            out.append(item)
+    return FeedPage(out, len(ranked))
+
+
 def list_featured(
     conn: Connection,
     *,
@@ -111,27 +157,17 @@ def list_featured(
     """
     if limit <= 0 or offset < 0:
         return []
-    ranked = _ranked(
+    return page_featured(
         conn,
         start=start,
         end=end,
-        submitter=submitter,
         sort=sort,
+        submitter=submitter,
+        offset=offset,
+        limit=limit,
         now=now,
         half_life_hours=half_life_hours,
-    )
-    page = ranked[offset : offset + limit]
-    if not page:
-        return []
-    items = load_items(conn, [fid for fid, _ in page])
-    by_id = {item_id: item for item_id, item in items}
-    out: list[FeedItem] = []
-    for fid, score in page:
-        item = by_id.get(fid)
-        if item is not None:
-            item.score = score
-            out.append(item)
-    return out
+    ).items
 
 
 def count_featured(
@@ -288,5 +324,7 @@ __all__ = [
     "featured_days_of",
     "latest_featured_day",
     "list_featured",
+    "page_featured",
+    "FeedPage",
     "load_items",
 ]

@@ -7,9 +7,17 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from paperfeed.config import Settings
+from paperfeed.feed import count_label, format_day
 from paperfeed.web.csrf import csrf_input
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+def http_url(value: object) -> str | None:
+    """`value` if it is an http(s) URL, else None: keeps `javascript:` links off our pages."""
+    if isinstance(value, str) and value.lower().startswith(("https://", "http://")):
+        return value
+    return None
 
 
 def make_templates(settings: Settings) -> Jinja2Templates:
@@ -19,4 +27,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.globals["site_name"] = settings.site_name
     env.globals["base_url"] = settings.base_url.rstrip("/")
     env.globals["csrf_input"] = csrf_input
+    env.filters["day"] = format_day  # {{ paper.published_at|day(now) }} -> "Jun 16[, 2024]"
+    env.filters["http_url"] = http_url  # {% if x|http_url %}<a href="{{ x|http_url }}">
+    env.filters["count"] = count_label  # {{ n|count("author") }} -> "1 author" / "7 authors"
     return templates

@@ -150,3 +150,12 @@ def test_featured_days_of_a_paper(engine):
         days = feeds.featured_days_of(conn, "2506.00001")
     assert [(d, s.name if s else None) for d, s in days] == [
         (date(2025, 6, 13), "bob"), (D, "alice")]
+
+
+def test_page_featured_returns_the_page_and_the_total(engine):
+    feature(engine, [paper(f"2506.{i:05d}", upvotes=i) for i in range(1, 6)], D)
+    with engine.connect() as conn:
+        page = feeds.page_featured(conn, start=D, end=D, offset=2, limit=2, now=NOW,
+                                   half_life_hours=48.0)
+    assert page.total == 5
+    assert [i.upvotes for i in page.items] == [3, 2]

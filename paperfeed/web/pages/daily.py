@@ -1,0 +1,43 @@
+"""Daily pages: the home page (today, or the latest day with papers) and /papers/date/D."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from paperfeed.feed import day_period, local_today, parse_day
+from paperfeed.models import utcnow
+from paperfeed.storage import feeds
+from paperfeed.web.pages.listing import render_period
+
+router = APIRouter()
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def home(
+    request: Request,
+    sort: str | None = Query(None, description="trending (default) or publishedAt"),
+    p: int = Query(0, ge=0, le=100_000, description="0-based page"),
+) -> HTMLResponse:
+    """Today's papers in PAPERFEED_TIMEZONE; before today's list exists, the latest day's."""
+    settings = request.app.state.settings
+    today = local_today(utcnow(), settings.timezone)
+    with request.app.state.engine.connect() as conn:
+        day = feeds.latest_featured_day(conn, on_or_before=today) or feeds.latest_featured_day(
+            conn
+        )
+    if day is None:
+        return request.app.state.templates.TemplateResponse(
+            request, "empty_site.html", {"now": utcnow()}
+        )
+    return render_period(request, day_period(day), sort=sort, page=p, home=True)
+
+
+@router.get("/papers/date/{day}", response_class=HTMLResponse, include_in_schema=False)
+def papers_of_day(
+    request: Request,
+    day: str,
+    sort: str | None = Query(None),
+    p: int = Query(0, ge=0, le=100_000),
+) -> HTMLResponse:
+    return render_period(request, day_period(parse_day(day)), sort=sort, page=p)

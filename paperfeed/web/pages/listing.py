@@ -1,0 +1,121 @@
+"""Rendering shared by the list pages (home, day, week, month): one period, sorted, paged.
+
+Per request: three feed queries (+ one for the day's neighbours), one template render. The
+route modules (daily.py, period.py) only parse the URL and pick the period.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from paperfeed.feed import Period, SortKey, check_sort, day_period, format_day, week_period
+from paperfeed.feed import month_period as _month_period
+from paperfeed.models import utcnow
+from paperfeed.storage import feeds
+
+DEFAULT_SORT: SortKey = "trending"
+SORT_LABELS: dict[str, str] = {"trending": "Trending", "publishedAt": "Newest"}
+
+
+def list_url(path: str, *, sort: str = DEFAULT_SORT, page: int = 0) -> str:
+    """`path` with ?sort= (when not the default) and ?p= (when not the first page)."""
+    params: dict[str, Any] = {}
+    if sort != DEFAULT_SORT:
+        params["sort"] = sort
+    if page:
+        params["p"] = page
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+def period_heading(period: Period, now: datetime) -> str:
+    """'Jun 16' / 'Week 25 · Jun 16 – Jun 22' / 'June 2025' (years shown outside this year)."""
+    if period.kind == "day":
+        return format_day(period.start, now)
+    if period.kind == "week":
+        week = period.start.isocalendar()[1]
+        return f"Week {week} · {format_day(period.start, now)} – {format_day(period.end, now)}"
+    return period.start.strftime("%B %Y")
+
+
+def period_tabs(anchor: date, kind: str) -> list[dict[str, Any]]:
+    """Day / Week / Month links for the period around `anchor`."""
+    return [
+        {"label": "Day", "url": day_period(anchor).path, "current": kind == "day"},
+        {"label": "Week", "url": week_period(anchor).path, "current": kind == "week"},
+        {
+            "label": "Month",
+            "url": _month_period(anchor.year, anchor.month).path,
+            "current": kind == "month",
+        },
+    ]
+
+
+def render_period(
+    request: Request,
+    period: Period,
+    *,
+    sort: str | None,
+    page: int,
+    home: bool = False,
+) -> HTMLResponse:
+    """The list page for `period` (the home page passes home=True: canonical URL is /)."""
+    settings = request.app.state.settings
+    engine = request.app.state.engine
+    sort_key = check_sort(sort, default=DEFAULT_SORT)
+    now = utcnow()
+    size = settings.page_size
+    with engine.connect() as conn:
+        result = feeds.page_featured(
+            conn,
+            start=period.start,
+            end=period.end,
+            sort=sort_key,
+            offset=page * size,
+            limit=size,
+            now=now,
+            half_life_hours=settings.trending_half_life_hours,
+        )
+        if period.kind == "day":
+            prev_day, next_day = feeds.adjacent_days(conn, period.start)
+            prev_p = day_period(prev_day) if prev_day else None
+            next_p = day_period(next_day) if next_day else None
+        else:
+            prev_p, next_p = period.shifted(-1), period.shifted(1)
+    path = "/" if home else period.path
+    pages = max(1, -(-result.total // size))
+    context = {
+        "period": period,
+        "heading": period_heading(period, now),
+        "items": result.items,
+        "total": result.total,
+        "first_rank": page * size + 1,
+        "sort": sort_key,
+        "now": now,
+        "home": home,
+        "tabs": period_tabs(period.start, period.kind),
+        "sorts": [
+            {"label": label, "url": list_url(path, sort=key), "current": key == sort_key}
+            for key, label in SORT_LABELS.items()
+        ],
+        "prev": _nav(prev_p, sort_key, now),
+        "next": _nav(next_p, sort_key, now),
+        "page": page,
+        "pages": pages,
+        "prev_page_url": list_url(path, sort=sort_key, page=page - 1) if page > 0 else None,
+        "next_page_url": (
+            list_url(path, sort=sort_key, page=page + 1) if page + 1 < pages else None
+        ),
+        "canonical": list_url(period.path, sort=sort_key, page=page),
+    }
+    return request.app.state.templates.TemplateResponse(request, "daily.html", context)
+
+
+def _nav(period: Period | None, sort: str, now: datetime) -> dict[str, str] | None:
+    if period is None:
+        return None
+    return {"url": list_url(period.path, sort=sort), "label": period_heading(period, now)}
