@@ -1,0 +1,62 @@
+"""Rank fusion and pinning rules: pure functions of ranked lists (no I/O)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from paperfeed.errors import BadRequest
+from paperfeed.models import parse_arxiv_id
+
+
+def rrf(
+    ranked: Sequence[Sequence[str]], *, weights: Sequence[float] | None = None, k: float = 60.0
+) -> list[tuple[str, float]]:
+    """Weighted reciprocal-rank fusion: score(d) = sum_i w_i / (k + rank_i(d)), ranks from 1.
+
+    Ties break by the best single rank, then by first appearance, so the order is stable.
+    """
+    weights = list(weights) if weights is not None else [1.0] * len(ranked)
+    if len(weights) != len(ranked):
+        raise ValueError("rrf: one weight per ranked list")
+    scores: dict[str, float] = {}
+    best: dict[str, int] = {}
+    for items, w in zip(ranked, weights, strict=True):
+        for rank, doc in enumerate(items, start=1):
+            scores[doc] = scores.get(doc, 0.0) + w / (k + rank)
+            best[doc] = min(best.get(doc, rank), rank)
+    order = {doc: i for i, doc in enumerate(scores)}
+    return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], order[kv[0]]))
+
+
+def arxiv_id_in(text: str) -> str | None:
+    """The arXiv id when the whole query is an id, `arXiv:` id or arXiv URL, else None."""
+    candidate = text.strip()
+    if not candidate or len(candidate) > 200 or " " in candidate:
+        return None
+    try:
+        return parse_arxiv_id(candidate)[0]
+    except BadRequest:
+        return None
+
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalize_title(text: str) -> str:
+    """Case-, accent-, punctuation- and LaTeX-brace-insensitive form for exact-title pinning."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", text.lower()).strip()
+
+
+def pin_first(ranked: Sequence[str], pinned: Sequence[str]) -> list[str]:
+    """`pinned` ids first (in order), then the rest of `ranked` without duplicates."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for doc in (*pinned, *ranked):
+        if doc not in seen:
+            seen.add(doc)
+            out.append(doc)
+    return out

@@ -1,0 +1,262 @@
+"""Hybrid search: keyword (BM25) and semantic (embedding) candidates fused by weighted RRF, with
+exact arXiv id / URL / title pinned first and the query's filters applied to both sides.
+
+`SearchService` is built once per app (or CLI run) and is safe to share between threads. When the
+embedder or the vector index is missing or fails, search answers from keywords alone and logs a
+warning once; `SearchResult.used` says which modes actually answered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import Connection, Engine
+
+from paperfeed.config import Settings
+from paperfeed.search import fusion
+from paperfeed.search.keyword import KeywordParams, effective_filters, keyword_search
+from paperfeed.search.query import Query, author_match, exclusion_match, parse, quote
+from paperfeed.storage import search as store
+from paperfeed.storage.search import SearchFilters
+
+log = logging.getLogger(__name__)
+Mode = Literal["hybrid", "keyword", "semantic"]
+MODES: tuple[str, ...] = ("hybrid", "keyword", "semantic")
+MAX_LIMIT = 200
+ALLOWED_IDS_MAX = 20_000  # beyond this many filtered ids, post-filter semantic hits instead
+
+
+@dataclass(frozen=True, slots=True)
+class HybridParams:
+    """Fusion settings (chosen on SciFact train; see bench/README.md for the ablation)."""
+
+    rrf_k: float = 60.0
+    keyword_weight: float = 1.0
+    semantic_weight: float = 1.0
+    depth: int = 100  # candidates taken from each side before fusion
+    keyword: KeywordParams = field(default_factory=KeywordParams)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    paper_id: str
+    score: float
+    keyword_rank: int | None = None
+    semantic_rank: int | None = None
+    pinned: bool = False
+
+
+@dataclass(slots=True)
+class SearchResult:
+    query: Query
+    hits: list[SearchHit]
+    mode: str  # what was asked
+    used: str  # what answered: hybrid | keyword | semantic | filters | none
+    notes: list[str] = field(default_factory=list)
+
+
+class SemanticBackend(Protocol):
+    """What hybrid search needs from the embedding side."""
+
+    def search(
+        self, text: str, k: int, allowed_ids: list[str] | None
+    ) -> list[tuple[str, float]]: ...
+
+
+class EmbeddingBackend:
+    """The service's semantic side: the configured Embedder plus the VectorIndex."""
+
+    def __init__(self, embedder: Any, index: Any) -> None:
+        self.embedder = embedder
+        self.index = index
+
+    @classmethod
+    def load(cls, settings: Settings, engine: Engine) -> EmbeddingBackend:
+        from paperfeed.search.embed import Embedder
+        from paperfeed.search.vectors import VectorIndex
+
+        return cls(Embedder.load(settings), VectorIndex.open(settings, engine))
+
+    def search(self, text: str, k: int, allowed_ids: list[str] | None) -> list[tuple[str, float]]:
+        qvec = self.embedder.embed_query(text)
+        return [(str(pid), float(score)) for pid, score in self.index.search(qvec, k, allowed_ids)]
+
+
+class SearchService:
+    """Entry point for every search surface (page, API, CLI, evaluation)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings | None = None,
+        *,
+        params: HybridParams | None = None,
+        semantic: SemanticBackend | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.params = params or HybridParams()
+        self._semantic = semantic
+        self._semantic_failed = semantic is None and settings is None
+        self._lock = threading.Lock()
+        self._warned = False
+
+    # -- semantic side -------------------------------------------------------------------
+    def semantic_backend(self) -> SemanticBackend | None:
+        """The loaded semantic backend, loading it on first use; None when unavailable."""
+        if self._semantic is not None or self._semantic_failed:
+            return self._semantic
+        with self._lock:
+            if self._semantic is None and not self._semantic_failed:
+                assert self.settings is not None
+                try:
+                    self._semantic = EmbeddingBackend.load(self.settings, self.engine)
+                except Exception as exc:  # noqa: BLE001 - any failure means "keywords only"
+                    self._semantic_failed = True
+                    self._warn(f"semantic search unavailable ({exc}); answering from keywords")
+        return self._semantic
+
+    def _warn(self, message: str) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning("search: %s", message)
+
+    def _semantic_hits(
+        self, conn: Connection, query: Query, filters: SearchFilters, k: int
+    ) -> list[tuple[str, float]] | None:
+        backend = self.semantic_backend()
+        if backend is None or not query.text:
+            return None
+        allowed: list[str] | None = None
+        restrict = filters.active or query.authors
+        if restrict:
+            within = None
+            amatch = author_match(query)
+            if amatch:
+                within = store.matching_ids(conn, amatch, limit=ALLOWED_IDS_MAX + 1)
+            allowed = store.allowed_ids(conn, filters, within=within, limit=ALLOWED_IDS_MAX)
+            if allowed is not None and not allowed:
+                return []
+        depth = k if allowed is not None or not restrict else k * 5
+        try:
+            hits = backend.search(query.text, depth, allowed)
+        except Exception as exc:  # noqa: BLE001 - degrade, never fail the search
+            self._warn(f"semantic search failed ({exc}); answering from keywords")
+            return None
+        ids = [h[0] for h in hits]
+        keep = set(store.keep_passing(conn, ids, filters, exclude=exclusion_match(query)))
+        if query.phrases:  # quoted phrases are required in every mode
+            phrase_match = " AND ".join(quote(p) for p in query.phrases)
+            keep &= _matching_among(conn, phrase_match, keep)
+        if query.authors and allowed is None:
+            amatch = author_match(query)
+            assert amatch is not None
+            keep &= _matching_among(conn, amatch, keep)
+        return [h for h in hits if h[0] in keep][:k]
+
+    # -- the search ------------------------------------------------------------------------
+    def search(
+        self,
+        text: str,
+        *,
+        filters: SearchFilters = SearchFilters(),
+        limit: int = 20,
+        mode: str = "hybrid",
+        query: Query | None = None,
+    ) -> SearchResult:
+        """Search papers. Never raises for any query text (the parser accepts everything)."""
+        if mode not in MODES:
+            mode = "hybrid"
+        limit = max(1, min(limit, MAX_LIMIT))
+        query = query or parse(text)
+        notes = list(query.notes)
+        depth = max(self.params.depth, limit)
+        with self.engine.connect() as conn:
+            pinned = self._pinned(conn, query)
+            all_filters = effective_filters(query, filters)
+            kw: list[tuple[str, float]] = []
+            sem: list[tuple[str, float]] | None = None
+            if mode in ("hybrid", "keyword"):
+                kw = keyword_search(conn, query, filters, limit=depth, params=self.params.keyword)
+            if mode in ("hybrid", "semantic"):
+                sem = self._semantic_hits(conn, query, all_filters, depth)
+                if sem is None:
+                    notes.append("semantic search unavailable: keyword results only")
+                    if mode == "semantic":
+                        kw = keyword_search(
+                            conn, query, filters, limit=depth, params=self.params.keyword
+                        )
+            kw_rank = {pid: i for i, (pid, _) in enumerate(kw, start=1)}
+            sem_rank = {pid: i for i, (pid, _) in enumerate(sem or [], start=1)}
+            if kw and sem:
+                fused = fusion.rrf(
+                    [[p for p, _ in kw], [p for p, _ in sem]],
+                    weights=[self.params.keyword_weight, self.params.semantic_weight],
+                    k=self.params.rrf_k,
+                )
+                used = "hybrid"
+            elif sem:
+                fused, used = sem, "semantic"
+            elif kw:
+                fused, used = kw, "keyword"
+            elif not query.has_terms and (all_filters.active or query.authors):
+                fused = [(p, 0.0) for p in self._filter_only(conn, query, all_filters, limit)]
+                used = "filters"
+            else:
+                fused, used = [], "none" if sem is None else mode
+            scores = dict(fused)
+            order = fusion.pin_first([p for p, _ in fused], pinned)[:limit]
+        hits = [
+            SearchHit(
+                paper_id=pid,
+                score=scores.get(pid, 0.0),
+                keyword_rank=kw_rank.get(pid),
+                semantic_rank=sem_rank.get(pid),
+                pinned=pid in pinned,
+            )
+            for pid in order
+        ]
+        if pinned and used == "none":
+            used = "pinned"
+        return SearchResult(query=query, hits=hits, mode=mode, used=used, notes=notes)
+
+    def _filter_only(
+        self, conn: Connection, query: Query, filters: SearchFilters, limit: int
+    ) -> list[str]:
+        amatch = author_match(query)
+        if amatch is None:
+            return store.latest_ids(conn, filters, limit=limit)
+        within = store.matching_ids(conn, amatch, limit=ALLOWED_IDS_MAX)
+        ids = store.allowed_ids(conn, filters, within=within, limit=ALLOWED_IDS_MAX) or []
+        newest = store.latest_ids(conn, filters, limit=ALLOWED_IDS_MAX)
+        keep = set(ids)
+        return [p for p in newest if p in keep][:limit]
+
+    def _pinned(self, conn: Connection, query: Query) -> list[str]:
+        """An exact arXiv id / URL, or a paper whose title equals the query, goes first."""
+        raw = query.raw.strip()
+        if not raw:
+            return []
+        arxiv_id = fusion.arxiv_id_in(raw)
+        if arxiv_id:
+            found = store.visible_id(conn, arxiv_id)
+            return [found] if found else []
+        if query.has_filters or len(raw) > 300 or not query.words:
+            return []
+        wanted = fusion.normalize_title(raw)
+        if not wanted:
+            return []
+        match = "title : " + quote(raw)
+        candidates = store.keyword_hits(conn, match, SearchFilters(), limit=5)
+        titles = store.titles_by_ids(conn, [c[0] for c in candidates])
+        return [pid for pid, _ in candidates if fusion.normalize_title(titles.get(pid, "")) == wanted]
+
+
+def _matching_among(conn: Connection, match: str, ids: set[str]) -> set[str]:
+    if not ids:
+        return set()
+    bad_free = store.keep_passing(conn, list(ids), SearchFilters(), exclude=match)
+    return ids - set(bad_free)

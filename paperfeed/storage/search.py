@@ -1,0 +1,246 @@
+"""Search SQL: keyword (BM25) hits, filters and candidate lookups. The only search module that
+talks to the database.
+
+SQLite uses the FTS5 table `papers_fts(paper_id UNINDEXED, title, authors, abstract)` kept in
+step with `papers` by triggers; its MATCH expressions come from `search.query.fts_match`, which
+quotes every user token. PostgreSQL (the `search_vector` tsvector column) is not wired yet: the
+keyword functions raise a clear error there. All SQLite-specific text lives in `_SQLITE_*`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    and_,
+    column,
+    exists,
+    func,
+    literal_column,
+    not_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+
+from paperfeed.errors import PaperfeedError
+from paperfeed.storage.schema import featured, papers
+
+# bm25() column weights: paper_id (unindexed), title, authors, abstract.
+DEFAULT_WEIGHTS = (10.0, 3.0, 1.0)
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Restrictions every search mode applies (hidden papers are always left out)."""
+
+    date_from: date | None = None  # published on or after
+    date_to: date | None = None  # published on or before
+    categories: tuple[str, ...] = ()  # any of these (a paper's categories, case-insensitive)
+    featured_only: bool = False
+    has_code: bool = False
+
+    @property
+    def active(self) -> bool:
+        return bool(
+            self.date_from or self.date_to or self.categories or self.featured_only
+            or self.has_code
+        )
+
+
+def _require_sqlite(conn: Connection) -> None:
+    if conn.dialect.name != "sqlite":
+        raise PaperfeedError(
+            "search: keyword search on PostgreSQL is not implemented yet; use the SQLite "
+            "default (unset PAPERFEED_DATABASE_URL) or search with --mode semantic"
+        )
+
+
+def _filter_clauses(conn: Connection, filters: SearchFilters) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [papers.c.hidden.is_(False)]
+    if filters.date_from:
+        clauses.append(papers.c.published_at >= datetime.combine(filters.date_from, datetime.min.time()))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to, datetime.max.time())
+        clauses.append(papers.c.published_at <= end)
+    if filters.has_code:
+        clauses.append(papers.c.github_repo.is_not(None))
+        clauses.append(papers.c.github_repo != "")
+    if filters.featured_only:
+        clauses.append(
+            exists().where(and_(featured.c.paper_id == papers.c.id, featured.c.removed.is_(False)))
+        )
+    if filters.categories:
+        cats = [c.lower() for c in filters.categories]
+        if conn.dialect.name == "sqlite":
+            je = func.json_each(papers.c.categories).table_valued("value")
+            clauses.append(exists().select_from(je).where(func.lower(je.c.value).in_(cats)))
+        else:  # PostgreSQL: JSON array of strings
+            je = func.json_array_elements_text(papers.c.categories).table_valued("value")
+            clauses.append(exists().select_from(je).where(func.lower(je.c.value).in_(cats)))
+    return clauses
+
+
+_SQLITE_TOP = (
+    "SELECT paper_id, -bm25(papers_fts, 0.0, :wt, :wa, :wb) AS score FROM papers_fts "
+    "WHERE papers_fts MATCH :q ORDER BY bm25(papers_fts, 0.0, :wt, :wa, :wb) LIMIT :k"
+)
+
+
+def keyword_hits(
+    conn: Connection,
+    match: str,
+    filters: SearchFilters,
+    *,
+    limit: int,
+    weights: tuple[float, float, float] = DEFAULT_WEIGHTS,
+) -> list[tuple[str, float]]:
+    """(paper id, BM25 score — higher is better) for a MATCH expression, best first.
+
+    Without filters the FTS index is ranked on its own (oversampled a little, then hidden papers
+    dropped); with filters the ranked hits are joined to `papers` before the limit.
+    """
+    _require_sqlite(conn)
+    params: dict[str, Any] = {"q": match, "wt": weights[0], "wa": weights[1], "wb": weights[2]}
+    if not filters.active:
+        params["k"] = limit + 16
+        rows = conn.execute(text(_SQLITE_TOP), params).all()
+        ids = [r[0] for r in rows]
+        hidden = set(
+            conn.execute(
+                select(papers.c.id).where(papers.c.id.in_(ids), papers.c.hidden.is_(True))
+            ).scalars()
+        ) if ids else set()
+        return [(r[0], float(r[1])) for r in rows if r[0] not in hidden][:limit]
+    fts = table("papers_fts", column("paper_id"))
+    rank = func.bm25(literal_column("papers_fts"), 0.0, *weights)
+    stmt = (
+        select(fts.c.paper_id, (-rank).label("score"))
+        .select_from(fts.join(papers, papers.c.id == fts.c.paper_id))
+        .where(text("papers_fts MATCH :q").bindparams(q=match), *_filter_clauses(conn, filters))
+        .order_by(rank)
+        .limit(limit)
+    )
+    rows = conn.execute(stmt).all()
+    return [(r[0], float(r[1])) for r in rows]
+
+
+def matching_ids(conn: Connection, match: str, *, limit: int) -> set[str]:
+    """Ids of papers matching a MATCH expression (unranked), at most `limit`."""
+    _require_sqlite(conn)
+    rows = conn.execute(
+        text("SELECT paper_id FROM papers_fts WHERE papers_fts MATCH :q LIMIT :k"),
+        {"q": match, "k": limit},
+    ).scalars()
+    return set(rows)
+
+
+def allowed_ids(
+    conn: Connection, filters: SearchFilters, *, within: set[str] | None = None, limit: int
+) -> list[str] | None:
+    """Ids passing `filters` (and inside `within` when given), or None when more than `limit`
+    pass (the caller then post-filters instead of restricting the vector search)."""
+    stmt = select(papers.c.id).where(*_filter_clauses(conn, filters))
+    if within is not None:
+        found: list[str] = []
+        ids = list(within)
+        for i in range(0, len(ids), _CHUNK):
+            found.extend(conn.execute(stmt.where(papers.c.id.in_(ids[i : i + _CHUNK]))).scalars())
+        return found if len(found) <= limit else None
+    rows = list(conn.execute(stmt.limit(limit + 1)).scalars())
+    return rows if len(rows) <= limit else None
+
+
+def keep_passing(
+    conn: Connection, ids: Sequence[str], filters: SearchFilters, *, exclude: str | None = None
+) -> list[str]:
+    """`ids` (order kept) that pass the filters and do not match the `exclude` MATCH expression."""
+    if not ids:
+        return []
+    passing: set[str] = set()
+    for i in range(0, len(ids), _CHUNK):
+        chunk = list(ids[i : i + _CHUNK])
+        stmt = select(papers.c.id).where(papers.c.id.in_(chunk), *_filter_clauses(conn, filters))
+        passing.update(conn.execute(stmt).scalars())
+    if exclude:
+        _require_sqlite(conn)
+        placeholders = ", ".join(f":i{n}" for n in range(len(passing)))
+        if placeholders:
+            params: dict[str, Any] = {f"i{n}": v for n, v in enumerate(passing)}
+            params["q"] = exclude
+            bad = set(
+                conn.execute(
+                    text(
+                        "SELECT paper_id FROM papers_fts WHERE papers_fts MATCH :q "
+                        f"AND paper_id IN ({placeholders})"
+                    ),
+                    params,
+                ).scalars()
+            )
+            passing -= bad
+    return [i for i in ids if i in passing]
+
+
+def latest_ids(conn: Connection, filters: SearchFilters, *, limit: int) -> list[str]:
+    """Newest papers passing the filters (a query made only of filters lists these)."""
+    stmt = (
+        select(papers.c.id)
+        .where(*_filter_clauses(conn, filters))
+        .order_by(papers.c.published_at.desc().nulls_last(), papers.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(stmt).scalars())
+
+
+def papers_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, RowMapping]:
+    """Paper rows by id (visible ones only); callers keep their own order."""
+    out: dict[str, RowMapping] = {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = list(ids[i : i + _CHUNK])
+        stmt = select(papers).where(papers.c.id.in_(chunk), not_(papers.c.hidden))
+        for row in conn.execute(stmt).mappings():
+            out[row["id"]] = row
+    return out
+
+
+def titles_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    stmt = select(papers.c.id, papers.c.title).where(papers.c.id.in_(list(ids)))
+    return {r[0]: r[1] for r in conn.execute(stmt).tuples()}
+
+
+def visible_id(conn: Connection, paper_id: str) -> str | None:
+    stmt = select(papers.c.id).where(papers.c.id == paper_id, papers.c.hidden.is_(False))
+    return conn.execute(stmt).scalar_one_or_none()
+
+
+def abstracts_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(title, abstract) by id, for pseudo-relevance feedback."""
+    if not ids:
+        return {}
+    stmt = select(papers.c.id, papers.c.title, papers.c.abstract).where(
+        papers.c.id.in_(list(ids))
+    )
+    return {r[0]: (r[1], r[2]) for r in conn.execute(stmt).tuples()}
+
+
+def document_frequencies(conn: Connection, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
+    """(number of indexed papers, {term: papers containing it}) from the FTS index, for choosing
+    informative terms. Terms are matched as FTS strings (stemmed like the index)."""
+    _require_sqlite(conn)
+    total = conn.execute(text("SELECT count(*) FROM papers_fts")).scalar_one()
+    out: dict[str, int] = {}
+    for term in terms:
+        q = '"' + term.replace('"', '""') + '"'
+        out[term] = conn.execute(
+            text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q"), {"q": q}
+        ).scalar_one()
+    return int(total), out
