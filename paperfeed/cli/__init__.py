@@ -11,6 +11,8 @@ import sys
 import typer
 
 from paperfeed.cli import admin, ingest, serve
+from paperfeed.cli import eval as eval_cli
+from paperfeed.cli import search as search_cli
 from paperfeed.errors import PaperfeedError
 
 app = typer.Typer(
@@ -23,6 +25,8 @@ app = typer.Typer(
 admin.register(app)
 serve.register(app)
 app.add_typer(ingest.app, name="ingest")
+search_cli.register(app)
+app.add_typer(eval_cli.app, name="eval")
 
 
 def main() -> None:

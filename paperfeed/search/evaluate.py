@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import math
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
 from paperfeed.errors import ParseError
 from paperfeed.models import Paper, utcnow
+from paperfeed.search.hybrid import HybridParams, SearchService
+from paperfeed.storage.db import connect, migrate, write
+from paperfeed.storage.papers import upsert_papers
+
+log = logging.getLogger(__name__)
 
 Qrels = dict[str, dict[str, int]]
 
@@ -158,3 +168,99 @@ def run_queries(
     return EvalReport(
         mode=mode, queries=len(runs), metrics=score_runs(runs, qrels, latencies), runs=runs
     )
+
+
+class EvalStore:
+    """A temporary paperfeed store holding a BEIR corpus, indexed by the service's own code:
+    papers upserted in one write transaction (the FTS triggers build the keyword index) and,
+    when vectors are wanted, embedded by the indexing job into the vector index.
+
+    Use as a context manager; `service(params)` gives a SearchService over it.
+    """
+
+    def __init__(
+        self,
+        corpus: Path,
+        *,
+        settings: Settings,
+        with_vectors: bool,
+        cache_dir: Path | None = None,
+        workdir: Path | None = None,
+    ) -> None:
+        self.corpus = corpus
+        self.base_settings = settings
+        self.with_vectors = with_vectors
+        self.cache_dir = cache_dir
+        self.workdir = workdir
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.engine: Engine | None = None
+        self.settings: Settings | None = None
+        self.semantic: Any = None
+        self.documents = 0
+
+    def __enter__(self) -> EvalStore:
+        if self.workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="paperfeed-eval-")
+            root = Path(self._tmp.name)
+        else:
+            root = self.workdir
+            root.mkdir(parents=True, exist_ok=True)
+        self.settings = self.base_settings.model_copy(
+            update={"data_dir": root, "database_url": f"sqlite:///{root / 'eval.db'}"}
+        )
+        self.engine = connect(self.settings)
+        migrate(self.engine)
+        with write(self.engine) as conn:
+            summary = upsert_papers(conn, read_corpus(self.corpus), now=utcnow())
+        self.documents = summary.new + summary.updated + summary.unchanged
+        log.info("eval: %d documents in the keyword index (%s)", self.documents, summary.line())
+        if self.with_vectors:
+            self.semantic = index_vectors(self.engine, self.settings, self.cache_dir)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def service(self, params: HybridParams | None = None) -> SearchService:
+        assert self.engine is not None and self.settings is not None
+        return SearchService(self.engine, self.settings, params=params, semantic=self.semantic)
+
+
+def index_vectors(engine: Engine, settings: Settings, cache_dir: Path | None) -> Any:
+    """Embed every paper through the indexing job (with the on-disk embedding cache) and return
+    the semantic backend over the resulting vector index."""
+    from paperfeed.search.embed import Embedder
+    from paperfeed.search.embed_cache import CachedEmbedder
+    from paperfeed.search.hybrid import EmbeddingBackend
+    from paperfeed.search.indexing import index_papers
+    from paperfeed.search.vectors import VectorIndex
+
+    embedder: Any = Embedder.load(settings)
+    if cache_dir is not None:
+        embedder = CachedEmbedder(embedder, cache_dir)
+    index_papers(engine, settings, embedder=embedder)
+    if isinstance(embedder, CachedEmbedder):
+        embedder.flush()
+        log.info("eval: embedding cache %d hits, %d new", embedder.hits, embedder.misses)
+    return EmbeddingBackend(embedder, VectorIndex.open(settings, engine))
+
+
+def evaluate(
+    store: EvalStore,
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    *,
+    mode: str = "hybrid",
+    params: HybridParams | None = None,
+    depth: int = 100,
+) -> EvalReport:
+    """Score one mode (and parameter set) over a prepared store."""
+    service = store.service(params)
+
+    def search(text: str) -> list[str]:
+        return [h.paper_id for h in service.search(text, limit=depth, mode=mode).hits]
+
+    return run_queries(search, queries, qrels, mode=mode)

@@ -252,7 +252,9 @@ class SearchService:
         match = "title : " + quote(raw)
         candidates = store.keyword_hits(conn, match, SearchFilters(), limit=5)
         titles = store.titles_by_ids(conn, [c[0] for c in candidates])
-        return [pid for pid, _ in candidates if fusion.normalize_title(titles.get(pid, "")) == wanted]
+        return [
+            pid for pid, _ in candidates if fusion.normalize_title(titles.get(pid, "")) == wanted
+        ]
 
 
 def _matching_among(conn: Connection, match: str, ids: set[str]) -> set[str]:

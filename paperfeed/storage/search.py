@@ -66,7 +66,8 @@ def _require_sqlite(conn: Connection) -> None:
 def _filter_clauses(conn: Connection, filters: SearchFilters) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = [papers.c.hidden.is_(False)]
     if filters.date_from:
-        clauses.append(papers.c.published_at >= datetime.combine(filters.date_from, datetime.min.time()))
+        start = datetime.combine(filters.date_from, datetime.min.time())
+        clauses.append(papers.c.published_at >= start)
     if filters.date_to:
         end = datetime.combine(filters.date_to, datetime.max.time())
         clauses.append(papers.c.published_at <= end)
@@ -214,7 +215,7 @@ def titles_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     if not ids:
         return {}
     stmt = select(papers.c.id, papers.c.title).where(papers.c.id.in_(list(ids)))
-    return {r[0]: r[1] for r in conn.execute(stmt).tuples()}
+    return {r[0]: r[1] for r in conn.execute(stmt)}
 
 
 def visible_id(conn: Connection, paper_id: str) -> str | None:
@@ -229,7 +230,7 @@ def abstracts_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[st
     stmt = select(papers.c.id, papers.c.title, papers.c.abstract).where(
         papers.c.id.in_(list(ids))
     )
-    return {r[0]: (r[1], r[2]) for r in conn.execute(stmt).tuples()}
+    return {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
 
 
 def document_frequencies(conn: Connection, terms: Sequence[str]) -> tuple[int, dict[str, int]]:

@@ -1,0 +1,52 @@
+"""`paperfeed eval retrieval`: score search quality on a BEIR-format collection.
+
+The corpus is indexed in a temporary store through the service's own code paths (upsert ->
+FTS triggers; indexing job -> vector index), then every judged query is searched and scored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from paperfeed.cli.common import load_settings
+from paperfeed.errors import BadRequest
+from paperfeed.search.evaluate import EvalStore, evaluate, read_qrels, read_queries
+from paperfeed.search.hybrid import MODES
+
+app = typer.Typer(help="Measure search quality on test collections.", no_args_is_help=True)
+
+
+@app.command("retrieval")
+def retrieval(
+    corpus: Path = typer.Option(..., exists=True, dir_okay=False, help="corpus.jsonl(.gz)"),
+    queries: Path = typer.Option(..., exists=True, dir_okay=False, help="queries.jsonl"),
+    qrels: Path = typer.Option(..., exists=True, dir_okay=False, help="qrels TSV with header"),
+    mode: str = typer.Option("hybrid", help="hybrid | keyword | semantic"),
+    as_json: bool = typer.Option(False, "--json", help="End with one JSON line of metrics."),
+    cache_dir: Path | None = typer.Option(
+        None, help="Document-embedding cache (default: <data_dir>/cache)."
+    ),
+) -> None:
+    """nDCG@10, Recall@10/100, MRR@10 and query latency of one search mode."""
+    if mode not in MODES:
+        raise BadRequest(f"eval: --mode must be one of {', '.join(MODES)}, not {mode!r}")
+    settings = load_settings()
+    cache = cache_dir or settings.data_dir / "cache"
+    wanted_queries = read_queries(queries)
+    judged = read_qrels(qrels)
+    with EvalStore(
+        corpus, settings=settings, with_vectors=mode != "keyword", cache_dir=cache
+    ) as store:
+        report = evaluate(store, wanted_queries, judged, mode=mode)
+    m = report.metrics
+    typer.echo(f"mode {mode}: {store.documents} documents, {report.queries} judged queries")
+    typer.echo(
+        f"nDCG@10 {m['ndcg@10']:.4f}  Recall@10 {m['recall@10']:.4f}  "
+        f"Recall@100 {m['recall@100']:.4f}  MRR@10 {m['mrr@10']:.4f}"
+    )
+    typer.echo(f"latency per query: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms")
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), sort_keys=True))
