@@ -81,7 +81,7 @@ def settings_markdown() -> str:
 def _param_line(param: Any) -> str:
     # Duck-typed: Typer vendors its own copy of click, so isinstance checks would be brittle.
     if param.param_type_name == "argument":
-        name = f"`{param.human_readable_name}`"
+        name = f"`{getattr(param, 'human_readable_name', None) or param.name.upper()}`"
         help_text = getattr(param, "help", None) or ""
         req = " (required)" if param.required else ""
         return f"- {name}{req}: {help_text}".rstrip(": ")
