@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paperfeed.errors import ConfigError
@@ -22,6 +22,15 @@ DEV_SECRET = "paperfeed-development-only-secret"
 def default_data_dir() -> Path:
     """The per-user data directory (`~/.local/share/paperfeed` on Linux)."""
     return Path(platformdirs.user_data_dir("paperfeed", appauthor=False))
+
+
+class FeatureRule(BaseModel):
+    """An auto-feature rule: feature a recent paper (of `category`, if set) once it has at least
+    `min_upvotes` upvotes (member + imported)."""
+
+    category: str | None = None
+    min_upvotes: int = Field(0, ge=0)
+    max_age_days: int = Field(7, ge=0)
 
 
 class Settings(BaseSettings):
@@ -91,6 +100,38 @@ class Settings(BaseSettings):
         description="Identical /api/daily_papers queries share one answer for this long "
         "(per worker process); 0 disables the cache.",
     )
+    # Members (accounts, votes, submissions, comments): see paperfeed/accounts/.
+    registration_open: bool = Field(
+        True, description="Sign-in links to unknown addresses create a member account."
+    )
+    session_days: int = Field(30, ge=1, le=365, description="Days a sign-in session lasts.")
+    login_link_minutes: int = Field(
+        15, ge=1, le=120, description="Minutes an emailed sign-in link stays valid (used once)."
+    )
+    submission_max_age_days: int = Field(
+        14, ge=0, description="Members may submit papers at most this many days old "
+        "(moderators may submit older ones)."
+    )
+    auto_feature_rules: list[FeatureRule] = Field(
+        default_factory=list,
+        description='JSON list of auto-feature rules, e.g. [{"category": "cs.CL", '
+        '"min_upvotes": 5, "max_age_days": 7}]: papers matching a rule are featured on today\'s '
+        "list after ingests and votes.",
+    )
+    signin_limit_per_hour: int = Field(
+        5, ge=1, description="Sign-in requests per hour per address and per account."
+    )
+    signin_ip_limit_per_hour: int = Field(30, ge=1, description="Sign-in requests per hour per IP.")
+    vote_limit_per_minute: int = Field(60, ge=1, description="Votes per minute per account.")
+    vote_ip_limit_per_minute: int = Field(300, ge=1, description="Votes per minute per IP.")
+    submission_limit_per_day: int = Field(
+        20, ge=1, description="Paper submissions per day per account."
+    )
+    submission_ip_limit_per_day: int = Field(
+        60, ge=1, description="Paper submissions per day per IP."
+    )
+    comment_limit_per_hour: int = Field(30, ge=1, description="Comments per hour per account.")
+    comment_ip_limit_per_hour: int = Field(120, ge=1, description="Comments per hour per IP.")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -133,3 +133,32 @@ def utcnow() -> datetime:
     from datetime import UTC
 
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+ROLES = ("member", "moderator", "admin")
+
+
+@dataclass(slots=True)
+class Member:
+    """A signed-in (or looked-up) account. `role` is one of ROLES; banned members can read only."""
+
+    id: int
+    username: str
+    display_name: str | None
+    email: str | None
+    role: str = "member"
+    banned: bool = False
+    has_password: bool = False
+    avatar_url: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role in ("moderator", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from paperfeed.cli import admin, ingest, serve
+from paperfeed.cli import admin, ingest, serve, user
 from paperfeed.cli import eval as eval_cli
 from paperfeed.cli import search as search_cli
 from paperfeed.errors import PaperfeedError
@@ -27,6 +27,7 @@ serve.register(app)
 app.add_typer(ingest.app, name="ingest")
 search_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(user.app, name="user")
 
 
 def main() -> None:

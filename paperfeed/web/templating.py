@@ -30,4 +30,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.filters["day"] = format_day  # {{ paper.published_at|day(now) }} -> "Jun 16[, 2024]"
     env.filters["http_url"] = http_url  # {% if x|http_url %}<a href="{{ x|http_url }}">
     env.filters["count"] = count_label  # {{ n|count("author") }} -> "1 author" / "7 authors"
+    from paperfeed.web import member_globals
+
+    member_globals.register(env)
     return templates

@@ -6,7 +6,7 @@ One module per resource, each with its own router included here. Keep `papers` l
 
 from fastapi import APIRouter
 
-from paperfeed.web.api import daily_papers, papers
+from paperfeed.web.api import daily_papers, members, papers
 
 router = APIRouter(prefix="/api")
 
@@ -19,4 +19,5 @@ def health() -> dict[str, str]:
 
 # Resource routers (add new ones above `papers`).
 router.include_router(daily_papers.router)
+router.include_router(members.router)
 router.include_router(papers.router)

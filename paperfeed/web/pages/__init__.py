@@ -6,9 +6,12 @@ old-style arXiv ids) would otherwise shadow them.
 
 from fastapi import APIRouter
 
-from paperfeed.web.pages import daily, paper, period
+from paperfeed.web.pages import account, contributions, daily, moderation, paper, period
 
 router = APIRouter()
 router.include_router(daily.router)
 router.include_router(period.router)
+router.include_router(account.router)
+router.include_router(contributions.router)
+router.include_router(moderation.router)
 router.include_router(paper.router)  # keep last

@@ -1,0 +1,186 @@
+"""Sign-in: emailed one-time links, optional passwords, and server-side sessions.
+
+- A link carries a 256-bit random token; only its hash is stored, it expires after
+  `login_link_minutes` and is consumed by one conditional UPDATE (works once).
+- Requesting a link answers the same whether or not the address has an account (unknown
+  addresses get a new account when registration is open, else nothing); mail is sent after
+  the response (background task), so timing does not tell either.
+- A session is a row keyed by the hash of a random id; the cookie holds the id signed with the
+  site secret. Every sign-in creates a new id (no fixation); sign-out deletes the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from itsdangerous import BadSignature, Signer
+from sqlalchemy import Engine
+
+from paperfeed.accounts import passwords
+from paperfeed.accounts.secrets import hash_secret, new_secret
+from paperfeed.config import Settings
+from paperfeed.errors import BadRequest, Forbidden, Unauthorized
+from paperfeed.mail import Mailer
+from paperfeed.models import Member
+from paperfeed.storage import ratelimit
+from paperfeed.storage import users as store
+from paperfeed.storage.db import write
+
+log = logging.getLogger(__name__)
+SESSION_COOKIE = "pf_session"
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+HOUR = 3600
+
+
+def normalize_email(text: str) -> str:
+    email = text.strip().lower()
+    if len(email) > 320 or not EMAIL_RE.match(email):
+        raise BadRequest("sign-in: that does not look like an email address")
+    return email
+
+
+# --- links ---------------------------------------------------------------------------------
+
+
+def request_link(
+    engine: Engine, settings: Settings, email_text: str, *, now: datetime, ip: str
+) -> EmailMessage | None:
+    """Prepare a sign-in email for `email_text` (None when nothing should be sent).
+
+    Raises BadRequest for a malformed address and RateLimited past the limits; never says
+    whether the address has an account.
+    """
+    email = normalize_email(email_text)
+    ratelimit.hit(engine, f"signin:ip:{ip}", limit=settings.signin_ip_limit_per_hour,
+                  window_seconds=HOUR, now=now, what="sign-in requests from this address")
+    ratelimit.hit(engine, f"signin:addr:{hash_secret(email)}",
+                  limit=settings.signin_limit_per_hour, window_seconds=HOUR, now=now,
+                  what="sign-in requests for this email")
+    token = new_secret()
+    with write(engine) as conn:
+        member = store.get_by_email(conn, email)
+        if member is None and settings.registration_open:
+            member = store.create_user(conn, email=email, now=now)
+            log.info("accounts: new member %s", member.username)
+        if member is None or member.banned:
+            return None
+        store.add_login_token(
+            conn, user_id=member.id, token_hash=hash_secret(token), now=now,
+            expires_at=now + timedelta(minutes=settings.login_link_minutes),
+        )
+    return _link_message(settings, email, token)
+
+
+def link_url(settings: Settings, token: str) -> str:
+    return f"{settings.base_url.rstrip('/')}/signin/link?token={token}"
+
+
+def _link_message(settings: Settings, email: str, token: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["To"] = email
+    msg["Subject"] = f"Sign in to {settings.site_name}"
+    msg.set_content(
+        f"Open this link to sign in to {settings.site_name}:\n\n"
+        f"{link_url(settings, token)}\n\n"
+        f"It works once and expires in {settings.login_link_minutes} minutes.\n"
+        "If you did not ask to sign in, ignore this message.\n"
+    )
+    return msg
+
+
+def send_quietly(settings: Settings, message: EmailMessage) -> None:
+    """Send a sign-in email after the response; failures are logged, never shown (they would
+    tell whether the address has an account)."""
+    try:
+        with Mailer(settings) as mailer:
+            mailer.send(message)
+    except Exception:  # noqa: BLE001 - any SMTP/OS error: log and move on
+        log.exception("mail: could not send a sign-in link to %s", message["To"])
+
+
+def consume_link(engine: Engine, token: str, *, now: datetime) -> Member:
+    """The member a link signs in; BadRequest when the link is unknown, used or expired."""
+    with write(engine) as conn:
+        user_id = store.consume_login_token(conn, hash_secret(token or ""), now=now)
+        member = store.get_by_id(conn, user_id) if user_id is not None else None
+    if member is None:
+        raise BadRequest(
+            "sign-in: this link is invalid, already used or expired; request a new one"
+        )
+    if member.banned:
+        raise Forbidden("sign-in: this account is banned")
+    return member
+
+
+# --- passwords -----------------------------------------------------------------------------
+
+
+def password_signin(
+    engine: Engine, settings: Settings, login: str, password: str, *, now: datetime, ip: str
+) -> Member:
+    """The member for (email or username, password); one generic error otherwise."""
+    ratelimit.hit(engine, f"signin:ip:{ip}", limit=settings.signin_ip_limit_per_hour,
+                  window_seconds=HOUR, now=now, what="sign-in requests from this address")
+    ratelimit.hit(engine, f"signin:login:{hash_secret(login.strip().lower())}",
+                  limit=settings.signin_limit_per_hour, window_seconds=HOUR, now=now,
+                  what="sign-in attempts for this account")
+    with engine.connect() as conn:
+        member = store.get_by_login(conn, login)
+        stored = store.password_hash(conn, member.id) if member else None
+    if not passwords.verify(stored, password) or member is None:
+        raise Unauthorized("sign-in: wrong email/username or password")
+    if member.banned:
+        raise Forbidden("sign-in: this account is banned")
+    if stored and passwords.needs_rehash(stored):
+        with write(engine) as conn:
+            store.set_password_hash(conn, member.id, passwords.hash_password(password))
+    return member
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def _signer(settings: Settings) -> Signer:
+    return Signer(settings.secret(), salt="paperfeed.session")
+
+
+def start_session(engine: Engine, settings: Settings, member: Member, *, now: datetime) -> str:
+    """Create a fresh session row; returns the signed cookie value."""
+    sid = new_secret()
+    with write(engine) as conn:
+        store.add_session(
+            conn, id_hash=hash_secret(sid), user_id=member.id, now=now,
+            expires_at=now + timedelta(days=settings.session_days),
+        )
+    return _signer(settings).sign(sid).decode()
+
+
+def session_hash(settings: Settings, cookie: str | None) -> str | None:
+    """The stored hash for a cookie value, or None when the signature is bad."""
+    if not cookie:
+        return None
+    try:
+        sid = _signer(settings).unsign(cookie).decode()
+    except BadSignature:
+        return None
+    return hash_secret(sid)
+
+
+def session_member(
+    engine: Engine, settings: Settings, cookie: str | None, *, now: datetime
+) -> Member | None:
+    id_hash = session_hash(settings, cookie)
+    if id_hash is None:
+        return None
+    with engine.connect() as conn:
+        return store.session_member(conn, id_hash, now=now)
+
+
+def end_session(engine: Engine, settings: Settings, cookie: str | None) -> None:
+    id_hash = session_hash(settings, cookie)
+    if id_hash is not None:
+        with write(engine) as conn:
+            store.delete_session(conn, id_hash)

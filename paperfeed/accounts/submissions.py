@@ -1,0 +1,109 @@
+""""Submit a paper": a member puts an arXiv paper on today's list (featured, submittedBy them).
+
+The metadata comes from the arXiv API through the ingestion code (sources.arxiv_api) unless the
+paper is already in the catalog. Refused: the same paper twice on one day (the message points
+to the existing entry), papers older than `submission_max_age_days` unless a moderator submits,
+and papers moderators have hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed.accounts.guards import act
+from paperfeed.autofeature import site_today
+from paperfeed.config import Settings
+from paperfeed.errors import BadRequest, Conflict, NotFound
+from paperfeed.models import Featured, Member, Paper, Submitter, normalize_arxiv_id
+from paperfeed.storage.curation import featured_on
+from paperfeed.storage.db import write
+from paperfeed.storage.papers import add_featured, get_paper, upsert_papers
+
+Fetcher = Callable[[Settings, list[str]], list[Paper]]
+
+
+class DuplicateSubmission(Conflict):
+    """The paper is already on that day's list; `paper_id` lets pages link to it."""
+
+    def __init__(self, paper_id: str, day: date) -> None:
+        super().__init__(
+            f"submit: {paper_id} is already on the list of {day.isoformat()}: /papers/{paper_id}"
+        )
+        self.paper_id = paper_id
+        self.day = day
+
+
+@dataclass(slots=True)
+class Submission:
+    paper_id: str
+    day: date
+    title: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.paper_id, "date": self.day.isoformat(), "title": self.title,
+                "url": f"/papers/{self.paper_id}"}
+
+
+def arxiv_fetcher(settings: Settings, ids: list[str]) -> list[Paper]:
+    from paperfeed.sources.arxiv_api import fetch_by_ids
+
+    return fetch_by_ids(settings, ids)
+
+
+def submit_paper(
+    engine: Engine, settings: Settings, member: Member, text: str, *, ip: str, now: datetime,
+    fetch: Fetcher = arxiv_fetcher,
+) -> Submission:
+    """Feature the paper named by `text` (arXiv id or URL) on today's list for `member`."""
+    pid = normalize_arxiv_id(text)
+    act(engine, settings, "submit", member, ip=ip, now=now)
+    day = site_today(settings, now)
+    with engine.connect() as conn:
+        if featured_on(conn, pid, day) is not None:
+            raise DuplicateSubmission(pid, day)
+        stored = get_paper(conn, pid)
+    if stored is not None and stored["hidden"]:
+        raise NotFound(f"submit: {pid} was hidden by the moderators and cannot be submitted")
+    fetched: Paper | None = None
+    if stored is None or stored["published_at"] is None:
+        found = [p for p in fetch(settings, [pid]) if p.id == pid]
+        if not found:
+            raise NotFound(f"submit: arXiv has no paper {pid}; check the id")
+        fetched = found[0]
+    published = fetched.published_at if fetched else stored["published_at"]  # type: ignore[index]
+    limit = settings.submission_max_age_days
+    too_old = published is not None and now - published > timedelta(days=limit)
+    if too_old and not member.is_moderator:
+        assert published is not None
+        raise BadRequest(
+            f"submit: {pid} was first published on {published.date().isoformat()}, more than "
+            f"{limit} days ago; only recent papers can be submitted (ask a moderator)"
+        )
+    try:
+        added, title = _store(engine, member, pid, day, fetched, now)
+    except IntegrityError:  # a concurrent submission of the same paper won (PostgreSQL)
+        added, title = 0, ""
+    if added == 0:
+        raise DuplicateSubmission(pid, day)
+    return Submission(pid, day, title)
+
+
+def _store(
+    engine: Engine, member: Member, pid: str, day: date, fetched: Paper | None, now: datetime
+) -> tuple[int, str]:
+    with write(engine) as conn:
+        if fetched is not None:
+            upsert_papers(conn, [fetched], now=now)
+        submitter = Submitter(name=member.username, fullname=member.display_name,
+                              user_id=member.id)
+        added = add_featured(
+            conn, [Featured(pid, day, submitted_at=now, submitter=submitter, source="member")],
+            now=now,
+        )
+        title = get_paper(conn, pid)["title"]  # type: ignore[index]
+    return added, str(title)

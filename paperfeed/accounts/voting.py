@@ -1,0 +1,50 @@
+"""Upvoting a paper: guards (ban, rate limits), the exact vote write, then auto-feature rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from paperfeed.accounts.guards import act
+from paperfeed.autofeature import apply_rules
+from paperfeed.config import Settings
+from paperfeed.errors import NotFound
+from paperfeed.models import Member, normalize_arxiv_id
+from paperfeed.storage import votes
+from paperfeed.storage.db import write
+from paperfeed.storage.papers import get_paper
+
+
+@dataclass(slots=True)
+class VoteResult:
+    paper_id: str
+    upvoted: bool  # the member's vote is now present
+    changed: bool  # this request added or removed a vote
+    member_upvotes: int
+    upvotes: int  # member + imported (what lists show)
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.paper_id, "upvoted": self.upvoted, "changed": self.changed,
+                "upvotes": self.upvotes, "memberUpvotes": self.member_upvotes}
+
+
+def set_vote(
+    engine: Engine, settings: Settings, member: Member, paper_id: str, *, up: bool, ip: str,
+    now: datetime,
+) -> VoteResult:
+    """Add (`up`) or withdraw the member's upvote; idempotent either way."""
+    pid = normalize_arxiv_id(paper_id)
+    act(engine, settings, "vote", member, ip=ip, now=now)
+    with write(engine) as conn:
+        paper = get_paper(conn, pid)
+        if paper is None or paper["hidden"]:
+            raise NotFound(f"votes: no paper {pid!r}")
+        if up:
+            changed, count = votes.add_vote(conn, user_id=member.id, paper_id=pid, now=now)
+        else:
+            changed, count = votes.remove_vote(conn, user_id=member.id, paper_id=pid)
+    if up and changed and settings.auto_feature_rules:
+        apply_rules(engine, settings, now=now, paper_ids=[pid])
+    return VoteResult(pid, up, changed, count, count + int(paper["upstream_upvotes"] or 0))

@@ -1,0 +1,81 @@
+"""`paperfeed user create | set-role | token | ban`: manage members from the command line."""
+
+from __future__ import annotations
+
+import typer
+
+from paperfeed.accounts import moderating, profile
+from paperfeed.accounts.signin import normalize_email
+from paperfeed.cli.common import load_settings, ready_engine
+from paperfeed.models import ROLES, utcnow
+from paperfeed.storage import moderation
+from paperfeed.storage import users as store
+from paperfeed.storage.db import write
+
+app = typer.Typer(help="Manage members: create accounts, roles and API tokens.",
+                  no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    email: str = typer.Argument(..., help="The member's email address (their sign-in)."),
+    username: str | None = typer.Option(None, "--username", help="Public username."),
+    admin: bool = typer.Option(False, "--admin", help="Make the member an admin."),
+) -> None:
+    """Create a member who signs in with an emailed link to EMAIL."""
+    engine = ready_engine(load_settings())
+    address = normalize_email(email)
+    if username is not None and not profile.USERNAME_RE.match(username):
+        _fail(f"invalid username {username!r}: 2-39 letters, digits, '.', '_' or '-'")
+    with write(engine) as conn:
+        member = store.create_user(conn, email=address, now=utcnow(), username=username,
+                                   role="admin" if admin else "member")
+    typer.echo(f"created {member.role} {member.username} <{member.email}>")
+
+
+@app.command("set-role")
+def set_role(
+    email: str = typer.Argument(..., help="The member's email address."),
+    role: str = typer.Argument(..., help=f"One of: {', '.join(ROLES)}."),
+) -> None:
+    """Change a member's role (logged in the moderation log)."""
+    engine = ready_engine(load_settings())
+    member = moderating.set_role(engine, email, role, actor=None, now=utcnow())
+    typer.echo(f"{member.username} is now {member.role}")
+
+
+@app.command("token")
+def token(
+    email: str = typer.Argument(..., help="The member's email address."),
+    name: str = typer.Option("cli", "--name", help="Label shown on the settings page."),
+) -> None:
+    """Print a new personal access token for EMAIL (for scripts: Authorization: Bearer)."""
+    engine = ready_engine(load_settings())
+    with engine.connect() as conn:
+        member = store.require_by_email(conn, email)
+    typer.echo(profile.create_api_token(engine, member, name=name, now=utcnow()))
+
+
+@app.command("ban")
+def ban(
+    username: str = typer.Argument(..., help="The member's username."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the moderation log)."),
+    unban: bool = typer.Option(False, "--unban", help="Lift the ban instead."),
+) -> None:
+    """Ban (or unban) a member; their sessions end (logged in the moderation log)."""
+    engine = ready_engine(load_settings())
+    now = utcnow()
+    with write(engine) as conn:
+        member = store.get_by_username(conn, username)
+        if member is None:
+            _fail(f"no member {username!r}")
+        assert member is not None
+        store.set_banned(conn, member.id, not unban)
+        moderation.record(conn, actor_id=None, action="unban_member" if unban else "ban_member",
+                          target_type="user", target_id=member.username, reason=reason, now=now)
+    typer.echo(f"{member.username} {'unbanned' if unban else 'banned'}")
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)

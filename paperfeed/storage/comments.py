@@ -1,0 +1,114 @@
+"""Comments on papers: plain text bodies, edited/deleted by their author, hidden by moderators.
+
+"Visible" = neither deleted nor hidden; `count_visible` feeds `numComments` in the API
+(upstream_comments + visible member comments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select, update
+
+from paperfeed.errors import NotFound
+from paperfeed.storage.schema import comments, users
+
+
+@dataclass(slots=True)
+class Comment:
+    id: int
+    paper_id: str
+    user_id: int
+    username: str
+    display_name: str | None
+    body: str
+    created_at: datetime
+    edited_at: datetime | None
+    hidden: bool
+    deleted: bool
+
+
+_COLUMNS = (
+    comments.c.id,
+    comments.c.paper_id,
+    comments.c.user_id,
+    users.c.username,
+    users.c.display_name,
+    comments.c.body,
+    comments.c.created_at,
+    comments.c.edited_at,
+    comments.c.hidden,
+    comments.c.deleted,
+)
+
+
+def _comment(row: object) -> Comment:
+    return Comment(*row)  # type: ignore[misc]
+
+
+def add_comment(conn: Connection, *, paper_id: str, user_id: int, body: str, now: datetime) -> int:
+    result = conn.execute(
+        comments.insert().values(
+            paper_id=paper_id, user_id=user_id, body=body, created_at=now, hidden=False,
+            deleted=False,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def get_comment(conn: Connection, comment_id: int) -> Comment:
+    row = conn.execute(
+        select(*_COLUMNS).join(users, users.c.id == comments.c.user_id)
+        .where(comments.c.id == comment_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"comments: no comment {comment_id}")
+    return _comment(row)
+
+
+def list_comments(
+    conn: Connection, paper_id: str, *, include_hidden: bool = False
+) -> list[Comment]:
+    """Comments of a paper, oldest first; deleted ones never, hidden ones only for moderators."""
+    query = (
+        select(*_COLUMNS)
+        .join(users, users.c.id == comments.c.user_id)
+        .where(comments.c.paper_id == paper_id, comments.c.deleted.is_(False))
+        .order_by(comments.c.created_at, comments.c.id)
+    )
+    if not include_hidden:
+        query = query.where(comments.c.hidden.is_(False))
+    return [_comment(r) for r in conn.execute(query)]
+
+
+def edit_comment(conn: Connection, comment_id: int, *, body: str, now: datetime) -> None:
+    conn.execute(
+        update(comments).where(comments.c.id == comment_id).values(body=body, edited_at=now)
+    )
+
+
+def delete_comment(conn: Connection, comment_id: int) -> None:
+    conn.execute(update(comments).where(comments.c.id == comment_id).values(deleted=True))
+
+
+def set_hidden(conn: Connection, comment_id: int, hidden: bool) -> None:
+    conn.execute(update(comments).where(comments.c.id == comment_id).values(hidden=hidden))
+
+
+def count_visible(conn: Connection, paper_ids: Iterable[str]) -> dict[str, int]:
+    """Visible member comments per paper id (ids without comments are absent: use .get(id, 0))."""
+    ids = list(paper_ids)
+    if not ids:
+        return {}
+    rows = conn.execute(
+        select(comments.c.paper_id, func.count())
+        .where(
+            comments.c.paper_id.in_(ids),
+            comments.c.hidden.is_(False),
+            comments.c.deleted.is_(False),
+        )
+        .group_by(comments.c.paper_id)
+    ).tuples()
+    return {pid: int(n) for pid, n in rows}

@@ -1,0 +1,283 @@
+"""Members, sign-in links, sessions and personal access tokens: all their SQL lives here.
+
+Secrets never reach the database in the clear: sign-in links, session ids and API tokens are
+stored as SHA-256 hashes (see accounts/secrets.py). Single-use and expiry checks are one
+conditional UPDATE, so two concurrent uses of one link cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
+
+from paperfeed.errors import Conflict, NotFound
+from paperfeed.models import Member
+from paperfeed.storage.schema import api_tokens, login_tokens, sessions, users
+
+
+def _member(row: RowMapping | None) -> Member | None:
+    if row is None:
+        return None
+    return Member(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"],
+        email=row["email"],
+        role=row["role"],
+        banned=bool(row["banned"]),
+        has_password=row["password_hash"] is not None,
+        avatar_url=row["avatar_url"],
+    )
+
+
+def _one(conn: Connection, where: object) -> Member | None:
+    return _member(conn.execute(select(users).where(where)).mappings().first())  # type: ignore[arg-type]
+
+
+def get_by_id(conn: Connection, user_id: int) -> Member | None:
+    return _one(conn, users.c.id == user_id)
+
+
+def get_by_email(conn: Connection, email: str) -> Member | None:
+    return _one(conn, users.c.email == email.strip().lower())
+
+
+def get_by_username(conn: Connection, username: str) -> Member | None:
+    return _one(conn, users.c.username == username)
+
+
+def get_by_login(conn: Connection, login: str) -> Member | None:
+    """A member by email address or username (password sign-in accepts either)."""
+    login = login.strip()
+    return get_by_email(conn, login) if "@" in login else get_by_username(conn, login)
+
+
+def password_hash(conn: Connection, user_id: int) -> str | None:
+    return conn.execute(
+        select(users.c.password_hash).where(users.c.id == user_id)
+    ).scalar_one_or_none()
+
+
+def username_taken(conn: Connection, username: str) -> bool:
+    return conn.execute(
+        select(func.count()).select_from(users).where(users.c.username == username)
+    ).scalar_one() > 0
+
+
+def free_username(conn: Connection, base: str = "member") -> str:
+    """`base` if free, else `base-<random>`: a placeholder the member can change in settings."""
+    if base != "member" and not username_taken(conn, base):
+        return base
+    while True:
+        candidate = f"{base}-{secrets.token_hex(3)}"
+        if not username_taken(conn, candidate):
+            return candidate
+
+
+def create_user(
+    conn: Connection,
+    *,
+    email: str,
+    now: datetime,
+    username: str | None = None,
+    display_name: str | None = None,
+    role: str = "member",
+) -> Member:
+    """Insert a member (email lower-cased). Raises Conflict when the email or username exists."""
+    email = email.strip().lower()
+    name = username or free_username(conn)
+    try:
+        with conn.begin_nested():
+            result = conn.execute(
+                users.insert().values(
+                    username=name,
+                    display_name=display_name,
+                    email=email,
+                    role=role,
+                    banned=False,
+                    external=False,
+                    created_at=now,
+                )
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"accounts: {email} or username {name!r} already has an account") from exc
+    member = get_by_id(conn, int(result.inserted_primary_key[0]))  # type: ignore[index]
+    assert member is not None
+    return member
+
+
+def set_role(conn: Connection, user_id: int, role: str) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+
+
+def set_banned(conn: Connection, user_id: int, banned: bool) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(banned=banned))
+    if banned:
+        conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+
+
+def set_password_hash(conn: Connection, user_id: int, value: str | None) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(password_hash=value))
+
+
+def update_profile(
+    conn: Connection, user_id: int, *, display_name: str | None, username: str
+) -> None:
+    """Change display name and username; Conflict when the username belongs to someone else."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(display_name=display_name, username=username)
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"accounts: the username {username!r} is taken; choose another") from exc
+
+
+def require_by_email(conn: Connection, email: str) -> Member:
+    member = get_by_email(conn, email)
+    if member is None:
+        raise NotFound(
+            f"accounts: no member with email {email!r} (create one: paperfeed user create)"
+        )
+    return member
+
+
+# --- sign-in links -------------------------------------------------------------------------
+
+
+def add_login_token(
+    conn: Connection, *, user_id: int, token_hash: str, now: datetime, expires_at: datetime
+) -> None:
+    conn.execute(
+        login_tokens.insert().values(
+            token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+def consume_login_token(conn: Connection, token_hash: str, *, now: datetime) -> int | None:
+    """Mark a link used and return its member id; None if unknown, used or expired.
+
+    One conditional UPDATE: of two concurrent uses exactly one sees rowcount 1.
+    """
+    result = conn.execute(
+        update(login_tokens)
+        .where(
+            login_tokens.c.token_hash == token_hash,
+            login_tokens.c.used_at.is_(None),
+            login_tokens.c.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if result.rowcount != 1:
+        return None
+    return conn.execute(
+        select(login_tokens.c.user_id).where(login_tokens.c.token_hash == token_hash)
+    ).scalar_one()
+
+
+def purge_login_tokens(conn: Connection, *, now: datetime) -> int:
+    """Drop links that expired more than a day ago (housekeeping)."""
+    result = conn.execute(
+        delete(login_tokens).where(login_tokens.c.expires_at < now - timedelta(days=1))
+    )
+    return result.rowcount
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def add_session(
+    conn: Connection, *, id_hash: str, user_id: int, now: datetime, expires_at: datetime
+) -> None:
+    conn.execute(
+        sessions.insert().values(
+            id_hash=id_hash, user_id=user_id, created_at=now, expires_at=expires_at
+        )
+    )
+
+
+def session_member(conn: Connection, id_hash: str, *, now: datetime) -> Member | None:
+    row = (
+        conn.execute(
+            select(users)
+            .join(sessions, sessions.c.user_id == users.c.id)
+            .where(sessions.c.id_hash == id_hash, sessions.c.expires_at > now)
+        )
+        .mappings()
+        .first()
+    )
+    return _member(row)
+
+
+def delete_session(conn: Connection, id_hash: str) -> None:
+    conn.execute(delete(sessions).where(sessions.c.id_hash == id_hash))
+
+
+def session_exists(conn: Connection, id_hash: str) -> bool:
+    return conn.execute(
+        select(func.count()).select_from(sessions).where(sessions.c.id_hash == id_hash)
+    ).scalar_one() > 0
+
+
+# --- personal access tokens ----------------------------------------------------------------
+
+
+def add_api_token(
+    conn: Connection, *, user_id: int, name: str, token_hash: str, now: datetime
+) -> int:
+    result = conn.execute(
+        api_tokens.insert().values(
+            user_id=user_id, name=name, token_hash=token_hash, created_at=now
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def list_api_tokens(conn: Connection, user_id: int) -> list[RowMapping]:
+    return list(
+        conn.execute(
+            select(api_tokens.c.id, api_tokens.c.name, api_tokens.c.created_at,
+                   api_tokens.c.last_used_at)
+            .where(api_tokens.c.user_id == user_id)
+            .order_by(api_tokens.c.id)
+        ).mappings()
+    )
+
+
+def revoke_api_token(conn: Connection, *, user_id: int, token_id: int) -> bool:
+    """Delete one of the member's own tokens; False when it is not theirs (or gone)."""
+    result = conn.execute(
+        delete(api_tokens).where(api_tokens.c.id == token_id, api_tokens.c.user_id == user_id)
+    )
+    return result.rowcount == 1
+
+
+def api_token_member(
+    conn: Connection, token_hash: str
+) -> tuple[Member, int, datetime | None] | None:
+    """(member, token id, last_used_at) for a token hash, or None."""
+    row = (
+        conn.execute(
+            select(users, api_tokens.c.id.label("token_id"), api_tokens.c.last_used_at)
+            .join(api_tokens, api_tokens.c.user_id == users.c.id)
+            .where(api_tokens.c.token_hash == token_hash)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    member = _member(row)
+    assert member is not None
+    return member, row["token_id"], row["last_used_at"]
+
+
+def touch_api_token(conn: Connection, token_id: int, *, now: datetime) -> None:
+    conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now))

@@ -1,0 +1,175 @@
+"""Pages: sign in (emailed link or password), sign out, and the member's settings page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from paperfeed.accounts import profile, signin
+from paperfeed.errors import PaperfeedError
+from paperfeed.models import Member
+from paperfeed.storage import users as store
+from paperfeed.web.csrf import verify_csrf
+from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
+
+router = APIRouter()
+CSRF = [Depends(verify_csrf)]
+
+
+def safe_next(value: str | None) -> str:
+    """A local path to return to; anything else (other sites, //host) becomes '/'."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return "/"
+    return value
+
+
+def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+    templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _signed_in(request: Request, settings: Any, cookie: str, next_url: str) -> Response:
+    response = RedirectResponse(safe_next(next_url), status_code=303)
+    response.set_cookie(
+        signin.SESSION_COOKIE, cookie, max_age=settings.session_days * 86400, path="/",
+        httponly=True, samesite="lax", secure=settings.base_url.startswith("https://"),
+    )
+    return response
+
+
+@router.get("/signin")
+def signin_page(request: Request, sent: int = 0, next: str = "/") -> Response:
+    return _page(request, "signin.html", {"sent": bool(sent), "next": safe_next(next),
+                                          "error": None})
+
+
+@router.post("/signin", dependencies=CSRF)
+def signin_request(
+    request: Request, engine: EngineDep, settings: SettingsDep, now: Now, ip: ClientIP,
+    background: BackgroundTasks, email: str = Form(""),
+) -> Response:
+    """Always the same answer; the email (if any) goes out after the response."""
+    try:
+        message = signin.request_link(engine, settings, email, now=now, ip=ip)
+    except PaperfeedError as exc:
+        if exc.status == 429:
+            raise
+        return _page(request, "signin.html", {"sent": False, "next": "/", "error": str(exc)},
+                     status=exc.status)
+    if message is not None:
+        background.add_task(signin.send_quietly, settings, message)
+    return RedirectResponse("/signin?sent=1", status_code=303)
+
+
+@router.get("/signin/link")
+def signin_link_page(request: Request, token: str = "") -> Response:
+    """A button rather than an instant sign-in: mail scanners that fetch links do not use them."""
+    response = _page(request, "signin_link.html", {"token": token})
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.post("/signin/link", dependencies=CSRF)
+def signin_link_use(
+    request: Request, engine: EngineDep, settings: SettingsDep, now: Now,
+    token: str = Form(""),
+) -> Response:
+    member = signin.consume_link(engine, token, now=now)
+    return _start(request, engine, settings, member, now, "/")
+
+
+@router.post("/signin/password", dependencies=CSRF)
+def signin_password(
+    request: Request, engine: EngineDep, settings: SettingsDep, now: Now, ip: ClientIP,
+    login: str = Form(""), password: str = Form(""), next: str = Form("/"),
+) -> Response:
+    try:
+        member = signin.password_signin(engine, settings, login, password, now=now, ip=ip)
+    except PaperfeedError as exc:
+        if exc.status == 429:
+            raise
+        return _page(request, "signin.html", {"sent": False, "next": safe_next(next),
+                                              "error": str(exc)}, status=exc.status)
+    return _start(request, engine, settings, member, now, next)
+
+
+def _start(
+    request: Request, engine: Any, settings: Any, member: Member, now: Any, next_url: str
+) -> Response:
+    # A new session id on every sign-in; an existing session of this browser ends.
+    signin.end_session(engine, settings, request.cookies.get(signin.SESSION_COOKIE))
+    cookie = signin.start_session(engine, settings, member, now=now)
+    return _signed_in(request, settings, cookie, next_url)
+
+
+@router.post("/signout", dependencies=CSRF)
+def signout(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
+    signin.end_session(engine, settings, request.cookies.get(signin.SESSION_COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(signin.SESSION_COOKIE, path="/")
+    return response
+
+
+def _settings_page(
+    request: Request, engine: EngineDep, member: Member, *, new_token: str | None = None,
+    message: str | None = None, error: str | None = None, status: int = 200,
+) -> Response:
+    with engine.connect() as conn:
+        tokens = store.list_api_tokens(conn, member.id)
+        fresh = store.get_by_id(conn, member.id)
+    return _page(request, "settings.html", {"me": fresh, "tokens": tokens, "new_token": new_token,
+                                            "message": message, "error": error}, status=status)
+
+
+@router.get("/settings")
+def settings_page(request: Request, engine: EngineDep, member: CurrentUser) -> Response:
+    return _settings_page(request, engine, member)
+
+
+@router.post("/settings/profile", dependencies=CSRF)
+def settings_profile(
+    request: Request, engine: EngineDep, member: CurrentUser,
+    username: str = Form(""), display_name: str = Form(""),
+) -> Response:
+    try:
+        profile.update_profile(engine, member, username=username, display_name=display_name)
+    except PaperfeedError as exc:
+        return _settings_page(request, engine, member, error=str(exc), status=exc.status)
+    return _settings_page(request, engine, member, message="Profile saved.")
+
+
+@router.post("/settings/password", dependencies=CSRF)
+def settings_password(
+    request: Request, engine: EngineDep, member: CurrentUser,
+    current: str = Form(""), new: str = Form(""), remove: str = Form(""),
+) -> Response:
+    try:
+        if remove:
+            profile.remove_password(engine, member)
+        else:
+            profile.set_password(engine, member, current=current, new=new)
+    except PaperfeedError as exc:
+        return _settings_page(request, engine, member, error=str(exc), status=exc.status)
+    done = "Password removed." if remove else "Password saved."
+    return _settings_page(request, engine, member, message=done)
+
+
+@router.post("/settings/tokens", dependencies=CSRF)
+def settings_token_create(
+    request: Request, engine: EngineDep, member: CurrentUser, now: Now, name: str = Form("")
+) -> Response:
+    """Rendered directly (no redirect): the token is shown this once and never stored."""
+    token = profile.create_api_token(engine, member, name=name, now=now)
+    response = _settings_page(request, engine, member, new_token=token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/settings/tokens/{token_id}/revoke", dependencies=CSRF)
+def settings_token_revoke(
+    request: Request, engine: EngineDep, member: CurrentUser, token_id: int
+) -> Response:
+    profile.revoke_api_token(engine, member, token_id)
+    return _settings_page(request, engine, member, message="Token revoked.")
