@@ -1,16 +1,15 @@
 """Comments on papers: plain text bodies, edited/deleted by their author, hidden by moderators.
 
-"Visible" = neither deleted nor hidden; `count_visible` feeds `numComments` in the API
-(upstream_comments + visible member comments).
+"Visible" = neither deleted nor hidden; storage.catalog.comment_counts counts those for
+`numComments` in the API (upstream_comments + visible member comments).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 
 from paperfeed.errors import NotFound
 from paperfeed.storage.schema import comments, users
@@ -95,20 +94,3 @@ def delete_comment(conn: Connection, comment_id: int) -> None:
 
 def set_hidden(conn: Connection, comment_id: int, hidden: bool) -> None:
     conn.execute(update(comments).where(comments.c.id == comment_id).values(hidden=hidden))
-
-
-def count_visible(conn: Connection, paper_ids: Iterable[str]) -> dict[str, int]:
-    """Visible member comments per paper id (ids without comments are absent: use .get(id, 0))."""
-    ids = list(paper_ids)
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(comments.c.paper_id, func.count())
-        .where(
-            comments.c.paper_id.in_(ids),
-            comments.c.hidden.is_(False),
-            comments.c.deleted.is_(False),
-        )
-        .group_by(comments.c.paper_id)
-    ).tuples()
-    return {pid: int(n) for pid, n in rows}
