@@ -103,8 +103,41 @@ class SearchService:
         self._semantic_failed = semantic is None and settings is None
         self._lock = threading.Lock()
         self._warned = False
+        self._index: Any = None
+        self._index_failed = False
 
     # -- semantic side -------------------------------------------------------------------
+    def similar(self, paper_id: str, *, k: int = 6) -> list[str]:
+        """Nearest neighbours of a paper's stored vector (no model call); [] without a vector
+        or without a vector index. Hidden papers are left out."""
+        index = self._vector_index()
+        if index is None:
+            return []
+        try:
+            hits = index.similar(paper_id, k + 4)
+        except Exception as exc:  # noqa: BLE001 - "similar papers" is optional decoration
+            log.debug("search: similar(%s) failed: %s", paper_id, exc)
+            return []
+        ids = [str(h[0]) for h in hits if str(h[0]) != paper_id]
+        with self.engine.connect() as conn:
+            return store.keep_passing(conn, ids, SearchFilters())[:k]
+
+    def _vector_index(self) -> Any:
+        backend = self._semantic
+        if backend is not None and hasattr(backend, "index"):
+            return backend.index
+        if self._index is None and not self._index_failed and self.settings is not None:
+            with self._lock:
+                if self._index is None and not self._index_failed:
+                    try:
+                        from paperfeed.search.vectors import VectorIndex
+
+                        self._index = VectorIndex.open(self.settings, self.engine)
+                    except Exception as exc:  # noqa: BLE001
+                        self._index_failed = True
+                        log.info("search: no vector index for similar papers (%s)", exc)
+        return self._index
+
     def semantic_backend(self) -> SemanticBackend | None:
         """The loaded semantic backend, loading it on first use; None when unavailable."""
         if self._semantic is not None or self._semantic_failed:

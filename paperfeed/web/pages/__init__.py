@@ -6,7 +6,7 @@ old-style arXiv ids) would otherwise shadow them.
 
 from fastapi import APIRouter
 
-from paperfeed.web.pages import account, contributions, daily, moderation, paper, period
+from paperfeed.web.pages import account, contributions, daily, moderation, paper, period, search
 
 router = APIRouter()
 router.include_router(daily.router)
@@ -14,4 +14,5 @@ router.include_router(period.router)
 router.include_router(account.router)
 router.include_router(contributions.router)
 router.include_router(moderation.router)
+router.include_router(search.router)
 router.include_router(paper.router)  # keep last

@@ -13,6 +13,7 @@ from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import parse_arxiv_id, utcnow
 from paperfeed.storage import feeds
 from paperfeed.storage.papers import get_paper
+from paperfeed.web.searching import similar_items
 
 router = APIRouter()
 
@@ -48,5 +49,6 @@ def _render(request: Request, raw_id: str) -> Response:
         "num_comments": int(row["upstream_comments"] or 0) + local_comments,
         "featured_on": featured_on,
         "now": utcnow(),
+        "similar": similar_items(request, paper_id),
     }
     return request.app.state.templates.TemplateResponse(request, "paper.html", context)

@@ -1,0 +1,83 @@
+"""The search page: /search?q=...&cat=&from=&to=&featured=1&code=1&p= (works without JavaScript).
+
+Filters are plain GET parameters from a small form; the query stays in the box; a whole pasted
+abstract is a fine query (keywords are cut to the first informative words, the semantic side
+embeds the text).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from paperfeed.models import utcnow
+from paperfeed.search.hybrid import MAX_LIMIT
+from paperfeed.web.searching import filters_from, items_for, search_service
+
+router = APIRouter()
+MAX_PAGE_QUERY = 20_000  # longer input is cut before parsing (the parser keeps 4,000)
+
+
+@router.get("/search", response_class=HTMLResponse, include_in_schema=False)
+def search_page(
+    request: Request,
+    q: Annotated[str, Query()] = "",
+    cat: Annotated[str, Query(max_length=200)] = "",
+    date_from: Annotated[str, Query(alias="from", max_length=40)] = "",
+    date_to: Annotated[str, Query(alias="to", max_length=40)] = "",
+    featured: Annotated[bool, Query()] = False,
+    code: Annotated[bool, Query()] = False,
+    p: Annotated[int, Query(ge=0, le=50)] = 0,
+) -> HTMLResponse:
+    settings = request.app.state.settings
+    q = q[:MAX_PAGE_QUERY]
+    filters = filters_from(
+        date_from=date_from, date_to=date_to, cat=cat, featured=featured, code=code
+    )
+    size = settings.page_size
+    context: dict[str, Any] = {
+        "q": q,
+        "cat": cat,
+        "date_from": date_from,
+        "date_to": date_to,
+        "featured": featured,
+        "code": code,
+        "now": utcnow(),
+        "items": [],
+        "searched": False,
+        "used": None,
+        "notes": [],
+        "first_rank": p * size + 1,
+        "prev_page_url": None,
+        "next_page_url": None,
+    }
+    if q.strip() or filters.active:
+        wanted = min((p + 1) * size + 1, MAX_LIMIT + 1)
+        result = search_service(request).search(q, filters=filters, limit=wanted)
+        with request.app.state.engine.connect() as conn:
+            items = items_for(conn, result)
+        page_items = items[p * size : (p + 1) * size]
+        params = {
+            k: v
+            for k, v in {
+                "q": q, "cat": cat, "from": date_from, "to": date_to,
+                "featured": "1" if featured else "", "code": "1" if code else "",
+            }.items()
+            if v
+        }
+
+        def url(page: int) -> str:
+            return "/search?" + urlencode({**params, **({"p": page} if page else {})})
+
+        context.update(
+            items=page_items,
+            searched=True,
+            used=result.used,
+            notes=[n for n in result.notes if "semantic" not in n],
+            prev_page_url=url(p - 1) if p > 0 else None,
+            next_page_url=url(p + 1) if len(items) > (p + 1) * size else None,
+        )
+    return request.app.state.templates.TemplateResponse(request, "search.html", context)

@@ -1,0 +1,124 @@
+"""What the search page, the search API and "Similar papers" share: the app's SearchService,
+filters read from GET parameters, and result rows turned into list items with highlights."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import Request
+from markupsafe import Markup, escape
+from sqlalchemy import Connection
+
+from paperfeed.errors import BadRequest
+from paperfeed.search.highlight import mark, query_stems, snippet
+from paperfeed.search.hybrid import SearchResult, SearchService
+from paperfeed.storage.search import SearchFilters, papers_by_ids
+
+_LOCK = threading.Lock()
+
+
+def search_service(request: Request) -> SearchService:
+    """The app's one SearchService (created on first use; the embedder loads lazily)."""
+    state = request.app.state
+    service = getattr(state, "search", None)
+    if service is None:
+        with _LOCK:
+            service = getattr(state, "search", None)
+            if service is None:
+                service = SearchService(state.engine, state.settings)
+                state.search = service
+    return service
+
+
+def parse_date(value: str | None, name: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise BadRequest(
+            f"search: {name} must be a date like 2025-06-16, not {value[:40]!r}"
+        ) from None
+
+
+def filters_from(
+    *, date_from: str | None, date_to: str | None, cat: str | None, featured: bool, code: bool
+) -> SearchFilters:
+    cats = tuple(c for c in (cat or "").replace(",", " ").split() if c)[:8]
+    return SearchFilters(
+        date_from=parse_date(date_from, "from"),
+        date_to=parse_date(date_to, "to"),
+        categories=cats,
+        featured_only=featured,
+        has_code=code,
+    )
+
+
+@dataclass(slots=True)
+class SearchItem:
+    """One result, shaped like feed.FeedItem for the shared `_paper_card.html` partial
+    (title and abstract are escaped Markup with <mark>ed query words)."""
+
+    paper_id: str
+    title: Markup
+    abstract: Markup
+    num_authors: int
+    upvotes: int
+    num_comments: int
+    published_at: datetime | None
+    row: Any = None
+    highlighted_title: bool = False
+    highlighted_abstract: bool = False
+    pinned: bool = False
+    categories: list[str] = field(default_factory=list)
+
+
+def items_for(conn: Connection, result: SearchResult, *, width: int = 320) -> list[SearchItem]:
+    """Result hits -> SearchItems in rank order (rows that vanished meanwhile are skipped)."""
+    rows = papers_by_ids(conn, [h.paper_id for h in result.hits])
+    stems = query_stems(result.query)
+    items: list[SearchItem] = []
+    for hit in result.hits:
+        row = rows.get(hit.paper_id)
+        if row is None:
+            continue
+        title_text = " ".join(str(row["title"]).split())
+        title = mark(title_text, stems) if stems else Markup(escape(title_text))
+        abstract, found = snippet(str(row["abstract"]), stems, width=width)
+        items.append(
+            SearchItem(
+                paper_id=hit.paper_id,
+                title=title,
+                abstract=abstract,
+                num_authors=len(row["authors"] or []),
+                upvotes=int(row["upstream_upvotes"] or 0) + int(row["member_upvotes"] or 0),
+                num_comments=int(row["upstream_comments"] or 0),
+                published_at=row["published_at"],
+                row=row,
+                highlighted_title="<mark>" in title,
+                highlighted_abstract=found,
+                pinned=hit.pinned,
+                categories=list(row["categories"] or []),
+            )
+        )
+    return items
+
+
+def similar_items(request: Request, paper_id: str, *, k: int = 6) -> list[SearchItem]:
+    """"Similar papers" for the paper page: neighbours of the stored vector, [] without one."""
+    service = search_service(request)
+    ids = service.similar(paper_id, k=k)
+    if not ids:
+        return []
+    from paperfeed.search.hybrid import SearchHit
+    from paperfeed.search.query import parse
+
+    result = SearchResult(
+        query=parse(""), hits=[SearchHit(paper_id=i, score=0.0) for i in ids],
+        mode="similar", used="similar",
+    )
+    with request.app.state.engine.connect() as conn:
+        return items_for(conn, result, width=240)

@@ -1,0 +1,51 @@
+"""The search page in a real Chromium: type a query in the header box, get results, refine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.search.conftest import CODE_ID
+from tests.web.conftest import live_server  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.browser
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+        except Exception as exc:  # noqa: BLE001
+            pytest.skip(f"no Chromium here: {exc}")
+        context = browser.new_context(java_script_enabled=False)  # the page works without JS
+        yield context.new_page()
+        browser.close()
+
+
+def test_search_from_header_box_shows_results_and_keeps_query(
+    page, live_server: str, catalog: Engine  # noqa: F811
+) -> None:
+    page.goto(live_server + "/search")
+    assert page.locator("h1").inner_text() == "Search papers"
+    page.fill("#search-q", "voice cloning")
+    page.click(".search-filters button[type=submit]")
+    page.wait_for_url("**/search?q=voice+cloning*")
+    first = page.locator(".search-results .paper-card").first
+    assert first.locator("a").first.get_attribute("href") == f"/papers/{CODE_ID}"
+    assert page.locator("#search-q").input_value() == "voice cloning"
+    assert page.locator(".search-results mark").count() >= 2
+    # refine with a filter from the form (a GET parameter), then a hostile query
+    page.check("input[name=code]")
+    page.click(".search-filters button[type=submit]")
+    assert "code=1" in page.url
+    assert page.locator(".search-results .paper-card").count() == 1
+    page.fill("#site-search", 'NEAR( "unbalanced -')
+    page.press("#site-search", "Enter")
+    page.wait_for_load_state()
+    assert page.locator("h1").inner_text() == "Search papers"
