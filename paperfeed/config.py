@@ -132,6 +132,13 @@ class Settings(BaseSettings):
     )
     comment_limit_per_hour: int = Field(30, ge=1, description="Comments per hour per account.")
     comment_ip_limit_per_hour: int = Field(120, ge=1, description="Comments per hour per IP.")
+    page_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Anonymous visitors of a list page (home, day, week, month) share one "
+        "rendered page for this long (per worker; only the CSRF token differs); 0 disables it.",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

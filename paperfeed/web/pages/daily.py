@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from paperfeed.feed import day_period, local_today, parse_day
+from paperfeed.feed import check_sort, day_period, local_today, parse_day
 from paperfeed.models import utcnow
 from paperfeed.storage import feeds
+from paperfeed.web.pages.cache import cached_page
 from paperfeed.web.pages.listing import render_period
 
 router = APIRouter()
@@ -18,8 +19,13 @@ def home(
     request: Request,
     sort: str | None = Query(None, description="trending (default) or publishedAt"),
     p: int = Query(0, ge=0, le=100_000, description="0-based page"),
-) -> HTMLResponse:
+) -> Response:
     """Today's papers in PAPERFEED_TIMEZONE; before today's list exists, the latest day's."""
+    check_sort(sort)
+    return cached_page(request, ("home", sort or "", p), lambda: _home(request, sort, p))
+
+
+def _home(request: Request, sort: str | None, p: int) -> Response:
     settings = request.app.state.settings
     today = local_today(utcnow(), settings.timezone)
     with request.app.state.engine.connect() as conn:
@@ -39,5 +45,5 @@ def papers_of_day(
     day: str,
     sort: str | None = Query(None),
     p: int = Query(0, ge=0, le=100_000),
-) -> HTMLResponse:
+) -> Response:
     return render_period(request, day_period(parse_day(day)), sort=sort, page=p)

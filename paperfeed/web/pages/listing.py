@@ -11,12 +11,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import Response
 
 from paperfeed.feed import Period, SortKey, check_sort, day_period, format_day, week_period
 from paperfeed.feed import month_period as _month_period
 from paperfeed.models import utcnow
 from paperfeed.storage import feeds
+from paperfeed.web.pages.cache import cached_page
 
 DEFAULT_SORT: SortKey = "trending"
 SORT_LABELS: dict[str, str] = {"trending": "Trending", "publishedAt": "Newest"}
@@ -62,11 +63,22 @@ def render_period(
     sort: str | None,
     page: int,
     home: bool = False,
-) -> HTMLResponse:
-    """The list page for `period` (the home page passes home=True: canonical URL is /)."""
+) -> Response:
+    """The list page for `period` (the home page passes home=True: canonical URL is /).
+
+    Anonymous visitors get a page cached for a few seconds (see cache.py)."""
+    sort_key = check_sort(sort, default=DEFAULT_SORT)
+    key = ("list", period.kind, period.start, sort_key, page, home)
+    return cached_page(
+        request, key, lambda: _render(request, period, sort_key=sort_key, page=page, home=home)
+    )
+
+
+def _render(
+    request: Request, period: Period, *, sort_key: SortKey, page: int, home: bool
+) -> Response:
     settings = request.app.state.settings
     engine = request.app.state.engine
-    sort_key = check_sort(sort, default=DEFAULT_SORT)
     now = utcnow()
     size = settings.page_size
     with engine.connect() as conn:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.feed import parse_month, parse_week
 from paperfeed.web.pages.listing import render_period
@@ -17,7 +17,7 @@ def papers_of_week(
     week: str,
     sort: str | None = Query(None),
     p: int = Query(0, ge=0, le=100_000),
-) -> HTMLResponse:
+) -> Response:
     return render_period(request, parse_week(week), sort=sort, page=p)
 
 
@@ -27,5 +27,5 @@ def papers_of_month(
     month: str,
     sort: str | None = Query(None),
     p: int = Query(0, ge=0, le=100_000),
-) -> HTMLResponse:
+) -> Response:
     return render_period(request, parse_month(month), sort=sort, page=p)
