@@ -65,13 +65,14 @@ def is_anonymous(request: Request) -> bool:
     return all(name == COOKIE for name in request.cookies)
 
 
-def cached_page(
-    request: Request, key: tuple[Any, ...], render: Callable[[], Response]
-) -> Response:
-    """`render()` once per key and TTL for anonymous visitors; everyone else renders fresh."""
+def cached_page(request: Request, render: Callable[[], Response]) -> Response:
+    """`render()` once per URL (path + query) and TTL for anonymous visitors; everyone else,
+    and nested calls, render fresh."""
     cache = page_cache(request)
-    if cache.ttl <= 0 or not is_anonymous(request):
+    if cache.ttl <= 0 or not is_anonymous(request) or getattr(request.state, "page_cache", 0):
         return render()
+    request.state.page_cache = 1
+    key = (request.url.path, request.url.query)
     token = csrf_token(request)
     hit = cache.get(key)
     if hit is not None:

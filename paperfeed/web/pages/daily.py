@@ -22,7 +22,7 @@ def home(
 ) -> Response:
     """Today's papers in PAPERFEED_TIMEZONE; before today's list exists, the latest day's."""
     check_sort(sort)
-    return cached_page(request, ("home", sort or "", p), lambda: _home(request, sort, p))
+    return cached_page(request, lambda: _home(request, sort, p))
 
 
 def _home(request: Request, sort: str | None, p: int) -> Response:

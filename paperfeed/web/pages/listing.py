@@ -68,9 +68,8 @@ def render_period(
 
     Anonymous visitors get a page cached for a few seconds (see cache.py)."""
     sort_key = check_sort(sort, default=DEFAULT_SORT)
-    key = ("list", period.kind, period.start, sort_key, page, home)
     return cached_page(
-        request, key, lambda: _render(request, period, sort_key=sort_key, page=page, home=home)
+        request, lambda: _render(request, period, sort_key=sort_key, page=page, home=home)
     )
 
 
