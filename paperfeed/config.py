@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     )
     http_timeout_seconds: float = Field(30.0, gt=0, description="Timeout of upstream requests.")
     http_retries: int = Field(4, ge=0, le=10, description="Retries of a failed upstream request.")
+    ingest_batch_size: int = Field(
+        5000, ge=1, le=100_000, description="Records per committed batch in `paperfeed ingest`."
+    )
     http_backoff_seconds: float = Field(
         2.0, ge=0, description="First retry pause; doubles per retry unless Retry-After says."
     )

@@ -125,6 +125,16 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _plain_json(value: Any) -> dict[str, Any] | None:
+    """A dict that JSON can store (repr items may hold tuples, sets, bytes...), else None."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))  # type: ignore[no-any-return]
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
 def _authors(raw: Any) -> list[Author]:
     out: list[Author] = []
     if not isinstance(raw, list):
@@ -199,7 +209,7 @@ def parse_item(item: dict[str, Any], day: date | None) -> tuple[Paper, Featured]
         else None,
         upstream_upvotes=_int(paper.get("upvotes")),
         num_comments=_int(item.get("numComments")),
-        organization=organization if isinstance(organization, dict) else None,
+        organization=_plain_json(organization),
         source=SOURCE,
     )
     feat = Featured(
