@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 from paperfeed.config import FeatureRule, Settings
+from paperfeed.feed import local_today
 from paperfeed.models import Featured
 from paperfeed.storage.curation import rule_candidates
 from paperfeed.storage.db import write
@@ -25,9 +25,7 @@ from paperfeed.storage.papers import add_featured
 
 def site_today(settings: Settings, now: datetime) -> date:
     """Today's date in the site's timezone, for a naive-UTC `now`."""
-    from datetime import UTC
-
-    return now.replace(tzinfo=UTC).astimezone(ZoneInfo(settings.timezone)).date()
+    return local_today(now, settings.timezone)
 
 
 def matches(rule: FeatureRule, paper: Mapping[str, Any], now: datetime) -> bool:

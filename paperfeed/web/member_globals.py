@@ -1,6 +1,6 @@
 """Template globals for member features, so any page can show them with one include.
 
-`_upvote_form.html`, `_comments.html`, `_moderation.html` and `_account_nav.html` call these
+`_upvote.html`, `_comments.html`, `_moderation.html` and `_account_nav.html` call these
 with the request; each does at most one small indexed query.
 """
 

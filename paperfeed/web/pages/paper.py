@@ -14,6 +14,7 @@ from paperfeed.models import parse_arxiv_id, utcnow
 from paperfeed.storage import feeds
 from paperfeed.storage.papers import get_paper
 from paperfeed.web.searching import similar_items
+from paperfeed.web.deps import load_member
 
 router = APIRouter()
 
@@ -28,6 +29,12 @@ def old_style_paper_page(request: Request, archive: str, number: str) -> Respons
     return _render(request, f"{archive}/{number}")
 
 
+def _moderator(request: Request) -> bool:
+    """Moderators still see hidden papers (to unhide them)."""
+    member = load_member(request)
+    return bool(member and member.is_moderator)
+
+
 def _render(request: Request, raw_id: str) -> Response:
     try:
         paper_id, version = parse_arxiv_id(raw_id)
@@ -37,7 +44,7 @@ def _render(request: Request, raw_id: str) -> Response:
         return RedirectResponse(f"/papers/{paper_id}", status_code=301)
     with request.app.state.engine.connect() as conn:
         row = get_paper(conn, paper_id)
-        if row is None or row["hidden"]:
+        if row is None or (row["hidden"] and not _moderator(request)):
             raise NotFound(f"Paper {paper_id} is not in this catalog")
         local_comments = feeds.comment_counts(conn, [paper_id]).get(paper_id, 0)
         featured_on = feeds.featured_days_of(conn, paper_id)
