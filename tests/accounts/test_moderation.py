@@ -35,8 +35,10 @@ def test_moderator_hides_a_paper_from_feeds_and_api_with_a_logged_reason(
     settings: Settings, inbox: Inbox, engine: Engine, client: TestClient
 ) -> None:
     day = _featured_today(engine)
-    assert PID in client.get(f"/papers/date/{day}").text
-    mod = _mod_client(settings, inbox, engine)
+    assert PID in client.get(f"/papers/date/{day}").text  # now in the anonymous page cache
+    mod = TestClient(client.app)
+    add_member(engine, "moderator@example.org", role="moderator", username="moderator")
+    sign_in(mod, inbox, "moderator@example.org")
     r = mod.post(f"/papers/{PID}/hide", data={
         "hidden": "1", "reason": "not a paper", "csrf_token": csrf(mod, f"/papers/{PID}")},
         follow_redirects=False)
@@ -68,7 +70,10 @@ def test_moderator_removes_a_featured_entry(
     settings: Settings, inbox: Inbox, engine: Engine, client: TestClient
 ) -> None:
     day = _featured_today(engine)
-    mod = _mod_client(settings, inbox, engine)
+    assert PID in client.get(f"/papers/date/{day}").text  # now in the anonymous page cache
+    mod = TestClient(client.app)
+    add_member(engine, "moderator@example.org", role="moderator", username="moderator")
+    sign_in(mod, inbox, "moderator@example.org")
     with engine.connect() as conn:
         (entry,) = moderation.featured_entries(conn, PID)
     r = mod.post(f"/featured/{entry['id']}/remove", data={

@@ -6,11 +6,12 @@ unchanged. Without a token every route answers 401.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from paperfeed.accounts import submissions, voting
 from paperfeed.web.deps import ApiUser, ClientIP, EngineDep, Now, SettingsDep
+from paperfeed.web.pages.cache import page_cache
 
 router = APIRouter(tags=["members"])
 
@@ -42,12 +43,14 @@ class WhoAmI(BaseModel):
 
 @router.post("/papers/submit", response_model=SubmitOut, status_code=201)
 def api_submit(
-    body: SubmitIn, member: ApiUser, engine: EngineDep, settings: SettingsDep, now: Now,
-    ip: ClientIP,
+    request: Request, body: SubmitIn, member: ApiUser, engine: EngineDep, settings: SettingsDep,
+    now: Now, ip: ClientIP,
 ) -> dict[str, object]:
     """Feature a paper on today's list as the token's member (409 if already there today,
     400 if older than `submission_max_age_days` and the member is not a moderator)."""
-    return submissions.submit_paper(engine, settings, member, body.id, ip=ip, now=now).as_json()
+    done = submissions.submit_paper(engine, settings, member, body.id, ip=ip, now=now)
+    page_cache(request).clear()
+    return done.as_json()
 
 
 @router.post("/papers/{paper_id:path}/upvote", response_model=VoteOut)

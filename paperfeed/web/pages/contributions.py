@@ -18,6 +18,7 @@ from paperfeed.storage import comments as comment_store
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
 from paperfeed.web.pages.account import safe_next
+from paperfeed.web.pages.cache import page_cache
 
 router = APIRouter()
 CSRF = [Depends(verify_csrf)]
@@ -64,6 +65,7 @@ def submit_form(
             raise
         return _page(request, "submit.html", {"error": str(exc), "duplicate": None,
                                               "done": None, "value": paper}, status=exc.status)
+    page_cache(request).clear()
     return _page(request, "submit.html", {"error": None, "duplicate": None, "done": done,
                                           "value": ""})
 

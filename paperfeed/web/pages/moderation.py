@@ -12,6 +12,7 @@ from paperfeed.storage import moderation
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import CurrentUser, EngineDep, Now
 from paperfeed.web.pages.account import safe_next
+from paperfeed.web.pages.cache import page_cache
 
 router = APIRouter()
 CSRF = [Depends(verify_csrf)]
@@ -19,21 +20,23 @@ CSRF = [Depends(verify_csrf)]
 
 @router.post("/papers/{paper_id:path}/hide", dependencies=CSRF)
 def paper_hide(
-    paper_id: str, member: CurrentUser, engine: EngineDep, now: Now, hidden: str = Form("1"),
-    reason: str = Form(""), next: str = Form(""),
+    request: Request, paper_id: str, member: CurrentUser, engine: EngineDep, now: Now,
+    hidden: str = Form("1"), reason: str = Form(""), next: str = Form(""),
 ) -> Response:
     pid = moderating.hide_paper(engine, member, paper_id, hidden=hidden != "0", reason=reason,
                                 now=now)
+    page_cache(request).clear()  # this worker's cached lists show the change at once
     return RedirectResponse(safe_next(next or f"/papers/{pid}"), status_code=303)
 
 
 @router.post("/featured/{featured_id}/remove", dependencies=CSRF)
 def featured_remove(
-    featured_id: int, member: CurrentUser, engine: EngineDep, now: Now,
+    request: Request, featured_id: int, member: CurrentUser, engine: EngineDep, now: Now,
     removed: str = Form("1"), reason: str = Form(""), next: str = Form(""),
 ) -> Response:
     pid = moderating.remove_featured(engine, member, featured_id, removed=removed != "0",
                                      reason=reason, now=now)
+    page_cache(request).clear()
     return RedirectResponse(safe_next(next or f"/papers/{pid}"), status_code=303)
 
 

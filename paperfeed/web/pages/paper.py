@@ -13,8 +13,8 @@ from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import parse_arxiv_id, utcnow
 from paperfeed.storage import feeds
 from paperfeed.storage.papers import get_paper
-from paperfeed.web.searching import similar_items
 from paperfeed.web.deps import load_member
+from paperfeed.web.searching import similar_items
 
 router = APIRouter()
 
