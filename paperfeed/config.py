@@ -95,6 +95,33 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_starttls: bool = Field(False, description="Use STARTTLS on the SMTP connection.")
     mail_from: str = Field("paperfeed <noreply@localhost>", description="From: address of mail.")
+    digest_max_papers: int = Field(
+        10, ge=1, le=100, description="Papers in one digest edition (its top trending)."
+    )
+    digest_send_hour: int = Field(
+        17, ge=0, le=23, description="Local hour at which `serve --with-jobs` sends digests."
+    )
+    digest_claim_lease_seconds: int = Field(
+        600, ge=1, description="A digest claim older than this is retried by another sender."
+    )
+    digest_retry_attempts: int = Field(
+        4, ge=1, le=10, description="Tries per digest message on transient SMTP failures (4xx)."
+    )
+    digest_retry_backoff_seconds: float = Field(
+        1.0, ge=0, description="First pause between digest retries; doubles after each try."
+    )
+    digest_hard_bounce_limit: int = Field(
+        3, ge=1, description="Permanent (5xx) failures in a row that suspend a subscription."
+    )
+    subscribe_confirm_hours: int = Field(
+        72, ge=1, description="How long a subscription confirmation link stays valid."
+    )
+    subscribe_rate_per_ip: int = Field(
+        20, ge=1, description="Subscribe requests allowed per client IP per hour."
+    )
+    subscribe_rate_per_address: int = Field(
+        3, ge=1, description="Subscribe requests allowed per email address per hour."
+    )
     workers: int = Field(2, ge=1, le=64, description="Web worker processes for `serve`.")
     api_cache_seconds: float = Field(
         5.0,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from email.message import EmailMessage
 from types import TracebackType
 
@@ -55,13 +56,38 @@ class Mailer:
         if not self.settings.smtp_host:
             log.info("mail (no SMTP configured, development): %s", message.as_string())
             return
+        self._deliver(lambda smtp: smtp.send_message(message))
+
+    def send_bytes(self, sender: str, recipient: str, data: bytes) -> None:
+        """Send a message already rendered to RFC 5322 bytes with CRLF line ends (bulk mail
+        renders this way: building `EmailMessage` objects costs milliseconds each).
+
+        Raises smtplib exceptions like `send`; `SMTPRecipientsRefused` carries the code.
+        """
+        if not self.settings.smtp_host:
+            log.info("mail (no SMTP configured, development) to %s:\n%s", recipient,
+                     data.decode("utf-8", "replace"))
+            return
+        self._deliver(lambda smtp: smtp.sendmail(sender, [recipient], data))
+
+    def _deliver(self, action: Callable[[smtplib.SMTP], object]) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         try:
-            self._smtp.send_message(message)
+            action(self._smtp)
         except smtplib.SMTPServerDisconnected:
+            # The server dropped an idle connection: reconnect once and retry.
             self._smtp = self._connect()
-            self._smtp.send_message(message)
+            action(self._smtp)
+
+    def reset(self) -> None:
+        """Drop the connection without QUIT (after a network error); the next send reconnects."""
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            except OSError:
+                pass
+            self._smtp = None
 
     def close(self) -> None:
         if self._smtp is not None:

@@ -1,0 +1,84 @@
+"""Signed links in digest mail: confirm (expiring), unsubscribe and preferences (long-lived).
+
+Tokens are itsdangerous signatures over small JSON payloads with `settings.secret()`, one salt
+per purpose, so a confirmation token cannot be replayed as an unsubscribe token. Unsubscribe
+and preferences tokens do not expire: a link in a year-old message must still unsubscribe.
+They bind the subscription id *and* its address, so a re-created row is not reachable by an
+old link of a removed one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from paperfeed.config import Settings
+from paperfeed.digests.editions import Frequency, check_frequency
+from paperfeed.errors import BadRequest
+
+CONFIRM = "confirm"
+MANAGE = "manage"
+
+
+@dataclass(frozen=True, slots=True)
+class ManageClaim:
+    subscription_id: int
+    email: str
+
+
+class Links:
+    """Makes and checks the signed links of one site (build once, reuse for many messages)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.base_url = settings.base_url.rstrip("/")
+        self.confirm_max_age = settings.subscribe_confirm_hours * 3600
+        secret = settings.secret()
+        self._confirm = URLSafeTimedSerializer(secret, salt="paperfeed.digests.confirm")
+        self._manage = URLSafeTimedSerializer(secret, salt="paperfeed.digests.manage")
+
+    # -- making -------------------------------------------------------------------------
+    def confirm_token(self, email: str, frequency: str) -> str:
+        return self._confirm.dumps({"e": email, "f": frequency})
+
+    def manage_token(self, subscription_id: int, email: str) -> str:
+        return self._manage.dumps({"s": subscription_id, "e": email})
+
+    def confirm_url(self, email: str, frequency: str) -> str:
+        return f"{self.base_url}/subscribe/confirm?token={quote(self.confirm_token(email, frequency))}"
+
+    def unsubscribe_url(self, subscription_id: int, email: str) -> str:
+        token = quote(self.manage_token(subscription_id, email))
+        return f"{self.base_url}/unsubscribe?token={token}"
+
+    def preferences_url(self, subscription_id: int, email: str) -> str:
+        token = quote(self.manage_token(subscription_id, email))
+        return f"{self.base_url}/subscribe/preferences?token={token}"
+
+    # -- checking -----------------------------------------------------------------------
+    def read_confirm(self, token: str) -> tuple[str, Frequency]:
+        try:
+            data = self._confirm.loads(token or "", max_age=self.confirm_max_age)
+        except SignatureExpired as exc:
+            raise BadRequest(
+                "subscribe: this confirmation link has expired; subscribe again to get a new one"
+            ) from exc
+        except BadSignature as exc:
+            raise BadRequest(
+                "subscribe: this confirmation link is not valid; copy the whole link from the "
+                "email or subscribe again"
+            ) from exc
+        try:
+            return str(data["e"]), check_frequency(str(data["f"]))
+        except (KeyError, TypeError) as exc:
+            raise BadRequest("subscribe: this confirmation link is not valid") from exc
+
+    def read_manage(self, token: str) -> ManageClaim:
+        try:
+            data = self._manage.loads(token or "")
+            return ManageClaim(int(data["s"]), str(data["e"]))
+        except (BadSignature, KeyError, TypeError, ValueError) as exc:
+            raise BadRequest(
+                "subscriptions: this link is not valid; use the link from the latest digest email"
+            ) from exc

@@ -1,0 +1,268 @@
+"""Digest deliveries: the claim protocol that makes each (subscription, edition) go out once.
+
+A delivery row is created by the sender that *claims* it; the primary key (subscription_id,
+edition) makes the claim unique across any number of concurrent senders on any machines, on
+SQLite (claims run inside BEGIN IMMEDIATE) and PostgreSQL (INSERT .. ON CONFLICT DO NOTHING).
+
+States: claimed -> sending -> sent | failed (permanent 5xx) | deferred (transient failures
+exhausted; any later run takes it again) | skipped (no longer confirmed). A row left in
+`claimed` or `sending` by a sender that died is taken over (compare-and-set on the old
+claimer) once its lease expired or, on the same host, once the claimer's process is gone.
+Only a row taken over from `sending` can produce a duplicate: see docs/digests.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, func, select
+from sqlalchemy.sql.dml import Insert
+
+from paperfeed.storage.schema import deliveries, subscriptions
+
+ACTIVE = ("claimed", "sending")
+
+
+def insert_ignore(conn: Connection, table: object) -> Insert:
+    """`INSERT .. ON CONFLICT DO NOTHING` for SQLite and PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()  # type: ignore[arg-type]
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery this sender owns, with what it needs to send it."""
+
+    subscription_id: int
+    email: str
+    status: str  # the subscription's status now (send only when "confirmed")
+    user_id: int | None
+    hard_bounces: int
+    attempts: int
+    taken_over_from: str | None  # "claimed" / "sending" / "deferred" when taken over, else None
+
+
+def take_over_stale(
+    conn: Connection,
+    *,
+    edition: str,
+    claimer: str,
+    now: datetime,
+    lease_seconds: int,
+    claimer_gone: Callable[[str], bool],
+    limit: int,
+) -> int:
+    """Take up to `limit` rows whose sender died (or that were deferred by another run).
+    Each takeover is a compare-and-set on the old claimer and state. Returns how many."""
+    expired = now - timedelta(seconds=lease_seconds)
+    rows = conn.execute(
+        select(
+            deliveries.c.subscription_id,
+            deliveries.c.status,
+            deliveries.c.claimed_by,
+            deliveries.c.claimed_at,
+        )
+        .where(
+            deliveries.c.edition == edition,
+            deliveries.c.status.in_((*ACTIVE, "deferred")),
+            deliveries.c.claimed_by != claimer,
+        )
+        .order_by(deliveries.c.subscription_id)
+    ).all()
+    gone: dict[str, bool] = {}
+    taken = 0
+    for sub_id, status, old, claimed_at in rows:
+        if taken >= limit:
+            break
+        if status != "deferred":
+            if old not in gone:
+                gone[old] = claimer_gone(old)
+            if not gone[old] and claimed_at is not None and claimed_at > expired:
+                continue
+        note = f"taken over from {status} by {old}"
+        if status == "sending":
+            note += " (the first copy may have been accepted: possible duplicate)"
+        result = conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.subscription_id == sub_id,
+                deliveries.c.edition == edition,
+                deliveries.c.status == status,
+                deliveries.c.claimed_by == old,
+            )
+            .values(
+                status="claimed",
+                claimed_by=claimer,
+                claimed_at=now,
+                attempts=deliveries.c.attempts + 1,
+                last_error=note,
+            )
+        )
+        taken += result.rowcount
+    return taken
+
+
+def claim_new(
+    conn: Connection,
+    *,
+    edition: str,
+    frequency: str,
+    claimer: str,
+    now: datetime,
+    limit: int,
+    message_id: Callable[[int], str],
+) -> int:
+    """Claim up to `limit` confirmed `frequency` subscriptions that have no row for `edition`
+    yet. Rows another sender inserted first are left to it. Returns how many were inserted."""
+    candidates = conn.execute(
+        select(subscriptions.c.id)
+        .select_from(
+            subscriptions.outerjoin(
+                deliveries,
+                and_(
+                    deliveries.c.subscription_id == subscriptions.c.id,
+                    deliveries.c.edition == edition,
+                ),
+            )
+        )
+        .where(
+            subscriptions.c.status == "confirmed",
+            subscriptions.c.frequency == frequency,
+            deliveries.c.subscription_id.is_(None),
+        )
+        .order_by(subscriptions.c.id)
+        .limit(limit)
+    ).scalars().all()
+    if not candidates:
+        return 0
+    result = conn.execute(
+        insert_ignore(conn, deliveries),
+        [
+            {
+                "subscription_id": sub_id,
+                "edition": edition,
+                "status": "claimed",
+                "claimed_by": claimer,
+                "claimed_at": now,
+                "attempts": 1,
+                "message_id": message_id(sub_id),
+            }
+            for sub_id in candidates
+        ],
+    )
+    return max(result.rowcount, 0)
+
+
+def my_claims(conn: Connection, *, edition: str, claimer: str) -> list[Claim]:
+    """Rows this sender holds in state `claimed`, in subscription order."""
+    rows = conn.execute(
+        select(
+            deliveries.c.subscription_id,
+            deliveries.c.attempts,
+            deliveries.c.last_error,
+            subscriptions.c.email,
+            subscriptions.c.status,
+            subscriptions.c.user_id,
+            subscriptions.c.hard_bounces,
+        )
+        .select_from(
+            deliveries.join(subscriptions, subscriptions.c.id == deliveries.c.subscription_id)
+        )
+        .where(
+            deliveries.c.edition == edition,
+            deliveries.c.claimed_by == claimer,
+            deliveries.c.status == "claimed",
+        )
+        .order_by(deliveries.c.subscription_id)
+    ).all()
+    claims = []
+    for r in rows:
+        note = r.last_error or ""
+        taken = note.split(" ")[3] if note.startswith("taken over from ") else None
+        claims.append(
+            Claim(r.subscription_id, r.email, r.status, r.user_id, r.hard_bounces, r.attempts, taken)
+        )
+    return claims
+
+
+def _move(
+    conn: Connection,
+    sub_id: int,
+    edition: str,
+    claimer: str,
+    *,
+    from_status: str,
+    **values: object,
+) -> bool:
+    result = conn.execute(
+        deliveries.update()
+        .where(
+            deliveries.c.subscription_id == sub_id,
+            deliveries.c.edition == edition,
+            deliveries.c.claimed_by == claimer,
+            deliveries.c.status == from_status,
+        )
+        .values(**values)
+    )
+    return bool(result.rowcount)
+
+
+def start_sending(conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime) -> bool:
+    """claimed -> sending, only if this sender still holds the claim (False: taken over)."""
+    return _move(conn, sub_id, edition, claimer, from_status="claimed", status="sending",
+                 claimed_at=now)
+
+
+def mark_sent(conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime) -> bool:
+    return _move(conn, sub_id, edition, claimer, from_status="sending", status="sent",
+                 sent_at=now)
+
+
+def mark_failed(
+    conn: Connection, sub_id: int, edition: str, claimer: str, *, error: str, status: str
+) -> bool:
+    """sending -> failed (permanent) or deferred (transient, retried by a later run)."""
+    return _move(conn, sub_id, edition, claimer, from_status="sending", status=status,
+                 last_error=error[:2000])
+
+
+def mark_skipped(conn: Connection, sub_id: int, edition: str, claimer: str, reason: str) -> bool:
+    return _move(conn, sub_id, edition, claimer, from_status="claimed", status="skipped",
+                 last_error=reason)
+
+
+def release(conn: Connection, *, edition: str, claimer: str, reason: str) -> int:
+    """Give back every row this sender still holds in `claimed` (never sent) as deferred."""
+    result = conn.execute(
+        deliveries.update()
+        .where(
+            deliveries.c.edition == edition,
+            deliveries.c.claimed_by == claimer,
+            deliveries.c.status == "claimed",
+        )
+        .values(status="deferred", last_error=reason[:2000])
+    )
+    return int(result.rowcount)
+
+
+def status_counts(conn: Connection, edition: str) -> dict[str, int]:
+    rows = conn.execute(
+        select(deliveries.c.status, func.count())
+        .where(deliveries.c.edition == edition)
+        .group_by(deliveries.c.status)
+    ).all()
+    return {str(status): int(n) for status, n in rows}
+
+
+def rows_for(conn: Connection, edition: str, ids: Iterable[int] | None = None) -> list[dict]:
+    query = select(deliveries).where(deliveries.c.edition == edition)
+    if ids is not None:
+        query = query.where(deliveries.c.subscription_id.in_(list(ids)))
+    return [dict(r) for r in conn.execute(query.order_by(deliveries.c.subscription_id)).mappings()]
