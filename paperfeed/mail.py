@@ -65,8 +65,11 @@ class Mailer:
         Raises smtplib exceptions like `send`; `SMTPRecipientsRefused` carries the code.
         """
         if not self.settings.smtp_host:
-            log.info("mail (no SMTP configured, development) to %s:\n%s", recipient,
-                     data.decode("utf-8", "replace"))
+            log.info(
+                "mail (no SMTP configured, development) to %s:\n%s",
+                recipient,
+                data.decode("utf-8", "replace"),
+            )
             return
         self._deliver(lambda smtp: smtp.sendmail(sender, [recipient], data))
 

@@ -110,6 +110,13 @@ def current_edition(frequency: str, now: datetime, timezone: str) -> Edition:
     return weekly_edition(today)
 
 
+def scheduled_edition(frequency: str, now: datetime, timezone: str) -> Edition | None:
+    """The edition a scheduled run sends now: the current one, but no daily edition on
+    Saturdays and Sundays (None). An edition named explicitly is always sent."""
+    edition = current_edition(frequency, now, timezone)
+    return None if edition.is_weekend else edition
+
+
 def period_end_utc(edition: Edition, timezone: str) -> datetime:
     """The first instant after the edition's last day, as naive UTC (ranking is scored here
     for past editions, so an old edition ranks as it stood when it closed)."""

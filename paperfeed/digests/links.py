@@ -46,7 +46,9 @@ class Links:
         return self._manage.dumps({"s": subscription_id, "e": email})
 
     def confirm_url(self, email: str, frequency: str) -> str:
-        return f"{self.base_url}/subscribe/confirm?token={quote(self.confirm_token(email, frequency))}"
+        return (
+            f"{self.base_url}/subscribe/confirm?token={quote(self.confirm_token(email, frequency))}"
+        )
 
     def unsubscribe_url(self, subscription_id: int, email: str) -> str:
         token = quote(self.manage_token(subscription_id, email))

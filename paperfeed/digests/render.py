@@ -192,7 +192,11 @@ class Renderer:
         unsubscribe_url: str | None,
     ) -> OutgoingMail:
         mid = f"<{uuid.uuid4().hex}@{mail_domain(self.settings)}>"
-        headers = [*self._common(email, now), encode_header("Subject", subject), f"Message-ID: {mid}"]
+        headers = [
+            *self._common(email, now),
+            encode_header("Subject", subject),
+            f"Message-ID: {mid}",
+        ]
         if unsubscribe_url:
             headers.extend(self._unsubscribe_headers(unsubscribe_url))
         text = self.env.get_template(f"{template}.txt").render(ctx)

@@ -121,25 +121,29 @@ def claim_new(
 ) -> int:
     """Claim up to `limit` confirmed `frequency` subscriptions that have no row for `edition`
     yet. Rows another sender inserted first are left to it. Returns how many were inserted."""
-    candidates = conn.execute(
-        select(subscriptions.c.id)
-        .select_from(
-            subscriptions.outerjoin(
-                deliveries,
-                and_(
-                    deliveries.c.subscription_id == subscriptions.c.id,
-                    deliveries.c.edition == edition,
-                ),
+    candidates = (
+        conn.execute(
+            select(subscriptions.c.id)
+            .select_from(
+                subscriptions.outerjoin(
+                    deliveries,
+                    and_(
+                        deliveries.c.subscription_id == subscriptions.c.id,
+                        deliveries.c.edition == edition,
+                    ),
+                )
             )
+            .where(
+                subscriptions.c.status == "confirmed",
+                subscriptions.c.frequency == frequency,
+                deliveries.c.subscription_id.is_(None),
+            )
+            .order_by(subscriptions.c.id)
+            .limit(limit)
         )
-        .where(
-            subscriptions.c.status == "confirmed",
-            subscriptions.c.frequency == frequency,
-            deliveries.c.subscription_id.is_(None),
-        )
-        .order_by(subscriptions.c.id)
-        .limit(limit)
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not candidates:
         return 0
     result = conn.execute(
@@ -187,7 +191,9 @@ def my_claims(conn: Connection, *, edition: str, claimer: str) -> list[Claim]:
         note = r.last_error or ""
         taken = note.split(" ")[3] if note.startswith("taken over from ") else None
         claims.append(
-            Claim(r.subscription_id, r.email, r.status, r.user_id, r.hard_bounces, r.attempts, taken)
+            Claim(
+                r.subscription_id, r.email, r.status, r.user_id, r.hard_bounces, r.attempts, taken
+            )
         )
     return claims
 
@@ -216,26 +222,34 @@ def _move(
 
 def start_sending(conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime) -> bool:
     """claimed -> sending, only if this sender still holds the claim (False: taken over)."""
-    return _move(conn, sub_id, edition, claimer, from_status="claimed", status="sending",
-                 claimed_at=now)
+    return _move(
+        conn, sub_id, edition, claimer, from_status="claimed", status="sending", claimed_at=now
+    )
 
 
 def mark_sent(conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime) -> bool:
-    return _move(conn, sub_id, edition, claimer, from_status="sending", status="sent",
-                 sent_at=now)
+    return _move(conn, sub_id, edition, claimer, from_status="sending", status="sent", sent_at=now)
 
 
 def mark_failed(
     conn: Connection, sub_id: int, edition: str, claimer: str, *, error: str, status: str
 ) -> bool:
     """sending -> failed (permanent) or deferred (transient, retried by a later run)."""
-    return _move(conn, sub_id, edition, claimer, from_status="sending", status=status,
-                 last_error=error[:2000])
+    return _move(
+        conn,
+        sub_id,
+        edition,
+        claimer,
+        from_status="sending",
+        status=status,
+        last_error=error[:2000],
+    )
 
 
 def mark_skipped(conn: Connection, sub_id: int, edition: str, claimer: str, reason: str) -> bool:
-    return _move(conn, sub_id, edition, claimer, from_status="claimed", status="skipped",
-                 last_error=reason)
+    return _move(
+        conn, sub_id, edition, claimer, from_status="claimed", status="skipped", last_error=reason
+    )
 
 
 def release(conn: Connection, *, edition: str, claimer: str, reason: str) -> int:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import RowMapping
 
-from paperfeed.storage.schema import subscriptions
+from paperfeed.storage.schema import subscriptions, users
 
 STATUSES = ("pending", "confirmed", "unsubscribed", "suspended")
 
@@ -66,10 +66,14 @@ def confirm(conn: Connection, email: str, frequency: str, *, now: datetime) -> R
     """Confirm (or re-confirm) `email` at `frequency`; creates the row if it was removed.
     Following a confirmation link proves the address works, so bounces are reset."""
     row = get_by_email(conn, email)
+    user_id = conn.execute(
+        select(users.c.id).where(users.c.email == email.lower())
+    ).scalar_one_or_none()  # a member with this address gets the "for you" section later
     if row is None:
         conn.execute(
             subscriptions.insert().values(
                 email=email.lower(),
+                user_id=user_id,
                 frequency=frequency,
                 status="confirmed",
                 created_at=now,
@@ -77,11 +81,12 @@ def confirm(conn: Connection, email: str, frequency: str, *, now: datetime) -> R
                 hard_bounces=0,
             )
         )
-    elif row["status"] != "confirmed" or row["frequency"] != frequency:
+    elif row["status"] != "confirmed" or row["frequency"] != frequency or row["user_id"] != user_id:
         conn.execute(
             subscriptions.update()
             .where(subscriptions.c.id == row["id"])
             .values(
+                user_id=user_id,
                 status="confirmed",
                 frequency=frequency,
                 confirmed_at=row["confirmed_at"] if row["status"] == "confirmed" else now,

@@ -6,7 +6,17 @@ old-style arXiv ids) would otherwise shadow them.
 
 from fastapi import APIRouter
 
-from paperfeed.web.pages import account, contributions, daily, moderation, paper, period, search
+from paperfeed.web.pages import (
+    account,
+    contributions,
+    daily,
+    digest_preview,
+    moderation,
+    paper,
+    period,
+    search,
+    subscribe,
+)
 
 router = APIRouter()
 router.include_router(daily.router)
@@ -15,4 +25,6 @@ router.include_router(account.router)
 router.include_router(contributions.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
+router.include_router(subscribe.router)
+router.include_router(digest_preview.router)
 router.include_router(paper.router)  # keep last

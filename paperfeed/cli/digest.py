@@ -1,0 +1,82 @@
+"""`paperfeed digest send | preview`: send an edition exactly once, or render it to a file.
+
+Cron- and systemd-timer-friendly: re-running after a crash, or running on several machines at
+once, sends every subscriber the edition once (see docs/digests.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from paperfeed.cli.common import load_settings, ready_engine
+from paperfeed.digests.editions import (
+    FREQUENCIES,
+    current_edition,
+    parse_edition,
+    scheduled_edition,
+)
+from paperfeed.models import utcnow
+
+app = typer.Typer(help="Email digests: send an edition, preview it.", no_args_is_help=True)
+
+
+def _frequency(value: str) -> str:
+    if value not in FREQUENCIES:
+        raise typer.BadParameter("must be daily or weekly")
+    return value
+
+
+@app.command("send")
+def send(
+    frequency: str = typer.Option(
+        ..., "--frequency", "-f", callback=_frequency, help="daily or weekly."
+    ),
+    edition: str | None = typer.Option(
+        None,
+        "--edition",
+        help="YYYY-MM-DD (daily) or YYYY-Www (weekly); default: the current one in "
+        "PAPERFEED_TIMEZONE. A daily edition named here is sent even on a weekend.",
+    ),
+) -> None:
+    """Send the edition to every confirmed subscriber of FREQUENCY, each exactly once."""
+    from paperfeed.digests.send import send_edition
+
+    settings = load_settings()
+    now = utcnow()
+    if edition:
+        target = parse_edition(edition, frequency)
+    else:
+        scheduled = scheduled_edition(frequency, now, settings.timezone)
+        if scheduled is None:
+            label = current_edition(frequency, now, settings.timezone).label
+            typer.echo(
+                f"edition {label} falls on a weekend: daily digests go out on weekdays "
+                "only (pass --edition to send it anyway)"
+            )
+            return
+        target = scheduled
+    report = send_edition(ready_engine(settings), settings, target)
+    typer.echo(report.line())
+
+
+@app.command("preview")
+def preview(
+    edition: str | None = typer.Option(
+        None, "--edition", help="YYYY-MM-DD or YYYY-Www; default: today's daily edition."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write the HTML here (default: standard output)."
+    ),
+) -> None:
+    """Render an edition's HTML as a subscriber would receive it, without sending anything."""
+    from paperfeed.digests.preview import preview_html
+
+    settings = load_settings()
+    html = preview_html(ready_engine(settings), settings, edition)
+    if out is None:
+        typer.echo(html)
+    else:
+        out.write_text(html, encoding="utf-8")
+        typer.echo(f"wrote {out} ({len(html.encode())} bytes)")

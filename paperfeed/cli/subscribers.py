@@ -1,0 +1,74 @@
+"""`paperfeed subscribers add | list | remove`: manage digest subscriptions as an admin."""
+
+from __future__ import annotations
+
+import typer
+
+from paperfeed.cli.common import load_settings, ready_engine
+from paperfeed.digests.editions import FREQUENCIES
+from paperfeed.models import utcnow
+
+app = typer.Typer(help="Digest subscribers: add, list, remove.", no_args_is_help=True)
+
+
+def _frequency(value: str) -> str:
+    if value not in FREQUENCIES:
+        raise typer.BadParameter("must be daily or weekly")
+    return value
+
+
+@app.command("add")
+def add(
+    email: str = typer.Argument(..., help="The address to subscribe."),
+    frequency: str = typer.Option("daily", "--frequency", "-f", callback=_frequency),
+    confirmed: bool = typer.Option(
+        False, "--confirmed", help="Skip double opt-in (only with the owner's consent)."
+    ),
+) -> None:
+    """Add (or update) a subscription. Without --confirmed it stays pending and receives
+    nothing; use the site's subscribe form to send a confirmation link instead."""
+    from paperfeed.digests.subscribe import normalize_email
+    from paperfeed.storage import subscriptions as sstore
+    from paperfeed.storage.db import write
+
+    settings = load_settings()
+    address = normalize_email(email)
+    with write(ready_engine(settings)) as conn:
+        row = sstore.add(conn, address, frequency, confirmed=confirmed, now=utcnow())
+    typer.echo(f"{row['email']}: {row['status']}, {row['frequency']}")
+
+
+@app.command("list")
+def list_(
+    status: str | None = typer.Option(
+        None, help="Only this status: pending, confirmed, unsubscribed, suspended."
+    ),
+    frequency: str | None = typer.Option(None, help="Only daily or weekly."),
+) -> None:
+    """List subscriptions (tab-separated: email, frequency, status, created, bounces)."""
+    from paperfeed.storage import subscriptions as sstore
+
+    settings = load_settings()
+    with ready_engine(settings).connect() as conn:
+        rows = sstore.list_subscriptions(conn, status=status, frequency=frequency)
+        counts = sstore.count_by_status(conn)
+    for r in rows:
+        created = r["created_at"].strftime("%Y-%m-%d")
+        typer.echo(f"{r['email']}\t{r['frequency']}\t{r['status']}\t{created}\t{r['hard_bounces']}")
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no subscriptions"
+    typer.echo(f"# {summary}", err=True)
+
+
+@app.command("remove")
+def remove(email: str = typer.Argument(..., help="The address to delete.")) -> None:
+    """Delete a subscription and its delivery history (subscribers unsubscribe by link)."""
+    from paperfeed.storage import subscriptions as sstore
+    from paperfeed.storage.db import write
+
+    settings = load_settings()
+    with write(ready_engine(settings)) as conn:
+        removed = sstore.remove(conn, email.strip().lower())
+    if not removed:
+        typer.echo(f"no subscription for {email}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"removed {email.strip().lower()}")

@@ -1,0 +1,346 @@
+"""Digest sending, exactly once: claim deliveries, send over one SMTP connection, record.
+
+For one edition a sender repeats: in one write transaction take over rows whose sender died
+and claim fresh (subscription, edition) rows (the primary key makes each claim unique across
+senders and machines); then for each claimed row: mark it `sending` (committed), hand the
+message to SMTP, and commit `sent` right after the server accepts. Transient failures (4xx,
+dropped connections) are retried with exponential backoff; permanent ones (5xx for the
+recipient) are recorded and count as hard bounces. docs/digests.md explains the one window
+(SMTP accepted, `sent` not yet committed) in which a crash can cause a single duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.digests.compose import Digest, DigestPaper, compose
+from paperfeed.digests.editions import Edition, period_end_utc
+from paperfeed.digests.render import OutgoingMail, Renderer, message_id
+from paperfeed.errors import PaperfeedError
+from paperfeed.mail import Mailer
+from paperfeed.models import utcnow
+from paperfeed.storage import deliveries as dstore
+from paperfeed.storage import subscriptions as sstore
+from paperfeed.storage.db import write
+
+log = logging.getLogger(__name__)
+BATCH = 50
+MAX_CONSECUTIVE_DEFERRED = 3  # then the SMTP server is down, not one mailbox: stop the run
+
+
+class DigestSendError(PaperfeedError):
+    """The run cannot continue (SMTP refuses our sender or is unreachable); claims are
+    released as `deferred`, so re-running later finishes the edition."""
+
+    status = 502
+
+
+@dataclass
+class SendReport:
+    edition: str
+    papers: int = 0
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0
+    skipped: int = 0
+    suspended: int = 0
+    taken_over: int = 0
+    lost: int = 0  # claims another sender took over before we sent (not sent by us)
+    statuses: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        if not self.papers:
+            return f"edition {self.edition}: no featured papers, nothing sent"
+        waiting = sum(self.statuses.get(s, 0) for s in ("claimed", "sending", "deferred"))
+        text = (
+            f"edition {self.edition} ({self.papers} papers): {self.sent} sent, "
+            f"{self.failed} failed, {self.deferred} deferred, {self.skipped} skipped, "
+            f"{self.suspended} suspended, {self.taken_over} taken over from stopped senders"
+        )
+        if waiting:
+            text += f"; {waiting} not finished yet (held by other senders or deferred: re-run)"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str  # sent | failed | deferred
+    error: str = ""
+
+
+def sender_id() -> str:
+    """`host:pid:random`, written to deliveries.claimed_by."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed child that nobody reaped yet is a zombie: gone for our purposes
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def claimer_gone(claimed_by: str) -> bool:
+    """True when the claimer ran on this host and its process no longer exists. Claims of
+    other hosts (or of this process) are only taken over once their lease expires."""
+    try:
+        host, pid_text, _ = claimed_by.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    if host != socket.gethostname() or pid == os.getpid():
+        return False
+    return not _pid_alive(pid)
+
+
+def for_you(user_id: int | None, digest: Digest) -> tuple[DigestPaper, ...]:
+    """Personal picks for a subscriber with an account: the hook for recommendations.
+    Empty until a recommender exists (the section is then simply not shown)."""
+    return ()
+
+
+def load_digest(
+    engine: Engine, settings: Settings, edition: Edition, *, now: datetime
+) -> Digest | None:
+    """The edition's content: its period's top trending featured papers (None: no papers)."""
+    from paperfeed.storage.feeds import list_featured
+
+    with engine.connect() as conn:
+        items = list_featured(
+            conn,
+            start=edition.start,
+            end=edition.end,
+            sort="trending",
+            limit=settings.digest_max_papers,
+            now=min(now, period_end_utc(edition, settings.timezone)),
+            half_life_hours=settings.trending_half_life_hours,
+        )
+    return compose(
+        edition,
+        items,
+        base_url=settings.base_url,
+        site_name=settings.site_name,
+        max_papers=settings.digest_max_papers,
+    )
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """('sent'|'failed'|'deferred'|'fatal', description) for an exception from SMTP."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()), (450, b"refused"))
+        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+        return ("failed" if 500 <= code < 600 else "deferred"), f"{code} {text}"
+    if isinstance(exc, smtplib.SMTPResponseException):
+        code = exc.smtp_code
+        reply = exc.smtp_error
+        text = f"{code} {reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply}"
+        if 400 <= code < 500:
+            return "deferred", text
+        if isinstance(exc, smtplib.SMTPDataError):
+            return "failed", text
+        return "fatal", text  # sender refused, authentication, HELO: our configuration
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return "fatal", str(exc)
+    return "deferred", f"{type(exc).__name__}: {exc}"  # connection trouble
+
+
+class EditionSender:
+    """Sends one edition to every confirmed subscriber of its frequency, exactly once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        edition: Edition,
+        *,
+        mailer: Mailer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        batch_size: int = BATCH,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.edition = edition
+        self.mailer = mailer
+        self.clock = clock
+        self.batch_size = batch_size
+        self.sleep = sleep
+        self.claimer = sender_id()
+        self.renderer = Renderer(settings)
+        self.report = SendReport(edition.label)
+        self._deferred_in_a_row = 0
+
+    def run(self) -> SendReport:
+        digest = load_digest(self.engine, self.settings, self.edition, now=self.clock())
+        if digest is None:
+            log.info("digest %s: no featured papers, nothing to send", self.edition.label)
+            return self.report
+        self.report.papers = len(digest.papers)
+        mailer = self.mailer or Mailer(self.settings)
+        try:
+            with mailer:
+                while claims := self._claim():
+                    for claim in claims:
+                        self._deliver(mailer, digest, claim)
+        except BaseException as exc:
+            with write(self.engine) as conn:
+                released = dstore.release(
+                    conn,
+                    edition=self.edition.label,
+                    claimer=self.claimer,
+                    reason=f"sender stopped before sending: {type(exc).__name__}: {exc}",
+                )
+            log.warning("digest %s: stopped, %d claims released", self.edition.label, released)
+            raise
+        finally:
+            with self.engine.connect() as conn:
+                self.report.statuses = dstore.status_counts(conn, self.edition.label)
+        return self.report
+
+    def _claim(self) -> list[dstore.Claim]:
+        now = self.clock()
+        with write(self.engine) as conn:
+            taken = dstore.take_over_stale(
+                conn,
+                edition=self.edition.label,
+                claimer=self.claimer,
+                now=now,
+                lease_seconds=self.settings.digest_claim_lease_seconds,
+                claimer_gone=claimer_gone,
+                limit=self.batch_size,
+            )
+            if taken < self.batch_size:
+                dstore.claim_new(
+                    conn,
+                    edition=self.edition.label,
+                    frequency=self.edition.frequency,
+                    claimer=self.claimer,
+                    now=now,
+                    limit=self.batch_size - taken,
+                    message_id=lambda sid: message_id(self.settings, sid, self.edition.label),
+                )
+            claims = dstore.my_claims(conn, edition=self.edition.label, claimer=self.claimer)
+        self.report.taken_over += taken
+        return claims
+
+    def _deliver(self, mailer: Mailer, digest: Digest, claim: dstore.Claim) -> None:
+        label, me = self.edition.label, self.claimer
+        if claim.status != "confirmed":
+            with write(self.engine) as conn:
+                dstore.mark_skipped(
+                    conn, claim.subscription_id, label, me, f"subscription is {claim.status}"
+                )
+            self.report.skipped += 1
+            return
+        recipient = self.renderer.recipient(
+            claim.subscription_id, claim.email, for_you(claim.user_id, digest)
+        )
+        mail = self.renderer.digest_mail(digest, recipient, now=self.clock())
+        with write(self.engine) as conn:
+            if not dstore.start_sending(conn, claim.subscription_id, label, me, self.clock()):
+                self.report.lost += 1  # our lease ran out and another sender took the row
+                return
+        outcome = self._send(mailer, mail, claim.subscription_id)
+        # The window: SMTP has accepted the message, the commit below has not happened yet.
+        with write(self.engine) as conn:
+            if outcome.status == "sent":
+                dstore.mark_sent(conn, claim.subscription_id, label, me, self.clock())
+                if claim.hard_bounces:
+                    sstore.reset_bounces(conn, claim.subscription_id)
+            else:
+                dstore.mark_failed(
+                    conn,
+                    claim.subscription_id,
+                    label,
+                    me,
+                    error=outcome.error,
+                    status=outcome.status,
+                )
+                if outcome.status == "failed" and sstore.record_hard_bounce(
+                    conn, claim.subscription_id, limit=self.settings.digest_hard_bounce_limit
+                ):
+                    self.report.suspended += 1
+        if outcome.status == "sent":
+            self.report.sent += 1
+            self._deferred_in_a_row = 0
+        elif outcome.status == "failed":
+            self.report.failed += 1
+            self._deferred_in_a_row = 0
+            log.warning(
+                "digest %s to subscription %d failed: %s",
+                label,
+                claim.subscription_id,
+                outcome.error,
+            )
+        else:
+            self.report.deferred += 1
+            self._deferred_in_a_row += 1
+            if self._deferred_in_a_row >= MAX_CONSECUTIVE_DEFERRED:
+                raise DigestSendError(
+                    f"digests: {self._deferred_in_a_row} messages in a row failed transiently "
+                    f"(last: {outcome.error}); the SMTP server looks unavailable. Check "
+                    "PAPERFEED_SMTP_HOST/PORT and re-run: nothing sent is sent again"
+                )
+
+    def _send(self, mailer: Mailer, mail: OutgoingMail, sub_id: int) -> Outcome:
+        delay = self.settings.digest_retry_backoff_seconds
+        error = ""
+        for attempt in range(1, self.settings.digest_retry_attempts + 1):
+            try:
+                mailer.send_bytes(mail.sender, mail.to, mail.data)
+                return Outcome("sent")
+            except (smtplib.SMTPException, OSError) as exc:
+                kind, error = classify(exc)
+                broken = not isinstance(
+                    exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused
+                )
+            if kind == "fatal":
+                with write(self.engine) as conn:
+                    dstore.mark_failed(
+                        conn,
+                        sub_id,
+                        self.edition.label,
+                        self.claimer,
+                        error=error,
+                        status="deferred",
+                    )
+                raise DigestSendError(
+                    f"digests: the SMTP server refused to send for us ({error}); check "
+                    "PAPERFEED_MAIL_FROM and PAPERFEED_SMTP_USERNAME/PASSWORD, then re-run"
+                )
+            if kind == "failed":
+                return Outcome("failed", error)
+            if broken:
+                mailer.reset()  # broken connection: reconnect on the next try
+            if attempt < self.settings.digest_retry_attempts:
+                log.info(
+                    "digest to %s: transient failure (%s), retry in %.1f s", mail.to, error, delay
+                )
+                self.sleep(delay)
+                delay *= 2
+        return Outcome("deferred", error)
+
+
+def send_edition(
+    engine: Engine, settings: Settings, edition: Edition, **kwargs: object
+) -> SendReport:
+    """Send `edition` to its confirmed subscribers (see EditionSender)."""
+    return EditionSender(engine, settings, edition, **kwargs).run()  # type: ignore[arg-type]
