@@ -8,7 +8,8 @@ States: claimed -> sending -> sent | failed (permanent 5xx) | deferred (transien
 exhausted; any later run takes it again) | skipped (no longer confirmed). A row left in
 `claimed` or `sending` by a sender that died is taken over (compare-and-set on the old
 claimer) once its lease expired or, on the same host, once the claimer's process is gone.
-Only a row taken over from `sending` can produce a duplicate: see docs/digests.md.
+Only a row taken over from `sending` can produce a duplicate, and one already handed to SMTP
+twice is not sent a third time (`skipped`): see docs/digests.md. `attempts` counts handoffs.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def take_over_stale(
             deliveries.c.status,
             deliveries.c.claimed_by,
             deliveries.c.claimed_at,
+            deliveries.c.attempts,
         )
         .where(
             deliveries.c.edition == edition,
@@ -78,7 +80,7 @@ def take_over_stale(
     ).all()
     gone: dict[str, bool] = {}
     taken = 0
-    for sub_id, status, old, claimed_at in rows:
+    for sub_id, status, old, claimed_at, handoffs in rows:
         if taken >= limit:
             break
         if status != "deferred":
@@ -86,9 +88,26 @@ def take_over_stale(
                 gone[old] = claimer_gone(old)
             if not gone[old] and claimed_at is not None and claimed_at > expired:
                 continue
-        note = f"taken over from {status} by {old}"
-        if status == "sending":
-            note += " (the first copy may have been accepted: possible duplicate)"
+        values: dict[str, object]
+        if status == "sending" and handoffs >= 2:
+            # Handed to SMTP twice already, each time by a sender killed before it could
+            # record the outcome: a third copy could follow two accepted ones. Stop here.
+            values = {
+                "status": "skipped",
+                "claimed_by": claimer,
+                "last_error": f"not sent a third time: {handoffs} handoffs to SMTP ended in "
+                f"sender crashes (last {old}); the subscriber most likely has it",
+            }
+        else:
+            note = f"taken over from {status} by {old}"
+            if status == "sending":
+                note += " (the first copy may have been accepted: possible duplicate)"
+            values = {
+                "status": "claimed",
+                "claimed_by": claimer,
+                "claimed_at": now,
+                "last_error": note,
+            }
         result = conn.execute(
             deliveries.update()
             .where(
@@ -97,15 +116,10 @@ def take_over_stale(
                 deliveries.c.status == status,
                 deliveries.c.claimed_by == old,
             )
-            .values(
-                status="claimed",
-                claimed_by=claimer,
-                claimed_at=now,
-                attempts=deliveries.c.attempts + 1,
-                last_error=note,
-            )
+            .values(**values)
         )
-        taken += result.rowcount
+        if values["status"] == "claimed":
+            taken += result.rowcount
     return taken
 
 
@@ -155,7 +169,7 @@ def claim_new(
                 "status": "claimed",
                 "claimed_by": claimer,
                 "claimed_at": now,
-                "attempts": 1,
+                "attempts": 0,
                 "message_id": message_id(sub_id),
             }
             for sub_id in candidates
@@ -221,9 +235,17 @@ def _move(
 
 
 def start_sending(conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime) -> bool:
-    """claimed -> sending, only if this sender still holds the claim (False: taken over)."""
+    """claimed -> sending, only if this sender still holds the claim (False: taken over).
+    `attempts` counts these handoffs to SMTP."""
     return _move(
-        conn, sub_id, edition, claimer, from_status="claimed", status="sending", claimed_at=now
+        conn,
+        sub_id,
+        edition,
+        claimer,
+        from_status="claimed",
+        status="sending",
+        claimed_at=now,
+        attempts=deliveries.c.attempts + 1,
     )
 
 
