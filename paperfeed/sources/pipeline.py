@@ -72,6 +72,7 @@ class Batch:
     featured: list[Featured] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     units: int = 0
+    total: int | None = None  # when the source learns the total (OAI completeListSize)
     # (key, value) saved in job_state in the same transaction; value None clears the key.
     state: tuple[str, Any] | None = None
 
@@ -105,6 +106,8 @@ def store_batches(
                 summary.merge(part)
             summary.rejected += len(batch.errors)
             summary.errors.extend(batch.errors)
+            if batch.total is not None and bar.total != batch.total:
+                bar.total = batch.total
             bar.set_postfix_str(f"{summary.new} new, {summary.rejected} rejected", refresh=False)
             bar.update(batch.units)
     return summary

@@ -19,8 +19,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,7 +29,13 @@ from sqlalchemy import Engine
 from paperfeed.errors import BadRequest, SourceError
 from paperfeed.models import Author, IngestSummary, Paper, parse_arxiv_id
 from paperfeed.sources.pipeline import Batch, store_batches
-from paperfeed.sources.text import clean_optional, clean_text, parse_day, parse_timestamp
+from paperfeed.sources.text import (
+    clean_optional,
+    clean_text,
+    parse_day,
+    parse_rfc2822,
+    split_author_names,
+)
 
 SOURCE = "snapshot"
 LINES_PER_BATCH = 5000
@@ -62,18 +67,6 @@ def _listing_published(pid: str, listing: date | None) -> datetime | None:
     return datetime(month.year, month.month, 1)
 
 
-def _rfc2822(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return parse_timestamp(value)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
 def _kaggle_authors(record: dict[str, Any]) -> list[Author]:
     parsed = record.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
@@ -86,9 +79,7 @@ def _kaggle_authors(record: dict[str, Any]) -> list[Author]:
             if name:
                 out.append(Author(name=name))
         return out
-    text = _str(record.get("authors")) or ""
-    names = text.replace(" and ", ", ").split(",")
-    return [Author(name=n) for n in map(clean_text, names) if n]
+    return [Author(name=n) for n in split_author_names(_str(record.get("authors")))]
 
 
 def parse_record(record: Any) -> Paper:
@@ -121,8 +112,8 @@ def parse_record(record: Any) -> Paper:
     else:  # Kaggle snapshot shape
         authors = _kaggle_authors(record)
         versions = [v for v in record.get("versions") or [] if isinstance(v, dict)]
-        published = _rfc2822(versions[0].get("created")) if versions else None
-        updated = _rfc2822(versions[-1].get("created")) if versions else None
+        published = parse_rfc2822(versions[0].get("created")) if versions else None
+        updated = parse_rfc2822(versions[-1].get("created")) if versions else None
         if versions and version is None:
             last = _str(versions[-1].get("version")) or ""
             version = int(last[1:]) if last[1:].isdigit() else len(versions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 
 
 def clean_text(text: str | None) -> str:
@@ -44,3 +45,30 @@ def parse_day(value: object) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+def parse_rfc2822(value: object) -> datetime | None:
+    """`Mon, 2 Apr 2007 19:18:42 GMT` (arXiv version dates) as naive UTC; None if unusable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return parse_timestamp(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed
+
+
+def start_of_day(value: object) -> datetime | None:
+    """`YYYY-MM-DD` as midnight of that day; None if unusable."""
+    day = parse_day(value)
+    return datetime(day.year, day.month, day.day) if day else None
+
+
+def split_author_names(text: str | None) -> list[str]:
+    """arXiv's one-string author list ("A. B, C. D and E. F") as names, in order."""
+    if not text:
+        return []
+    flat = clean_text(text).replace(", and ", ", ").replace(" and ", ", ")
+    return [name for name in (part.strip() for part in flat.split(",")) if name]

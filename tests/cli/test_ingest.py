@@ -123,3 +123,30 @@ def test_sigkill_mid_ingest_keeps_committed_batches_and_rerun_completes(
         f"{total - papers} new, 0 updated, {papers} unchanged, 0 rejected"
     )
     assert counts(settings) == (total, total)
+
+
+def test_ingest_oai_and_arxiv_ids_through_the_cli(settings, engine) -> None:
+    import httpx
+    import respx
+
+    runner = CliRunner()
+    with respx.mock:
+        respx.get("https://oaipmh.arxiv.org/oai").mock(
+            return_value=httpx.Response(200, content=(FIXTURES / "oai" / "list_records_arxivraw.xml").read_bytes())
+        )
+        respx.get("https://export.arxiv.org/api/query").mock(
+            return_value=httpx.Response(200, content=(FIXTURES / "arxiv" / "query_missing_id.xml").read_bytes())
+        )
+        oai = runner.invoke(
+            app, ["ingest", "oai", "--set", "physics:nucl-ex", "--format", "arXivRaw", "--no-progress"],
+            env=env_for(settings),
+        )
+        ids = runner.invoke(
+            app, ["ingest", "arxiv", "--id", "2201.13452", "--id", "2201.13455", "--no-progress"],
+            env=env_for(settings),
+        )
+    assert oai.exit_code == 0, oai.output
+    assert oai.stdout.strip().splitlines()[-1].startswith("2 new, 0 updated")
+    assert ids.exit_code == 0, ids.output
+    assert "rejected: arxiv: no paper with id 2201.13455" in ids.stderr
+    assert ids.stdout.strip().splitlines()[-1].startswith("1 new, 0 updated, 0 unchanged, 1 rejected")
