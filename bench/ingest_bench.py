@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -20,7 +21,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FILE = ROOT.parent / "shared" / "data" / "arxiv-cs" / "arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
+CORPUS = Path("data") / "arxiv-cs" / "arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
+# ../shared beside the checkout (as in CI); a git worktree under wt/ also looks one level up.
+DEFAULT_FILE = next(
+    (p for p in (ROOT.parent / "shared" / CORPUS, ROOT.parent.parent / "shared" / CORPUS) if p.exists()),
+    ROOT.parent / "shared" / CORPUS,
+)
 
 
 def run(file: Path) -> dict[str, object]:
@@ -33,12 +39,16 @@ def run(file: Path) -> dict[str, object]:
         }
         cmd = [sys.executable, "-m", "paperfeed"]
         subprocess.run([*cmd, "migrate"], env=env, check=True, capture_output=True)
+        load_before = os.getloadavg()[0]
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(
             [*cmd, "ingest", "jsonl", str(file), "--no-progress"],
             env=env, check=True, capture_output=True, text=True,
         )
         seconds = time.perf_counter() - start
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
         db = sqlite3.connect(Path(tmp) / "paperfeed.db")
         papers = db.execute("select count(*) from papers").fetchone()[0]
         fts = db.execute("select count(*) from papers_fts").fetchone()[0]
@@ -49,6 +59,8 @@ def run(file: Path) -> dict[str, object]:
         "fts_rows": fts,
         "seconds": round(seconds, 2),
         "papers_per_second": round(papers / seconds, 1),
+        "cpu_seconds": round(cpu, 2),
+        "load_average_before": round(load_before, 2),
         "summary": done.stdout.strip().splitlines()[-1],
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -66,6 +78,8 @@ def main() -> None:
     result = run(args.file)
     print(f"ingest jsonl {result['file']}: {result['papers']} papers in {result['seconds']} s "
           f"= {result['papers_per_second']} papers/s (FTS rows {result['fts_rows']})")
+    print(f"cpu: {result['cpu_seconds']} s user+sys (2 threads overlap parsing and SQLite); "
+          f"1-min load average before the run: {result['load_average_before']} on {result['cpus']} cores")
     print(f"summary: {result['summary']}")
     if result["papers"] != result["fts_rows"]:
         print("WARNING: FTS rows differ from paper rows")

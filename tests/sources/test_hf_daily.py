@@ -159,3 +159,29 @@ def test_whole_shared_archive_imports_every_day(engine) -> None:
         assert conn.execute(select(func.count()).select_from(papers)).scalar() == 9877
         assert conn.execute(select(func.count(func.distinct(featured.c.day)))).scalar() == 580
         assert conn.execute(select(func.count()).select_from(featured)).scalar() == 9881
+
+
+def test_live_api_range_fetches_each_day_and_retries_a_429(settings, engine) -> None:
+    import httpx
+    import respx
+
+    from paperfeed.sources.hf_daily import import_days
+
+    settings = settings.model_copy(update={"http_backoff_seconds": 0})
+    answers = {
+        "2025-06-16": [httpx.Response(429, headers={"Retry-After": "0"}),
+                       httpx.Response(200, content=(HF / "2025-06-16.json").read_bytes())],
+        "2025-06-17": [httpx.Response(200, content=b"[]")],
+    }
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return answers[request.url.params["date"]].pop(0)
+
+    with respx.mock:
+        route = respx.get("https://huggingface.co/api/daily_papers").mock(side_effect=answer)
+        summary = import_days(engine, settings, date(2025, 6, 16), date(2025, 6, 17))
+    assert route.call_count == 3
+    assert summary.new == 9 and summary.featured_new == 9
+    with engine.connect() as conn:
+        days = conn.execute(select(featured.c.day).distinct()).scalars().all()
+    assert days == [date(2025, 6, 16)]
