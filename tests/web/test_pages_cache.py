@@ -48,3 +48,18 @@ def test_cache_can_be_disabled(settings, engine):
         c.get("/")
         feature(engine, [paper("2506.00002", title="Added later", upvotes=5)], D)
         assert "Added later" in c.get("/").text
+
+
+def test_paper_pages_are_cached_for_anonymous_visitors_only(client, engine):
+    from sqlalchemy import update
+
+    from paperfeed.storage.db import write
+    from paperfeed.storage.schema import papers
+
+    feature(engine, [paper("2506.00001", upvotes=3)], D)
+    assert '<span class="upvote-count">3</span>' in client.get("/papers/2506.00001").text
+    with write(engine) as conn:
+        conn.execute(update(papers).values(upstream_upvotes=9))
+    assert '<span class="upvote-count">3</span>' in client.get("/papers/2506.00001").text
+    client.cookies.set("pf_session", "someone")
+    assert '<span class="upvote-count">9</span>' in client.get("/papers/2506.00001").text

@@ -1,5 +1,7 @@
-"""A short-lived cache of rendered list pages for anonymous visitors (measured need: rendering
-the home page costs ~5-10 ms, a cached hit ~0.3 ms; the target is >= 500 req/s on 2 workers).
+"""A short-lived cache of rendered pages (lists, paper pages) for anonymous visitors.
+
+Measured need: rendering the home page costs ~5-10 ms, a cached hit ~0.3 ms; the target is
+>= 500 req/s on 2 workers (bench/serve_bench.py).
 
 Two anonymous visitors of one list see the same HTML except the CSRF token of the subscribe
 form (HMAC of each visitor's cookie). So a hit stores the page together with the token it was

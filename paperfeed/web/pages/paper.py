@@ -14,6 +14,7 @@ from paperfeed.models import parse_arxiv_id, utcnow
 from paperfeed.storage import feeds
 from paperfeed.storage.papers import get_paper
 from paperfeed.web.deps import load_member
+from paperfeed.web.pages.cache import cached_page
 from paperfeed.web.searching import similar_items
 
 router = APIRouter()
@@ -21,12 +22,12 @@ router = APIRouter()
 
 @router.get("/papers/{arxiv_id}", response_class=HTMLResponse, include_in_schema=False)
 def paper_page(request: Request, arxiv_id: str) -> Response:
-    return _render(request, arxiv_id)
+    return cached_page(request, lambda: _render(request, arxiv_id))
 
 
 @router.get("/papers/{archive}/{number}", response_class=HTMLResponse, include_in_schema=False)
 def old_style_paper_page(request: Request, archive: str, number: str) -> Response:
-    return _render(request, f"{archive}/{number}")
+    return cached_page(request, lambda: _render(request, f"{archive}/{number}"))
 
 
 def _moderator(request: Request) -> bool:
