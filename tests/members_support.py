@@ -8,6 +8,7 @@ import email
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import Message
@@ -52,8 +53,14 @@ class Inbox:
         with self.lock:
             return [m for m in self.messages if m["To"] == address.lower()]
 
-    def last_link(self, address: str) -> str:
+    def last_link(self, address: str, timeout: float = 10.0) -> str:
+        """The sign-in link of the newest email to `address` (waits: a live server sends it
+        after answering)."""
+        deadline = time.monotonic() + timeout
         found = self.to(address)
+        while not found and time.monotonic() < deadline:
+            time.sleep(0.02)
+            found = self.to(address)
         assert found, f"no email to {address}"
         body = found[-1].get_payload(decode=True).decode()  # type: ignore[union-attr]
         m = LINK_RE.search(body)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperfeed.config import Settings
 from paperfeed.errors import Forbidden
@@ -57,6 +57,17 @@ def rate_limit(
                   what=f"{what} from this address")
     ratelimit.hit(engine, f"{kind}:user:{member.id}", limit=per_account, window_seconds=window,
                   now=now, what=what)
+
+
+def rate_limit_in(
+    conn: Connection, settings: Settings, kind: str, member: Member, *, ip: str, now: datetime
+) -> None:
+    """`rate_limit` inside the caller's write transaction."""
+    per_account, per_ip, window, what = _limits(settings, kind)
+    ratelimit.hit_in(conn, f"{kind}:ip:{ip}", limit=per_ip, window_seconds=window, now=now,
+                     what=f"{what} from this address")
+    ratelimit.hit_in(conn, f"{kind}:user:{member.id}", limit=per_account,
+                     window_seconds=window, now=now, what=what)
 
 
 def act(

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from paperfeed.accounts.guards import act
+from paperfeed.accounts.guards import rate_limit_in, require_active
 from paperfeed.autofeature import apply_rules
 from paperfeed.config import Settings
 from paperfeed.errors import NotFound
@@ -36,8 +36,10 @@ def set_vote(
 ) -> VoteResult:
     """Add (`up`) or withdraw the member's upvote; idempotent either way."""
     pid = normalize_arxiv_id(paper_id)
-    act(engine, settings, "vote", member, ip=ip, now=now)
+    require_active(member)
+    # One write transaction: the rate-limit counters and the vote commit together.
     with write(engine) as conn:
+        rate_limit_in(conn, settings, "vote", member, ip=ip, now=now)
         paper = get_paper(conn, pid)
         if paper is None or paper["hidden"]:
             raise NotFound(f"votes: no paper {pid!r}")

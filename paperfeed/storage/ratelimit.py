@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from paperfeed.errors import RateLimited
 from paperfeed.storage.db import write
@@ -15,24 +15,32 @@ def hit(
     engine: Engine, key: str, *, limit: int, window_seconds: int, now: datetime, what: str
 ) -> None:
     """Count one action under `key`; raise RateLimited (429 + Retry-After) past `limit`."""
-    window = timedelta(seconds=window_seconds)
     with write(engine) as conn:
-        row = conn.execute(
-            select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
-        ).first()
-        if row is None or now - row.window_start >= window:
-            if row is None:
-                conn.execute(rate_limits.insert().values(key=key, window_start=now, count=1))
-            else:
-                conn.execute(
-                    rate_limits.update()
-                    .where(rate_limits.c.key == key)
-                    .values(window_start=now, count=1)
-                )
-            return
-        if row.count >= limit:
-            retry = int((row.window_start + window - now).total_seconds()) + 1
-            raise RateLimited(f"too many {what}; try again in {retry} s", retry_after=retry)
-        conn.execute(
-            rate_limits.update().where(rate_limits.c.key == key).values(count=row.count + 1)
-        )
+        hit_in(conn, key, limit=limit, window_seconds=window_seconds, now=now, what=what)
+
+
+def hit_in(
+    conn: Connection, key: str, *, limit: int, window_seconds: int, now: datetime, what: str
+) -> None:
+    """`hit` inside the caller's write transaction (so a check and the action it guards
+    commit together: one write instead of several)."""
+    window = timedelta(seconds=window_seconds)
+    row = conn.execute(
+        select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
+    ).first()
+    if row is None or now - row.window_start >= window:
+        if row is None:
+            conn.execute(rate_limits.insert().values(key=key, window_start=now, count=1))
+        else:
+            conn.execute(
+                rate_limits.update()
+                .where(rate_limits.c.key == key)
+                .values(window_start=now, count=1)
+            )
+        return
+    if row.count >= limit:
+        retry = int((row.window_start + window - now).total_seconds()) + 1
+        raise RateLimited(f"too many {what}; try again in {retry} s", retry_after=retry)
+    conn.execute(
+        rate_limits.update().where(rate_limits.c.key == key).values(count=row.count + 1)
+    )

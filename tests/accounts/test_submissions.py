@@ -147,3 +147,49 @@ def test_hidden_paper_cannot_be_submitted(settings: Settings, engine: Engine, no
         moderation.set_paper_hidden(conn, PID, True, actor_id=None, reason="spam", now=now)
     with pytest.raises(NotFound, match="hidden by the moderators"):
         submit_paper(engine, settings, add_member(engine, "a@example.org"), PID, ip="x", now=now)
+
+
+def test_submit_by_id_fetches_metadata_from_a_recorded_arxiv_response(
+    settings: Settings, engine: Engine, client: TestClient
+) -> None:
+    from paperfeed.storage.papers import get_paper
+    from tests.conftest import FIXTURES
+    from tests.members_support import replay_server
+
+    server, url = replay_server(FIXTURES / "arxiv" / "query_doc.xml")  # 2206.06921, from 2022
+    try:
+        settings.arxiv_api_url = url
+        token = token_for(engine, add_member(engine, "ada@example.org", username="ada"))
+        auth = {"Authorization": f"Bearer {token}"}
+        too_old = client.post("/api/papers/submit", json={"id": "2206.06921"}, headers=auth)
+        assert too_old.status_code == 400
+        assert "2022-06-14" in too_old.json()["error"]
+        settings.submission_max_age_days = 100_000
+        r = client.post("/api/papers/submit", json={"id": "arXiv:2206.06921"}, headers=auth)
+        assert r.status_code == 201, r.text
+        assert r.json()["title"] == "Attainable forms of Assouad spectra"
+        assert "id_list=2206.06921" in server.RequestHandlerClass.requests[-1]
+        with engine.connect() as conn:
+            paper = get_paper(conn, "2206.06921")
+        assert paper is not None and paper["primary_category"] == "math.CA"
+        listed = client.get("/api/daily_papers", params={"submitter": "ada"}).json()
+        assert [i["paper"]["id"] for i in listed] == ["2206.06921"]
+    finally:
+        server.shutdown()
+
+
+def test_submit_of_an_id_arxiv_does_not_know_is_404(
+    settings: Settings, engine: Engine, client: TestClient
+) -> None:
+    from tests.conftest import FIXTURES
+    from tests.members_support import replay_server
+
+    server, url = replay_server(FIXTURES / "arxiv" / "query_empty.xml")
+    try:
+        settings.arxiv_api_url = url
+        token = token_for(engine, add_member(engine, "ada@example.org"))
+        r = client.post("/api/papers/submit", json={"id": "2506.99999"},
+                        headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 404 and "arXiv has no paper 2506.99999" in r.json()["error"]
+    finally:
+        server.shutdown()
