@@ -1,85 +1,84 @@
-"""Serve throughput and latency: `paperfeed serve` (default workers) under N keep-alive
-connections on loopback, per path; also the RSS of each server process.
+"""Serving benchmark: `paperfeed serve` (default worker count) on the 75k-paper catalog.
 
-    python bench/serve_bench.py                      # imports the real HF archive into a temp dir
-    python bench/serve_bench.py --data-dir DIR --seconds 20 --paths / /api/daily_papers
+Builds the catalog once in --data-dir (74,728 arXiv cs papers via `paperfeed ingest jsonl`,
+plus the 580-day Hugging Face archive for featured days via `paperfeed ingest hf-daily
+--from`), starts `paperfeed serve`, then drives `/` and `/api/daily_papers` with wrk (32
+connections on loopback, a fixed duration per URL) and prints req/s, p50/p95/p99 latency and
+the RSS of every serving process. Targets: >= 500 req/s, p95 < 50 ms, RSS < 300 MB/process.
 
-The load generator is a small asyncio HTTP/1.1 client in this process (it shares the machine's
-CPUs with the server, so figures are a lower bound). Prints one line per path.
+    python bench/serve_bench.py [--data-dir /tmp/paperfeed-bench] [--seconds 10]
+
+Uses `wrk` (Debian: `apt-get install -y wrk`) when installed, else the slower asyncio client in
+bench/asyncio_load.py (figures then are a lower bound). Needs ../shared/data beside the checkout.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import json
 import os
+import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ARCHIVE = ROOT.parent / "shared" / "data" / "hf-daily-papers"
+SHARED = ROOT.parent / "shared" / "data"
+ARXIV = SHARED / "arxiv-cs" / "arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
+HF = SHARED / "hf-daily-papers" / "hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz"
+LUA = Path(__file__).resolve().parent / "wrk_report.lua"
+PATHS = ("/", "/api/daily_papers")
 
 
-async def _worker(port: int, path: str, deadline: float, lat: list[float], bad: list[int]) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    while time.perf_counter() < deadline:
-        t0 = time.perf_counter()
-        writer.write(request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = None
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        if length is not None:
-            await reader.readexactly(length)
-        else:  # chunked
-            while True:
-                size = int((await reader.readline()).strip(), 16)
-                await reader.readexactly(size + 2)
-                if size == 0:
-                    break
-        lat.append(time.perf_counter() - t0)
-        if status != 200:
-            bad.append(status)
-    writer.close()
-
-
-async def hammer(port: int, path: str, connections: int, seconds: float) -> str:
-    lat: list[float] = []
-    bad: list[int] = []
-    t0 = time.perf_counter()
-    deadline = t0 + seconds
-    await asyncio.gather(*(_worker(port, path, deadline, lat, bad) for _ in range(connections)))
-    elapsed = time.perf_counter() - t0
-    lat.sort()
-
-    def pct(q: float) -> float:
-        return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
-
-    return (
-        f"{path}: {len(lat) / elapsed:.0f} req/s, p50 {pct(0.5):.1f} ms, p95 {pct(0.95):.1f} ms, "
-        f"p99 {pct(0.99):.1f} ms ({len(lat)} requests, {len(bad)} non-200, {connections} conns)"
+def env_for(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERFEED_")}
+    env.update(
+        PAPERFEED_DATA_DIR=str(data_dir),
+        PAPERFEED_SECRET_KEY="bench-secret-" + "x" * 32,
+        PAPERFEED_ENVIRONMENT="production",
+        PYTHONPATH=str(ROOT),
     )
+    return env
 
 
-def rss_mb(pid: int) -> dict[int, float]:
-    """RSS of `pid` and its children (uvicorn's workers), MB."""
-    out: dict[int, float] = {}
-    pids = [pid]
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
-    for p in pids:
-        for line in Path(f"/proc/{p}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                out[p] = int(line.split()[1]) / 1024
-    return out
+def paperfeed(env: dict[str, str], *args: str) -> None:
+    print("$ paperfeed", " ".join(args), flush=True)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "paperfeed", *args], env=env, check=True)
+    print(f"  ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+def catalog_size(db: Path) -> tuple[int, int]:
+    if not db.exists():
+        return 0, 0
+    with sqlite3.connect(db) as conn:
+        try:
+            n = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+            f = conn.execute("SELECT count(*) FROM featured").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0, 0
+    return int(n), int(f)
+
+
+def ensure_catalog(data_dir: Path, env: dict[str, str]) -> None:
+    papers, featured = catalog_size(data_dir / "paperfeed.db")
+    if papers >= 74_000 and featured >= 9_000:
+        print(f"catalog ready: {papers} papers, {featured} featured rows")
+        return
+    for path in (ARXIV, HF):
+        if not path.exists():
+            sys.exit(f"bench: {path} is missing (needs ../shared/data beside the checkout)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    paperfeed(env, "migrate")
+    paperfeed(env, "ingest", "jsonl", str(ARXIV))
+    paperfeed(env, "ingest", "hf-daily", "--from", str(HF))
+    papers, featured = catalog_size(data_dir / "paperfeed.db")
+    print(f"catalog built: {papers} papers, {featured} featured rows")
 
 
 def free_port() -> int:
@@ -88,57 +87,113 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data-dir", type=Path, help="existing data dir (default: temp + archive)")
-    ap.add_argument("--paths", nargs="+", default=["/", "/api/daily_papers"])
-    ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--workers", type=int, help="default: paperfeed serve's default")
-    ap.add_argument("--archive", type=Path, default=ARCHIVE, help="HF daily-papers dir/tar.gz")
-    args = ap.parse_args()
-    env = dict(os.environ, PAPERFEED_ENVIRONMENT="development", PYTHONPATH=str(ROOT))
-    data_dir = args.data_dir
-    if data_dir is None:
-        data_dir = Path(tempfile.mkdtemp(prefix="pf-serve-bench-"))
-        archive = args.archive
-        if archive.is_dir():
-            archive = next(archive.glob("*.tar.gz"), archive)
-        if not archive.exists():
-            sys.exit(f"no --data-dir and no HF archive at {args.archive}")
-        env["PAPERFEED_DATA_DIR"] = str(data_dir)
-        subprocess.run([sys.executable, "-m", "paperfeed", "init"], env=env, check=True)
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "paperfeed", "ingest", "hf-daily", "--from", str(archive)],
-            env=env, check=True,
-        )
-        print(f"imported {archive.name} in {time.perf_counter() - t0:.1f} s")
-    env["PAPERFEED_DATA_DIR"] = str(data_dir)
-    port = free_port()
-    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)]
-    if args.workers:
-        cmd += ["--workers", str(args.workers)]
-    server = subprocess.Popen(cmd, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
+def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> float:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            sys.exit(f"bench: paperfeed serve exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(base + "/api/health", timeout=2) as r:
+                if r.status == 200:
+                    return time.perf_counter() - t0
+        except OSError:
+            time.sleep(0.1)
+    sys.exit("bench: server not ready within 60 s")
+
+
+def rss_mb(pid: int) -> dict[int, float]:
+    """RSS in MB of `pid` and all its descendants (from /proc)."""
+    out: dict[int, float] = {}
+    stack = [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                out[p] = int(line.split()[1]) / 1024
+        for task in Path(f"/proc/{p}/task").glob("*"):
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                stack += [int(c) for c in (task / "children").read_text().split()]
             except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    sys.exit("server did not start")
-                time.sleep(0.2)
+                pass
+    return out
+
+
+def run_wrk(url: str, seconds: int, connections: int, threads: int) -> dict[str, float]:
+    cmd = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+        "-s", str(LUA), url,
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
+    return json.loads(line[6:])
+
+
+def measure(port: int, path: str, args: argparse.Namespace) -> dict[str, float]:
+    if shutil.which("wrk"):
+        return run_wrk(f"http://127.0.0.1:{port}{path}", args.seconds, args.connections, args.threads)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import asyncio_load
+
+    return asyncio_load.run(port, path, args.connections, args.seconds)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, default=Path("/tmp/paperfeed-bench"))
+    ap.add_argument("--seconds", type=int, default=10, help="wrk duration per URL")
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--workers", type=int, default=None, help="default: paperfeed's own")
+    ap.add_argument("--paths", nargs="+", default=list(PATHS))
+    args = ap.parse_args()
+    print("load generator:", "wrk" if shutil.which("wrk") else "asyncio (wrk not installed)")
+
+    env = env_for(args.data_dir)
+    ensure_catalog(args.data_dir, env)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)]
+    if args.workers:
+        serve += ["--workers", str(args.workers)]
+    print("$ paperfeed", " ".join(serve[3:]), flush=True)
+    proc = subprocess.Popen(serve, env=env)
+    try:
+        ready = wait_ready(base, proc)
+        print(f"server ready in {ready:.1f} s")
         time.sleep(1.0)  # let every worker finish starting
+        results = []
         for path in args.paths:
-            asyncio.run(hammer(port, path, args.connections, 1.0))  # warm-up
-            print(asyncio.run(hammer(port, path, args.connections, args.seconds)))
-        print("rss MB:", {p: round(mb) for p, mb in rss_mb(server.pid).items()})
-        print(f"load average after: {os.getloadavg()}")
+            for _ in range(20):  # warm-up: caches, connection pools, lazy imports
+                urllib.request.urlopen(base + path, timeout=10).read()
+            r = measure(port, path, args)
+            rps = r["requests"] / (r["duration_us"] / 1e6)
+            errors = int(sum(r[k] for k in r if k.endswith("errors") or k == "timeouts"))
+            results.append((path, rps, r))
+            print(
+                f"{path:<20} {r['requests']:>7} requests  {rps:8.0f} req/s  "
+                f"p50 {r['p50_us'] / 1000:6.1f} ms  p95 {r['p95_us'] / 1000:6.1f} ms  "
+                f"p99 {r['p99_us'] / 1000:6.1f} ms  errors {errors}  "
+                f"{r['bytes'] / max(r['requests'], 1) / 1024:.1f} KB/response",
+                flush=True,
+            )
+        rss = rss_mb(proc.pid)
+        print("RSS per serving process (MB): " + ", ".join(
+            f"{pid}: {mb:.0f}" for pid, mb in sorted(rss.items())
+        ))
+        ok = all(rps >= 500 and r["p95_us"] < 50_000 for _, rps, r in results) and max(
+            rss.values()
+        ) < 300
+        print("targets (>= 500 req/s, p95 < 50 ms, RSS < 300 MB):", "met" if ok else "MISSED")
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic narrates every schema check at INFO; the CLI reports migrations itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         app()
     except PaperfeedError as exc:
