@@ -23,6 +23,12 @@ def serve(
     workers: int | None = typer.Option(
         None, help="Worker processes (default: PAPERFEED_WORKERS, 2)."
     ),
+    with_jobs: bool = typer.Option(
+        False,
+        "--with-jobs",
+        help="Also run ingestion (hourly) and digests (PAPERFEED_DIGEST_SEND_HOUR) in this "
+        "process, for single-machine installs (see README for cron/systemd instead).",
+    ),
 ) -> None:
     """Serve the site and the JSON API. Refuses an out-of-date schema (run `paperfeed migrate`)."""
     import uvicorn
@@ -40,6 +46,11 @@ def serve(
         summary = load_demo(engine)
         typer.echo(f"demo corpus: {summary.line()}")
     check_schema(engine)
+    if with_jobs:
+        from paperfeed.jobs import start_scheduler
+
+        start_scheduler(connect(settings), settings)  # its own engine: see dispose below
+        typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly")
     engine.dispose()
     n = workers or settings.workers
     typer.echo(f"paperfeed on http://{host}:{port}/ ({n} worker{'s' if n > 1 else ''})")

@@ -1,0 +1,159 @@
+"""In-process scheduler for `paperfeed serve --with-jobs` (single-machine installs).
+
+A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
+
+- `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers;
+- `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
+- `digest-weekly`: on Sundays from that hour, this ISO week's edition.
+
+Each job runs under a lease in `job_leases`, so two processes (two `serve --with-jobs`, or
+one plus cron) never run the same job at once, and remembers the last period it ran for in
+`job_state` ("job:<name>:last"), so a restart does not re-run it. Digests are safe to re-run
+anyway (deliveries make them exactly-once); the lease avoids duplicated work. Larger
+installs run the same jobs from cron or systemd timers instead (README).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.digests.editions import current_edition, local_date
+from paperfeed.models import utcnow
+from paperfeed.storage import jobs as job_state
+from paperfeed.storage import leases
+from paperfeed.storage.db import write
+
+log = logging.getLogger(__name__)
+LEASE_SECONDS = 3600
+RETRY_AFTER_FAILURE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Job:
+    """`due(now)` returns the period key to run for (e.g. an edition label) or None."""
+
+    name: str
+    due: Callable[[datetime], str | None]
+    run: Callable[[str], str]
+
+
+def _local(now: datetime, settings: Settings) -> datetime:
+    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(settings.timezone))
+
+
+def hourly_key(now: datetime) -> str:
+    return now.strftime("%Y-%m-%dT%H")
+
+
+def daily_digest_due(now: datetime, settings: Settings) -> str | None:
+    local = _local(now, settings)
+    if local.isoweekday() >= 6 or local.hour < settings.digest_send_hour:
+        return None
+    return current_edition("daily", now, settings.timezone).label
+
+
+def weekly_digest_due(now: datetime, settings: Settings) -> str | None:
+    local = _local(now, settings)
+    if local.isoweekday() != 7 or local.hour < settings.digest_send_hour:
+        return None
+    return current_edition("weekly", now, settings.timezone).label
+
+
+def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
+    def ingest(_key: str) -> str:
+        from paperfeed.sources import hf_daily
+
+        today = local_date(utcnow(), settings.timezone)
+        return hf_daily.import_days(engine, settings, today, today, progress=False).line()
+
+    def digest(frequency: str) -> Callable[[str], str]:
+        def run(label: str) -> str:
+            from paperfeed.digests.editions import parse_edition
+            from paperfeed.digests.send import send_edition
+
+            return send_edition(engine, settings, parse_edition(label, frequency)).line()
+
+        return run
+
+    return [
+        Job("ingest-hf-daily", hourly_key, ingest),
+        Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
+        Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
+    ]
+
+
+class Scheduler:
+    """Runs due jobs under leases; `tick(now)` is one pass (tests call it directly)."""
+
+    def __init__(
+        self, engine: Engine, settings: Settings, jobs: list[Job], *, holder: str | None = None
+    ) -> None:
+        from paperfeed.digests.send import sender_id
+
+        self.engine = engine
+        self.settings = settings
+        self.jobs = jobs
+        self.holder = holder or sender_id()
+        self._failed_at: dict[str, datetime] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick(self, now: datetime) -> list[str]:
+        """Run every due job not yet run for its period. Returns the names of jobs run."""
+        ran = []
+        for job in self.jobs:
+            key = job.due(now)
+            if key is None or job_state.get_state(self.engine, f"job:{job.name}:last") == key:
+                continue
+            failed = self._failed_at.get(job.name)
+            if failed is not None and now - failed < RETRY_AFTER_FAILURE:
+                continue
+            if not leases.acquire(
+                self.engine, job.name, self.holder, ttl_seconds=LEASE_SECONDS, now=now
+            ):
+                log.info("job %s: another process holds its lease, skipping", job.name)
+                continue
+            try:
+                log.info("job %s (%s): starting", job.name, key)
+                result = job.run(key)
+                with write(self.engine) as conn:
+                    job_state.set_state(conn, f"job:{job.name}:last", key, now=utcnow())
+                log.info("job %s (%s): %s", job.name, key, result)
+                ran.append(job.name)
+            except Exception:  # noqa: BLE001 - a failed job must not stop the scheduler
+                self._failed_at[job.name] = now
+                log.exception("job %s (%s) failed; retried in 10 minutes", job.name, key)
+            finally:
+                leases.release(self.engine, job.name, self.holder)
+        return ran
+
+    def start(self, tick_seconds: float = 30.0) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.tick(utcnow())
+                self._stop.wait(tick_seconds)
+
+        self._thread = threading.Thread(target=loop, name="paperfeed-jobs", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def start_scheduler(engine: Engine, settings: Settings) -> Scheduler:
+    scheduler = Scheduler(engine, settings, default_jobs(engine, settings))
+    scheduler.start()
+    return scheduler
+
+
+__all__ = ["Job", "Scheduler", "start_scheduler"]
