@@ -50,13 +50,13 @@ class Links:
             f"{self.base_url}/subscribe/confirm?token={quote(self.confirm_token(email, frequency))}"
         )
 
-    def unsubscribe_url(self, subscription_id: int, email: str) -> str:
-        token = quote(self.manage_token(subscription_id, email))
-        return f"{self.base_url}/unsubscribe?token={token}"
+    def unsubscribe_url(self, subscription_id: int, email: str, *, token: str | None = None) -> str:
+        token = token or self.manage_token(subscription_id, email)
+        return f"{self.base_url}/unsubscribe?token={quote(token)}"
 
-    def preferences_url(self, subscription_id: int, email: str) -> str:
-        token = quote(self.manage_token(subscription_id, email))
-        return f"{self.base_url}/subscribe/preferences?token={token}"
+    def preferences_url(self, subscription_id: int, email: str, *, token: str | None = None) -> str:
+        token = token or self.manage_token(subscription_id, email)
+        return f"{self.base_url}/subscribe/preferences?token={quote(token)}"
 
     # -- checking -----------------------------------------------------------------------
     def read_confirm(self, token: str) -> tuple[str, Frequency]:

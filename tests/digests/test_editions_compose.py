@@ -113,3 +113,25 @@ def test_author_line_names_the_first_authors_and_counts_the_rest() -> None:
     assert author_line(["A", "B", "C"]) == "A, B and C"
     assert author_line([f"N{i}" for i in range(9)], limit=2) == "N0, N1 and 7 others"
     assert author_line([{"name": "D", "hf_user": None}]) == "D"
+
+
+def test_fast_per_recipient_copy_equals_a_full_render(settings: object) -> None:
+    from paperfeed.config import Settings
+    from paperfeed.digests.render import Renderer
+
+    assert isinstance(settings, Settings)
+    digest = compose(
+        parse_edition("2025-06-16"),
+        [Item("2501.00001", title="<i>x</i> & y")],
+        base_url="http://testserver",
+        site_name="s",
+        max_papers=5,
+    )
+    assert digest is not None
+    renderer = Renderer(settings)
+    for email in ("a@example.org", "o'neil&co<x>@example.org"):
+        recipient = renderer.recipient(7, email)
+        fast = renderer.digest_parts(digest, recipient)
+        assert fast == renderer._render(digest, recipient)
+        assert email in fast[1] and "o&#39;neil&amp;co&lt;x&gt;" not in fast[1]
+    assert "o&#39;neil&amp;co&lt;x&gt;@example.org" in fast[0]
