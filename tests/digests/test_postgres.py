@@ -1,0 +1,58 @@
+"""The claim protocol and job leases on a real PostgreSQL (pgserver), the scale-out engine."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+from paperfeed.config import Settings
+from paperfeed.digests.editions import parse_edition
+from paperfeed.digests.send import send_edition
+from paperfeed.storage import deliveries as dstore
+from paperfeed.storage import leases
+from paperfeed.storage.db import connect, migrate
+from tests.digests.conftest import DAY, add_subscribers, seed_papers
+from tests.digests.smtp_sink import SinkServer
+
+pytestmark = pytest.mark.postgres
+
+
+def test_three_concurrent_senders_on_postgresql_send_each_message_once(
+    pg_settings: Settings, smtp: SinkServer
+) -> None:
+    settings = pg_settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "mail_from": "p <d@p.test>"}
+    )
+    engine = connect(settings)
+    migrate(engine)
+    seed_papers(engine)
+    emails = add_subscribers(engine, 90)
+    edition = parse_edition(DAY.isoformat())
+    reports = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            reports.append(send_edition(engine, settings, edition, batch_size=7))
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    received = Counter(m.rcpt[0] for m in smtp.sink.messages)
+    assert set(received) == set(emails) and set(received.values()) == {1}
+    assert sum(r.sent for r in reports) == 90
+    with engine.connect() as conn:
+        assert dstore.status_counts(conn, edition.label) == {"sent": 90}
+    # Leases use the same portable insert-or-take-over SQL.
+    now = datetime(2025, 6, 16, 12)
+    assert leases.acquire(engine, "job", "a", ttl_seconds=60, now=now)
+    assert not leases.acquire(engine, "job", "b", ttl_seconds=60, now=now)
+    engine.dispose()
