@@ -97,7 +97,8 @@ def test_week_and_month_pages_list_their_papers_once(client, engine):
     week = client.get("/papers/week/2025-W25")
     assert week.status_code == 200
     assert titles(week.text) == ["Monday paper", "Sunday paper"]
-    assert "Week 25 · Jun 16, 2025 – Jun 22, 2025" in week.text
+    assert "Week 25 · Jun 16 – Jun 22, 2025" in week.text
+    assert "Week 24, 2025</a>" in week.text and "Week 26, 2025" in week.text
     assert 'href="/papers/week/2025-W24" rel="prev"' in week.text
     assert 'href="/papers/week/2025-W26" rel="next"' in week.text
     month = client.get("/papers/month/2025-06?sort=publishedAt")

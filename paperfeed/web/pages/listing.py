@@ -39,8 +39,21 @@ def period_heading(period: Period, now: datetime) -> str:
         return format_day(period.start, now)
     if period.kind == "week":
         week = period.start.isocalendar()[1]
-        return f"Week {week} · {format_day(period.start, now)} – {format_day(period.end, now)}"
+        start, end = period.start, period.end
+        if start.year == end.year:
+            span = f"{start.strftime('%b')} {start.day} – {format_day(end, now)}"
+        else:
+            span = f"{format_day(start, now)} – {format_day(end, now)}"
+        return f"Week {week} · {span}"
     return period.start.strftime("%B %Y")
+
+
+def nav_label(period: Period, now: datetime) -> str:
+    """Short label of a neighbouring period: 'Jun 13', 'Week 24', 'May 2025'."""
+    if period.kind == "week":
+        year, week, _ = period.start.isocalendar()
+        return f"Week {week}" if year == now.year else f"Week {week}, {year}"
+    return period_heading(period, now)
 
 
 def period_tabs(anchor: date, kind: str) -> list[dict[str, Any]]:
@@ -129,4 +142,4 @@ def _render(
 def _nav(period: Period | None, sort: str, now: datetime) -> dict[str, str] | None:
     if period is None:
         return None
-    return {"url": list_url(period.path, sort=sort), "label": period_heading(period, now)}
+    return {"url": list_url(period.path, sort=sort), "label": nav_label(period, now)}
