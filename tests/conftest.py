@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -62,11 +63,19 @@ def now() -> datetime:
 def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PostgreSQL 16 (+ pgvector) started from the pgserver wheel, for the session."""
     pgserver = pytest.importorskip("pgserver", reason="pgserver not installed (pip install .[test])")
-    root = tmp_path_factory.mktemp("pg")
-    try:
-        server = pgserver.get_server(root, cleanup_mode="stop")
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        pytest.skip(f"could not start PostgreSQL via pgserver: {exc}")
+    server, error = None, None
+    # pg_ctl gets 10 s to start inside pgserver; on a loaded machine that can run out, so retry.
+    for _attempt in range(3):
+        try:
+            server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+            break
+        except Exception as exc:  # pragma: no cover - depends on the machine
+            error = exc
+    if server is None:
+        message = f"could not start PostgreSQL via pgserver: {error!r}"
+        if os.environ.get("PAPERFEED_TEST_REQUIRE_PG"):
+            pytest.fail(message)
+        pytest.skip(message)
     uri = server.get_uri()
     yield uri.replace("postgresql://", "postgresql+psycopg://", 1)
     server.cleanup()
