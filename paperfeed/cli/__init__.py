@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from paperfeed.cli import admin, digest, ingest, serve, subscribers, user
+from paperfeed.cli import admin, digest, ingest, rules, serve, subscribers, user
 from paperfeed.cli import eval as eval_cli
 from paperfeed.cli import search as search_cli
 from paperfeed.errors import PaperfeedError
@@ -28,6 +28,7 @@ app.add_typer(ingest.app, name="ingest")
 search_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(user.app, name="user")
+app.add_typer(rules.app, name="rules")
 app.add_typer(digest.app, name="digest")
 app.add_typer(subscribers.app, name="subscribers")
 

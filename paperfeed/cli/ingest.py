@@ -13,8 +13,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from sqlalchemy import Engine
 
 from paperfeed.cli.common import load_settings, ready_engine
+from paperfeed.config import Settings
 from paperfeed.errors import BadRequest
 from paperfeed.models import IngestSummary
 
@@ -35,12 +37,20 @@ def _day(value: str | None, option: str) -> date | None:
         raise BadRequest(f"ingest: {option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _report(summary: IngestSummary) -> None:
+def _report(
+    summary: IngestSummary, engine: Engine | None = None, settings: Settings | None = None
+) -> None:
     for message in summary.errors[:MAX_ERRORS_SHOWN]:
         typer.echo(f"rejected: {message}", err=True)
     if len(summary.errors) > MAX_ERRORS_SHOWN:
         typer.echo(f"... and {len(summary.errors) - MAX_ERRORS_SHOWN} more rejected", err=True)
     typer.echo(summary.line())
+    if engine is not None and settings is not None and settings.auto_feature_rules:
+        from paperfeed.autofeature import apply_rules
+        from paperfeed.models import utcnow
+
+        featured = apply_rules(engine, settings, now=utcnow())
+        typer.echo(f"auto-feature rules: {len(featured)} papers featured today")
 
 
 @app.command("hf-daily")
@@ -65,7 +75,7 @@ def hf_daily(
     else:
         assert first is not None
         summary = source.import_days(engine, settings, first, last or first, progress=progress)
-    _report(summary)
+    _report(summary, engine, settings)
 
 
 @app.command("arxiv")
@@ -97,7 +107,7 @@ def arxiv(
         summary = source.import_category(
             engine, settings, category, first, last, progress=progress
         )
-    _report(summary)
+    _report(summary, engine, settings)
 
 
 class OaiFormat(StrEnum):
@@ -133,7 +143,7 @@ def oai(
         restart=restart,
         progress=progress,
     )
-    _report(summary)
+    _report(summary, engine, settings)
 
 
 @app.command("jsonl")
@@ -150,4 +160,4 @@ def jsonl(
     summary = source.import_file(
         engine, file, progress=progress, batch_size=settings.ingest_batch_size
     )
-    _report(summary)
+    _report(summary, engine, settings)

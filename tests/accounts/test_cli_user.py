@@ -62,3 +62,27 @@ def test_user_ban_ends_access_and_is_logged(
     with engine.connect() as conn:
         (entry,) = moderation.list_log(conn)
     assert (entry.actor, entry.action, entry.reason) == (None, "ban_member", "spam")
+
+
+def test_ingest_runs_auto_feature_rules_and_rules_apply_reports(
+    cli_env: None, engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paperfeed.models import utcnow
+    from tests.conftest import FIXTURES
+    from tests.members_support import replay_server
+
+    server, url = replay_server(FIXTURES / "arxiv" / "query_doc.xml")  # 2206.06921, math.CA
+    try:
+        monkeypatch.setenv("PAPERFEED_ARXIV_API_URL", url)
+        monkeypatch.setenv("PAPERFEED_ARXIV_DELAY_SECONDS", "0")
+        monkeypatch.setenv(
+            "PAPERFEED_AUTO_FEATURE_RULES",
+            '[{"category": "math.CA", "min_upvotes": 0, "max_age_days": 100000}]',
+        )
+        out = _run("ingest", "arxiv", "--id", "2206.06921", "--no-progress")
+        assert "auto-feature rules: 1 papers featured today" in out
+    finally:
+        server.shutdown()
+    day = utcnow().date().isoformat()
+    assert "2206.06921" in client.get(f"/papers/date/{day}").text
+    assert "0 papers featured today" in _run("rules", "apply")  # each paper only once

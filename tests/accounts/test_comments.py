@@ -141,3 +141,16 @@ def test_empty_comment_is_refused(
     r = client.post(f"/papers/{PID}/comments",
                     data={"body": "   ", "csrf_token": csrf(client, f"/papers/{PID}")})
     assert r.status_code == 400
+
+
+def test_comments_are_rate_limited_per_account(
+    settings: Settings, inbox: Inbox, engine: Engine, now: datetime
+) -> None:
+    settings.comment_limit_per_hour = 2
+    add_paper(engine, PID, published_at=now)
+    with TestClient(create_app(settings)) as c:
+        sign_in(c, inbox, "ada@example.org")
+        token = csrf(c, f"/papers/{PID}")
+        codes = [c.post(f"/papers/{PID}/comments", data={"body": f"c{i}", "csrf_token": token},
+                        follow_redirects=False).status_code for i in range(3)]
+        assert codes == [303, 303, 429]

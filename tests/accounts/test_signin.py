@@ -186,3 +186,43 @@ def test_banned_member_gets_no_signin_link(
         store.set_banned(conn, member.id, True)
     request_link(client, "ada@example.org")
     assert inbox.to("ada@example.org") == []
+
+
+def test_settings_page_creates_a_token_shown_once_and_revokes_it(
+    client: TestClient, inbox: Inbox, engine: Engine
+) -> None:
+    import re
+
+    from paperfeed.storage.schema import api_tokens
+
+    sign_in(client, inbox, "ada@example.org")
+    r = client.post("/settings/tokens", data={"name": "laptop", "csrf_token": csrf(client, "/settings")})
+    m = re.search(r'<code id="new-token">(pf_[\w\-]+)</code>', r.text)
+    assert m and r.headers["cache-control"] == "no-store"
+    token = m.group(1)
+    with engine.connect() as conn:
+        (stored,) = conn.execute(select(api_tokens.c.id, api_tokens.c.token_hash)).all()
+    assert token not in stored.token_hash  # stored hashed only
+    page = client.get("/settings").text
+    assert "laptop" in page and token not in page  # never shown again
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/whoami", headers=auth).status_code == 200
+    client.post(f"/settings/tokens/{stored.id}/revoke", data={"csrf_token": csrf(client, "/settings")})
+    assert client.get("/api/whoami", headers=auth).status_code == 401
+
+
+def test_profile_username_change_and_taken_username(
+    client: TestClient, inbox: Inbox, engine: Engine
+) -> None:
+    add_member(engine, "bob@example.org", username="bob")
+    sign_in(client, inbox, "ada@example.org")
+    token = csrf(client, "/settings")
+    ok = client.post("/settings/profile", data={"username": "ada", "display_name": "Ada L.",
+                                                "csrf_token": token})
+    assert ok.status_code == 200 and "Profile saved" in ok.text
+    taken = client.post("/settings/profile", data={"username": "bob", "display_name": "",
+                                                   "csrf_token": token})
+    assert taken.status_code == 409 and "taken" in taken.text
+    bad = client.post("/settings/profile", data={"username": "<script>", "display_name": "",
+                                                 "csrf_token": token})
+    assert bad.status_code == 400 and "<script>" not in bad.text.split("<main")[1]

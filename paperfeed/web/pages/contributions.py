@@ -77,6 +77,7 @@ def comment_add(
     next: str = Form(""),
 ) -> Response:
     comment_id = comments.add_comment(engine, settings, member, paper_id, body, ip=ip, now=now)
+    page_cache(request).clear()  # anonymous readers of this worker see it at once
     target = safe_next(next or f"/papers/{paper_id}").split("#")[0]
     return RedirectResponse(f"{target}#comment-{comment_id}", status_code=303)
 
@@ -98,6 +99,7 @@ def comment_edit(
     body: str = Form(""),
 ) -> Response:
     comment = comments.edit_comment(engine, member, comment_id, body, now=now)
+    page_cache(request).clear()
     return RedirectResponse(f"/papers/{comment.paper_id}#comment-{comment_id}", status_code=303)
 
 
@@ -106,6 +108,7 @@ def comment_delete(
     request: Request, comment_id: int, member: CurrentUser, engine: EngineDep
 ) -> Response:
     comment = comments.delete_comment(engine, member, comment_id)
+    page_cache(request).clear()
     return RedirectResponse(f"/papers/{comment.paper_id}#comments", status_code=303)
 
 
@@ -116,4 +119,5 @@ def comment_hide(
 ) -> Response:
     comment = comments.hide_comment(engine, member, comment_id, hidden=hidden != "0",
                                     reason=reason, now=now)
+    page_cache(request).clear()
     return RedirectResponse(f"/papers/{comment.paper_id}#comment-{comment_id}", status_code=303)
