@@ -58,6 +58,12 @@ def test_home_page_then_paper_page_in_a_real_browser(browser, real_day, live_ser
     assert page.get_by_role("button", name="Subscribe").is_visible()
     assert page.get_by_label("Email address").is_visible()
 
+    # Landmarks, and the keyboard path: the first Tab lands on the skip link.
+    for landmark in ("banner", "main", "contentinfo", "search"):
+        assert page.get_by_role(landmark).count() >= 1, landmark
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+
     cards = page.locator(".paper-card")
     assert cards.count() == 9
     first = cards.first  # trending: the most upvoted paper of the day
