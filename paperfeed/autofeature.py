@@ -53,7 +53,7 @@ def apply_rules(
         chosen = [
             row["id"]
             for row in rule_candidates(conn, published_since=since, paper_ids=paper_ids)
-            if any(matches(rule, row, now) for rule in rules)
+            if any(matches(rule, dict(row), now) for rule in rules)
         ]
         add_featured(
             conn, [Featured(paper_id=pid, day=day, submitted_at=now, source="rule")

@@ -28,7 +28,9 @@ def hit_in(
     row = conn.execute(
         select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
     ).first()
-    if row is None or now - row.window_start >= window:
+    # By position: `Row.count` could be read as the tuple method.
+    start, used = (row[0], int(row[1])) if row is not None else (now, 0)
+    if row is None or now - start >= window:
         if row is None:
             conn.execute(rate_limits.insert().values(key=key, window_start=now, count=1))
         else:
@@ -38,9 +40,9 @@ def hit_in(
                 .values(window_start=now, count=1)
             )
         return
-    if row.count >= limit:
-        retry = int((row.window_start + window - now).total_seconds()) + 1
+    if used >= limit:
+        retry = int((start + window - now).total_seconds()) + 1
         raise RateLimited(f"too many {what}; try again in {retry} s", retry_after=retry)
     conn.execute(
-        rate_limits.update().where(rate_limits.c.key == key).values(count=row.count + 1)
+        rate_limits.update().where(rate_limits.c.key == key).values(count=used + 1)
     )
