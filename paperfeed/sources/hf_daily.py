@@ -310,7 +310,9 @@ def import_path(engine: Engine, path: Path, *, progress: bool = False) -> Ingest
     Idempotent: a second run reports 0 new, 0 updated. Raises SourceError if `path` is
     unreadable; unusable files and items are counted as rejected with a message each."""
     path = Path(path)
-    records = parse_responses((name, data, None) for name, data in iter_path(path))
+    files = tqdm(iter_path(path), unit="file", desc="hf-daily read", disable=not progress)
+    records = parse_responses((name, data, None) for name, data in files)
+    files.close()
     return store(engine, records, progress=progress)
 
 

@@ -17,7 +17,6 @@ cross-list) the listing date would be years off, so the first day of the id's mo
 from __future__ import annotations
 
 import gzip
-import io
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -161,8 +160,7 @@ def iter_batches(path: Path, *, size: int = LINES_PER_BATCH) -> Iterator[Batch]:
     batch = Batch()
     try:
         with _open(path) as raw:
-            reader = io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[arg-type]
-            for number, line in enumerate(reader, start=1):
+            for number, line in enumerate(raw, start=1):
                 batch.units += 1
                 if line.strip():
                     try:

@@ -165,7 +165,7 @@ def add_featured(conn: Connection, items: Iterable[Featured], *, now: datetime) 
     if not items:
         return 0
     keys = list({(f.paper_id, f.day) for f in items})
-    present = set()
+    present: set[tuple[str, Any]] = set()
     for i in range(0, len(keys), BATCH):
         chunk = keys[i : i + BATCH]
         rows_found = conn.execute(
