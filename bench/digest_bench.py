@@ -57,14 +57,23 @@ def _papers(n: int) -> list:
                     break
     papers = []
     for i in range(n):
-        r = rows[i] if i < len(rows) else {
-            "id": f"2506.{i:05d}", "title": f"Synthetic paper {i}", "abstract": "Text. " * 150,
-            "authors": ["A. Author", "B. Author"],
-        }
+        r = (
+            rows[i]
+            if i < len(rows)
+            else {
+                "id": f"2506.{i:05d}",
+                "title": f"Synthetic paper {i}",
+                "abstract": "Text. " * 150,
+                "authors": ["A. Author", "B. Author"],
+            }
+        )
         papers.append(
             Paper(
-                id=r["id"], title=r["title"], abstract=r["abstract"],
-                authors=[Author(a) for a in r["authors"]], upstream_upvotes=100 - i,
+                id=r["id"],
+                title=r["title"],
+                abstract=r["abstract"],
+                authors=[Author(a) for a in r["authors"]],
+                upstream_upvotes=100 - i,
                 source="bench",
             )
         )
@@ -110,13 +119,22 @@ def main() -> None:
         papers = _papers(settings.digest_max_papers)
         with write(engine) as conn:
             upsert_papers(conn, papers, now=now)
-            add_featured(conn, [Featured(p.id, DAY, submitted_at=now, source="bench") for p in papers], now=now)
+            add_featured(
+                conn,
+                [Featured(p.id, DAY, submitted_at=now, source="bench") for p in papers],
+                now=now,
+            )
             conn.execute(
                 subscriptions.insert(),
                 [
-                    {"email": f"reader{i:05d}@example.org", "frequency": "daily",
-                     "status": "confirmed", "created_at": now, "confirmed_at": now,
-                     "hard_bounces": 0}
+                    {
+                        "email": f"reader{i:05d}@example.org",
+                        "frequency": "daily",
+                        "status": "confirmed",
+                        "created_at": now,
+                        "confirmed_at": now,
+                        "hard_bounces": 0,
+                    }
                     for i in range(args.subscribers)
                 ],
             )
@@ -136,7 +154,9 @@ def main() -> None:
         f"CPU per message: sender {sender_cpu / n * 1000:.2f} ms, SMTP sink {sink_cpu.value / n * 1000:.2f} ms "
         f"(CPU-bound ceiling with a core each: {n / max(sender_cpu, sink_cpu.value):.0f} messages/s)"
     )
-    print(f"sender peak RSS: {rss_peak / 1024:.0f} MiB (before sending: {rss_before / 1024:.0f} MiB)")
+    print(
+        f"sender peak RSS: {rss_peak / 1024:.0f} MiB (before sending: {rss_before / 1024:.0f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.digests.editions import current_edition, local_date
+from paperfeed.errors import PaperfeedError
 from paperfeed.models import utcnow
 from paperfeed.storage import jobs as job_state
 from paperfeed.storage import leases
@@ -128,6 +129,9 @@ class Scheduler:
                     job_state.set_state(conn, f"job:{job.name}:last", key, now=utcnow())
                 log.info("job %s (%s): %s", job.name, key, result)
                 ran.append(job.name)
+            except PaperfeedError as exc:  # expected failures (upstream down, ...): one line
+                self._failed_at[job.name] = now
+                log.error("job %s (%s) failed: %s; retried in 10 minutes", job.name, key, exc)
             except Exception:  # noqa: BLE001 - a failed job must not stop the scheduler
                 self._failed_at[job.name] = now
                 log.exception("job %s (%s) failed; retried in 10 minutes", job.name, key)

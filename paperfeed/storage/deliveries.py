@@ -46,8 +46,7 @@ class Claim:
     status: str  # the subscription's status now (send only when "confirmed")
     user_id: int | None
     hard_bounces: int
-    attempts: int
-    taken_over_from: str | None  # "claimed" / "sending" / "deferred" when taken over, else None
+    attempts: int  # handoffs to SMTP so far (1+ means taken over from a stopped sender)
 
 
 def take_over_stale(
@@ -184,7 +183,6 @@ def my_claims(conn: Connection, *, edition: str, claimer: str) -> list[Claim]:
         select(
             deliveries.c.subscription_id,
             deliveries.c.attempts,
-            deliveries.c.last_error,
             subscriptions.c.email,
             subscriptions.c.status,
             subscriptions.c.user_id,
@@ -200,15 +198,10 @@ def my_claims(conn: Connection, *, edition: str, claimer: str) -> list[Claim]:
         )
         .order_by(deliveries.c.subscription_id)
     ).all()
-    claims = []
-    for r in rows:
-        note = r.last_error or ""
-        taken = note.split(" ")[3] if note.startswith("taken over from ") else None
-        claims.append(
-            Claim(
-                r.subscription_id, r.email, r.status, r.user_id, r.hard_bounces, r.attempts, taken
-            )
-        )
+    claims = [
+        Claim(r.subscription_id, r.email, r.status, r.user_id, r.hard_bounces, r.attempts)
+        for r in rows
+    ]
     return claims
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import RowMapping
 
-from paperfeed.storage.schema import subscriptions, users
+from paperfeed.storage.schema import deliveries, subscriptions, users
 
 STATUSES = ("pending", "confirmed", "unsubscribed", "suspended")
 
@@ -134,8 +134,6 @@ def add(
 
 def remove(conn: Connection, email: str) -> bool:
     """Delete the row and its delivery history (admin; users unsubscribe instead)."""
-    from paperfeed.storage.schema import deliveries
-
     row = get_by_email(conn, email)
     if row is None:
         return False

@@ -90,9 +90,7 @@ def test_preview_page_in_development(client: TestClient, engine: Engine) -> None
     assert client.get("/digest/preview?edition=junk").status_code == 400
 
 
-def test_preview_page_in_production_is_for_admins_only(
-    settings: Settings, engine: Engine
-) -> None:
+def test_preview_page_in_production_is_for_admins_only(settings: Settings, engine: Engine) -> None:
     from paperfeed.accounts.signin import SESSION_COOKIE, start_session
     from paperfeed.storage.users import create_user
 

@@ -77,9 +77,7 @@ def test_scheduled_daily_edition_skips_weekends_but_weekly_does_not() -> None:
 
 def test_period_end_is_midnight_after_the_last_day_in_the_timezone() -> None:
     assert period_end_utc(parse_edition("2025-06-16"), "UTC") == datetime(2025, 6, 17)
-    assert period_end_utc(parse_edition("2025-06-16"), "Europe/Paris") == datetime(
-        2025, 6, 16, 22
-    )
+    assert period_end_utc(parse_edition("2025-06-16"), "Europe/Paris") == datetime(2025, 6, 16, 22)
 
 
 def test_compose_without_papers_is_none() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,7 +14,7 @@ from paperfeed.digests.editions import parse_edition
 from paperfeed.digests.send import DigestSendError, send_edition
 from paperfeed.storage import deliveries as dstore
 from paperfeed.storage import subscriptions as sstore
-from tests.digests.conftest import DAY, add_subscribers, links_in, seed_papers
+from tests.digests.conftest import DAY, add_subscribers, csrf_from, links_in, seed_papers
 from tests.digests.smtp_sink import Sink
 
 EDITION = parse_edition(DAY.isoformat())
@@ -75,12 +75,10 @@ def test_links_in_the_digest_work_against_the_app(
     # Preferences: change the frequency through the signed link.
     page = client.get(_path(prefs))
     assert page.status_code == 200 and address in page.text
-    token = urlsplit(prefs).query.split("token=", 1)[1]
-    from tests.digests.conftest import csrf_from
-
+    token = unquote(urlsplit(prefs).query.split("token=", 1)[1])
     saved = client.post(
         "/subscribe/preferences",
-        data={"token": _unquote(token), "frequency": "weekly", "csrf_token": csrf_from(page.text)},
+        data={"token": token, "frequency": "weekly", "csrf_token": csrf_from(page.text)},
     )
     assert saved.status_code == 200 and "Saved: weekly" in saved.text
     with engine.connect() as conn:
@@ -105,12 +103,6 @@ def test_links_in_the_digest_work_against_the_app(
     seed_papers(engine, date(2025, 6, 17))
     assert send_edition(engine, settings, parse_edition("2025-06-17")).sent == 0
     assert sink.messages == []
-
-
-def _unquote(text: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(text)
 
 
 def test_forged_or_tampered_unsubscribe_token_is_rejected(client: TestClient) -> None:
@@ -152,7 +144,10 @@ def test_only_confirmed_subscribers_of_the_frequency_receive_it(
         sstore.request(conn, "pending@example.org", "daily", now=utcnow())
         sstore.add(conn, "weekly@example.org", "weekly", confirmed=True, now=utcnow())
     assert send_edition(engine, settings, EDITION).sent == 2
-    assert {m.rcpt[0] for m in sink.messages} == {"reader0000@example.org", "reader0001@example.org"}
+    assert {m.rcpt[0] for m in sink.messages} == {
+        "reader0000@example.org",
+        "reader0001@example.org",
+    }
     # The weekly edition of that week goes to the weekly subscriber only.
     assert send_edition(engine, settings, parse_edition("2025-W25")).sent == 1
     assert sink.messages[-1].rcpt == ["weekly@example.org"]

@@ -33,9 +33,7 @@ def _confirm_via_link(client: TestClient, url: str) -> str:
     page = client.get(f"{parts.path}?{parts.query}")
     assert page.status_code == 200 and "Confirm subscription" in page.text
     token = unquote(parts.query.split("token=", 1)[1])
-    r = client.post(
-        "/subscribe/confirm", data={"token": token, "csrf_token": csrf_from(page.text)}
-    )
+    r = client.post("/subscribe/confirm", data={"token": token, "csrf_token": csrf_from(page.text)})
     assert r.status_code == 200
     return r.text
 
@@ -70,7 +68,11 @@ def test_same_answer_whatever_the_address_state(
     email = "someone@example.org"
     answers = [_subscribe(client, email)]  # new
     answers.append(_subscribe(client, email))  # pending
-    confirm_url = next(u for u in links_in(sink.messages[0].parse().get_body(("plain",)).get_content()) if "/confirm" in u)
+    confirm_url = next(
+        u
+        for u in links_in(sink.messages[0].parse().get_body(("plain",)).get_content())
+        if "/confirm" in u
+    )
     _confirm_via_link(client, confirm_url)
     answers.append(_subscribe(client, email))  # confirmed
     assert _status(engine, email) == "confirmed"  # a request never downgrades a subscription
@@ -165,3 +167,25 @@ def test_expired_or_forged_confirmation_link_is_refused(
     manage = Links(settings).manage_token(1, "late@example.org")
     assert client.get(f"/subscribe/confirm?token={manage}").status_code == 400
     assert _status(engine, "late@example.org") is None
+
+
+def test_subscribe_box_on_the_daily_list_page_subscribes(
+    client: TestClient, engine: Engine, sink: Sink
+) -> None:
+    from tests.digests.conftest import seed_papers
+
+    seed_papers(engine)
+    home = client.get("/")
+    assert home.status_code == 200
+    assert 'action="/subscribe"' in home.text and 'name="frequency"' in home.text
+    r = client.post(
+        "/subscribe",
+        data={
+            "email": "box@example.org",
+            "frequency": "weekly",
+            "csrf_token": csrf_from(home.text),
+        },
+    )
+    assert r.status_code == 200 and "Check your inbox" in r.text
+    assert _status(engine, "box@example.org") == "pending"
+    assert sink.to("box@example.org")
