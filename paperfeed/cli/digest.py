@@ -6,6 +6,7 @@ once, sends every subscriber the edition once (see docs/digests.md).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -41,7 +42,10 @@ def send(
     ),
 ) -> None:
     """Send the edition to every confirmed subscriber of FREQUENCY, each exactly once."""
+    from tqdm import tqdm
+
     from paperfeed.digests.send import send_edition
+    from paperfeed.storage import subscriptions as sstore
 
     settings = load_settings()
     now = utcnow()
@@ -57,7 +61,11 @@ def send(
             )
             return
         target = scheduled
-    report = send_edition(ready_engine(settings), settings, target)
+    engine = ready_engine(settings)
+    with engine.connect() as conn:
+        total = sstore.count_confirmed(conn, frequency)
+    with tqdm(total=total, unit="msg", desc=target.label, disable=not sys.stderr.isatty()) as bar:
+        report = send_edition(engine, settings, target, progress=bar.update)
     typer.echo(report.line())
 
 

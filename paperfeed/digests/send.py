@@ -175,6 +175,7 @@ class EditionSender:
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = BATCH,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
@@ -183,6 +184,7 @@ class EditionSender:
         self.clock = clock
         self.batch_size = batch_size
         self.sleep = sleep
+        self.progress = progress  # called once per subscription handled (progress bars)
         self.claimer = sender_id()
         self.renderer = Renderer(settings)
         self.report = SendReport(edition.label)
@@ -200,6 +202,8 @@ class EditionSender:
                 while claims := self._claim():
                     for claim in claims:
                         self._deliver(mailer, digest, claim)
+                        if self.progress is not None:
+                            self.progress()
         except BaseException as exc:
             with write(self.engine) as conn:
                 released = dstore.release(

@@ -160,6 +160,16 @@ def count_by_status(conn: Connection) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
+def count_confirmed(conn: Connection, frequency: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                subscriptions.c.status == "confirmed", subscriptions.c.frequency == frequency
+            )
+        ).scalar_one()
+    )
+
+
 def record_hard_bounce(conn: Connection, subscription_id: int, *, limit: int) -> bool:
     """Count a permanent failure; suspend at `limit` bounces in a row. True if suspended now."""
     conn.execute(
