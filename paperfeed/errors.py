@@ -62,3 +62,9 @@ class ParseError(SourceError):
     """Input bytes could not be parsed; the message says which file/line/record."""
 
     status = 400
+
+
+class EmbedderUnavailable(PaperfeedError):
+    """The embedding model cannot be loaded or run; search falls back to keywords."""
+
+    status = 503

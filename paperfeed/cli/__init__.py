@@ -12,6 +12,7 @@ import typer
 
 from paperfeed.cli import admin, digest, ingest, rules, serve, subscribers, user
 from paperfeed.cli import eval as eval_cli
+from paperfeed.cli import index as index_cli
 from paperfeed.cli import search as search_cli
 from paperfeed.errors import PaperfeedError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 admin.register(app)
 serve.register(app)
 app.add_typer(ingest.app, name="ingest")
+index_cli.register(app)
 search_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(user.app, name="user")

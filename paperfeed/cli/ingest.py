@@ -26,6 +26,17 @@ app = typer.Typer(
 
 MAX_ERRORS_SHOWN = 50
 _PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
+_NO_INDEX = typer.Option(
+    False, "--no-index", help="Skip embedding the new papers (run `paperfeed index` later)."
+)
+
+
+def _index(settings: Settings, engine: Engine, no_index: bool, progress: bool) -> None:
+    """Run the indexing job after an ingest, so new papers are searchable by meaning."""
+    if not no_index:
+        from paperfeed.cli.index import index_after_ingest
+
+        index_after_ingest(settings, engine, progress=progress)
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -61,6 +72,7 @@ def hf_daily(
     since: str | None = typer.Option(None, "--since", help="First day (YYYY-MM-DD), live API."),
     until: str | None = typer.Option(None, "--until", help="Last day (default: --since)."),
     progress: bool = _PROGRESS,
+    no_index: bool = _NO_INDEX,
 ) -> None:
     """Hugging Face daily papers: papers, featured days, submitters, upvotes, links."""
     from paperfeed.sources import hf_daily as source
@@ -76,6 +88,7 @@ def hf_daily(
         assert first is not None
         summary = source.import_days(engine, settings, first, last or first, progress=progress)
     _report(summary, engine, settings)
+    _index(settings, engine, no_index, progress)
 
 
 @app.command("arxiv")
@@ -85,6 +98,7 @@ def arxiv(
     until: str | None = typer.Option(None, "--until", help="Last submission day (default: today)."),
     ids: list[str] = typer.Option([], "--id", help="An arXiv id or URL; repeat for several."),
     progress: bool = _PROGRESS,
+    no_index: bool = _NO_INDEX,
 ) -> None:
     """arXiv API (Atom): a category's submissions in a date range, or papers by id.
     Waits PAPERFEED_ARXIV_DELAY_SECONDS (3 s) between requests, as arXiv asks."""
@@ -108,6 +122,7 @@ def arxiv(
             engine, settings, category, first, last, progress=progress
         )
     _report(summary, engine, settings)
+    _index(settings, engine, no_index, progress)
 
 
 class OaiFormat(StrEnum):
@@ -127,6 +142,7 @@ def oai(
         False, "--restart", help="Ignore a saved resumption token and start over."
     ),
     progress: bool = _PROGRESS,
+    no_index: bool = _NO_INDEX,
 ) -> None:
     """arXiv OAI-PMH 2.0 ListRecords harvest; resumes from the saved resumption token."""
     from paperfeed.sources import arxiv_oai as source
@@ -144,12 +160,14 @@ def oai(
         progress=progress,
     )
     _report(summary, engine, settings)
+    _index(settings, engine, no_index, progress)
 
 
 @app.command("jsonl")
 def jsonl(
     file: Path = typer.Argument(..., help="JSON-lines file (.jsonl or .jsonl.gz)."),
     progress: bool = _PROGRESS,
+    no_index: bool = _NO_INDEX,
 ) -> None:
     """Snapshot files: arxiv-cs daily crawls or Kaggle's arxiv-metadata-oai-snapshot.json.
     A malformed line is reported with its number and skipped."""
@@ -161,3 +179,4 @@ def jsonl(
         engine, file, progress=progress, batch_size=settings.ingest_batch_size
     )
     _report(summary, engine, settings)
+    _index(settings, engine, no_index, progress)

@@ -97,7 +97,7 @@ def test_sigkill_mid_ingest_keeps_committed_batches_and_rerun_completes(
             out.write(json.dumps({**template, "id": f"2503.{i:05d}", "title": f"Paper {i}"}) + "\n")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **env_for(settings, PAPERFEED_INGEST_BATCH_SIZE="200")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "ingest", "jsonl", str(path), "--no-progress"],
+        [sys.executable, "-m", "paperfeed", "ingest", "jsonl", str(path), "--no-progress", "--no-index"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
@@ -117,7 +117,7 @@ def test_sigkill_mid_ingest_keeps_committed_batches_and_rerun_completes(
     papers, fts = counts(settings)
     assert 400 <= papers < total and papers % 200 == 0  # whole batches only
     assert fts == papers
-    again = run_cli(settings, "ingest", "jsonl", str(path), "--no-progress")
+    again = run_cli(settings, "ingest", "jsonl", str(path), "--no-progress", "--no-index")
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip().splitlines()[-1].startswith(
         f"{total - papers} new, 0 updated, {papers} unchanged, 0 rejected"

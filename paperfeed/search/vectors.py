@@ -1,0 +1,533 @@
+"""The vector index: nearest papers to a vector, exact (numpy) for small catalogs, ANN for large.
+
+Why files beside the database: the `embeddings` table is the truth, but scanning it per query is
+far too slow, so each model gets a directory under `<data_dir>/vectors/` holding
+
+- `vectors-<gen>.f32`: float32 rows, append-only (memory-mapped by every process),
+- `ids-<gen>.txt`: one `paper_id<TAB>text-hash` line per row, append-only,
+- `deleted-<gen>.i64`: row numbers of deleted or superseded rows, append-only,
+- `ann-<n>.usearch`: an HNSW graph over rows `[0, ann_rows)` when the catalog is large,
+- `manifest.json`: how many rows/ids/deletions are valid, replaced atomically.
+
+A writer (the `index` job, or a worker catching up) takes a file lock, appends, and replaces the
+manifest; readers only trust what the manifest counts, so a crash mid-append is harmless. Every
+process re-reads the manifest when it changes, and compares the database's version stamp
+(`storage.embeddings.embeddings_version`) every few seconds to catch up with writes made
+elsewhere. Updates are "append the new row, tombstone the old one"; a compaction rewrites the
+files (next generation) when tombstones pile up. Rows appended after the ANN snapshot are
+searched exactly and folded into the graph in batches (incremental adds, no rebuild).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.storage import embeddings as store
+
+log = logging.getLogger(__name__)
+
+ANN_THRESHOLD = 50_000  # live vectors from which the HNSW graph is used (bench/README.md)
+ANN_DELTA = 4_096  # rows searched exactly before they are folded into the graph
+ANN_OVERSAMPLE = 4  # graph candidates per wanted hit, re-scored exactly
+ANN_EXPANSION_SEARCH = 96
+COMPACT_RATIO = 0.25  # rewrite the files when this share of rows is dead
+FILTER_EXACT_MAX = 50_000  # allowed_ids lists up to this size are scanned exactly
+HASH_CHARS = 16
+FORMAT = 1
+
+
+def _slug(model_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model_id)[:100]
+
+
+@dataclass
+class Manifest:
+    model_id: str
+    dim: int
+    generation: int = 0
+    rows: int = 0
+    ids_bytes: int = 0
+    deleted: int = 0
+    ann_file: str | None = None
+    ann_rows: int = 0
+    db_version: str | None = None
+    format: int = FORMAT
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest | None:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise PaperfeedError(
+                f"vectors: {path} is corrupt ({exc}); delete the directory and run "
+                "`paperfeed index` to rebuild it"
+            ) from exc
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def write(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.__dict__), "utf-8")
+        os.replace(tmp, path)
+
+
+@dataclass
+class _State:
+    """What one process has loaded; replaced as a whole, so searches never see half an update."""
+
+    manifest: Manifest
+    signature: tuple[int, int, int]
+    matrix: np.ndarray  # (rows, dim) memmap, read-only
+    ids: list[str]
+    alive: np.ndarray  # bool per row
+    row_of: dict[str, int] = field(default_factory=dict)  # live rows only
+    ann: Any = None
+
+    @property
+    def live(self) -> int:
+        return len(self.row_of)
+
+
+class VectorIndex:
+    """Nearest-neighbour search over the stored vectors of one embedding model."""
+
+    def __init__(self, directory: Path, model_id: str, dim: int, *, check_every: float = 2.0):
+        self.directory = directory
+        self.model_id = model_id
+        self.dim = dim
+        self.check_every = check_every
+        self.ann_threshold = ANN_THRESHOLD
+        self._engine: Engine | None = None
+        self._last_check = 0.0
+        self._lock = threading.RLock()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._state = self._load()
+
+    # -- opening and loading ----------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        engine: Engine | None = None,
+        *,
+        model_id: str | None = None,
+        dim: int | None = None,
+    ) -> VectorIndex:
+        """The index of the configured model (from its metadata, no model load), brought up to
+        date with the database when `engine` is given."""
+        if model_id is None or dim is None:
+            from paperfeed.search.embed import model_info
+
+            info = model_info(settings.embedding_model)
+            model_id = model_id or info.model_id
+            dim = dim or info.dim
+        if dim is None:
+            raise PaperfeedError(
+                f"vectors: the dimension of model {model_id!r} is unknown; add \"dim\" to its "
+                "paperfeed-model.json"
+            )
+        index = cls(Path(settings.data_dir) / "vectors" / _slug(model_id), model_id, dim)
+        if engine is not None:
+            index._engine = engine
+            index.sync(engine)
+        return index
+
+    @property
+    def _manifest_path(self) -> Path:
+        return self.directory / "manifest.json"
+
+    def _files(self, m: Manifest) -> tuple[Path, Path, Path]:
+        g = m.generation
+        d = self.directory
+        return d / f"vectors-{g}.f32", d / f"ids-{g}.txt", d / f"deleted-{g}.i64"
+
+    def _signature(self) -> tuple[int, int, int]:
+        try:
+            st = os.stat(self._manifest_path)
+        except FileNotFoundError:
+            return (0, 0, 0)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _load(self) -> _State:
+        sig = self._signature()
+        m = Manifest.read(self._manifest_path) or Manifest(self.model_id, self.dim)
+        if m.model_id != self.model_id or m.dim != self.dim:
+            raise PaperfeedError(
+                f"vectors: {self.directory} holds {m.model_id} ({m.dim}-d) vectors, expected "
+                f"{self.model_id}; delete the directory and run `paperfeed index`"
+            )
+        vec_path, ids_path, del_path = self._files(m)
+        if m.rows:
+            matrix = np.memmap(vec_path, dtype=np.float32, mode="r", shape=(m.rows, m.dim))
+            with ids_path.open("rb") as fh:
+                raw = fh.read(m.ids_bytes).decode("utf-8")
+            ids = [line.split("\t", 1)[0] for line in raw.splitlines()]
+        else:
+            matrix = np.zeros((0, m.dim), dtype=np.float32)
+            ids = []
+        if len(ids) != m.rows:
+            raise PaperfeedError(f"vectors: {ids_path} has {len(ids)} ids for {m.rows} rows; "
+                                 "delete the directory and run `paperfeed index`")
+        alive = np.ones(m.rows, dtype=bool)
+        if m.deleted:
+            dead = np.fromfile(del_path, dtype="<i8", count=m.deleted)
+            alive[dead] = False
+        row_of = {ids[r]: r for r in np.flatnonzero(alive).tolist()}
+        ann = None
+        if m.ann_file:
+            from usearch.index import Index
+
+            ann = Index.restore(str(self.directory / m.ann_file), view=True)
+        return _State(m, sig, matrix, ids, alive, row_of, ann)
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Reload when another process changed the files; catch up with the database when its
+        version stamp moved (checked at most every `check_every` seconds)."""
+        if self._signature() != self._state.signature:
+            with self._lock:
+                if self._signature() != self._state.signature:
+                    self._state = self._load()
+        engine = self._engine
+        now = time.monotonic()
+        if engine is not None and (force or now - self._last_check >= self.check_every):
+            self._last_check = now
+            with engine.connect() as conn:
+                version = store.embeddings_version(conn)
+            if version != self._state.manifest.db_version:
+                self.sync(engine)
+
+    # -- reading ----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._state.live
+
+    @property
+    def uses_ann(self) -> bool:
+        return self._state.ann is not None
+
+    def __contains__(self, paper_id: object) -> bool:
+        return paper_id in self._state.row_of
+
+    def vector(self, paper_id: str) -> np.ndarray | None:
+        st = self._state
+        row = st.row_of.get(paper_id)
+        return None if row is None else np.array(st.matrix[row])
+
+    def search(
+        self, query_vec: np.ndarray, k: int, allowed_ids: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """The `k` nearest live papers by cosine similarity (vectors are normalised), best first;
+        restricted to `allowed_ids` when given."""
+        self.refresh()
+        st = self._state
+        q = np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        if q.shape[0] != self.dim:
+            raise PaperfeedError(f"vectors: query has {q.shape[0]} dims, index has {self.dim}")
+        if k <= 0 or st.live == 0:
+            return []
+        if allowed_ids is not None:
+            rows = np.fromiter(
+                (r for r in (st.row_of.get(i) for i in allowed_ids) if r is not None),
+                dtype=np.int64,
+            )
+            if rows.size == 0:
+                return []
+            if st.ann is None or rows.size <= FILTER_EXACT_MAX:
+                return self._rank(st, np.unique(rows), q, k)
+            allowed = np.zeros(st.manifest.rows, dtype=bool)
+            allowed[rows] = True
+            return self._ann_search(st, q, k, allowed)
+        if st.ann is None:
+            return self._exact(st, q, k)
+        return self._ann_search(st, q, k, None)
+
+    def similar(self, paper_id: str, k: int) -> list[tuple[str, float]]:
+        """Nearest neighbours of a paper's stored vector (itself excluded); [] without one."""
+        self.refresh()
+        vec = self.vector(paper_id)
+        if vec is None:
+            return []
+        return [hit for hit in self.search(vec, k + 1) if hit[0] != paper_id][:k]
+
+    def _exact(self, st: _State, q: np.ndarray, k: int) -> list[tuple[str, float]]:
+        scores = st.matrix @ q
+        if st.live < st.manifest.rows:
+            scores[~st.alive] = -np.inf
+        return self._top(st, np.arange(scores.shape[0]), scores, k)
+
+    def _rank(self, st: _State, rows: np.ndarray, q: np.ndarray, k: int) -> list[tuple[str, float]]:
+        rows = np.sort(rows)  # sequential reads of the memory map
+        return self._top(st, rows, st.matrix[rows] @ q, k)
+
+    @staticmethod
+    def _top(st: _State, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[str, float]]:
+        k = min(k, scores.shape[0])
+        part = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
+        best = part[np.argsort(-scores[part], kind="stable")]
+        return [
+            (st.ids[int(rows[i])], float(scores[i])) for i in best if np.isfinite(scores[i])
+        ]
+
+    def _ann_search(
+        self, st: _State, q: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> list[tuple[str, float]]:
+        m = st.manifest
+        want = k * ANN_OVERSAMPLE + 16
+        if allowed is not None:
+            want = max(want, int(want * m.rows / max(int(allowed.sum()), 1)))
+        want = min(want, max(m.ann_rows, 1))
+        matches = st.ann.search(q, want, threads=1)
+        rows = np.asarray(matches.keys, dtype=np.int64)
+        rows = rows[(rows >= 0) & (rows < m.ann_rows)]
+        tail = np.arange(m.ann_rows, m.rows, dtype=np.int64)
+        rows = np.concatenate([rows, tail])
+        keep = st.alive[rows]
+        if allowed is not None:
+            keep &= allowed[rows]
+        rows = np.unique(rows[keep])
+        if rows.size < k and allowed is not None:  # filter too selective for the graph
+            return self._rank(st, np.flatnonzero(allowed & st.alive), q, k)
+        if rows.size == 0:
+            return []
+        return self._rank(st, rows, q, k)
+
+    # -- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def _writing(self) -> Iterator[Manifest]:
+        """Exclusive write access (a file lock across processes); yields a fresh manifest that
+        the block edits; it is written (atomically) and reloaded at the end."""
+        with self._lock, open(self.directory / "lock", "a+b") as lock_fh:
+            fcntl.flock(lock_fh, fcntl.LOCK_EX)
+            try:
+                m = Manifest.read(self._manifest_path) or Manifest(self.model_id, self.dim)
+                yield m
+                m.write(self._manifest_path)
+                self._state = self._load()
+            finally:
+                fcntl.flock(lock_fh, fcntl.LOCK_UN)
+
+    def add(
+        self,
+        ids: Sequence[str],
+        vecs: np.ndarray,
+        hashes: Sequence[str] | None = None,
+        *,
+        db_version: str | None = None,
+    ) -> int:
+        """Add or replace vectors (rows are L2-normalised here). Returns how many were added.
+
+        `hashes` are the stored content hashes and `db_version` the stamp returned by
+        `storage.embeddings.store_embeddings` for the same rows: with them, the index knows it
+        is in step with the table and skips a catch-up scan."""
+        vecs = np.asarray(vecs, dtype=np.float32).reshape(len(ids), -1) if len(ids) else vecs
+        if not len(ids):
+            return 0
+        if vecs.shape != (len(ids), self.dim):
+            raise PaperfeedError(
+                f"vectors: got vectors of shape {vecs.shape}, expected ({len(ids)}, {self.dim})"
+            )
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        vecs = np.ascontiguousarray(vecs / np.maximum(norms, 1e-12), dtype="<f4")
+        hashes = list(hashes) if hashes is not None else [""] * len(ids)
+        # last occurrence of an id wins
+        last = {pid: i for i, pid in enumerate(ids)}
+        order = sorted(last.values())
+        with self._writing() as m:
+            st = self._state
+            dead = [st.row_of[ids[i]] for i in order if ids[i] in st.row_of]
+            self._append(m, [ids[i] for i in order], [hashes[i][:HASH_CHARS] for i in order],
+                         vecs[order])
+            self._tombstone(m, dead)
+            self._maintain(m)
+            if db_version is not None:
+                m.db_version = db_version
+        return len(order)
+
+    def remove(self, ids: Sequence[str]) -> int:
+        """Delete the vectors of `ids` (unknown ids are ignored). Returns how many were live."""
+        st = self._state
+        if not any(i in st.row_of for i in ids):
+            return 0
+        with self._writing() as m:
+            st = self._state
+            dead = [st.row_of[i] for i in set(ids) if i in st.row_of]
+            self._tombstone(m, dead)
+            self._maintain(m)
+        return len(dead)
+
+    def _append(self, m: Manifest, ids: list[str], hashes: list[str], vecs: np.ndarray) -> None:
+        vec_path, ids_path, _ = self._files(m)
+        with vec_path.open("ab") as fh:
+            fh.truncate(m.rows * m.dim * 4)  # drop bytes of a crashed append
+            fh.write(vecs.tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        data = "".join(f"{i}\t{h}\n" for i, h in zip(ids, hashes, strict=True)).encode("utf-8")
+        with ids_path.open("ab") as fh:
+            fh.truncate(m.ids_bytes)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        m.rows += len(ids)
+        m.ids_bytes += len(data)
+
+    def _tombstone(self, m: Manifest, rows: list[int]) -> None:
+        if not rows:
+            return
+        _, _, del_path = self._files(m)
+        with del_path.open("ab") as fh:
+            fh.truncate(m.deleted * 8)
+            fh.write(np.asarray(rows, dtype="<i8").tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        m.deleted += len(rows)
+
+    def _maintain(self, m: Manifest) -> None:
+        """Compact when many rows are dead; keep the ANN graph in line with the size."""
+        live = m.rows - self._count_dead(m)
+        if m.rows >= 1024 and (m.rows - live) > COMPACT_RATIO * m.rows:
+            self._compact(m)
+        if live < self.ann_threshold:
+            if m.ann_file:
+                self._drop_ann(m)
+            return
+        if m.ann_file is None:
+            self._build_ann(m)
+        elif m.rows - m.ann_rows >= ANN_DELTA:
+            self._extend_ann(m)
+
+    def _count_dead(self, m: Manifest) -> int:
+        if not m.deleted:
+            return 0
+        _, _, del_path = self._files(m)
+        return int(np.unique(np.fromfile(del_path, dtype="<i8", count=m.deleted)).size)
+
+    def _live_rows(self, m: Manifest) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        vec_path, ids_path, del_path = self._files(m)
+        matrix = np.memmap(vec_path, dtype=np.float32, mode="r", shape=(m.rows, m.dim))
+        with ids_path.open("rb") as fh:
+            lines = fh.read(m.ids_bytes).decode("utf-8").splitlines()
+        alive = np.ones(m.rows, dtype=bool)
+        if m.deleted:
+            alive[np.fromfile(del_path, dtype="<i8", count=m.deleted)] = False
+        return matrix, alive, lines
+
+    def _compact(self, m: Manifest) -> None:
+        matrix, alive, lines = self._live_rows(m)
+        old = self._files(m)
+        rows = np.flatnonzero(alive)
+        new = Manifest(m.model_id, m.dim, generation=m.generation + 1,
+                       db_version=m.db_version)
+        vec_path, ids_path, _ = self._files(new)
+        for path in (vec_path, ids_path):
+            path.unlink(missing_ok=True)
+        chunk = 65_536
+        for start in range(0, rows.size, chunk):
+            part = rows[start : start + chunk]
+            keep_lines = [lines[r].split("\t") for r in part.tolist()]
+            self._append(new, [x[0] for x in keep_lines], [x[1] if len(x) > 1 else ""
+                                                           for x in keep_lines],
+                         np.ascontiguousarray(matrix[part]))
+        if m.ann_file:
+            self._drop_ann(m)
+        m.__dict__.update(new.__dict__)
+        for path in old:
+            path.unlink(missing_ok=True)
+        log.info("vectors: compacted %s to %d rows", self.directory, m.rows)
+
+    def _new_ann(self) -> Any:
+        from usearch.index import Index
+
+        return Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=16,
+                     expansion_add=128, expansion_search=ANN_EXPANSION_SEARCH)
+
+    def _save_ann(self, m: Manifest, ann: Any, rows: int) -> None:
+        name = f"ann-{m.generation}-{rows}.usearch"
+        tmp = self.directory / (name + ".tmp")
+        ann.save(str(tmp))
+        os.replace(tmp, self.directory / name)
+        old = m.ann_file
+        m.ann_file, m.ann_rows = name, rows
+        if old and old != name:
+            (self.directory / old).unlink(missing_ok=True)
+
+    def _build_ann(self, m: Manifest) -> None:
+        matrix, alive, _ = self._live_rows(m)
+        ann = self._new_ann()
+        rows = np.flatnonzero(alive)
+        for start in range(0, rows.size, 50_000):
+            part = rows[start : start + 50_000]
+            ann.add(part.astype(np.uint64), np.ascontiguousarray(matrix[part]))
+        self._save_ann(m, ann, m.rows)
+        log.info("vectors: built an HNSW graph over %d vectors", rows.size)
+
+    def _extend_ann(self, m: Manifest) -> None:
+        from usearch.index import Index
+
+        assert m.ann_file is not None
+        matrix, alive, _ = self._live_rows(m)
+        ann = Index.restore(str(self.directory / m.ann_file), view=False)
+        rows = np.arange(m.ann_rows, m.rows)
+        rows = rows[alive[rows]]
+        if rows.size:
+            ann.add(rows.astype(np.uint64), np.ascontiguousarray(matrix[rows]))
+        self._save_ann(m, ann, m.rows)
+
+    def _drop_ann(self, m: Manifest) -> None:
+        if m.ann_file:
+            (self.directory / m.ann_file).unlink(missing_ok=True)
+        m.ann_file, m.ann_rows = None, 0
+
+    # -- catching up with the database -------------------------------------------------------
+    def sync(self, engine: Engine) -> tuple[int, int]:
+        """Bring the files in line with the `embeddings` table (this model's vectors): add what
+        is missing or changed, remove what is gone. Returns (added, removed)."""
+        self._engine = engine
+        self._last_check = time.monotonic()
+        with engine.connect() as conn:
+            version = store.embeddings_version(conn)
+            if version is not None and version == self._state.manifest.db_version:
+                return (0, 0)
+            wanted = {pid: h[:HASH_CHARS] for pid, h in store.stored_hashes(conn, self.model_id)
+                      .items()}
+        with self._writing() as m:
+            st = self._state
+            have: dict[str, str] = {}
+            if m.rows:
+                _, _, lines = self._live_rows(m)
+                for pid, row in st.row_of.items():
+                    parts = lines[row].split("\t")
+                    have[pid] = parts[1] if len(parts) > 1 else ""
+            stale = [pid for pid, h in have.items() if wanted.get(pid) != h]
+            missing = [pid for pid, h in wanted.items() if have.get(pid) != h]
+            self._tombstone(m, [st.row_of[pid] for pid in stale])
+            added = 0
+            with engine.connect() as conn:
+                for start in range(0, len(missing), 5000):
+                    ids, hashes, mat = store.load_vectors(
+                        conn, self.model_id, missing[start : start + 5000], self.dim
+                    )
+                    if ids:
+                        self._append(m, ids, [h[:HASH_CHARS] for h in hashes], mat)
+                        added += len(ids)
+            self._maintain(m)
+            m.db_version = version
+        if added or stale:
+            log.info("vectors: synced %s: +%d -%d", self.directory.name, added, len(stale))
+        return added, len(stale)

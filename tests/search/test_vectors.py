@@ -1,0 +1,168 @@
+"""Vector index: exact and ANN search against brute force, adds, deletes, other processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.errors import PaperfeedError
+from paperfeed.models import utcnow
+from paperfeed.search import vectors
+from paperfeed.search.vectors import VectorIndex
+from paperfeed.storage import embeddings as store
+from paperfeed.storage.db import write
+from paperfeed.storage.papers import upsert_papers
+from tests.search.conftest import real_papers
+
+DIM = 16
+
+
+def unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
+    m = rng.standard_normal((n, dim)).astype(np.float32)
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def brute(ids: list[str], mat: np.ndarray, q: np.ndarray, k: int) -> list[str]:
+    order = np.argsort(-(mat @ q), kind="stable")[:k]
+    return [ids[i] for i in order]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> VectorIndex:
+    return VectorIndex(tmp_path / "vec", "test-model", DIM)
+
+
+def test_exact_search_matches_brute_force(index: VectorIndex) -> None:
+    rng = np.random.default_rng(1)
+    ids = [f"p{i}" for i in range(500)]
+    mat = unit(rng, 500)
+    index.add(ids, mat)
+    for q in unit(rng, 5):
+        hits = index.search(q, 10)
+        assert [h[0] for h in hits] == brute(ids, mat, q, 10)
+        assert hits[0][1] == pytest.approx(float(mat[ids.index(hits[0][0])] @ q), abs=1e-5)
+
+
+def test_remove_and_replace_change_results_without_rebuild(index: VectorIndex) -> None:
+    rng = np.random.default_rng(2)
+    ids = [f"p{i}" for i in range(200)]
+    mat = unit(rng, 200)
+    index.add(ids, mat)
+    q = mat[7]
+    assert index.search(q, 1)[0][0] == "p7"
+    assert index.remove(["p7", "unknown"]) == 1
+    assert "p7" not in index and len(index) == 199
+    assert all(h[0] != "p7" for h in index.search(q, 50))
+    # replacing p8's vector with q makes p8 the best match; p8 stays one entry
+    index.add(["p8"], q[None, :])
+    hits = index.search(q, 5)
+    assert hits[0][0] == "p8" and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert [h[0] for h in hits].count("p8") == 1
+    assert len(index) == 199
+
+
+def test_allowed_ids_restricts_results(index: VectorIndex) -> None:
+    rng = np.random.default_rng(3)
+    ids = [f"p{i}" for i in range(300)]
+    mat = unit(rng, 300)
+    index.add(ids, mat)
+    allowed = ids[100:150] + ["nope"]
+    q = mat[0]
+    hits = index.search(q, 10, allowed_ids=allowed)
+    sub = mat[100:150]
+    assert [h[0] for h in hits] == brute(ids[100:150], sub, q, 10)
+    assert index.search(q, 10, allowed_ids=["nope"]) == []
+
+
+def test_similar_excludes_the_paper_itself(index: VectorIndex) -> None:
+    rng = np.random.default_rng(4)
+    ids = [f"p{i}" for i in range(100)]
+    mat = unit(rng, 100)
+    index.add(ids, mat)
+    hits = index.similar("p3", 5)
+    assert len(hits) == 5 and "p3" not in [h[0] for h in hits]
+    assert [h[0] for h in hits] == [i for i in brute(ids, mat, mat[3], 6) if i != "p3"]
+    assert index.similar("missing", 5) == []
+
+
+def test_another_process_sees_changes_through_the_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    writer = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    reader = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    mat = unit(rng, 50)
+    writer.add([f"p{i}" for i in range(50)], mat)
+    assert reader.search(mat[10], 1)[0][0] == "p10"
+    writer.remove(["p10"])
+    assert reader.search(mat[10], 1)[0][0] != "p10"
+    assert len(reader) == 49
+
+
+def test_compaction_keeps_live_vectors(index: VectorIndex) -> None:
+    rng = np.random.default_rng(6)
+    ids = [f"p{i}" for i in range(2000)]
+    mat = unit(rng, 2000)
+    index.add(ids, mat)
+    index.remove(ids[:1000])
+    assert index._state.manifest.generation == 1  # rewritten: half the rows were dead
+    assert index._state.manifest.rows == 1000
+    for i in (1000, 1500, 1999):
+        assert index.search(mat[i], 1)[0][0] == ids[i]
+
+
+def test_ann_recall_and_incremental_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vectors, "ANN_DELTA", 100)
+    rng = np.random.default_rng(7)
+    idx = VectorIndex(tmp_path / "vec", "test-model", 32)
+    idx.ann_threshold = 1000
+    # clustered data, like real embeddings
+    centers = unit(rng, 20, 32)
+    mat = centers[rng.integers(0, 20, 3000)] + 0.3 * unit(rng, 3000, 32)
+    mat = (mat / np.linalg.norm(mat, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"p{i}" for i in range(3000)]
+    idx.add(ids[:2500], mat[:2500])
+    assert idx.uses_ann
+    idx.add(ids[2500:], mat[2500:])  # folded into the graph incrementally
+    assert idx._state.manifest.ann_rows == 3000
+    idx.remove(ids[:10])
+    queries = unit(rng, 50, 32)
+    live_ids, live = ids[10:], mat[10:]
+    recall = np.mean([
+        len({h[0] for h in idx.search(q, 10)} & set(brute(live_ids, live, q, 10))) / 10
+        for q in queries
+    ])
+    assert recall >= 0.95
+    assert all(h[0] not in ids[:10] for q in queries for h in idx.search(q, 10))
+
+
+def test_wrong_query_dimension_is_a_clear_error(index: VectorIndex) -> None:
+    index.add(["a"], np.ones((1, DIM), np.float32))
+    with pytest.raises(PaperfeedError, match="dims"):
+        index.search(np.ones(DIM + 1, np.float32), 3)
+
+
+def test_sync_follows_the_embeddings_table(settings: Settings, engine: Engine) -> None:
+    now = utcnow()
+    papers = real_papers()[:6]
+    with write(engine) as conn:
+        upsert_papers(conn, papers, now=now)
+    rng = np.random.default_rng(8)
+    mat = unit(rng, 6)
+    ids = [p.id for p in papers]
+    with write(engine) as conn:
+        store.store_embeddings(conn, model_id="m1", paper_ids=ids, content_hashes=["h"] * 6,
+                               vectors=mat, now=now)
+    idx = VectorIndex.open(settings, engine, model_id="m1", dim=DIM)
+    assert len(idx) == 6
+    assert idx.search(mat[2], 1)[0][0] == ids[2]
+    # a write elsewhere (another process) is picked up on the next check
+    with write(engine) as conn:
+        store.delete_embeddings(conn, [ids[2]], now=now)
+        store.store_embeddings(conn, model_id="m1", paper_ids=[ids[3]], content_hashes=["h2"],
+                               vectors=mat[2:3], now=now)
+    idx.refresh(force=True)
+    assert ids[2] not in idx and len(idx) == 5
+    assert idx.search(mat[2], 1)[0][0] == ids[3]
