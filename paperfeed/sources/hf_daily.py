@@ -151,23 +151,22 @@ def _authors(raw: Any) -> list[Author]:
     return out
 
 
+def _bounded(value: Any, limit: int) -> str | None:
+    text = _str(value)
+    return text if text is not None and len(text) <= limit else None
+
+
 def _submitter(item: dict[str, Any], paper: dict[str, Any]) -> Submitter | None:
-    by = item.get("submittedBy")
-    if isinstance(by, dict) and _str(by.get("name")):
-        return Submitter(
-            name=by["name"],
-            fullname=_str(by.get("fullname")),
-            avatar_url=_str(by.get("avatarUrl")),
-            hf_id=_str(by.get("_id")),
-        )
-    by = paper.get("submittedOnDailyBy")
-    if isinstance(by, dict) and _str(by.get("user")):
-        return Submitter(
-            name=by["user"],
-            fullname=_str(by.get("fullname")),
-            avatar_url=_str(by.get("avatarUrl")),
-            hf_id=_str(by.get("_id")),
-        )
+    """The HF user who put the paper on the list (sizes bounded as the users table is)."""
+    for by, key in ((item.get("submittedBy"), "name"), (paper.get("submittedOnDailyBy"), "user")):
+        if isinstance(by, dict) and (name := _bounded(by.get(key), 64)):
+            fullname = _str(by.get("fullname"))
+            return Submitter(
+                name=name,
+                fullname=fullname[:128] if fullname else None,
+                avatar_url=_bounded(by.get("avatarUrl"), 512),
+                hf_id=_bounded(by.get("_id"), 64),
+            )
     return None
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, String, select, tuple_
 from sqlalchemy.engine import RowMapping
 
 from paperfeed.models import Author, Featured, IngestSummary, Paper, Submitter
@@ -41,6 +41,13 @@ MERGED_FIELDS = (
     "upstream_upvotes",
 )
 HASHED_FIELDS = ("authors", *MERGED_FIELDS, "upstream_comments")
+# Length-bounded text columns (links, DOI, category): an over-long upstream value is dropped
+# rather than stored, since PostgreSQL would reject the whole batch and a cut URL is useless.
+BOUNDED = {
+    c.name: c.type.length
+    for c in papers.c
+    if isinstance(c.type, String) and c.type.length and c.name in MERGED_FIELDS
+}
 BATCH = 500
 
 
@@ -66,6 +73,10 @@ def _merge(existing: RowMapping | None, paper: Paper) -> dict[str, Any]:
             if name == "version" and value is not None and row.get("version"):
                 value = max(value, row["version"])
             row[name] = value
+    for name, limit in BOUNDED.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            row[name] = None
     if row.get("categories") is None:
         row["categories"] = []
     if row.get("upstream_upvotes") is None:

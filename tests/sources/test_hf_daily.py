@@ -185,3 +185,24 @@ def test_live_api_range_fetches_each_day_and_retries_a_429(settings, engine) -> 
     with engine.connect() as conn:
         days = conn.execute(select(featured.c.day).distinct()).scalars().all()
     assert days == [date(2025, 6, 16)]
+
+
+def test_oversized_links_and_usernames_are_dropped_not_stored(engine) -> None:
+    item = json.loads((HF / "2025-06-16.json").read_bytes())[0]
+    item["paper"]["githubRepo"] = "https://github.com/" + "x" * 600
+    item["paper"]["title"] = "<script>alert(1)</script> A title"
+    item["submittedBy"]["name"] = "u" * 100
+    item["paper"]["submittedOnDailyBy"]["user"] = "v" * 100
+    day = parse_day_response(json.dumps([item]).encode(), name="2025-06-16.json")
+    assert day.featured[0].submitter is None
+    assert day.papers[0].title == "<script>alert(1)</script> A title"  # escaping is the page's job
+    from paperfeed.models import utcnow
+    from paperfeed.storage.db import write
+    from paperfeed.storage.papers import upsert_papers
+
+    with write(engine) as conn:
+        upsert_papers(conn, day.papers, now=utcnow())
+    with engine.connect() as conn:
+        row = get_paper(conn, day.papers[0].id)
+    assert row is not None and row["github_repo"] is None
+    assert row["project_page"] == "https://cvlab-kaist.github.io/MoAI/"
