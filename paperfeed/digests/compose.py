@@ -21,11 +21,16 @@ MAX_AUTHORS = 6
 class FeedItemLike(Protocol):
     """What compose needs from a feed item (`paperfeed.feed.FeedItem` fits)."""
 
-    paper_id: str
-    title: str
-    abstract: str
-    authors: Sequence[Any]
-    upvotes: int
+    @property
+    def paper_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def authors(self) -> Sequence[Any]: ...
+    @property
+    def upvotes(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,16 +142,18 @@ def load_digest(
     )
 
 
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
 def classify(exc: BaseException) -> tuple[str, str]:
     """('sent'|'failed'|'deferred'|'fatal', description) for an exception from SMTP."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code, reply = next(iter(exc.recipients.values()), (450, b"refused"))
-        text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-        return ("failed" if 500 <= code < 600 else "deferred"), f"{code} {text}"
+        return ("failed" if 500 <= code < 600 else "deferred"), f"{code} {_text(reply)}"
     if isinstance(exc, smtplib.SMTPResponseException):
         code = exc.smtp_code
-        reply = exc.smtp_error
-        text = f"{code} {reply.decode('utf-8', 'replace') if isinstance(reply, bytes) else reply}"
+        text = f"{code} {_text(exc.smtp_error)}"
         if 400 <= code < 500:
             return "deferred", text
         if isinstance(exc, smtplib.SMTPDataError):

@@ -40,4 +40,4 @@ def create_subscription(
         now=utcnow(),
     )
     background.add_task(send_now, settings, mail)
-    return SubscriptionAccepted(message=ANSWER.format(email=address))
+    return SubscriptionAccepted(status="pending_confirmation", message=ANSWER.format(email=address))
