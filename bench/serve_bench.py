@@ -29,8 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-ARXIV = SHARED / "arxiv-cs" / "arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
-HF = SHARED / "hf-daily-papers" / "hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz"
+ARXIV = "arxiv-cs/arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
+HF = "hf-daily-papers/hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz"
 LUA = Path(__file__).resolve().parent / "wrk_report.lua"
 PATHS = ("/", "/api/daily_papers")
 
@@ -65,18 +65,19 @@ def catalog_size(db: Path) -> tuple[int, int]:
     return int(n), int(f)
 
 
-def ensure_catalog(data_dir: Path, env: dict[str, str]) -> None:
+def ensure_catalog(data_dir: Path, env: dict[str, str], shared: Path) -> None:
     papers, featured = catalog_size(data_dir / "paperfeed.db")
     if papers >= 74_000 and featured >= 9_000:
         print(f"catalog ready: {papers} papers, {featured} featured rows")
         return
-    for path in (ARXIV, HF):
+    arxiv, hf = shared / ARXIV, shared / HF
+    for path in (arxiv, hf):
         if not path.exists():
-            sys.exit(f"bench: {path} is missing (needs ../shared/data beside the checkout)")
+            sys.exit(f"bench: {path} is missing (pass --shared-data DIR)")
     data_dir.mkdir(parents=True, exist_ok=True)
     paperfeed(env, "migrate")
-    paperfeed(env, "ingest", "jsonl", str(ARXIV))
-    paperfeed(env, "ingest", "hf-daily", "--from", str(HF))
+    paperfeed(env, "ingest", "jsonl", str(arxiv), "--no-progress")
+    paperfeed(env, "ingest", "hf-daily", "--from", str(hf), "--no-progress")
     papers, featured = catalog_size(data_dir / "paperfeed.db")
     print(f"catalog built: {papers} papers, {featured} featured rows")
 
@@ -149,11 +150,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
     ap.add_argument("--workers", type=int, default=None, help="default: paperfeed's own")
     ap.add_argument("--paths", nargs="+", default=list(PATHS))
+    ap.add_argument("--shared-data", type=Path, default=SHARED, help="../shared/data")
     args = ap.parse_args()
     print("load generator:", "wrk" if shutil.which("wrk") else "asyncio (wrk not installed)")
 
     env = env_for(args.data_dir)
-    ensure_catalog(args.data_dir, env)
+    ensure_catalog(args.data_dir, env, args.shared_data)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     serve = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)]

@@ -129,3 +129,14 @@ def test_hfapi_bad_parameter_raises_400(api: HfApi, raw: dict[str, dict[str, Any
     with pytest.raises(HfHubHTTPError) as err:
         list(api.list_daily_papers(date="2025-02-30"))
     assert err.value.response.status_code == 400
+
+
+def test_hub_paginator_follows_our_link_header_through_all_papers(
+    live_server: str, raw: dict[str, dict[str, Any]]
+) -> None:
+    from huggingface_hub.utils._pagination import paginate
+
+    items = list(paginate(f"{live_server}/api/papers", params={"limit": 7}, headers={}))
+    assert sorted(x["id"] for x in items) == sorted(raw)
+    stamps = [x["publishedAt"] for x in items]
+    assert stamps == sorted(stamps, reverse=True)
