@@ -191,6 +191,8 @@ class EditionSender:
         self.renderer = Renderer(settings)
         self.report = SendReport(edition.label)
         self._deferred_in_a_row = 0
+        self._cursor = 0  # highest subscription id this run has looked at
+        self._rescanned = False
 
     def run(self) -> SendReport:
         digest = load_digest(self.engine, self.settings, self.edition, now=self.clock())
@@ -222,30 +224,45 @@ class EditionSender:
         return self.report
 
     def _claim(self) -> list[dstore.Claim]:
-        now = self.clock()
-        with write(self.engine) as conn:
-            taken = dstore.take_over_stale(
-                conn,
-                edition=self.edition.label,
-                claimer=self.claimer,
-                now=now,
-                lease_seconds=self.settings.digest_claim_lease_seconds,
-                claimer_gone=claimer_gone,
-                limit=self.batch_size,
-            )
-            if taken < self.batch_size:
-                dstore.claim_new(
+        """The next batch this sender owns ([] when the edition has nothing left for it)."""
+        while True:
+            now = self.clock()
+            last = 0
+            with write(self.engine) as conn:
+                taken = dstore.take_over_stale(
                     conn,
                     edition=self.edition.label,
-                    frequency=self.edition.frequency,
                     claimer=self.claimer,
                     now=now,
-                    limit=self.batch_size - taken,
-                    message_id=lambda sid: message_id(self.settings, sid, self.edition.label),
+                    lease_seconds=self.settings.digest_claim_lease_seconds,
+                    claimer_gone=claimer_gone,
+                    limit=self.batch_size,
                 )
-            claims = dstore.my_claims(conn, edition=self.edition.label, claimer=self.claimer)
-        self.report.taken_over += taken
-        return claims
+                if taken < self.batch_size:
+                    last = dstore.claim_new(
+                        conn,
+                        edition=self.edition.label,
+                        frequency=self.edition.frequency,
+                        claimer=self.claimer,
+                        now=now,
+                        limit=self.batch_size - taken,
+                        message_id=lambda sid: message_id(self.settings, sid, self.edition.label),
+                        after_id=self._cursor,
+                    )
+                claims = dstore.my_claims(conn, edition=self.edition.label, claimer=self.claimer)
+            self.report.taken_over += taken
+            if last:
+                self._cursor = last
+            if claims:
+                return claims
+            if last:
+                continue  # every candidate went to a concurrent sender: look further
+            if self._cursor == 0 or self._rescanned:
+                return []
+            # Nothing beyond the cursor: one more pass from the start catches subscriptions
+            # (re)confirmed during the run with a lower id.
+            self._rescanned = True
+            self._cursor = 0
 
     def _deliver(self, mailer: Mailer, digest: Digest, claim: dstore.Claim) -> None:
         label, me = self.edition.label, self.claimer

@@ -131,9 +131,13 @@ def claim_new(
     now: datetime,
     limit: int,
     message_id: Callable[[int], str],
+    after_id: int = 0,
 ) -> int:
-    """Claim up to `limit` confirmed `frequency` subscriptions that have no row for `edition`
-    yet. Rows another sender inserted first are left to it. Returns how many were inserted."""
+    """Claim up to `limit` confirmed `frequency` subscriptions with id > `after_id` that have
+    no row for `edition` yet; rows another sender inserted first are left to it. Returns the
+    highest candidate id (the caller's next `after_id`), 0 when there was none. The cursor
+    keeps each batch's scan short: without it every batch would re-walk all the
+    subscriptions already delivered, quadratic in the list size."""
     candidates = (
         conn.execute(
             select(subscriptions.c.id)
@@ -150,6 +154,7 @@ def claim_new(
                 subscriptions.c.status == "confirmed",
                 subscriptions.c.frequency == frequency,
                 deliveries.c.subscription_id.is_(None),
+                subscriptions.c.id > after_id,
             )
             .order_by(subscriptions.c.id)
             .limit(limit)
@@ -159,7 +164,7 @@ def claim_new(
     )
     if not candidates:
         return 0
-    result = conn.execute(
+    conn.execute(
         insert_ignore(conn, deliveries),
         [
             {
@@ -174,7 +179,7 @@ def claim_new(
             for sub_id in candidates
         ],
     )
-    return max(result.rowcount, 0)
+    return int(candidates[-1])
 
 
 def my_claims(conn: Connection, *, edition: str, claimer: str) -> list[Claim]:

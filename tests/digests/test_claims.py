@@ -125,3 +125,25 @@ def test_claimer_gone_only_for_dead_processes_on_this_host() -> None:
     assert not claimer_gone(f"{host}:1:x")  # pid 1 is alive
     assert not claimer_gone(f"another-host:{dead_pid.pid}:x")
     assert not claimer_gone("garbage")
+
+
+def test_a_subscription_confirmed_again_during_a_run_still_gets_the_edition(
+    settings: Settings, engine: Engine, sink: Sink
+) -> None:
+    from paperfeed.storage import subscriptions as sstore
+
+    seed_papers(engine)
+    emails = add_subscribers(engine, 120)
+    with write(engine) as conn:  # the lowest id is unsubscribed when the run starts
+        sstore.unsubscribe(conn, 1, now=utcnow())
+    handled = []
+
+    def resubscribe_midway() -> None:
+        handled.append(1)
+        if len(handled) == 60:  # the claim cursor is already past id 1
+            with write(engine) as conn:
+                sstore.confirm(conn, emails[0], "daily", now=utcnow())
+
+    report = send_edition(engine, settings, EDITION, progress=resubscribe_midway)
+    assert report.sent == 120
+    assert all(len(sink.to(e)) == 1 for e in emails)
