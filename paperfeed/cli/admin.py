@@ -26,7 +26,7 @@ def init(
     if demo:
         from paperfeed.demo import load_demo
 
-        summary = load_demo(engine)
+        summary = load_demo(engine, settings=settings)
         typer.echo(f"demo corpus: {summary.line()}")
 
 
