@@ -57,6 +57,8 @@ class SendReport:
     suspended: int = 0
     taken_over: int = 0
     lost: int = 0  # claims another sender took over before we sent (not sent by us)
+    window_total: float = 0.0  # seconds between SMTP acceptance and the `sent` commit
+    window_max: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
 
     def line(self) -> str:
@@ -283,6 +285,7 @@ class EditionSender:
                 return
         outcome = self._send(mailer, mail, claim.subscription_id)
         # The window: SMTP has accepted the message, the commit below has not happened yet.
+        window_start = time.perf_counter()
         with write(self.engine) as conn:
             if outcome.status == "sent":
                 dstore.mark_sent(conn, claim.subscription_id, label, me, self.clock())
@@ -302,6 +305,9 @@ class EditionSender:
                 ):
                     self.report.suspended += 1
         if outcome.status == "sent":
+            window = time.perf_counter() - window_start
+            self.report.window_max = max(self.report.window_max, window)
+            self.report.window_total += window
             self.report.sent += 1
             self._deferred_in_a_row = 0
         elif outcome.status == "failed":
