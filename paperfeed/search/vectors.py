@@ -315,6 +315,8 @@ class VectorIndex:
         with self._lock, open(self.directory / "lock", "a+b") as lock_fh:
             fcntl.flock(lock_fh, fcntl.LOCK_EX)
             try:
+                if self._signature() != self._state.signature:  # another process wrote
+                    self._state = self._load()
                 m = Manifest.read(self._manifest_path) or Manifest(self.model_id, self.dim)
                 yield m
                 m.write(self._manifest_path)
@@ -507,6 +509,8 @@ class VectorIndex:
             wanted = {pid: h[:HASH_CHARS] for pid, h in store.stored_hashes(conn, self.model_id)
                       .items()}
         with self._writing() as m:
+            if version is not None and m.db_version == version:
+                return (0, 0)  # another process caught up while we waited for the lock
             st = self._state
             have: dict[str, str] = {}
             if m.rows:

@@ -128,7 +128,9 @@ def test_ann_recall_and_incremental_add(tmp_path: Path, monkeypatch: pytest.Monk
     idx.add(ids[2500:], mat[2500:])  # folded into the graph incrementally
     assert idx._state.manifest.ann_rows == 3000
     idx.remove(ids[:10])
-    queries = unit(rng, 50, 32)
+    # queries near the data, as real queries are (random directions have no contrast)
+    queries = mat[rng.integers(10, 3000, 50)] + 0.2 * unit(rng, 50, 32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     live_ids, live = ids[10:], mat[10:]
     recall = np.mean([
         len({h[0] for h in idx.search(q, 10)} & set(brute(live_ids, live, q, 10))) / 10
@@ -166,3 +168,17 @@ def test_sync_follows_the_embeddings_table(settings: Settings, engine: Engine) -
     idx.refresh(force=True)
     assert ids[2] not in idx and len(idx) == 5
     assert idx.search(mat[2], 1)[0][0] == ids[3]
+
+
+def test_two_writers_never_duplicate_a_paper(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    a = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    b = VectorIndex(tmp_path / "vec", "test-model", DIM)  # opened before a's writes
+    mat = unit(rng, 60)
+    a.add([f"p{i}" for i in range(50)], mat[:50])
+    b.add(["p10", "p55"], mat[50:52])  # b must see a's rows before replacing p10
+    for idx in (a, b):
+        idx.refresh()
+        assert len(idx) == 51
+        hits = [h[0] for h in idx.search(mat[50], 60)]
+        assert hits[0] == "p10" and hits.count("p10") == 1
