@@ -6,7 +6,7 @@ N concurrent `POST /api/papers/{id}/upvote` requests (one per member), then a se
 the same N requests (idempotence under concurrency), and checks the stored count and the votes
 table both say exactly N.
 
-    python bench/votes_bench.py [--members 200] [--workers 2] [--database-url URL]
+    python bench/votes_bench.py [--members 200] [--workers 2] [--database-url URL | --postgres]
 """
 
 from __future__ import annotations
@@ -94,9 +94,17 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throwaway PostgreSQL 16 with pgserver and use it")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="paperfeed-votes-") as tmp:
+        pg = None
+        if args.postgres:
+            import pgserver
+
+            pg = pgserver.get_server(Path(tmp) / "pg", cleanup_mode="stop")
+            args.database_url = pg.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
         env = {
             **os.environ,
             "PAPERFEED_DATA_DIR": tmp,
@@ -133,6 +141,8 @@ def main() -> None:
             stored = get_paper(conn, PAPER)["member_upvotes"]  # type: ignore[index]
             rows = conn.execute(select(func.count()).select_from(votes)).scalar_one()
         engine.dispose()
+        if pg is not None:
+            pg.cleanup()
 
     ok = [c for c in codes if c == 200]
     print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {args.workers} workers, "

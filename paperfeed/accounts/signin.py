@@ -67,6 +67,7 @@ def request_link(
             log.info("accounts: new member %s", member.username)
         if member is None or member.banned:
             return None
+        store.purge_login_tokens(conn, now=now)
         store.add_login_token(
             conn, user_id=member.id, token_hash=hash_secret(token), now=now,
             expires_at=now + timedelta(minutes=settings.login_link_minutes),
@@ -151,6 +152,7 @@ def start_session(engine: Engine, settings: Settings, member: Member, *, now: da
     """Create a fresh session row; returns the signed cookie value."""
     sid = new_secret()
     with write(engine) as conn:
+        store.purge_sessions(conn, now=now)
         store.add_session(
             conn, id_hash=hash_secret(sid), user_id=member.id, now=now,
             expires_at=now + timedelta(days=settings.session_days),

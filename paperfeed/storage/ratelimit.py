@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from paperfeed.errors import RateLimited
 from paperfeed.storage.db import write
@@ -23,22 +25,26 @@ def hit_in(
     conn: Connection, key: str, *, limit: int, window_seconds: int, now: datetime, what: str
 ) -> None:
     """`hit` inside the caller's write transaction (so a check and the action it guards
-    commit together: one write instead of several)."""
+    commit together: one write instead of several).
+
+    The counter row is created with INSERT ... ON CONFLICT DO NOTHING and then locked, so two
+    first hits at once on PostgreSQL do not collide on the primary key (SQLite's BEGIN
+    IMMEDIATE already serialises them)."""
     window = timedelta(seconds=window_seconds)
-    row = conn.execute(
-        select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
-    ).first()
+    insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
+    conn.execute(
+        insert(rate_limits).values(key=key, window_start=now, count=0).on_conflict_do_nothing()
+    )
+    query = select(rate_limits.c.window_start, rate_limits.c.count).where(rate_limits.c.key == key)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).one()
     # By position: `Row.count` could be read as the tuple method.
-    start, used = (row[0], int(row[1])) if row is not None else (now, 0)
-    if row is None or now - start >= window:
-        if row is None:
-            conn.execute(rate_limits.insert().values(key=key, window_start=now, count=1))
-        else:
-            conn.execute(
-                rate_limits.update()
-                .where(rate_limits.c.key == key)
-                .values(window_start=now, count=1)
-            )
+    start, used = row[0], int(row[1])
+    if now - start >= window:
+        conn.execute(
+            rate_limits.update().where(rate_limits.c.key == key).values(window_start=now, count=1)
+        )
         return
     if used >= limit:
         retry = int((start + window - now).total_seconds()) + 1

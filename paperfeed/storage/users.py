@@ -220,6 +220,11 @@ def delete_session(conn: Connection, id_hash: str) -> None:
     conn.execute(delete(sessions).where(sessions.c.id_hash == id_hash))
 
 
+def purge_sessions(conn: Connection, *, now: datetime) -> int:
+    """Drop expired sessions (housekeeping, run at each sign-in)."""
+    return conn.execute(delete(sessions).where(sessions.c.expires_at <= now)).rowcount
+
+
 def session_exists(conn: Connection, id_hash: str) -> bool:
     return conn.execute(
         select(func.count()).select_from(sessions).where(sessions.c.id_hash == id_hash)

@@ -34,8 +34,10 @@ def _insert_vote(conn: Connection, user_id: int, paper_id: str, now: datetime) -
     values = {"user_id": user_id, "paper_id": paper_id, "created_at": now}
     if conn.dialect.name in ("sqlite", "postgresql"):
         ins = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
-        result = conn.execute(ins(votes).values(**values).on_conflict_do_nothing())
-        return result.rowcount == 1
+        # RETURNING says whether a row went in (rowcount is not reliable for ON CONFLICT
+        # through every driver).
+        stmt = ins(votes).values(**values).on_conflict_do_nothing().returning(votes.c.user_id)
+        return conn.execute(stmt).first() is not None
     try:
         with conn.begin_nested():
             conn.execute(votes.insert().values(**values))

@@ -62,6 +62,7 @@ def test_concurrent_votes_on_postgresql_give_the_exact_count(pg_engine: Engine) 
     members = [add_member(pg_engine, f"m{i}@example.org") for i in range(10)]
     results = _at_once([_vote(pg_engine, m.id) for m in members for _ in range(2)])
     assert not [r for r in results if isinstance(r, BaseException)], results
+    assert sum(1 for added, _count in results if added) == 10  # type: ignore[misc]
     with pg_engine.connect() as conn:
         stored = get_paper(conn, PID)["member_upvotes"]  # type: ignore[index]
         rows = conn.execute(select(func.count()).select_from(votes_table)).scalar_one()
@@ -80,3 +81,17 @@ def test_a_signin_link_used_twice_at_once_on_postgresql_signs_in_once(pg_engine:
 
     results = _at_once([use for _ in range(4)])
     assert results.count(member.id) == 1 and results.count(None) == 3, results
+
+
+def test_first_rate_limit_hits_at_once_on_postgresql_do_not_collide(pg_engine: Engine) -> None:
+    from paperfeed.errors import RateLimited
+    from paperfeed.storage import ratelimit
+
+    def hit() -> object:
+        ratelimit.hit(pg_engine, "vote:ip:127.0.0.1", limit=5, window_seconds=60, now=NOW,
+                      what="votes")
+        return "ok"
+
+    results = _at_once([hit for _ in range(8)])
+    assert results.count("ok") == 5
+    assert sum(isinstance(r, RateLimited) for r in results) == 3, results

@@ -226,3 +226,16 @@ def test_profile_username_change_and_taken_username(
     bad = client.post("/settings/profile", data={"username": "<script>", "display_name": "",
                                                  "csrf_token": token})
     assert bad.status_code == 400 and "<script>" not in bad.text.split("<main")[1]
+
+
+def test_expired_sessions_are_purged_at_the_next_signin(
+    client: TestClient, inbox: Inbox, engine: Engine, settings: Settings
+) -> None:
+    sign_in(client, inbox, "ada@example.org")
+    later = datetime.utcnow() + timedelta(days=settings.session_days, minutes=1)
+    client.app.state.clock = lambda: later  # type: ignore[attr-defined]
+    assert client.get("/settings").status_code == 401  # expired
+    with TestClient(client.app) as other:
+        sign_in(other, inbox, "bob@example.org")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sessions)).scalar_one() == 1
