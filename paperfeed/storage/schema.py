@@ -192,6 +192,12 @@ deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("message_id", String(255), nullable=True),
 )
+Index(
+    "ix_deliveries_edition_status",
+    deliveries.c.edition,
+    deliveries.c.status,
+    deliveries.c.claimed_by,
+)
 
 embeddings = Table(
     "embeddings",
