@@ -12,6 +12,9 @@ from typing import Any
 
 from paperfeed.feed import FeedItem
 
+# Row-like input: dicts, or SQLAlchemy RowMapping (whose keys may also be columns).
+Row = Mapping[Any, Any]
+
 ORGANIZATION_KEYS = ("_id", "name", "fullname", "avatar")
 
 
@@ -26,7 +29,7 @@ def _compact(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-def submitter_json(fact: Mapping[str, Any]) -> dict[str, Any] | None:
+def submitter_json(fact: Row) -> dict[str, Any] | None:
     """The `submittedBy` object from a featured fact (users columns); None if no submitter."""
     username = fact.get("username")
     if not username:
@@ -45,7 +48,7 @@ def submitter_json(fact: Mapping[str, Any]) -> dict[str, Any] | None:
     )
 
 
-def _author_json(author: Mapping[str, Any]) -> dict[str, Any]:
+def _author_json(author: Row) -> dict[str, Any]:
     out: dict[str, Any] = {"name": author.get("name") or "", "hidden": False}
     hf_user = author.get("hf_user")
     if hf_user:
@@ -66,17 +69,17 @@ def _organization(value: Any) -> dict[str, Any] | None:
     return _compact({k: value.get(k) for k in ORGANIZATION_KEYS})
 
 
-def upvotes(paper: Mapping[str, Any]) -> int:
+def upvotes(paper: Row) -> int:
     return int(paper.get("upstream_upvotes") or 0) + int(paper.get("member_upvotes") or 0)
 
 
-def num_comments(paper: Mapping[str, Any], local_comments: int) -> int:
+def num_comments(paper: Row, local_comments: int) -> int:
     return int(paper.get("upstream_comments") or 0) + local_comments
 
 
 def paper_json(
-    paper: Mapping[str, Any],
-    fact: Mapping[str, Any] | None,
+    paper: Row,
+    fact: Row | None,
     *,
     comments: int | None = None,
 ) -> dict[str, Any]:
@@ -103,7 +106,7 @@ def paper_json(
     )
 
 
-def _author_participates(authors: list[Any], fact: Mapping[str, Any] | None) -> bool:
+def _author_participates(authors: list[Any], fact: Row | None) -> bool:
     """True when the submitter is one of the paper's claimed authors. Hugging Face does not
     document its flag; this rule reproduces it for 99% of the 2,005 entries of May-Aug 2026."""
     username = fact.get("username") if fact else None
@@ -113,7 +116,7 @@ def _author_participates(authors: list[Any], fact: Mapping[str, Any] | None) -> 
 
 
 def daily_entry_json(
-    paper: Mapping[str, Any], fact: Mapping[str, Any] | None, *, local_comments: int = 0
+    paper: Row, fact: Row | None, *, local_comments: int = 0
 ) -> dict[str, Any]:
     """One element of `/api/daily_papers`: the paper plus its daily-list facts."""
     body = paper_json(paper, fact)
