@@ -102,3 +102,12 @@ def test_serve_demo_on_an_empty_data_dir_answers_with_the_bundled_corpus(tmp_pat
 def test_cli_help_works(tmp_path: Path, args: list[str]) -> None:
     result = _run(tmp_path, *args)
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_init_demo_twice_loads_the_corpus_once(tmp_path: Path) -> None:
+    first = _run(tmp_path, "init", "--demo")
+    assert first.returncode == 0, first.stderr
+    assert "demo corpus: 2926 new" in first.stdout
+    second = _run(tmp_path, "init", "--demo")
+    assert second.returncode == 0, second.stderr
+    assert "demo corpus: 0 new, 0 updated, 2926 unchanged" in second.stdout
