@@ -43,3 +43,53 @@ def test_keyword_index_follows_paper_rows_through_triggers(engine: Engine) -> No
         assert conn.execute(text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'graph'")).scalar() == 0
         conn.execute(text("DELETE FROM papers"))
         assert conn.execute(text("SELECT count(*) FROM papers_fts")).scalar() == 0
+
+
+def test_keyword_index_rows_are_found_by_rowid_map_not_by_scan(engine: Engine) -> None:
+    insert = text(
+        "INSERT INTO papers (id, title, abstract, authors, authors_text, categories,"
+        " upstream_upvotes, member_upvotes, upstream_comments, hidden, source,"
+        " content_hash, indexed_at, modified_at) VALUES (:id, :t, 'x', '[]', '', '[]', 0, 0, 0,"
+        " 0, 't', 'h', '2024-01-01', '2024-01-01')"
+    )
+    with engine.begin() as conn:
+        for i in range(5):
+            conn.execute(insert, {"id": f"2401.0000{i}", "t": f"title{i}"})
+        conn.execute(text("UPDATE papers SET title = 'renamed' WHERE id = '2401.00003'"))
+        conn.execute(text("DELETE FROM papers WHERE id = '2401.00001'"))
+        rows = conn.execute(
+            text(
+                "SELECT m.paper_id, f.paper_id, f.title FROM papers_fts_rowid m"
+                " JOIN papers_fts f ON f.rowid = m.fts_rowid ORDER BY m.paper_id"
+            )
+        ).all()
+        assert [(a, b) for a, b, _ in rows] == [
+            (f"2401.0000{i}", f"2401.0000{i}") for i in (0, 2, 3, 4)
+        ]
+        assert dict((a, t) for a, _, t in rows)["2401.00003"] == "renamed"
+        assert conn.execute(text("SELECT count(*) FROM papers_fts")).scalar() == 4
+
+
+def test_upgrade_from_0001_maps_existing_index_rows(settings: Settings) -> None:
+    from alembic import command
+
+    from paperfeed.storage.db import alembic_config
+
+    eng = connect(settings)
+    command.upgrade(alembic_config(eng), "0001")
+    with eng.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO papers (id, title, abstract, authors, authors_text, categories,"
+                " upstream_upvotes, member_upvotes, upstream_comments, hidden, source,"
+                " content_hash, indexed_at, modified_at) VALUES ('2401.00009', 'old', 'x', '[]',"
+                " '', '[]', 0, 0, 0, 0, 't', 'h', '2024-01-01', '2024-01-01')"
+            )
+        )
+    migrate(eng)
+    with eng.begin() as conn:
+        conn.execute(text("UPDATE papers SET title = 'fresh' WHERE id = '2401.00009'"))
+        assert conn.execute(
+            text("SELECT paper_id FROM papers_fts WHERE papers_fts MATCH 'fresh'")
+        ).scalars().all() == ["2401.00009"]
+        assert conn.execute(text("SELECT count(*) FROM papers_fts")).scalar() == 1
