@@ -93,3 +93,18 @@ def test_upgrade_from_0001_maps_existing_index_rows(settings: Settings) -> None:
             text("SELECT paper_id FROM papers_fts WHERE papers_fts MATCH 'fresh'")
         ).scalars().all() == ["2401.00009"]
         assert conn.execute(text("SELECT count(*) FROM papers_fts")).scalar() == 1
+
+
+def test_migrations_form_one_line_with_unique_revision_ids() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from paperfeed.storage.db import MIGRATIONS_DIR
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    script = ScriptDirectory.from_config(cfg)
+    assert len(script.get_heads()) == 1
+    files = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
+    revisions = [r.revision for r in script.walk_revisions()]
+    assert len(revisions) == len(set(revisions)) == len(files)

@@ -1,7 +1,7 @@
 """Keyword index: find a paper's FTS5 row by rowid instead of scanning the index.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-22
 
 `papers_fts.paper_id` is UNINDEXED, so the update/delete triggers of 0001
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
