@@ -150,14 +150,24 @@ def ensure_external_user(conn: Connection, submitter: Submitter, *, now: datetim
     (no email, cannot sign in) under their HF username."""
     if submitter.user_id is not None:
         return submitter.user_id
+    # Only external accounts match: a local member who picked the same username must not be
+    # credited with someone else's Hugging Face submissions.
     found = conn.execute(
-        select(users.c.id).where(users.c.username == submitter.name)
-    ).scalar_one_or_none()
+        select(users.c.id, users.c.external).where(users.c.username == submitter.name)
+    ).first()
+    username = submitter.name
     if found is not None:
-        return int(found)
+        if found.external:
+            return int(found.id)
+        username = f"{submitter.name}@hf"
+        again = conn.execute(
+            select(users.c.id).where(users.c.username == username, users.c.external.is_(True))
+        ).scalar_one_or_none()
+        if again is not None:
+            return int(again)
     result = conn.execute(
         users.insert().values(
-            username=submitter.name,
+            username=username,
             display_name=submitter.fullname,
             avatar_url=submitter.avatar_url,
             hf_id=submitter.hf_id,
