@@ -52,6 +52,21 @@ HASH_CHARS = 16
 FORMAT = 1
 
 
+def _usearch_index() -> Any:
+    """usearch's Index class, imported safely.
+
+    Importing `usearch.index` before `onnxruntime` in one process makes the later onnxruntime
+    import crash with a segmentation fault (usearch 2.26 / onnxruntime 1.31 wheels, measured
+    here); the other order is fine, so onnxruntime is always imported first."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:  # pragma: no cover - a dependency; nothing to protect then
+        pass
+    from usearch.index import Index
+
+    return Index
+
+
 def _slug(model_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model_id)[:100]
 
@@ -192,9 +207,7 @@ class VectorIndex:
         row_of = {ids[r]: r for r in np.flatnonzero(alive).tolist()}
         ann = None
         if m.ann_file:
-            from usearch.index import Index
-
-            ann = Index.restore(str(self.directory / m.ann_file), view=True)
+            ann = _usearch_index().restore(str(self.directory / m.ann_file), view=True)
         return _State(m, sig, matrix, ids, alive, row_of, ann)
 
     def refresh(self, *, force: bool = False) -> None:
@@ -454,9 +467,7 @@ class VectorIndex:
         log.info("vectors: compacted %s to %d rows", self.directory, m.rows)
 
     def _new_ann(self) -> Any:
-        from usearch.index import Index
-
-        return Index(ndim=self.dim, metric="ip", dtype="f16", connectivity=16,
+        return _usearch_index()(ndim=self.dim, metric="ip", dtype="f16", connectivity=16,
                      expansion_add=128, expansion_search=ANN_EXPANSION_SEARCH)
 
     def _save_ann(self, m: Manifest, ann: Any, rows: int) -> None:
@@ -480,11 +491,9 @@ class VectorIndex:
         log.info("vectors: built an HNSW graph over %d vectors", rows.size)
 
     def _extend_ann(self, m: Manifest) -> None:
-        from usearch.index import Index
-
         assert m.ann_file is not None
         matrix, alive, _ = self._live_rows(m)
-        ann = Index.restore(str(self.directory / m.ann_file), view=False)
+        ann = _usearch_index().restore(str(self.directory / m.ann_file), view=False)
         rows = np.arange(m.ann_rows, m.rows)
         rows = rows[alive[rows]]
         if rows.size:

@@ -182,3 +182,26 @@ def test_two_writers_never_duplicate_a_paper(tmp_path: Path) -> None:
         assert len(idx) == 51
         hits = [h[0] for h in idx.search(mat[50], 60)]
         assert hits[0] == "p10" and hits.count("p10") == 1
+
+
+def test_ann_index_then_embedder_in_one_process(tmp_path: Path) -> None:
+    # importing usearch before onnxruntime used to crash the process; run it in a fresh one
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from paperfeed.search.vectors import VectorIndex\n"
+        f"idx = VectorIndex(__import__('pathlib').Path({str(tmp_path)!r}), 'm', 8)\n"
+        "idx.ann_threshold = 10\n"
+        "idx.add([f'p{i}' for i in range(20)], np.random.rand(20, 8).astype('float32'))\n"
+        "assert idx.uses_ann\n"
+        "from paperfeed.search.embed import Embedder\n"
+        "print(Embedder.load(model='minilm-l6-v2').embed_query('ok').shape)\n"
+    )
+    from tests.conftest import REPO_ROOT
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=REPO_ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(384,)" in result.stdout
