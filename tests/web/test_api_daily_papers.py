@@ -197,3 +197,15 @@ def test_hostile_text_is_returned_as_data_not_markup(
     r = client.get("/api/daily_papers", params={"date": "2025-06-17"})
     assert r.headers["content-type"] == "application/json"
     assert r.json()[0]["paper"]["title"] == "<script>alert(1)</script> & co"
+
+
+def test_daily_papers_answers_are_cached_until_a_write_clears_the_page_cache(
+    client: TestClient, engine: Engine, settings: Any
+) -> None:
+    settings.api_cache_seconds = 600  # no expiry during the test
+    assert client.get("/api/daily_papers", params={"date": "2025-06-16"}).json() == []
+    import_path(engine, HF / "2025-06-16.json")
+    # cached: the same query still answers from memory
+    assert client.get("/api/daily_papers", params={"date": "2025-06-16"}).json() == []
+    client.app.state.page_cache.clear()  # what member writes (submit, moderation) call
+    assert len(client.get("/api/daily_papers", params={"date": "2025-06-16"}).json()) == 9

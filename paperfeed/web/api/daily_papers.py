@@ -21,6 +21,7 @@ from paperfeed.storage.feeds import latest_featured_day, list_featured
 from paperfeed.web.api.json import JSON_TYPE, ResponseCache
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import feed_item_json
+from paperfeed.web.pages.cache import page_cache
 
 router = APIRouter(tags=["daily papers"])
 
@@ -47,6 +48,7 @@ def _cache(request: Request) -> ResponseCache:
     if cache is None:
         cache = ResponseCache(ttl=request.app.state.settings.api_cache_seconds)
         request.app.state.daily_papers_cache = cache
+        page_cache(request).linked.append(cache)  # cleared with it after member writes
     return cache
 
 

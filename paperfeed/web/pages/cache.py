@@ -32,6 +32,9 @@ class PageCache:
         self.max_entries = max_entries
         self._items: OrderedDict[tuple[Any, ...], tuple[float, str, str]] = OrderedDict()
         self._lock = threading.Lock()
+        # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
+        # this one, so a write that must show at once shows in the API too.
+        self.linked: list[Any] = []
 
     def get(self, key: tuple[Any, ...]) -> tuple[str, str] | None:
         now = time.monotonic()
@@ -52,6 +55,8 @@ class PageCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+        for other in self.linked:
+            other.clear()
 
 
 def page_cache(request: Request) -> PageCache:
