@@ -5,6 +5,7 @@ through the real pages (form + CSRF + the emailed link)."""
 from __future__ import annotations
 
 import email
+import html
 import re
 import socket
 import threading
@@ -28,7 +29,7 @@ from paperfeed.storage.db import write
 from paperfeed.storage.papers import upsert_papers
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-LINK_RE = re.compile(r"(https?://\S+/signin/link\?token=[\w\-]+)")
+LINK_RE = re.compile(r"(https?://\S+/signin/link\?token=\S+)")
 
 
 def free_port() -> int:
@@ -156,8 +157,10 @@ def follow_link(client: TestClient, link: str) -> Any:
     assert token
     m = CSRF_RE.search(page.text)
     assert m
-    return client.post("/signin/link", data={"token": token.group(1), "csrf_token": m.group(1)},
-                       follow_redirects=False)
+    nxt = re.search(r'name="next" value="([^"]*)"', page.text)
+    data = {"token": token.group(1), "csrf_token": m.group(1),
+            "next": html.unescape(nxt.group(1)) if nxt else "/"}
+    return client.post("/signin/link", data=data, follow_redirects=False)
 
 
 def sign_in(client: TestClient, inbox: Inbox, address: str) -> None:

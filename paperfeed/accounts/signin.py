@@ -15,6 +15,7 @@ import logging
 import re
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import Engine
@@ -46,7 +47,8 @@ def normalize_email(text: str) -> str:
 
 
 def request_link(
-    engine: Engine, settings: Settings, email_text: str, *, now: datetime, ip: str
+    engine: Engine, settings: Settings, email_text: str, *, now: datetime, ip: str,
+    next_path: str = "/",
 ) -> EmailMessage | None:
     """Prepare a sign-in email for `email_text` (None when nothing should be sent).
 
@@ -72,23 +74,32 @@ def request_link(
             conn, user_id=member.id, token_hash=hash_secret(token), now=now,
             expires_at=now + timedelta(minutes=settings.login_link_minutes),
         )
-    return _link_message(settings, email, token)
+    return _link_message(settings, email, token, next_path)
 
 
-def link_url(settings: Settings, token: str) -> str:
-    return f"{settings.base_url.rstrip('/')}/signin/link?token={token}"
+def link_url(settings: Settings, token: str, next_path: str = "/") -> str:
+    """The emailed link; `next_path` (a local path) is where the member lands afterwards."""
+    url = f"{settings.base_url.rstrip('/')}/signin/link?token={token}"
+    if next_path != "/":
+        url += "&" + urlencode({"next": next_path})
+    return url
 
 
-def _link_message(settings: Settings, email: str, token: str) -> EmailMessage:
+def _link_message(
+    settings: Settings, email: str, token: str, next_path: str = "/"
+) -> EmailMessage:
     msg = EmailMessage()
     msg["To"] = email
     msg["Subject"] = f"Sign in to {settings.site_name}"
-    msg.set_content(
+    body = (
         f"Open this link to sign in to {settings.site_name}:\n\n"
-        f"{link_url(settings, token)}\n\n"
+        f"{link_url(settings, token, next_path)}\n\n"
         f"It works once and expires in {settings.login_link_minutes} minutes.\n"
         "If you did not ask to sign in, ignore this message.\n"
     )
+    # 7bit keeps the link on one line, readable in the development log and copyable as is
+    # (quoted-printable would break it with "=3D" and soft line breaks).
+    msg.set_content(body, cte="7bit" if body.isascii() else "quoted-printable")
     return msg
 
 

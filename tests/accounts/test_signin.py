@@ -239,3 +239,46 @@ def test_expired_sessions_are_purged_at_the_next_signin(
         sign_in(other, inbox, "bob@example.org")
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sessions)).scalar_one() == 1
+
+
+def test_signin_link_returns_to_the_page_the_member_came_from(
+    client: TestClient, inbox: Inbox
+) -> None:
+    page = client.get("/signin", params={"next": "/papers/date/2025-06-16"})
+    token = csrf(client, "/signin")
+    assert 'name="next" value="/papers/date/2025-06-16"' in page.text
+    client.post("/signin", data={"email": "ada@example.org", "next": "/papers/date/2025-06-16",
+                                 "csrf_token": token})
+    link = inbox.last_link("ada@example.org")
+    assert "next=%2Fpapers%2Fdate%2F2025-06-16" in link
+    r = follow_link(client, link)
+    assert r.headers["location"] == "/papers/date/2025-06-16"
+
+
+def test_signin_link_ignores_a_foreign_next(client: TestClient, inbox: Inbox) -> None:
+    client.post("/signin", data={"email": "ada@example.org", "next": "https://evil.example/",
+                                 "csrf_token": csrf(client)})
+    r = follow_link(client, inbox.last_link("ada@example.org"))
+    assert r.headers["location"] == "/"
+
+
+def test_development_without_smtp_writes_the_link_to_the_log(
+    tmp_path, caplog  # type: ignore[no-untyped-def]
+) -> None:
+    import logging
+    import re
+
+    from paperfeed.storage.db import connect, migrate
+
+    settings = Settings(data_dir=tmp_path / "dev", environment="development",
+                        base_url="http://testserver")
+    settings.data_dir.mkdir(parents=True)
+    migrate(connect(settings))
+    with caplog.at_level(logging.INFO, logger="paperfeed.mail"), \
+            TestClient(create_app(settings)) as c:
+        c.post("/signin", data={"email": "dev@example.org", "csrf_token": csrf(c)})
+        logged = "\n".join(r.getMessage() for r in caplog.records)
+        m = re.search(r"http://testserver(/signin/link\?token=[\w\-]+)\n", logged)
+        assert m, logged
+        assert follow_link(c, "http://testserver" + m.group(1)).status_code == 303
+        assert c.get("/settings").status_code == 200

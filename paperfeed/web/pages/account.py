@@ -48,11 +48,12 @@ def signin_page(request: Request, sent: int = 0, next: str = "/") -> Response:
 @router.post("/signin", dependencies=CSRF)
 def signin_request(
     request: Request, engine: EngineDep, settings: SettingsDep, now: Now, ip: ClientIP,
-    background: BackgroundTasks, email: str = Form(""),
+    background: BackgroundTasks, email: str = Form(""), next: str = Form("/"),
 ) -> Response:
     """Always the same answer; the email (if any) goes out after the response."""
     try:
-        message = signin.request_link(engine, settings, email, now=now, ip=ip)
+        message = signin.request_link(engine, settings, email, now=now, ip=ip,
+                                      next_path=safe_next(next))
     except PaperfeedError as exc:
         if exc.status == 429:
             raise
@@ -64,9 +65,9 @@ def signin_request(
 
 
 @router.get("/signin/link")
-def signin_link_page(request: Request, token: str = "") -> Response:
+def signin_link_page(request: Request, token: str = "", next: str = "/") -> Response:
     """A button rather than an instant sign-in: mail scanners that fetch links do not use them."""
-    response = _page(request, "signin_link.html", {"token": token})
+    response = _page(request, "signin_link.html", {"token": token, "next": safe_next(next)})
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -74,10 +75,10 @@ def signin_link_page(request: Request, token: str = "") -> Response:
 @router.post("/signin/link", dependencies=CSRF)
 def signin_link_use(
     request: Request, engine: EngineDep, settings: SettingsDep, now: Now,
-    token: str = Form(""),
+    token: str = Form(""), next: str = Form("/"),
 ) -> Response:
     member = signin.consume_link(engine, token, now=now)
-    return _start(request, engine, settings, member, now, "/")
+    return _start(request, engine, settings, member, now, next)
 
 
 @router.post("/signin/password", dependencies=CSRF)
