@@ -42,12 +42,12 @@ from paperfeed.storage import embeddings as store
 
 log = logging.getLogger(__name__)
 
-ANN_THRESHOLD = 50_000  # live vectors from which the HNSW graph is used (bench/README.md)
+ANN_THRESHOLD = 20_000  # live vectors from which the HNSW graph is used (bench/README.md)
 ANN_DELTA = 4_096  # rows searched exactly before they are folded into the graph
 ANN_OVERSAMPLE = 4  # graph candidates per wanted hit, re-scored exactly
 ANN_EXPANSION_SEARCH = 96
 COMPACT_RATIO = 0.25  # rewrite the files when this share of rows is dead
-FILTER_EXACT_MAX = 50_000  # allowed_ids lists up to this size are scanned exactly
+FILTER_EXACT_MAX = 20_000  # allowed_ids lists up to this size are scanned exactly
 HASH_CHARS = 16
 FORMAT = 1
 
