@@ -43,6 +43,7 @@ def test_daily_papers_for_a_date_lists_that_days_papers_in_hf_shape(
 ) -> None:
     r = client.get("/api/daily_papers", params={"date": "2025-06-16"})
     assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == "*"  # readable from any web page
     body = r.json()
     for item in body:
         DailyPaper.model_validate(item)

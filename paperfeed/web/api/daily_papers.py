@@ -18,7 +18,7 @@ from paperfeed.errors import BadRequest
 from paperfeed.feed import Period, check_sort, parse_day, parse_month, parse_week
 from paperfeed.models import utcnow
 from paperfeed.storage.feeds import latest_featured_day, list_featured
-from paperfeed.web.api.json import JSON_TYPE, ResponseCache
+from paperfeed.web.api.json import ResponseCache, body_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import feed_item_json
 from paperfeed.web.pages.cache import page_cache
@@ -117,4 +117,4 @@ def daily_papers(
     body = _cache(request).get_or_build(
         key, lambda: _build(request, period, submitter, sort_key, p * limit, limit)
     )
-    return Response(body, media_type=JSON_TYPE)
+    return body_response(body)

@@ -16,12 +16,22 @@ import orjson
 from fastapi.responses import Response
 
 JSON_TYPE = "application/json"
+# Public read-only data, no cookies involved: any web page may fetch it (as from huggingface.co).
+PUBLIC_HEADERS = {"Access-Control-Allow-Origin": "*"}
 
 
 def json_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type=JSON_TYPE, headers=headers)
+    return body_response(orjson.dumps(data), status=status, headers=headers)
+
+
+def body_response(
+    body: bytes, *, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response for already-serialized `body`, readable cross-origin."""
+    merged = {**PUBLIC_HEADERS, **(headers or {})}
+    return Response(body, status_code=status, media_type=JSON_TYPE, headers=merged)
 
 
 class ResponseCache:
