@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -67,7 +68,10 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # pg_ctl gets 10 s to start inside pgserver; on a loaded machine that can run out, so retry.
     for _attempt in range(3):
         try:
-            server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+            # Not under pytest's basetemp: concurrent pytest sessions prune old basetemps
+            # (keeping 3), which pulled the data directory from under a running server.
+            server = pgserver.get_server(Path(tempfile.mkdtemp(prefix="paperfeed-pg-")),
+                                         cleanup_mode="delete")
             break
         except Exception as exc:  # pragma: no cover - depends on the machine
             error = exc
