@@ -181,6 +181,8 @@ class VectorIndex:
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _load(self) -> _State:
+        """Load the files the manifest describes; when only rows were appended or deleted
+        since the state in memory (same generation), read just the new tail (cheap at 1M)."""
         sig = self._signature()
         m = Manifest.read(self._manifest_path) or Manifest(self.model_id, self.dim)
         if m.model_id != self.model_id or m.dim != self.dim:
@@ -189,25 +191,48 @@ class VectorIndex:
                 f"{self.model_id}; delete the directory and run `paperfeed index`"
             )
         vec_path, ids_path, del_path = self._files(m)
-        if m.rows:
-            matrix = np.memmap(vec_path, dtype=np.float32, mode="r", shape=(m.rows, m.dim))
+        prev: _State | None = getattr(self, "_state", None)
+        p = prev.manifest if prev is not None else None
+        incremental = (
+            prev is not None and p is not None and p.generation == m.generation
+            and p.rows <= m.rows and p.ids_bytes <= m.ids_bytes and p.deleted <= m.deleted
+        )
+        start_row, start_bytes, start_del = (
+            (p.rows, p.ids_bytes, p.deleted) if incremental and p is not None else (0, 0, 0)
+        )
+        new_ids: list[str] = []
+        if m.ids_bytes > start_bytes:
             with ids_path.open("rb") as fh:
-                raw = fh.read(m.ids_bytes).decode("utf-8")
-            ids = [line.split("\t", 1)[0] for line in raw.splitlines()]
+                fh.seek(start_bytes)
+                raw = fh.read(m.ids_bytes - start_bytes).decode("utf-8")
+            new_ids = [line.split("\t", 1)[0] for line in raw.splitlines()]
+        if prev is not None and incremental:
+            ids = prev.ids + new_ids
+            alive = np.concatenate([prev.alive, np.ones(m.rows - start_row, dtype=bool)])
+            row_of = dict(prev.row_of)
         else:
-            matrix = np.zeros((0, m.dim), dtype=np.float32)
-            ids = []
+            ids, alive, row_of = new_ids, np.ones(m.rows, dtype=bool), {}
         if len(ids) != m.rows:
             raise PaperfeedError(f"vectors: {ids_path} has {len(ids)} ids for {m.rows} rows; "
                                  "delete the directory and run `paperfeed index`")
-        alive = np.ones(m.rows, dtype=bool)
-        if m.deleted:
-            dead = np.fromfile(del_path, dtype="<i8", count=m.deleted)
+        for r in range(start_row, m.rows):
+            row_of[ids[r]] = r
+        if m.deleted > start_del:
+            with del_path.open("rb") as fh:
+                fh.seek(start_del * 8)
+                dead = np.frombuffer(fh.read((m.deleted - start_del) * 8), dtype="<i8")
             alive[dead] = False
-        row_of = {ids[r]: r for r in np.flatnonzero(alive).tolist()}
+            for r in dead.tolist():
+                if row_of.get(ids[r]) == r:
+                    del row_of[ids[r]]
+        matrix = (np.memmap(vec_path, dtype=np.float32, mode="r", shape=(m.rows, m.dim))
+                  if m.rows else np.zeros((0, m.dim), dtype=np.float32))
         ann = None
         if m.ann_file:
-            ann = _usearch_index().restore(str(self.directory / m.ann_file), view=True)
+            if prev is not None and p is not None and p.ann_file == m.ann_file:
+                ann = prev.ann
+            else:
+                ann = _usearch_index().restore(str(self.directory / m.ann_file), view=True)
         return _State(m, sig, matrix, ids, alive, row_of, ann)
 
     def refresh(self, *, force: bool = False) -> None:

@@ -205,3 +205,18 @@ def test_ann_index_then_embedder_in_one_process(tmp_path: Path) -> None:
                             cwd=REPO_ROOT, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(384,)" in result.stdout
+
+
+def test_incremental_reload_equals_a_fresh_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(10)
+    writer = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    writer.add([f"p{i}" for i in range(30)], unit(rng, 30))
+    reader = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    writer.add(["p3", "p40", "p41"], unit(rng, 3))  # replace p3, append two
+    writer.remove(["p5", "p40"])
+    reader.refresh()
+    fresh = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    assert reader._state.row_of == fresh._state.row_of
+    assert (reader._state.alive == fresh._state.alive).all()
+    q = unit(rng, 1)[0]
+    assert reader.search(q, 30) == fresh.search(q, 30)
