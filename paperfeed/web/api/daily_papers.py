@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed.errors import BadRequest
 from paperfeed.feed import Period, check_sort, parse_day, parse_month, parse_week
@@ -92,7 +93,7 @@ def _build(
     responses=ERROR_RESPONSES,
     summary="Daily papers (huggingface_hub `list_daily_papers`)",
 )
-def daily_papers(
+async def daily_papers(
     request: Request,
     date: Annotated[
         str | None, Query(description="A day, YYYY-MM-DD. Default: the latest featured day.")
@@ -114,7 +115,12 @@ def daily_papers(
     submitter = submitter or None
     sort_key = check_sort(sort, default="publishedAt")
     key = (period, submitter, sort_key, p, limit)
-    body = _cache(request).get_or_build(
-        key, lambda: _build(request, period, submitter, sort_key, p * limit, limit)
-    )
+    cache = _cache(request)
+    body = cache.get(key)  # a hit is answered on the event loop, without a thread hop
+    if body is None:
+        body = await run_in_threadpool(
+            cache.get_or_build,
+            key,
+            lambda: _build(request, period, submitter, sort_key, p * limit, limit),
+        )
     return body_response(body)

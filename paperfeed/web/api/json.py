@@ -43,6 +43,17 @@ class ResponseCache:
         self._items: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        """The cached body for `key` if still fresh (cheap: safe on the event loop)."""
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                self._items.move_to_end(key)
+                return hit[1]
+        return None
+
     def get_or_build(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:
         """The cached body for `key`, or `orjson.dumps(build())` stored for `ttl` seconds."""
         if self.ttl <= 0:
