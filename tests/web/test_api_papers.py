@@ -151,3 +151,16 @@ def test_openapi_documents_the_paper_shapes(client: TestClient) -> None:
     props = spec["components"]["schemas"]["PaperBody"]["properties"]
     assert {"id", "authors", "publishedAt", "summary", "upvotes"} <= set(props)
     assert client.get("/api/docs").status_code == 200
+
+
+def test_hidden_paper_disappears_from_every_api_answer(
+    client: TestClient, engine: Engine, catalog: list[Paper]
+) -> None:
+    from paperfeed.storage.moderation import set_paper_hidden
+
+    with write(engine) as conn:
+        set_paper_hidden(conn, "2506.00001", True, actor_id=None, reason="spam", now=NOW)
+    assert client.get("/api/papers/2506.00001").status_code == 404
+    assert "2506.00001" not in [x["id"] for x in client.get("/api/papers?limit=100").json()]
+    day = client.get("/api/daily_papers", params={"date": "2025-06-02"})
+    assert day.status_code == 200 and day.json() == []
