@@ -26,7 +26,7 @@ def init(
     if demo:
         from paperfeed.demo import load_demo
 
-        summary = load_demo(engine, settings=settings)
+        summary = load_demo(engine, settings=settings, progress=True)
         typer.echo(f"demo corpus: {summary.line()}")
 
 

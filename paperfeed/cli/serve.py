@@ -43,7 +43,7 @@ def serve(
         migrate(engine)
         from paperfeed.demo import load_demo
 
-        summary = load_demo(engine, settings=settings)
+        summary = load_demo(engine, settings=settings, progress=True)
         typer.echo(f"demo corpus: {summary.line()}")
     check_schema(engine)
     if with_jobs:
