@@ -56,6 +56,7 @@ def test_daily_papers_for_a_date_lists_that_days_papers_in_hf_shape(
     assert first["submittedBy"]["_id"] == "642673f185f26ab94af4b422"
     assert first["paper"]["githubRepo"] == "https://github.com/cvlab-kaist/MoAI"
     assert first["numComments"] == 1
+    assert first["thumbnail"] == hf_days["2025-06-16"][0]["thumbnail"]  # imported from HF
     assert len(first["paper"]["authors"]) == 7
     assert first["paper"]["authors"][0] == {"name": "Min-Seop Kwak", "hidden": False}
 
@@ -210,3 +211,21 @@ def test_daily_papers_answers_are_cached_until_a_write_clears_the_page_cache(
     assert client.get("/api/daily_papers", params={"date": "2025-06-16"}).json() == []
     client.app.state.page_cache.clear()  # what member writes (submit, moderation) call
     assert len(client.get("/api/daily_papers", params={"date": "2025-06-16"}).json()) == 9
+
+
+def test_only_entries_imported_from_hugging_face_carry_its_thumbnail(
+    client: TestClient, engine: Engine
+) -> None:
+    from datetime import date, datetime
+
+    from paperfeed.models import Author, Featured, Paper, Submitter
+    from paperfeed.storage.db import write
+    from paperfeed.storage.papers import add_featured, upsert_papers
+
+    now = datetime(2025, 6, 18, 9, 0)
+    with write(engine) as conn:
+        upsert_papers(conn, [Paper("2506.55555", "Local pick", "Abstract", [Author("A. B.")], source="arxiv")], now=now)
+        add_featured(conn, [Featured("2506.55555", date(2025, 6, 18), now, Submitter("alice"), "member")], now=now)
+    item = client.get("/api/daily_papers", params={"date": "2025-06-18"}).json()[0]
+    assert item["paper"]["id"] == "2506.55555" and "thumbnail" not in item
+    assert item["submittedBy"]["name"] == "alice"

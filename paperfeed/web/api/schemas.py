@@ -81,6 +81,9 @@ class DailyPaper(_Model):
     )
     title: str
     summary: str
+    thumbnail: str | None = Field(
+        None, description="Hugging Face's thumbnail URL, on entries imported from it."
+    )
     numComments: int
     submittedBy: HubUser | None = None
     isAuthorParticipating: bool = Field(

@@ -16,6 +16,9 @@ from paperfeed.feed import FeedItem
 Row = Mapping[Any, Any]
 
 ORGANIZATION_KEYS = ("_id", "name", "fullname", "avatar")
+# Hugging Face's social thumbnail of a paper it lists (every imported entry of 2025-2026 has
+# exactly this URL); only entries imported from Hugging Face get it.
+HF_THUMBNAIL = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{id}.png"
 
 
 def iso_z(value: datetime | None) -> str | None:
@@ -127,6 +130,9 @@ def daily_entry_json(
             "publishedAt": body.get("publishedAt"),
             "title": body["title"],
             "summary": body["summary"],
+            "thumbnail": HF_THUMBNAIL.format(id=body["id"])
+            if fact and fact.get("featured_source") == "hf"
+            else None,
             "numComments": num_comments(paper, local_comments),
             "submittedBy": body.get("submittedOnDailyBy"),
             "isAuthorParticipating": _author_participates(authors, fact),
@@ -161,5 +167,6 @@ def feed_item_json(item: FeedItem) -> dict[str, Any]:
         "avatar_url": sub.avatar_url if sub else None,
         "hf_id": sub.hf_id if sub else None,
         "user_id": sub.user_id if sub else None,
+        "featured_source": item.featured_source,
     }
     return daily_entry_json(paper, fact)
