@@ -3,6 +3,8 @@ second load changes nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import Engine, func, select
 
 from paperfeed.demo import ARCHIVE_NAME, STATE_KEY, archive_path, load_demo, sha256_of
@@ -30,3 +32,23 @@ def test_load_demo_imports_the_corpus_once(engine: Engine) -> None:
     second = load_demo(engine)
     assert (second.new, second.updated, second.featured_new) == (0, 0, 0)
     assert second.unchanged == 2926
+
+
+def test_every_demo_file_is_package_data_so_a_plain_install_carries_it() -> None:
+    import glob
+    import tomllib
+
+    from tests.conftest import REPO_ROOT
+
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["paperfeed"]
+    package = REPO_ROOT / "paperfeed"
+    covered = {
+        Path(p).resolve()
+        for pattern in patterns
+        for p in glob.glob(str(package / pattern), recursive=True)
+    }
+    demo_files = [p.resolve() for p in archive_path().parent.iterdir() if p.suffix != ".py" and p.is_file()]
+    assert archive_path().resolve() in demo_files
+    missing = [p.name for p in demo_files if p not in covered]
+    assert not missing, f"not package data (add a glob to pyproject.toml): {missing}"
