@@ -146,9 +146,9 @@ def run_wrk(
 ) -> dict[str, float]:
     env = dict(os.environ)
     if rate:
-        # Each connection waits `delay` plus the response time between requests, so aim 15%
+        # Each connection waits `delay` plus the response time between requests, so aim 30%
         # above the rate for the achieved rate to reach it; the printed req/s is what it was.
-        env["BENCH_DELAY_MS"] = str(max(1, round(connections * 1000 / (rate * 1.15))))
+        env["BENCH_DELAY_MS"] = str(max(1, round(connections * 1000 / (rate * 1.3))))
     cmd = [
         "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
         "-s", str(LUA), url,
