@@ -80,10 +80,11 @@ def build(n: int, real: np.ndarray) -> Path:
     np.save(OUT / f"exact-{n}.npy", mat)
     index = VectorIndex(directory, MODEL_ID, DIM)
     t0 = time.perf_counter()
-    for start in range(0, n, 100_000):
-        part = mat[start : start + 100_000]
-        index.add([f"p{i}" for i in range(start, start + part.shape[0])], part)
-        print(f"  built {start + part.shape[0]:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    # one initial build, then one incremental extension (what `paperfeed index` does)
+    bounds = [0, n - 50_000, n] if n > 100_000 else [0, n]
+    for start, stop in zip(bounds, bounds[1:], strict=False):
+        index.add([f"p{i}" for i in range(start, stop)], mat[start:stop])
+        print(f"  built {stop:,} ({time.perf_counter() - t0:.0f} s)", flush=True)
     return directory
 
 
