@@ -131,12 +131,18 @@ def main() -> None:
     ap.add_argument("--real", type=Path, nargs="*", default=[])
     ap.add_argument("--baseline", type=Path, help="a JSON file from an earlier --save")
     ap.add_argument("--save", type=Path)
+    ap.add_argument("--expansion-add", type=int, default=None,
+                    help="HNSW build effort for new builds (default: the service's, 128)")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         search_child(args.child, 10, args.queries, exact_too=True)
         return
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.expansion_add:
+        from paperfeed.search import vectors
+
+        vectors.ANN_EXPANSION_ADD = args.expansion_add
     real = real_vectors(args.real)
     queries(args.queries)
     print(f"real vectors: {real.shape[0]:,}; queries: {args.queries}")
