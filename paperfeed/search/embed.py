@@ -195,8 +195,11 @@ class Embedder:
         return embedder
 
     def _run(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed one batch (already a sensible size) and pool it."""
-        encs = self._tokenizer.encode_batch(list(texts))
+        """Embed one batch of texts (used to probe the dimension)."""
+        return self._run_encoded(self._tokenizer.encode_batch(list(texts)))
+
+    def _run_encoded(self, encs: Sequence[Any]) -> np.ndarray:
+        """Run the model on one batch of encodings, padded to the longest, and pool it."""
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -219,19 +222,19 @@ class Embedder:
     def embed_documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Embeddings of `texts` (build paper texts with `document_text`), shape (n, dim).
 
-        Texts are sorted by length and batched, so padding stays small; order is restored.
-        """
+        Texts are tokenized once, sorted by length and batched, so padding stays small; the
+        result is in the input order."""
         n = len(texts)
         result = np.zeros((n, self.dim), dtype=np.float32)
         if n == 0:
             return result
         clean = [t if t and t.strip() else " " for t in texts]
-        lengths = [len(self._tokenizer.encode(t).ids) for t in clean] if n > batch_size else []
-        order = np.argsort(lengths, kind="stable") if lengths else np.arange(n)
         try:
+            encs = self._tokenizer.encode_batch(clean)
+            order = np.argsort([len(e.ids) for e in encs], kind="stable")
             for start in range(0, n, batch_size):
                 idx = order[start : start + batch_size]
-                result[idx] = self._run([clean[i] for i in idx])
+                result[idx] = self._run_encoded([encs[i] for i in idx])
         except Exception as exc:
             raise EmbedderUnavailable(f"embed: the model failed on a batch: {exc}") from exc
         return result
