@@ -109,7 +109,9 @@ def day_period(day: date) -> Period:
 def week_period(day: date) -> Period:
     """The ISO week (Monday..Sunday) that contains `day`."""
     start = day - timedelta(days=day.isoweekday() - 1)
-    return Period("week", start, start + timedelta(days=6))
+    # 9999-W52 would end in year 10000: clamp to the last representable day
+    end = start + timedelta(days=6) if start <= date.max - timedelta(days=6) else date.max
+    return Period("week", start, end)
 
 
 def month_period(year: int, month: int) -> Period:

@@ -70,7 +70,7 @@ def _ranked(
     items = list(latest.values())
     if sort == "trending":
         # Score at the period's end for past periods (see feed.py), at `now` otherwise.
-        ref = min(now, datetime.combine(end + timedelta(days=1), time()))
+        ref = min(now, _day_after(end))
         scored = [
             (r, trending_score(r.upvotes, r.submitted_at, ref, half_life_hours)) for r in items
         ]
@@ -85,6 +85,14 @@ def _ranked(
         )
     )
     return [(r.id, None) for r in items]
+
+
+def _day_after(day: date) -> datetime:
+    """Midnight after `day`; the last representable instant for 9999-12-31 (no overflow)."""
+    try:
+        return datetime.combine(day + timedelta(days=1), time())
+    except OverflowError:
+        return datetime.max
 
 
 def _neg_ts(value: datetime | None) -> float:

@@ -118,6 +118,8 @@ def test_daily_papers_submitter_filter(
     # Without a period, a submitter's papers from every day
     assert set(ids(client.get("/api/daily_papers", params={"submitter": "taesiri"}))) >= expected
     assert client.get("/api/daily_papers", params={"submitter": "nobody-here"}).json() == []
+    trending = client.get("/api/daily_papers", params={"submitter": "taesiri", "sort": "trending"})
+    assert trending.status_code == 200 and set(ids(trending)) >= expected
 
 
 def test_daily_papers_pages_partition_the_list_and_past_the_end_is_empty(
@@ -179,6 +181,25 @@ def test_daily_papers_invalid_parameters_are_400_with_json_error(
 
 def test_daily_papers_on_an_empty_catalog_is_empty_list(client: TestClient) -> None:
     r = client.get("/api/daily_papers")
+    assert r.status_code == 200 and r.json() == []
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"date": "9999-12-31"},
+        {"week": "9999-W52"},
+        {"month": "9999-12"},
+        {"date": "0001-01-01"},
+        {"week": "0001-W01"},
+        {"submitter": "x"},
+    ],
+)
+@pytest.mark.parametrize("sort", ["trending", "publishedAt"])
+def test_daily_papers_at_the_ends_of_the_calendar_are_empty_not_errors(
+    client: TestClient, params: dict[str, str], sort: str
+) -> None:
+    r = client.get("/api/daily_papers", params={**params, "sort": sort})
     assert r.status_code == 200 and r.json() == []
 
 

@@ -65,13 +65,12 @@ def _build(
     with request.app.state.engine.connect() as conn:
         if period is not None:
             start, end = period.start, period.end
-        elif submitter:
-            start, end = date.min, date.max
         else:
             latest = latest_featured_day(conn)
             if latest is None:
                 return []
-            start = end = latest
+            # a submitter's papers of every day up to the latest list; else the latest list
+            start, end = (date.min if submitter else latest), latest
         items = list_featured(
             conn,
             start=start,
