@@ -12,7 +12,10 @@ PARAMS = ("date", "week", "month", "submitter", "sort", "p", "limit", "cursor")
 values = st.one_of(
     st.text(max_size=30),
     st.integers(min_value=-(10**20), max_value=10**20).map(str),
-    st.sampled_from(["2025-06-16", "2025-W25", "2025-06", "trending", "publishedAt", "0", "100"]),
+    st.sampled_from(
+        ["2025-06-16", "2025-W25", "2025-06", "trending", "publishedAt", "0", "100"]
+        + ["9999-12-31", "9999-W52", "9999-12", "0001-01-01", "0001-W01", "0001-01", "2024-W53"]
+    ),
 )
 
 
