@@ -155,12 +155,16 @@ class VectorIndex:
             info = model_info(settings.embedding_model)
             model_id = model_id or info.model_id
             dim = dim or info.dim
-        if dim is None:
-            raise PaperfeedError(
-                f"vectors: the dimension of model {model_id!r} is unknown; add \"dim\" to its "
-                "paperfeed-model.json"
-            )
-        index = cls(Path(settings.data_dir) / "vectors" / _slug(model_id), model_id, dim)
+        directory = Path(settings.data_dir) / "vectors" / _slug(model_id)
+        if dim is None:  # a model directory without "dim" in paperfeed-model.json
+            known = Manifest.read(directory / "manifest.json")
+            if known is not None:
+                dim = known.dim
+            else:
+                from paperfeed.search.embed import cached_embedder
+
+                dim = cached_embedder(settings).dim
+        index = cls(directory, model_id, dim)
         if engine is not None:
             index._engine = engine
             index.sync(engine)

@@ -220,3 +220,17 @@ def test_incremental_reload_equals_a_fresh_load(tmp_path: Path) -> None:
     assert (reader._state.alive == fresh._state.alive).all()
     q = unit(rng, 1)[0]
     assert reader.search(q, 30) == fresh.search(q, 30)
+
+
+def test_open_learns_the_dimension_of_a_model_without_metadata(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    from paperfeed.search.embed import MODELS_DIR
+
+    model = tmp_path / "plain-model"
+    model.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (model / name).symlink_to(MODELS_DIR / "minilm-l6-v2" / name)
+    local = settings.model_copy(update={"embedding_model": str(model)})
+    index = VectorIndex.open(local, engine)
+    assert index.dim == 384 and index.model_id.startswith("plain-model:")
