@@ -4,13 +4,15 @@ abstract), with the query's year/category filters merged into the caller's filte
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import Connection
 
-from paperfeed.search.query import STOPWORDS, Query, fts_match, quote
+from paperfeed.search.query import STOPWORDS, Query, fts_match, keyword_terms, quote
 from paperfeed.storage import search as store
 from paperfeed.storage.search import DEFAULT_WEIGHTS, SearchFilters
 
@@ -23,6 +25,13 @@ class KeywordParams:
     weights: tuple[float, float, float] = DEFAULT_WEIGHTS  # title, authors, abstract
     prf_docs: int = 0  # pseudo-relevance feedback: expand with terms of the top N hits
     prf_terms: int = 10
+    bigrams: bool = False  # also match adjacent word pairs as phrases
+    # Leave out words found in more than this share of papers (when >= `min_terms` rarer words
+    # remain), and stop adding words once their papers add up to `posting_budget`: common
+    # words rank little and cost the most (every matching paper is scored).
+    max_df_ratio: float = 0.25
+    posting_budget: int = 8_000
+    min_terms: int = 2
 
 
 def effective_filters(query: Query, filters: SearchFilters) -> SearchFilters:
@@ -48,7 +57,13 @@ def keyword_search(
     params: KeywordParams = KeywordParams(),
 ) -> list[tuple[str, float]]:
     """(paper id, BM25 score) best first; [] when the query has nothing to search for."""
-    match = fts_match(query, operator=params.operator)
+    words = keyword_terms(query)
+    if words and (params.max_df_ratio < 1.0 or params.posting_budget) and conn.dialect.name == "sqlite":
+        tokens = store.fts_tokens(words)
+        total, df = _DF_CACHE.counts(conn, [t for ts in tokens for t in ts])
+        word_df = {w: min((df.get(t, 0) for t in ts), default=0) for w, ts in zip(words, tokens)}
+        words = select_terms(words, word_df, total, params)
+    match = fts_match(query, operator=params.operator, bigrams=params.bigrams, words=words)
     if match is None:
         return []
     filters = effective_filters(query, filters)
@@ -58,6 +73,67 @@ def keyword_search(
         if expanded is not None:
             hits = store.keyword_hits(conn, expanded, filters, limit=limit, weights=params.weights)
     return hits
+
+
+class _DocCountCache:
+    """Per-process cache of token document counts (they drift slowly; a stale count only
+    shifts which common words are left out). Entries live `ttl` seconds."""
+
+    def __init__(self, ttl: float = 600.0, max_entries: int = 200_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: dict[tuple[str, str], tuple[float, int]] = {}
+        self._total: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def counts(self, conn: Connection, tokens: list[str]) -> tuple[int, dict[str, int]]:
+        key = str(conn.engine.url)
+        now = time.monotonic()
+        out: dict[str, int] = {}
+        missing: list[str] = []
+        with self._lock:
+            for t in tokens:
+                hit = self._items.get((key, t))
+                if hit is not None and hit[0] > now:
+                    out[t] = hit[1]
+                else:
+                    missing.append(t)
+            total_hit = self._total.get(key)
+        if missing or total_hit is None or total_hit[0] <= now:
+            total, fresh = store.token_doc_counts(conn, missing)
+            with self._lock:
+                if len(self._items) + len(fresh) > self.max_entries:
+                    self._items.clear()
+                for t, n in fresh.items():
+                    self._items[(key, t)] = (now + self.ttl, n)
+                self._total[key] = (now + min(self.ttl, 60.0), total)
+            out.update(fresh)
+        else:
+            total = total_hit[1]
+        return total, out
+
+
+_DF_CACHE = _DocCountCache()
+
+
+def select_terms(
+    words: list[str], df: dict[str, int], total: int, params: KeywordParams
+) -> list[str]:
+    """The words worth sending to the index (pure): rarest first, dropping words no paper has,
+    words in more than `max_df_ratio` of papers and words past the posting budget — but never
+    fewer than `min_terms` (when that many occur at all). Query order is kept."""
+    present = sorted((w for w in words if df.get(w, 0) > 0), key=lambda w: df[w])
+    keep: set[str] = set()
+    postings = 0
+    for w in present:
+        if len(keep) >= params.min_terms:
+            if total and df[w] / total > params.max_df_ratio:
+                break
+            if params.posting_budget and postings + df[w] > params.posting_budget:
+                break
+        keep.add(w)
+        postings += df[w]
+    return [w for w in words if w in keep]
 
 
 _WORD = re.compile(r"[^\W_]{3,}", re.UNICODE)

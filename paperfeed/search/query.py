@@ -195,10 +195,30 @@ def keyword_terms(query: Query, *, limit: int = MAX_MATCH_TERMS) -> list[str]:
     return terms[:limit]
 
 
-def fts_match(query: Query, *, operator: str = "OR") -> str | None:
+def keyword_bigrams(query: Query, *, limit: int = 12) -> list[str]:
+    """Adjacent pairs of informative query words ("stem cell"), as phrases: a paper holding the
+    pair side by side scores above one holding the words apart (a light sequential-dependence
+    model). Pairs are not formed across a stopword."""
+    pairs: list[str] = []
+    prev: str | None = None
+    for word in query.words:
+        w = word.lower()
+        if not _searchable(w) or w in STOPWORDS or len(w) < 2:
+            prev = None
+            continue
+        if prev is not None and prev != w:
+            pairs.append(f"{prev} {w}")
+        prev = w
+    return list(dict.fromkeys(pairs))[:limit]
+
+
+def fts_match(
+    query: Query, *, operator: str = "OR", bigrams: bool = False, words: list[str] | None = None
+) -> str | None:
     """A safe FTS5 MATCH expression for the query's words, phrases, authors and exclusions.
 
-    `operator` joins the plain words ("OR": ranked by BM25, the default; "AND": all words).
+    `operator` joins the plain words ("OR": ranked by BM25, the default; "AND": all words);
+    `words` replaces the query's own plain words (keyword search passes a pruned list).
     Phrases are always required; `author:` values must match the authors column. Returns None
     when nothing searchable is left (the caller then lists by filters only).
     """
@@ -206,10 +226,12 @@ def fts_match(query: Query, *, operator: str = "OR") -> str | None:
         raise ValueError(operator)
     required: list[str] = [quote(p) for p in query.phrases]
     required += ["authors : " + quote(a) for a in query.authors if _searchable(a)]
-    words = [quote(w) for w in keyword_terms(query)]
-    if words:
-        group = f" {operator} ".join(words)
-        required.append(f"({group})" if len(words) > 1 else group)
+    terms = [quote(w) for w in (keyword_terms(query) if words is None else words)]
+    if bigrams and operator == "OR":
+        terms += [quote(b) for b in keyword_bigrams(query)]
+    if terms:
+        group = f" {operator} ".join(terms)
+        required.append(f"({group})" if len(terms) > 1 else group)
     if not required:
         return None
     expr = " AND ".join(required)

@@ -9,6 +9,8 @@ keyword functions raise a clear error there. All SQLite-specific text lives in `
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,7 +35,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.storage.schema import featured, papers
 
 # bm25() column weights: paper_id (unindexed), title, authors, abstract.
-DEFAULT_WEIGHTS = (10.0, 3.0, 1.0)
+DEFAULT_WEIGHTS = (3.0, 2.0, 1.0)
 _CHUNK = 500
 
 
@@ -233,15 +235,36 @@ def abstracts_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, tuple[st
     return {r[0]: (r[1], r[2]) for r in conn.execute(stmt)}
 
 
-def document_frequencies(conn: Connection, terms: Sequence[str]) -> tuple[int, dict[str, int]]:
-    """(number of indexed papers, {term: papers containing it}) from the FTS index, for choosing
-    informative terms. Terms are matched as FTS strings (stemmed like the index)."""
+
+_TOKENIZER = threading.local()
+
+
+def fts_tokens(words: Sequence[str]) -> list[list[str]]:
+    """The index tokens (porter-stemmed, lower-cased, accents removed) of each word, produced by
+    the same FTS5 tokenizer as papers_fts, run on a private in-memory database."""
+    conn = getattr(_TOKENIZER, "conn", None)
+    if conn is None:
+        conn = sqlite3.connect(":memory:", check_same_thread=True)
+        conn.execute(
+            "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'porter unicode61 remove_diacritics 2')"
+        )
+        conn.execute("CREATE VIRTUAL TABLE tv USING fts5vocab(t, 'instance')")
+        _TOKENIZER.conn = conn
+    out: list[list[str]] = []
+    for word in words:
+        conn.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (word,))
+        out.append([r[0] for r in conn.execute("SELECT term FROM tv ORDER BY offset")])
+        conn.execute("DELETE FROM t")
+    return out
+
+
+def token_doc_counts(conn: Connection, tokens: Sequence[str]) -> tuple[int, dict[str, int]]:
+    """(approximate number of indexed papers, {token: papers containing it}) from the FTS
+    vocabulary (one indexed lookup per token)."""
     _require_sqlite(conn)
-    total = conn.execute(text("SELECT count(*) FROM papers_fts")).scalar_one()
-    out: dict[str, int] = {}
-    for term in terms:
-        q = '"' + term.replace('"', '""') + '"'
-        out[term] = conn.execute(
-            text("SELECT count(*) FROM papers_fts WHERE papers_fts MATCH :q"), {"q": q}
-        ).scalar_one()
-    return int(total), out
+    total = conn.execute(text("SELECT max(rowid) FROM papers_fts")).scalar_one() or 0
+    counts: dict[str, int] = {}
+    stmt = text("SELECT doc FROM papers_fts_vocab WHERE term = :t")
+    for token in dict.fromkeys(tokens):
+        counts[token] = int(conn.execute(stmt, {"t": token}).scalar_one_or_none() or 0)
+    return int(total), counts
