@@ -30,6 +30,40 @@ def rrf(
     return sorted(scores.items(), key=lambda kv: (-kv[1], best[kv[0]], order[kv[0]]))
 
 
+def score_blend(
+    keyword: Sequence[tuple[str, float]],
+    cosine: dict[str, float],
+    *,
+    keyword_weight: float = 0.5,
+) -> list[tuple[str, float]]:
+    """Blend BM25 and cosine scores over the union of candidates, each standardised (z-score)
+    within this query: score = w * z(bm25) + (1 - w) * z(cosine).
+
+    Papers the keyword side did not find count as BM25 0; every candidate needs a cosine
+    (the caller computes it for keyword-only hits), missing ones count as the lowest seen.
+    Scores, unlike ranks, keep how far apart candidates are, which RRF throws away.
+    """
+    bm25 = dict(keyword)
+    ids = list(dict.fromkeys([*bm25, *cosine]))
+    if not ids:
+        return []
+    floor = min(cosine.values()) if cosine else 0.0
+    b = [bm25.get(i, 0.0) for i in ids]
+    c = [cosine.get(i, floor) for i in ids]
+
+    def z(values: list[float]) -> list[float]:
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / len(values)
+        sd = var**0.5
+        return [(v - mean) / sd if sd > 1e-12 else 0.0 for v in values]
+
+    zb, zc = z(b), z(c)
+    scored = [
+        (doc, keyword_weight * zb[n] + (1 - keyword_weight) * zc[n]) for n, doc in enumerate(ids)
+    ]
+    return sorted(scored, key=lambda kv: -kv[1])
+
+
 def arxiv_id_in(text: str) -> str | None:
     """The arXiv id when the whole query is an id, `arXiv:` id or arXiv URL, else None."""
     candidate = text.strip()

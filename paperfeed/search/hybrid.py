@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import numpy as np
 from sqlalchemy import Connection, Engine
 
 from paperfeed.config import Settings
@@ -33,6 +34,8 @@ ALLOWED_IDS_MAX = 20_000  # beyond this many filtered ids, post-filter semantic 
 class HybridParams:
     """Fusion settings (chosen on SciFact train; see bench/README.md for the ablation)."""
 
+    fusion: str = "blend"  # "blend": standardised score blend; "rrf": reciprocal-rank fusion
+    blend_weight: float = 0.5  # keyword share of the blended score
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
@@ -61,8 +64,10 @@ class SearchResult:
 class SemanticBackend(Protocol):
     """What hybrid search needs from the embedding side."""
 
+    def embed_query(self, text: str) -> np.ndarray: ...
+
     def search(
-        self, text: str, k: int, allowed_ids: list[str] | None
+        self, qvec: np.ndarray, k: int, allowed_ids: list[str] | None
     ) -> list[tuple[str, float]]: ...
 
 
@@ -75,13 +80,17 @@ class EmbeddingBackend:
 
     @classmethod
     def load(cls, settings: Settings, engine: Engine) -> EmbeddingBackend:
-        from paperfeed.search.embed import Embedder
+        from paperfeed.search.embed import cached_embedder
         from paperfeed.search.vectors import VectorIndex
 
-        return cls(Embedder.load(settings), VectorIndex.open(settings, engine))
+        return cls(cached_embedder(settings), VectorIndex.open(settings, engine))
 
-    def search(self, text: str, k: int, allowed_ids: list[str] | None) -> list[tuple[str, float]]:
-        qvec = self.embedder.embed_query(text)
+    def embed_query(self, text: str) -> np.ndarray:
+        return np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+
+    def search(
+        self, qvec: np.ndarray, k: int, allowed_ids: list[str] | None
+    ) -> list[tuple[str, float]]:
         return [(str(pid), float(score)) for pid, score in self.index.search(qvec, k, allowed_ids)]
 
 
@@ -159,7 +168,8 @@ class SearchService:
 
     def _semantic_hits(
         self, conn: Connection, query: Query, filters: SearchFilters, k: int
-    ) -> list[tuple[str, float]] | None:
+    ) -> tuple[list[tuple[str, float]], np.ndarray | None] | None:
+        """(semantic hits passing every filter, the query vector); None when unavailable."""
         backend = self.semantic_backend()
         if backend is None or not query.text:
             return None
@@ -172,10 +182,11 @@ class SearchService:
                 within = store.matching_ids(conn, amatch, limit=ALLOWED_IDS_MAX + 1)
             allowed = store.allowed_ids(conn, filters, within=within, limit=ALLOWED_IDS_MAX)
             if allowed is not None and not allowed:
-                return []
+                return [], None
         depth = k if allowed is not None or not restrict else k * 5
         try:
-            hits = backend.search(query.text, depth, allowed)
+            qvec = backend.embed_query(query.text)
+            hits = backend.search(qvec, depth, allowed)
         except Exception as exc:  # noqa: BLE001 - degrade, never fail the search
             self._warn(f"semantic search failed ({exc}); answering from keywords")
             return None
@@ -188,7 +199,18 @@ class SearchService:
             amatch = author_match(query)
             assert amatch is not None
             keep &= _matching_among(conn, amatch, keep)
-        return [h for h in hits if h[0] in keep][:k]
+        return [h for h in hits if h[0] in keep][:k], qvec
+
+    def _cosines(self, qvec: np.ndarray, ids: list[str]) -> dict[str, float]:
+        """Cosine similarity of the query to specific papers (those the keyword side found)."""
+        backend = self._semantic
+        if backend is None or not ids:
+            return {}
+        try:
+            return dict(backend.search(qvec, len(ids), list(ids)))
+        except Exception as exc:  # noqa: BLE001
+            self._warn(f"semantic rescoring failed ({exc})")
+            return {}
 
     # -- the search ------------------------------------------------------------------------
     def search(
@@ -208,14 +230,16 @@ class SearchService:
         notes = list(query.notes)
         depth = max(self.params.depth, limit)
         with self.engine.connect() as conn:
-            pinned = self._pinned(conn, query)
             all_filters = effective_filters(query, filters)
             kw: list[tuple[str, float]] = []
             sem: list[tuple[str, float]] | None = None
+            qvec: np.ndarray | None = None
             if mode in ("hybrid", "keyword"):
                 kw = keyword_search(conn, query, filters, limit=depth, params=self.params.keyword)
             if mode in ("hybrid", "semantic"):
-                sem = self._semantic_hits(conn, query, all_filters, depth)
+                found = self._semantic_hits(conn, query, all_filters, depth)
+                if found is not None:
+                    sem, qvec = found
                 if sem is None:
                     notes.append("semantic search unavailable: keyword results only")
                     if mode == "semantic":
@@ -225,11 +249,17 @@ class SearchService:
             kw_rank = {pid: i for i, (pid, _) in enumerate(kw, start=1)}
             sem_rank = {pid: i for i, (pid, _) in enumerate(sem or [], start=1)}
             if kw and sem:
-                fused = fusion.rrf(
-                    [[p for p, _ in kw], [p for p, _ in sem]],
-                    weights=[self.params.keyword_weight, self.params.semantic_weight],
-                    k=self.params.rrf_k,
-                )
+                if self.params.fusion == "rrf" or qvec is None:
+                    fused = fusion.rrf(
+                        [[p for p, _ in kw], [p for p, _ in sem]],
+                        weights=[self.params.keyword_weight, self.params.semantic_weight],
+                        k=self.params.rrf_k,
+                    )
+                else:
+                    cos = dict(sem)
+                    missing = [p for p, _ in kw if p not in cos]
+                    cos.update(self._cosines(qvec, missing))
+                    fused = fusion.score_blend(kw, cos, keyword_weight=self.params.blend_weight)
                 used = "hybrid"
             elif sem:
                 fused, used = sem, "semantic"
@@ -240,6 +270,7 @@ class SearchService:
                 used = "filters"
             else:
                 fused, used = [], "none" if sem is None else mode
+            pinned = self._pinned(conn, query, [p for p, _ in (kw or sem or [])][:10])
             scores = dict(fused)
             order = fusion.pin_first([p for p, _ in fused], pinned)[:limit]
         hits = [
@@ -268,8 +299,11 @@ class SearchService:
         keep = set(ids)
         return [p for p in newest if p in keep][:limit]
 
-    def _pinned(self, conn: Connection, query: Query) -> list[str]:
-        """An exact arXiv id / URL, or a paper whose title equals the query, goes first."""
+    def _pinned(self, conn: Connection, query: Query, top: list[str]) -> list[str]:
+        """An exact arXiv id / URL, or a paper whose title equals the query, goes first.
+
+        An exact title is looked for among the top hits (`top`): with the title weighted
+        highest, a paper whose whole title is the query is always among them."""
         raw = query.raw.strip()
         if not raw:
             return []
@@ -282,12 +316,8 @@ class SearchService:
         wanted = fusion.normalize_title(raw)
         if not wanted:
             return []
-        match = "title : " + quote(raw)
-        candidates = store.keyword_hits(conn, match, SearchFilters(), limit=5)
-        titles = store.titles_by_ids(conn, [c[0] for c in candidates])
-        return [
-            pid for pid, _ in candidates if fusion.normalize_title(titles.get(pid, "")) == wanted
-        ]
+        titles = store.titles_by_ids(conn, top)
+        return [pid for pid in top if fusion.normalize_title(titles.get(pid, "")) == wanted][:1]
 
 
 def _matching_among(conn: Connection, match: str, ids: set[str]) -> set[str]:

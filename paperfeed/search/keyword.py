@@ -58,10 +58,14 @@ def keyword_search(
 ) -> list[tuple[str, float]]:
     """(paper id, BM25 score) best first; [] when the query has nothing to search for."""
     words = keyword_terms(query)
-    if words and (params.max_df_ratio < 1.0 or params.posting_budget) and conn.dialect.name == "sqlite":
+    prune = params.max_df_ratio < 1.0 or params.posting_budget
+    if words and prune and conn.dialect.name == "sqlite":
         tokens = store.fts_tokens(words)
         total, df = _DF_CACHE.counts(conn, [t for ts in tokens for t in ts])
-        word_df = {w: min((df.get(t, 0) for t in ts), default=0) for w, ts in zip(words, tokens)}
+        word_df = {
+            w: min((df.get(t, 0) for t in ts), default=0)
+            for w, ts in zip(words, tokens, strict=True)
+        }
         words = select_terms(words, word_df, total, params)
     match = fts_match(query, operator=params.operator, bigrams=params.bigrams, words=words)
     if match is None:

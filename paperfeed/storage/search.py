@@ -246,7 +246,8 @@ def fts_tokens(words: Sequence[str]) -> list[list[str]]:
     if conn is None:
         conn = sqlite3.connect(":memory:", check_same_thread=True)
         conn.execute(
-            "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'porter unicode61 remove_diacritics 2')"
+            "CREATE VIRTUAL TABLE t USING fts5(x, "
+            "tokenize = 'porter unicode61 remove_diacritics 2')"
         )
         conn.execute("CREATE VIRTUAL TABLE tv USING fts5vocab(t, 'instance')")
         _TOKENIZER.conn = conn
