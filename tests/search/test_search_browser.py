@@ -43,7 +43,8 @@ def test_search_from_header_box_shows_results_and_keeps_query(
     # refine with a filter from the form (a GET parameter), then a hostile query
     page.check("input[name=code]")
     page.click(".search-filters button[type=submit]")
-    assert "code=1" in page.url
+    page.wait_for_url("**code=1*")
+    page.wait_for_load_state()
     assert page.locator(".search-results .paper-card").count() == 1
     page.fill("#site-search", 'NEAR( "unbalanced -')
     page.press("#site-search", "Enter")
