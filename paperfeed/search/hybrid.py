@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -201,6 +202,12 @@ class SearchService:
             keep &= _matching_among(conn, amatch, keep)
         return [h for h in hits if h[0] in keep][:k], qvec
 
+    def _semantic_on_own_connection(
+        self, query: Query, filters: SearchFilters, k: int
+    ) -> tuple[list[tuple[str, float]], np.ndarray | None] | None:
+        with self.engine.connect() as conn:
+            return self._semantic_hits(conn, query, filters, k)
+
     def _cosines(self, qvec: np.ndarray, ids: list[str]) -> dict[str, float]:
         """Cosine similarity of the query to specific papers (those the keyword side found)."""
         backend = self._semantic
@@ -234,10 +241,20 @@ class SearchService:
             kw: list[tuple[str, float]] = []
             sem: list[tuple[str, float]] | None = None
             qvec: np.ndarray | None = None
+            pending = None
+            if mode == "hybrid" and query.text and self.semantic_backend() is not None:
+                # The model and SQLite both release the GIL: embed + vector search on a worker
+                # thread (own connection) while FTS5 ranks here, so hybrid costs max(), not sum.
+                pending = _pool().submit(
+                    self._semantic_on_own_connection, query, all_filters, depth
+                )
             if mode in ("hybrid", "keyword"):
                 kw = keyword_search(conn, query, filters, limit=depth, params=self.params.keyword)
             if mode in ("hybrid", "semantic"):
-                found = self._semantic_hits(conn, query, all_filters, depth)
+                if pending is not None:
+                    found = pending.result()
+                else:
+                    found = self._semantic_hits(conn, query, all_filters, depth)
                 if found is not None:
                     sem, qvec = found
                 if sem is None:
@@ -318,6 +335,20 @@ class SearchService:
             return []
         titles = store.titles_by_ids(conn, top)
         return [pid for pid in top if fusion.normalize_title(titles.get(pid, "")) == wanted][:1]
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """A small process-wide pool for the semantic half of hybrid searches."""
+    global _POOL
+    if _POOL is None:
+        with _POOL_LOCK:
+            if _POOL is None:
+                _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-semantic")
+    return _POOL
 
 
 def _matching_among(conn: Connection, match: str, ids: set[str]) -> set[str]:

@@ -30,7 +30,7 @@ class KeywordParams:
     # remain), and stop adding words once their papers add up to `posting_budget`: common
     # words rank little and cost the most (every matching paper is scored).
     max_df_ratio: float = 0.25
-    posting_budget: int = 8_000
+    posting_budget: int = 5_000
     min_terms: int = 2
 
 
