@@ -4,9 +4,10 @@
 
 The corpus is indexed once in a temporary store (`EvalStore`: upsert -> FTS triggers; the
 indexing job -> vector index, document embeddings read from the on-disk cache); then each
-variant of `HybridParams` / `KeywordParams` is scored with `evaluate()`. (Candidate depth is at least the result limit, 100 here for
-Recall@100, so depths below 100 cannot be scored this way.) Query embeddings are memoised within the run (every variant searches the same 809 claims), so latency columns are
-only comparable between rows of the same kind; `paperfeed eval retrieval` gives true latency.
+variant of `HybridParams` / `KeywordParams` is scored with `evaluate()`. Candidate depth is at
+least the result limit (100 here, for Recall@100), so smaller depths cannot be scored this way.
+Query embeddings are memoised within the run (every variant searches the same 809 claims);
+`paperfeed eval retrieval` gives true latency.
 """
 
 from __future__ import annotations
