@@ -175,10 +175,11 @@ class SearchService:
         if backend is None or not query.text:
             return None
         allowed: list[str] | None = None
-        restrict = filters.active or query.authors
+        sqlite = conn.dialect.name == "sqlite"  # FTS5-only refinements below
+        restrict = filters.active or (query.authors and sqlite)
         if restrict:
             within = None
-            amatch = author_match(query)
+            amatch = author_match(query) if sqlite else None
             if amatch:
                 within = store.matching_ids(conn, amatch, limit=ALLOWED_IDS_MAX + 1)
             allowed = store.allowed_ids(conn, filters, within=within, limit=ALLOWED_IDS_MAX)
@@ -192,6 +193,9 @@ class SearchService:
             self._warn(f"semantic search failed ({exc}); answering from keywords")
             return None
         ids = [h[0] for h in hits]
+        if not sqlite:  # PostgreSQL: filters only (phrases/authors/exclusions: keyword side)
+            keep = set(store.keep_passing(conn, ids, filters))
+            return [h for h in hits if h[0] in keep][:k], qvec
         keep = set(store.keep_passing(conn, ids, filters, exclude=exclusion_match(query)))
         if query.phrases:  # quoted phrases are required in every mode
             phrase_match = " AND ".join(quote(p) for p in query.phrases)
@@ -307,7 +311,7 @@ class SearchService:
     def _filter_only(
         self, conn: Connection, query: Query, filters: SearchFilters, limit: int
     ) -> list[str]:
-        amatch = author_match(query)
+        amatch = author_match(query) if conn.dialect.name == "sqlite" else None
         if amatch is None:
             return store.latest_ids(conn, filters, limit=limit)
         within = store.matching_ids(conn, amatch, limit=ALLOWED_IDS_MAX)

@@ -58,6 +58,11 @@ def keyword_search(
 ) -> list[tuple[str, float]]:
     """(paper id, BM25 score) best first; [] when the query has nothing to search for."""
     words = keyword_terms(query)
+    if conn.dialect.name == "postgresql":
+        return store.pg_keyword_hits(
+            conn, words=words, phrases=query.phrases, authors=query.authors,
+            excluded=query.excluded, filters=effective_filters(query, filters), limit=limit,
+        )
     prune = params.max_df_ratio < 1.0 or params.posting_budget
     if words and prune and conn.dialect.name == "sqlite":
         tokens = store.fts_tokens(words)

@@ -3,8 +3,9 @@ talks to the database.
 
 SQLite uses the FTS5 table `papers_fts(paper_id UNINDEXED, title, authors, abstract)` kept in
 step with `papers` by triggers; its MATCH expressions come from `search.query.fts_match`, which
-quotes every user token. PostgreSQL (the `search_vector` tsvector column) is not wired yet: the
-keyword functions raise a clear error there. All SQLite-specific text lives in `_SQLITE_*`.
+quotes every user token. On PostgreSQL the FTS5-only helpers raise a clear error;
+`pg_keyword_hits` is the keyword path there (the weighted `search_vector` tsvector, with
+plainto/phraseto_tsquery on bound parameters).
 """
 
 from __future__ import annotations
@@ -269,3 +270,43 @@ def token_doc_counts(conn: Connection, tokens: Sequence[str]) -> tuple[int, dict
     for token in dict.fromkeys(tokens):
         counts[token] = int(conn.execute(stmt, {"t": token}).scalar_one_or_none() or 0)
     return int(total), counts
+
+
+def pg_keyword_hits(
+    conn: Connection,
+    *,
+    words: Sequence[str],
+    phrases: Sequence[str],
+    authors: Sequence[str],
+    excluded: Sequence[str],
+    filters: SearchFilters,
+    limit: int,
+) -> list[tuple[str, float]]:
+    """PostgreSQL keyword search over the weighted `search_vector` (title A, authors B,
+    abstract C): any of `words`, all `phrases` and `authors`, none of `excluded`; ranked by
+    ts_rank (weights 1.0 / 0.4 / 0.2). User text only enters as bound parameters of
+    plainto_tsquery / phraseto_tsquery, which treat it as plain text."""
+    parts: list[Any] = []
+    if words:
+        any_word = func.plainto_tsquery("english", words[0])
+        for w in words[1:]:
+            any_word = func.tsquery_or(any_word, func.plainto_tsquery("english", w))
+        parts.append(any_word)
+    parts += [func.phraseto_tsquery("english", p) for p in phrases]
+    parts += [func.plainto_tsquery("simple", a) for a in authors]
+    if not parts:
+        return []
+    tsq = parts[0]
+    for part in parts[1:]:
+        tsq = func.tsquery_and(tsq, part)
+    for x in excluded:
+        tsq = func.tsquery_and(tsq, func.tsquery_not(func.plainto_tsquery("english", x)))
+    vector = literal_column("papers.search_vector")
+    rank = func.ts_rank(vector, tsq)
+    stmt = (
+        select(papers.c.id, rank.label("score"))
+        .where(vector.op("@@")(tsq), *_filter_clauses(conn, filters))
+        .order_by(rank.desc(), papers.c.id)
+        .limit(limit)
+    )
+    return [(r[0], float(r[1])) for r in conn.execute(stmt)]
