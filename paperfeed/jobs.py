@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.digests.editions import current_edition, local_date
+from paperfeed.digests.editions import current_edition
 from paperfeed.errors import PaperfeedError
+from paperfeed.feed import local_today
 from paperfeed.models import utcnow
 from paperfeed.storage import jobs as job_state
 from paperfeed.storage import leases
@@ -72,7 +73,7 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
     def ingest(_key: str) -> str:
         from paperfeed.sources import hf_daily
 
-        today = local_date(utcnow(), settings.timezone)
+        today = local_today(utcnow(), settings.timezone)
         return hf_daily.import_days(engine, settings, today, today, progress=False).line()
 
     def digest(frequency: str) -> Callable[[str], str]:

@@ -11,9 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from paperfeed.errors import BadRequest, ConfigError
+from paperfeed.errors import BadRequest
+from paperfeed.feed import local_today
 
 Frequency = Literal["daily", "weekly"]
 FREQUENCIES: tuple[str, ...] = ("daily", "weekly")
@@ -90,21 +91,9 @@ def parse_edition(text: str, frequency: str | None = None) -> Edition:
     return edition
 
 
-def local_date(now: datetime, timezone: str) -> date:
-    """The date in `timezone` at naive-UTC `now`."""
-    try:
-        tz = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            f"config: PAPERFEED_TIMEZONE={timezone!r} is not a known IANA timezone "
-            "(e.g. UTC, Europe/Paris)"
-        ) from exc
-    return now.replace(tzinfo=ZoneInfo("UTC")).astimezone(tz).date()
-
-
 def current_edition(frequency: str, now: datetime, timezone: str) -> Edition:
     """Today's daily edition or this week's weekly edition, in `timezone`."""
-    today = local_date(now, timezone)
+    today = local_today(now, timezone)
     if check_frequency(frequency) == "daily":
         return daily_edition(today)
     return weekly_edition(today)
