@@ -43,7 +43,7 @@ def run(file: Path) -> dict[str, object]:
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(
-            [*cmd, "ingest", "jsonl", str(file), "--no-progress"],
+            [*cmd, "ingest", "jsonl", str(file), "--no-progress", "--no-index"],
             env=env, check=True, capture_output=True, text=True,
         )
         seconds = time.perf_counter() - start
