@@ -119,7 +119,8 @@ def index_papers(
                 texts = store.paper_texts(conn, due[pos : pos + batch_size])
             ids = list(texts)
             docs = [document_text(*texts[pid]) for pid in ids]
-            vecs = embedder.embed_documents(docs) if ids else np.zeros((0, dim), np.float32)
+            empty = np.zeros((0, int(dim or 0)), np.float32)
+            vecs = embedder.embed_documents(docs) if ids else empty
             hashes = [text_hash(d) for d in docs]
             with write(engine) as conn:
                 stamp = store.store_embeddings(

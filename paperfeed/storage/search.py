@@ -301,7 +301,7 @@ def pg_keyword_hits(
         tsq = func.tsquery_and(tsq, part)
     for x in excluded:
         tsq = func.tsquery_and(tsq, func.tsquery_not(func.plainto_tsquery("english", x)))
-    vector = literal_column("papers.search_vector")
+    vector: Any = literal_column("papers.search_vector")
     rank = func.ts_rank(vector, tsq)
     stmt = (
         select(papers.c.id, rank.label("score"))

@@ -76,9 +76,9 @@ def cached_page(request: Request, render: Callable[[], Response]) -> Response:
     """`render()` once per URL (path + query) and TTL for anonymous visitors; everyone else,
     and nested calls, render fresh."""
     cache = page_cache(request)
-    if cache.ttl <= 0 or not is_anonymous(request) or getattr(request.state, "page_cache", 0):
+    if cache.ttl <= 0 or not is_anonymous(request) or getattr(request.state, "page_cache", False):
         return render()
-    request.state.page_cache = 1
+    request.state.page_cache = True
     key = (request.url.path, request.url.query)
     token = csrf_token(request)
     hit = cache.get(key)
