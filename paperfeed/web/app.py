@@ -19,6 +19,7 @@ from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError, RateLimited
 from paperfeed.storage.db import check_schema, connect
+from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.csrf import CSRFCookieMiddleware
 from paperfeed.web.templating import make_templates
 
@@ -31,7 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="paperfeed",
         version=__version__,
         description="Daily Papers: catalog, feeds, search. Hugging Face-compatible JSON API.",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(CSRFCookieMiddleware, secure=settings.base_url.startswith("https://"))
     _install_error_handlers(app)
+    install_api_docs(app)
     _include_routers(app)
     return app
 
