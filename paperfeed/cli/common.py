@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typer
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
@@ -17,3 +18,12 @@ def ready_engine(settings: Settings) -> Engine:
     engine = connect(settings)
     check_schema(engine)
     return engine
+
+
+def check_frequency(value: str) -> str:
+    """Typer callback for `--frequency`: daily or weekly, as digests know them."""
+    from paperfeed.digests.editions import FREQUENCIES
+
+    if value not in FREQUENCIES:
+        raise typer.BadParameter("must be daily or weekly")
+    return value

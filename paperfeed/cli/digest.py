@@ -11,9 +11,8 @@ from pathlib import Path
 
 import typer
 
-from paperfeed.cli.common import load_settings, ready_engine
+from paperfeed.cli.common import check_frequency, load_settings, ready_engine
 from paperfeed.digests.editions import (
-    FREQUENCIES,
     current_edition,
     parse_edition,
     scheduled_edition,
@@ -23,16 +22,10 @@ from paperfeed.models import utcnow
 app = typer.Typer(help="Email digests: send an edition, preview it.", no_args_is_help=True)
 
 
-def _frequency(value: str) -> str:
-    if value not in FREQUENCIES:
-        raise typer.BadParameter("must be daily or weekly")
-    return value
-
-
 @app.command("send")
 def send(
     frequency: str = typer.Option(
-        ..., "--frequency", "-f", callback=_frequency, help="daily or weekly."
+        ..., "--frequency", "-f", callback=check_frequency, help="daily or weekly."
     ),
     edition: str | None = typer.Option(
         None,

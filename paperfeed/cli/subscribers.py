@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from paperfeed.cli.common import load_settings, ready_engine
-from paperfeed.digests.editions import FREQUENCIES
+from paperfeed.cli.common import check_frequency, load_settings, ready_engine
 from paperfeed.models import utcnow
 
 app = typer.Typer(help="Digest subscribers: add, list, remove.", no_args_is_help=True)
 
 
-def _frequency(value: str) -> str:
-    if value not in FREQUENCIES:
-        raise typer.BadParameter("must be daily or weekly")
-    return value
-
-
 @app.command("add")
 def add(
     email: str = typer.Argument(..., help="The address to subscribe."),
-    frequency: str = typer.Option("daily", "--frequency", "-f", callback=_frequency),
+    frequency: str = typer.Option("daily", "--frequency", "-f", callback=check_frequency),
     confirmed: bool = typer.Option(
         False, "--confirmed", help="Skip double opt-in (only with the owner's consent)."
     ),
