@@ -50,9 +50,18 @@ class Submission:
 
 
 def arxiv_fetcher(settings: Settings, ids: list[str]) -> list[Paper]:
+    """Fetch a submission's metadata while a member waits: one retry and a short timeout, not
+    the batch ingest's patient backoff (4 retries, up to ~30 s), so a failing arXiv gives a
+    clear error in seconds."""
     from paperfeed.sources.arxiv_api import fetch_by_ids
 
-    return fetch_by_ids(settings, ids)
+    quick = settings.model_copy(
+        update={
+            "http_retries": min(settings.http_retries, 1),
+            "http_timeout_seconds": min(settings.http_timeout_seconds, 15.0),
+        }
+    )
+    return fetch_by_ids(quick, ids)
 
 
 def submit_paper(
