@@ -79,7 +79,7 @@ def main() -> None:
     if not db.exists():
         run_cli("init")
         t = time.perf_counter()
-        run_cli("ingest", "jsonl", "--no-progress", str(DATA))
+        run_cli("ingest", "jsonl", "--no-progress", "--no-index", str(DATA))
         print(f"ingest + keyword index of {DATA.name}: {time.perf_counter() - t:.1f} s")
     engine = connect(settings)
     with gzip.open(DATA, "rt", encoding="utf-8") as fh:
