@@ -258,11 +258,15 @@ def fts_tokens(words: Sequence[str]) -> list[list[str]]:
         )
         conn.execute("CREATE VIRTUAL TABLE tv USING fts5vocab(t, 'instance')")
         _TOKENIZER.conn = conn
-    out: list[list[str]] = []
-    for word in words:
-        conn.execute("INSERT INTO t(rowid, x) VALUES (1, ?)", (word,))
-        out.append([r[0] for r in conn.execute("SELECT term FROM tv ORDER BY offset")])
-        conn.execute("DELETE FROM t")
+    # One row per word, tokenised in one statement and read back in one query (round trips,
+    # not tokenising, were the cost).
+    out: list[list[str]] = [[] for _ in words]
+    if not words:
+        return out
+    conn.executemany("INSERT INTO t(rowid, x) VALUES (?, ?)", enumerate(words, start=1))
+    for doc, term in conn.execute("SELECT doc, term FROM tv ORDER BY doc, offset"):
+        out[doc - 1].append(term)
+    conn.execute("DELETE FROM t")
     return out
 
 
@@ -271,10 +275,16 @@ def token_doc_counts(conn: Connection, tokens: Sequence[str]) -> tuple[int, dict
     vocabulary (one indexed lookup per token)."""
     _require_sqlite(conn)
     total = conn.execute(text("SELECT max(rowid) FROM papers_fts")).scalar_one() or 0
-    counts: dict[str, int] = {}
-    stmt = text("SELECT doc FROM papers_fts_vocab WHERE term = :t")
-    for token in dict.fromkeys(tokens):
-        counts[token] = int(conn.execute(stmt, {"t": token}).scalar_one_or_none() or 0)
+    wanted = list(dict.fromkeys(tokens))
+    counts: dict[str, int] = dict.fromkeys(wanted, 0)
+    if wanted:  # one statement: `term IN (...)` is one indexed vocabulary lookup per token
+        placeholders = ", ".join(f":t{n}" for n in range(len(wanted)))
+        rows = conn.execute(
+            text(f"SELECT term, doc FROM papers_fts_vocab WHERE term IN ({placeholders})"),
+            {f"t{n}": t for n, t in enumerate(wanted)},
+        )
+        for term, doc in rows:
+            counts[term] = int(doc or 0)
     return int(total), counts
 
 
