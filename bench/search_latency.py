@@ -92,6 +92,9 @@ def main() -> None:
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
     print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
     for mode in ("hybrid", "keyword", "semantic"):
+        backend = service.semantic_backend()
+        if backend is not None and hasattr(backend, "forget_queries"):
+            backend.forget_queries()  # each mode pays for its query embeddings
         times = []
         for q in queries:
             t = time.perf_counter()

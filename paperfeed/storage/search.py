@@ -96,11 +96,13 @@ def _filter_clauses(conn: Connection, filters: SearchFilters) -> list[ColumnElem
 # content row (beside the abstract), so selecting it in the ranked query read that row for every
 # matching paper; and ordering by the `s` alias evaluates bm25 once per row, not twice. Same
 # scores and order as ranking `paper_id` directly; ~2x faster at 75k papers (bench/README.md).
+# Each top hit's `hidden` flag comes along (one round trip, not a second query).
 _SQLITE_TOP = (
-    "SELECT f.paper_id, -t.s AS score FROM ("
+    "SELECT f.paper_id, -t.s AS score, p.hidden FROM ("
     "SELECT rowid AS r, bm25(papers_fts, 0.0, :wt, :wa, :wb) AS s FROM papers_fts "
     "WHERE papers_fts MATCH :q ORDER BY s LIMIT :k"
-    ") AS t JOIN papers_fts AS f ON f.rowid = t.r ORDER BY t.s"
+    ") AS t JOIN papers_fts AS f ON f.rowid = t.r LEFT JOIN papers AS p ON p.id = f.paper_id "
+    "ORDER BY t.s"
 )
 
 
@@ -122,13 +124,7 @@ def keyword_hits(
     if not filters.active:
         params["k"] = limit + 16
         rows = conn.execute(text(_SQLITE_TOP), params).all()
-        ids = [r[0] for r in rows]
-        hidden = set(
-            conn.execute(
-                select(papers.c.id).where(papers.c.id.in_(ids), papers.c.hidden.is_(True))
-            ).scalars()
-        ) if ids else set()
-        return [(r[0], float(r[1])) for r in rows if r[0] not in hidden][:limit]
+        return [(r[0], float(r[1])) for r in rows if not r[2]][:limit]
     fts = table("papers_fts", column("paper_id"))
     rank = func.bm25(literal_column("papers_fts"), 0.0, *weights)
     stmt = (
