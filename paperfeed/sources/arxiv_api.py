@@ -19,16 +19,15 @@ from datetime import date
 from typing import Any
 
 import httpx
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
-from paperfeed.errors import BadRequest, ParseError, SourceError
+from paperfeed.errors import BadRequest, SourceError
 from paperfeed.models import Author, IngestSummary, Paper, parse_arxiv_id
 from paperfeed.sources.http import Fetcher
 from paperfeed.sources.pipeline import Batch, store_batches
 from paperfeed.sources.text import clean_optional, clean_text, parse_timestamp
+from paperfeed.sources.xml import parse_xml
 from paperfeed.storage.jobs import get_state
 
 log = logging.getLogger(__name__)
@@ -112,16 +111,9 @@ def parse_entry(entry: ET.Element) -> Paper | None:
 def parse_feed(data: bytes) -> FeedPage:
     """Parse an API response (pure). Raises ParseError for non-Atom or unsafe XML; arXiv's
     error entries (e.g. 'incorrect id format for ...') and bad entries land in `errors`."""
-    if len(data) > MAX_BYTES:
-        raise ParseError(f"arxiv: response of {len(data)} bytes is too large")
-    try:
-        root = fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise ParseError(f"arxiv: refused unsafe XML ({type(exc).__name__})") from None
-    except (ET.ParseError, ValueError) as exc:
-        raise ParseError(f"arxiv: response is not XML ({exc})") from None
-    if root.tag != f"{ATOM}feed":
-        raise ParseError(f"arxiv: expected an Atom feed, got <{root.tag}>")
+    root = parse_xml(
+        data, component="arxiv", root_tag=f"{ATOM}feed", what="an Atom feed", max_bytes=MAX_BYTES
+    )
     page = FeedPage(
         total=_int(root.find(f"{OPENSEARCH}totalResults"), 0),
         start=_int(root.find(f"{OPENSEARCH}startIndex"), 0),

@@ -20,8 +20,6 @@ from datetime import date
 from typing import Any
 
 import httpx
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
@@ -36,6 +34,7 @@ from paperfeed.sources.text import (
     split_author_names,
     start_of_day,
 )
+from paperfeed.sources.xml import parse_xml
 from paperfeed.storage.jobs import get_state
 
 log = logging.getLogger(__name__)
@@ -126,16 +125,13 @@ def parse_list_records(data: bytes, metadata_prefix: str) -> OaiPage:
     ns = FORMATS.get(metadata_prefix)
     if ns is None:
         raise BadRequest(f"ingest: OAI format must be one of {', '.join(FORMATS)}")
-    if len(data) > MAX_BYTES:
-        raise ParseError(f"oai: response of {len(data)} bytes is too large")
-    try:
-        root = fromstring(data, forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise ParseError(f"oai: refused unsafe XML ({type(exc).__name__})") from None
-    except (ET.ParseError, ValueError) as exc:
-        raise ParseError(f"oai: response is not XML ({exc})") from None
-    if root.tag != f"{OAI}OAI-PMH":
-        raise ParseError(f"oai: expected an OAI-PMH response, got <{root.tag}>")
+    root = parse_xml(
+        data,
+        component="oai",
+        root_tag=f"{OAI}OAI-PMH",
+        what="an OAI-PMH response",
+        max_bytes=MAX_BYTES,
+    )
     page = OaiPage()
     errors = root.findall(f"{OAI}error")
     if errors:
