@@ -107,18 +107,10 @@ def take_over_stale(
                 "claimed_at": now,
                 "last_error": note,
             }
-        result = conn.execute(
-            deliveries.update()
-            .where(
-                deliveries.c.subscription_id == sub_id,
-                deliveries.c.edition == edition,
-                deliveries.c.status == status,
-                deliveries.c.claimed_by == old,
-            )
-            .values(**values)
-        )
-        if values["status"] == "claimed":
-            taken += result.rowcount
+        # Compare-and-set on (status, old claimer): a concurrent taker wins at most once.
+        moved = _move(conn, sub_id, edition, old, from_status=status, **values)
+        if moved and values["status"] == "claimed":
+            taken += 1
     return taken
 
 
