@@ -1,15 +1,17 @@
 from __future__ import annotations
 
+import re
 import threading
 from datetime import datetime
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from paperfeed.config import Settings
+from paperfeed.models import Featured
 from paperfeed.storage import votes
 from paperfeed.storage.db import write
-from paperfeed.storage.papers import get_paper
+from paperfeed.storage.papers import add_featured, get_paper
 from paperfeed.storage.schema import votes as votes_table
 from tests.members_support import Inbox, add_member, add_paper, csrf, sign_in, token_for
 
@@ -180,3 +182,34 @@ def test_votes_are_rate_limited_per_account(
         assert codes == [200, 200, 200, 429]
         r = c.post(f"/api/papers/{PID}/upvote", headers=auth)
         assert 0 < int(r.headers["retry-after"]) <= 60
+
+
+def test_list_page_shows_members_votes_with_one_lookup_for_the_whole_list(
+    client: TestClient, inbox: Inbox, engine: Engine, now: datetime
+) -> None:
+    ids = [f"2506.0{n:04d}" for n in range(1, 13)]
+    for pid in ids:
+        add_paper(engine, pid, published_at=now)
+    member = add_member(engine, "ada@example.org")
+    with write(engine) as conn:
+        add_featured(conn, [Featured(paper_id=pid, day=now.date()) for pid in ids], now=now)
+        for pid in ids[:3]:
+            votes.add_vote(conn, user_id=member.id, paper_id=pid, now=now)
+    sign_in(client, inbox, "ada@example.org")
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "FROM votes" in statement:
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)  # the app has its own engine
+    try:
+        page = client.get("/?date=2025-06-16")
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert page.status_code == 200
+    for pid in ids:
+        form = re.search(rf'<form[^>]*id="upvote-{re.escape(pid)}"', page.text)
+        assert form is not None, pid
+        assert ("voted" in form.group(0).split("class=")[1].split('"')[1]) == (pid in ids[:3])
+    assert len(statements) == 1, statements
