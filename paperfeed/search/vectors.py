@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -588,3 +589,27 @@ class VectorIndex:
         if added or stale:
             log.info("vectors: synced %s: +%d -%d", self.directory.name, added, len(stale))
         return added, len(stale)
+
+
+def prune_other_models(settings: Settings, keep_model_id: str) -> list[str]:
+    """Delete the index directories of models other than `keep_model_id` under
+    data_dir/vectors; returns their model ids.
+
+    Call only once the configured model has embedded every paper (`paperfeed index` does):
+    until then a web worker still configured with the old model may be serving from its
+    files. Directories without a readable manifest are not ours to judge and stay."""
+    root = Path(settings.data_dir) / "vectors"
+    removed: list[str] = []
+    if not root.is_dir():
+        return removed
+    for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+        try:
+            manifest = Manifest.read(directory / "manifest.json")
+        except PaperfeedError:
+            continue
+        if manifest is None or manifest.model_id == keep_model_id:
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        removed.append(manifest.model_id)
+        log.info("vectors: removed the index of the previous model %s", manifest.model_id)
+    return removed

@@ -235,3 +235,29 @@ def test_import_rejects_bad_input_with_a_clear_error(
         )
         assert result.returncode == 1
         assert result.stderr.strip().splitlines()[-1].startswith("error: index: ")
+
+
+def test_complete_index_run_removes_the_previous_models_files(
+    settings: Settings, catalog: Engine, embedder: MemoEmbedder
+) -> None:
+    index_papers(catalog, settings, embedder=embedder)
+    vectors = settings.data_dir / "vectors"
+    old = vectors / "old-model"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"model_id": "old-model", "dim": 384}))
+    (old / "vectors-0.f32").write_bytes(b"\0" * 1536)
+    foreign = vectors / "not-an-index"
+    foreign.mkdir()
+    current = VectorIndex.open(settings, catalog).directory
+    # an unfinished run (a paper still due) keeps the old files: workers may still use them
+    with write(catalog) as conn:
+        store.delete_embeddings(conn, [p.id for p in real_papers()[:2]], now=datetime(2025, 6, 16))
+    result = CliRunner().invoke(app, ["index", "--no-progress", "--limit", "1"],
+                                env=env_for(settings))
+    assert result.exit_code == 0, result.output
+    assert old.is_dir()
+    result = CliRunner().invoke(app, ["index", "--no-progress"], env=env_for(settings))
+    assert result.exit_code == 0, result.output
+    assert "removed the vector index of the previous model old-model" in result.output
+    assert not old.exists() and foreign.is_dir() and current.is_dir()
+    assert len(VectorIndex.open(settings, catalog)) == 40
