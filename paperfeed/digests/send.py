@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -81,9 +82,27 @@ class Outcome:
     error: str = ""
 
 
+def machine_key() -> str:
+    """Who "this machine" is for claims: host name + kernel boot id + PID namespace.
+
+    Two machines (or containers) given the same host name differ in boot id or PID namespace,
+    so neither mistakes the other's live sender for a dead local process; a reboot also
+    changes the key, which is right: every process of the old boot is gone."""
+    parts = [socket.gethostname().replace(":", "_")]
+    try:
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text("ascii").strip()[:8])
+    except OSError:
+        parts.append("noboot")
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid").strip("pid:[]"))
+    except OSError:
+        parts.append("nons")
+    return "/".join(parts)
+
+
 def sender_id() -> str:
-    """`host:pid:random`, written to deliveries.claimed_by."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    """`machine:pid:random` (see `machine_key`), written to deliveries.claimed_by."""
+    return f"{machine_key()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -101,14 +120,15 @@ def _pid_alive(pid: int) -> bool:
 
 
 def claimer_gone(claimed_by: str) -> bool:
-    """True when the claimer ran on this host and its process no longer exists. Claims of
-    other hosts (or of this process) are only taken over once their lease expires."""
+    """True when the claimer ran on this machine (same `machine_key`) and its process no
+    longer exists. Claims of other machines (or of this process) are only taken over once
+    their lease expires."""
     try:
-        host, pid_text, _ = claimed_by.rsplit(":", 2)
+        machine, pid_text, _ = claimed_by.rsplit(":", 2)
         pid = int(pid_text)
     except ValueError:
         return False
-    if host != socket.gethostname() or pid == os.getpid():
+    if machine != machine_key() or pid == os.getpid():
         return False
     return not _pid_alive(pid)
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from paperfeed.config import Settings
 from paperfeed.digests.editions import parse_edition
-from paperfeed.digests.send import claimer_gone, send_edition
+from paperfeed.digests.send import claimer_gone, machine_key, send_edition, sender_id
 from paperfeed.models import utcnow
 from paperfeed.storage import deliveries as dstore
 from paperfeed.storage.db import write
@@ -117,13 +117,18 @@ def test_a_row_handed_to_smtp_twice_by_killed_senders_is_not_sent_a_third_time(
 
 
 def test_claimer_gone_only_for_dead_processes_on_this_host() -> None:
-    host = socket.gethostname()
+    host = machine_key()
+    assert sender_id().startswith(f"{host}:{os.getpid()}:")
     dead_pid = subprocess.Popen([sys.executable, "-c", "pass"])
     dead_pid.wait()
     assert claimer_gone(f"{host}:{dead_pid.pid}:x")
     assert not claimer_gone(f"{host}:{os.getpid()}:x")  # this process: wait for the lease
     assert not claimer_gone(f"{host}:1:x")  # pid 1 is alive
     assert not claimer_gone(f"another-host:{dead_pid.pid}:x")
+    # same host name, another machine (boot) or container (PID namespace): not ours to judge
+    name = socket.gethostname().replace(":", "_")
+    assert not claimer_gone(f"{name}/otherboot/{host.rsplit('/', 1)[1]}:{dead_pid.pid}:x")
+    assert not claimer_gone(f"{name}/{host.split('/')[1]}/1:{dead_pid.pid}:x")
     assert not claimer_gone("garbage")
 
 
