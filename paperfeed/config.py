@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         "minilm-l6-v2",
         description="Embedding model: the bundled `minilm-l6-v2` or a path to a model directory.",
     )
+    vector_backend: Literal["auto", "files", "pgvector"] = Field(
+        "auto",
+        description="Where semantic search finds nearest vectors: `files` (per-machine index "
+        "files under data_dir/vectors), `pgvector` (PostgreSQL's `vector` extension; no vector "
+        "state on web machines) or `auto` (pgvector when the database has it, else files).",
+    )
     smtp_host: str | None = Field(None, description="SMTP server; unset in development: log mail.")
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP user name.")

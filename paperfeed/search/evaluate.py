@@ -236,7 +236,7 @@ def index_vectors(engine: Engine, settings: Settings, cache_dir: Path | None) ->
     from paperfeed.search.embed_cache import CachedEmbedder
     from paperfeed.search.hybrid import EmbeddingBackend
     from paperfeed.search.indexing import index_papers
-    from paperfeed.search.vectors import VectorIndex
+    from paperfeed.search.pgvectors import open_vector_index
 
     embedder: Any = Embedder.load(settings)
     if cache_dir is not None:
@@ -245,7 +245,7 @@ def index_vectors(engine: Engine, settings: Settings, cache_dir: Path | None) ->
     if isinstance(embedder, CachedEmbedder):
         embedder.flush()
         log.info("eval: embedding cache %d hits, %d new", embedder.hits, embedder.misses)
-    return EmbeddingBackend(embedder, VectorIndex.open(settings, engine))
+    return EmbeddingBackend(embedder, open_vector_index(settings, engine))
 
 
 def evaluate(

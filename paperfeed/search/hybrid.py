@@ -74,7 +74,8 @@ class SemanticBackend(Protocol):
 
 
 class EmbeddingBackend:
-    """The service's semantic side: the configured Embedder plus the VectorIndex."""
+    """The service's semantic side: the configured Embedder plus the vector index (index files,
+    or pgvector on PostgreSQL: `search.pgvectors.open_vector_index`)."""
 
     QUERY_CACHE_SIZE = 256  # recent query vectors kept (pagination, API retries, back button)
 
@@ -87,9 +88,14 @@ class EmbeddingBackend:
     @classmethod
     def load(cls, settings: Settings, engine: Engine) -> EmbeddingBackend:
         from paperfeed.search.embed import cached_embedder
-        from paperfeed.search.vectors import VectorIndex
+        from paperfeed.search.pgvectors import open_vector_index
 
-        return cls(cached_embedder(settings), VectorIndex.open(settings, engine))
+        return cls(cached_embedder(settings), open_vector_index(settings, engine))
+
+    @property
+    def filters_in_sql(self) -> bool:
+        """True when the index applies SearchFilters inside its own query (pgvector)."""
+        return bool(getattr(self.index, "filters_in_sql", False))
 
     def embed_query(self, text: str) -> np.ndarray:
         """The query's vector; a repeated query reuses it (LRU, read-only arrays) instead of
@@ -113,9 +119,17 @@ class EmbeddingBackend:
             self._recent.clear()
 
     def search(
-        self, qvec: np.ndarray, k: int, allowed_ids: list[str] | None
+        self,
+        qvec: np.ndarray,
+        k: int,
+        allowed_ids: list[str] | None,
+        filters: SearchFilters | None = None,
     ) -> list[tuple[str, float]]:
-        return [(str(pid), float(score)) for pid, score in self.index.search(qvec, k, allowed_ids)]
+        if filters is not None and self.filters_in_sql:
+            hits = self.index.search(qvec, k, allowed_ids, filters=filters)
+        else:
+            hits = self.index.search(qvec, k, allowed_ids)
+        return [(str(pid), float(score)) for pid, score in hits]
 
 
 class SearchService:
@@ -163,9 +177,9 @@ class SearchService:
             with self._lock:
                 if self._index is None and not self._index_failed:
                     try:
-                        from paperfeed.search.vectors import VectorIndex
+                        from paperfeed.search.pgvectors import open_vector_index
 
-                        self._index = VectorIndex.open(self.settings, self.engine)
+                        self._index = open_vector_index(self.settings, self.engine)
                     except Exception as exc:  # noqa: BLE001
                         self._index_failed = True
                         log.info("search: no vector index for similar papers (%s)", exc)
@@ -197,6 +211,8 @@ class SearchService:
         backend = self.semantic_backend()
         if backend is None or not query.text:
             return None
+        if getattr(backend, "filters_in_sql", False):
+            return self._semantic_in_sql(backend, query, filters, k)
         allowed: list[str] | None = None
         sqlite = conn.dialect.name == "sqlite"  # FTS5-only refinements below
         restrict = filters.active or (query.authors and sqlite)
@@ -228,6 +244,20 @@ class SearchService:
             assert amatch is not None
             keep &= _matching_among(conn, amatch, keep)
         return [h for h in hits if h[0] in keep][:k], qvec
+
+    def _semantic_in_sql(
+        self, backend: Any, query: Query, filters: SearchFilters, k: int
+    ) -> tuple[list[tuple[str, float]], np.ndarray | None] | None:
+        """pgvector: filters (and hidden papers) are part of the nearest-vector query itself,
+        so no id list is built and nothing is post-filtered. Phrases, authors and exclusions
+        stay on the keyword side, as on PostgreSQL without pgvector."""
+        try:
+            qvec = backend.embed_query(query.text)
+            hits = backend.search(qvec, k, None, filters)
+        except Exception as exc:  # noqa: BLE001 - degrade, never fail the search
+            self._warn(f"semantic search failed ({exc}); answering from keywords")
+            return None
+        return list(hits)[:k], qvec
 
     def _semantic_on_own_connection(
         self, query: Query, filters: SearchFilters, k: int

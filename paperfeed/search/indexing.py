@@ -22,7 +22,7 @@ from paperfeed.config import Settings
 from paperfeed.errors import BadRequest
 from paperfeed.models import utcnow
 from paperfeed.search.embed import Embedder, document_text, model_info, text_hash
-from paperfeed.search.vectors import VectorIndex
+from paperfeed.search.pgvectors import open_vector_index, prepare_for_indexing
 from paperfeed.storage import embeddings as store
 from paperfeed.storage.db import write
 
@@ -102,6 +102,7 @@ def index_papers(
     model_id = embedder.model_id if embedder is not None else model_info(
         settings.embedding_model).model_id
     summary = IndexSummary(model_id=model_id)
+    prepare_for_indexing(settings, engine)
     with write(engine) as conn:
         summary.removed = store.delete_orphans(conn, now=utcnow())
     due, summary.papers = due_papers(engine, model_id)
@@ -111,7 +112,7 @@ def index_papers(
     if due and embedder is None:
         embedder = Embedder.load(settings)
     dim = embedder.dim if embedder is not None else model_info(settings.embedding_model).dim
-    index = VectorIndex.open(settings, engine, model_id=model_id, dim=dim)
+    index = open_vector_index(settings, engine, model_id=model_id, dim=dim)
     bar = _bar(len(due), progress, "embedding")
     try:
         for pos in range(0, len(due), batch_size):
@@ -242,7 +243,8 @@ def import_vectors(
     if unknown:
         summary.notes.append(f"{len(unknown)} unknown ids skipped")
     keep = [n for n, pid in enumerate(ids) if pid in texts]
-    index = VectorIndex.open(settings, engine, model_id=info.model_id, dim=matrix.shape[1])
+    prepare_for_indexing(settings, engine)
+    index = open_vector_index(settings, engine, model_id=info.model_id, dim=matrix.shape[1])
     bar = _bar(len(keep), progress, "importing")
     try:
         for pos in range(0, len(keep), batch_size):
@@ -262,6 +264,7 @@ def import_vectors(
     finally:
         if bar is not None:
             bar.close()
+    index.sync(engine)  # pgvector: create the model's HNSW index when missing
     with engine.connect() as conn:
         summary.papers = store.count_embeddings(conn, info.model_id)
     summary.due = 0

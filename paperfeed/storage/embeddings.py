@@ -3,7 +3,9 @@
 One row per paper: its vector (float32 little-endian bytes), the model that made it and a hash
 of the exact text embedded, so a model change or an edited title/abstract makes the paper due
 for re-embedding. Every write bumps a version stamp in `job_state`, which lets each web worker
-notice (with one cheap read) that its vector index is behind the table.
+notice (with one cheap read) that its vector index is behind the table. On PostgreSQL with
+pgvector (migration 0005) each write also fills `embeddings.embedding`, the column
+`storage.pgvector` searches.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from paperfeed.storage import pgvector
 from paperfeed.storage.jobs import get_state, set_state
 from paperfeed.storage.schema import embeddings, papers
 
@@ -109,7 +113,7 @@ def store_embeddings(
     if not paper_ids:
         return None
     dim = int(vectors.shape[1])
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "paper_id": pid,
             "model_id": model_id,
@@ -120,18 +124,22 @@ def store_embeddings(
         }
         for pid, chash, vec in zip(paper_ids, content_hashes, vectors, strict=True)
     ]
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
+    target: Any = embeddings
+    columns = ["model_id", "content_hash", "dim", "vector", "created_at"]
+    if conn.dialect.name == "sqlite":
+        insert: Any = sqlite.insert
+    else:
+        insert = postgresql.insert
+        if pgvector.has_column(conn):  # keep the pgvector column in step (migration 0005)
+            target = pgvector.EMBEDDINGS_PG
+            columns.append("embedding")
+            for row, vec in zip(rows, vectors, strict=True):
+                row["embedding"] = pgvector.vector_text(vec)
     for i in range(0, len(rows), CHUNK):
-        stmt = dialect.insert(embeddings).values(rows[i : i + CHUNK])
+        stmt = insert(target).values(rows[i : i + CHUNK])
         stmt = stmt.on_conflict_do_update(
-            index_elements=[embeddings.c.paper_id],
-            set_={
-                "model_id": stmt.excluded.model_id,
-                "content_hash": stmt.excluded.content_hash,
-                "dim": stmt.excluded.dim,
-                "vector": stmt.excluded.vector,
-                "created_at": stmt.excluded.created_at,
-            },
+            index_elements=["paper_id"],
+            set_={name: getattr(stmt.excluded, name) for name in columns},
         )
         conn.execute(stmt)
     return bump_version(conn, now=now)
