@@ -171,8 +171,9 @@ class PgVectorIndex:
 
     def sync(self, engine: Engine | None = None) -> tuple[int, int]:
         """Bring the database side in line (the indexing job calls this after storing): fill
-        `embedding` for rows stored without it, and create the model's HNSW index when
-        missing. Idempotent; web workers never call it. Returns (filled, 0)."""
+        `embedding` for rows stored without it, create the model's HNSW index when missing,
+        and drop previous models' indexes once no vector of theirs is left. Idempotent; web
+        workers never call it. Returns (filled, 0)."""
         filled = 0
         while True:
             with write(self.engine) as conn:
@@ -184,6 +185,8 @@ class PgVectorIndex:
             if sql.ensure_hnsw_index(conn, self.model_id, self.dim):
                 log.info("vectors: created the HNSW index %s",
                          sql.index_name(self.model_id, self.dim))
+            for name in sql.drop_other_hnsw_indexes(conn, self.model_id, self.dim):
+                log.info("vectors: dropped %s (a previous model's HNSW index)", name)
         return filled, 0
 
 

@@ -181,6 +181,27 @@ def ensure_hnsw_index(conn: Connection, model_id: str, dim: int) -> bool:
     return True
 
 
+def drop_other_hnsw_indexes(conn: Connection, model_id: str, dim: int) -> list[str]:
+    """Drop the HNSW indexes of other models once no vector of another model is left (every
+    paper has the configured model's vector; until then a worker still configured with the
+    old model may be using its index). Returns the names dropped."""
+    others = conn.execute(
+        text("SELECT 1 FROM embeddings WHERE model_id <> :m LIMIT 1"), {"m": model_id}
+    ).first()
+    if others:
+        return []
+    keep = index_name(model_id, dim)
+    names = [
+        str(n) for n in conn.execute(
+            text("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() "
+                 "AND tablename = 'embeddings' AND indexname LIKE 'ix\\_embeddings\\_hnsw\\_%'")
+        ).scalars() if n != keep
+    ]
+    for name in names:
+        conn.execute(text(f'DROP INDEX IF EXISTS "{name}"'))
+    return names
+
+
 def backfill(conn: Connection, model_id: str, dim: int, *, limit: int = BACKFILL_BATCH) -> int:
     """Fill `embedding` from the float32 bytes for up to `limit` rows of `model_id` that lack it
     (rows stored before migration 0005). Returns how many were filled."""

@@ -291,3 +291,24 @@ def test_a_role_that_may_not_create_the_extension_keeps_the_index_files(
         assert service.search(VOICE_QUERY, mode="semantic").hits[0].paper_id == CODE_ID
     finally:
         engine.dispose()
+
+
+class Renamed:
+    """The same vectors under another model id (a model change without a second model)."""
+
+    def __init__(self, inner: MemoEmbedder, model_id: str) -> None:
+        self.inner, self.model_id, self.dim = inner, model_id, inner.dim
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed_documents(texts)
+
+
+def test_the_previous_models_hnsw_index_goes_once_every_paper_has_the_new_model(
+    indexed: Engine, pg_settings: Settings, embedder: MemoEmbedder
+) -> None:
+    other = Renamed(embedder, "other-model")
+    index_papers(indexed, pg_settings, embedder=other, limit=10)
+    assert len(hnsw_indexes(indexed)) == 2  # old-model vectors remain: its index stays
+    assert index_papers(indexed, pg_settings, embedder=other).embedded == 30
+    (definition,) = hnsw_indexes(indexed)
+    assert "'other-model'" in definition
