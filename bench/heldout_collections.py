@@ -15,6 +15,9 @@ Collections (all deterministic for a given `--seed`; see bench/README.md, "Held-
   field empty, so the title cannot match itself and exact-title pinning cannot fire).
 - summaries: Hugging Face's one-sentence `ai_summary` of a paper (a long natural-language
   description written by another model) -> that paper; corpus entries carry title + abstract.
+- descriptions: the same `ai_summary` with every word that also occurs in the paper's title
+  taken out (the method's name, the title's key terms): a description by someone who does not
+  remember what the paper is called; same corpus and judged papers as summaries.
 - keywords: three of the paper's Hugging Face `ai_keywords` -> that paper (same corpus and
   judged papers as summaries, so the document embeddings are shared).
 - scifact: the tuning collection itself, read in place (not in the default list; add it to
@@ -35,6 +38,7 @@ import gzip
 import json
 import os
 import random
+import re
 import sys
 import time
 from collections import defaultdict
@@ -70,8 +74,10 @@ ARXIV = Path("arxiv-cs/arxiv_cs_daily_2025-03_2026-07.jsonl.gz")
 HF = Path("hf-daily-papers/hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz")
 DEFAULT_OUT = Path("/work/cache/heldout/collections")
 DEFAULT_CACHE = Path("/work/cache/heldout/embed")
-COLLECTIONS = ("titles", "summaries", "keywords")  # the default set
+COLLECTIONS = ("titles", "summaries", "descriptions", "keywords")  # the default set
 KEYWORDS_PER_QUERY = 3
+MIN_DESCRIPTION_WORDS = 5
+_PARTS = re.compile(r"[^\W_]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,9 @@ def collection_paths(out: Path, shared: Path = SHARED) -> dict[str, Collection]:
                              titles / "qrels.tsv"),
         "summaries": Collection("summaries", hf / "corpus.jsonl.gz",
                                 hf / "queries_summaries.jsonl", hf / "qrels_summaries.tsv"),
+        "descriptions": Collection("descriptions", hf / "corpus.jsonl.gz",
+                                   hf / "queries_descriptions.jsonl",
+                                   hf / "qrels_descriptions.tsv"),
         "keywords": Collection("keywords", hf / "corpus.jsonl.gz",
                                hf / "queries_keywords.jsonl", hf / "qrels_keywords.tsv"),
         "scifact": Collection("scifact", scifact / "corpus.jsonl.gz",
@@ -195,6 +204,16 @@ def sample_keywords(keywords: Sequence[str], rng: random.Random, k: int = KEYWOR
     return " ".join(values[i] for i in picked)
 
 
+def strip_title_words(text: str, title: str) -> str:
+    """`text` without any word that shares an alphanumeric part with the title (case-folded):
+    "MMaDA, a multimodal diffusion model" with title "MMaDA: Multimodal Large Diffusion
+    Language Models" gives "a model"."""
+    banned = {w.casefold() for w in _PARTS.findall(title)}
+    kept = [tok for tok in clean_text(text).split()
+            if not any(w.casefold() in banned for w in _PARTS.findall(tok))]
+    return " ".join(kept)
+
+
 def build_titles(
     papers: dict[str, dict[str, Any]], *, queries: int, size: int, seed: int
 ) -> tuple[list[dict[str, str]], dict[str, str], dict[str, str]]:
@@ -211,8 +230,9 @@ def build_titles(
 def build_hf(
     papers: dict[str, dict[str, Any]], hf: dict[str, Any], *, queries: int, size: int, seed: int
 ) -> tuple[list[dict[str, str]], dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """One corpus (title + abstract from arxiv-cs) and two query sets over the same judged
-    papers: `summaries` (the ai_summary sentence) and `keywords` (three ai_keywords)."""
+    """One corpus (title + abstract from arxiv-cs) and three query sets over the same judged
+    papers: `summaries` (the ai_summary sentence), `descriptions` (that sentence without the
+    title's words) and `keywords` (three ai_keywords)."""
     rng = random.Random(f"hf-{seed}")
     eligible = sorted(
         pid for pid, p in hf.items()
@@ -225,12 +245,14 @@ def build_hf(
               for pid in ids]
     texts = {
         "summaries": {f"s{pid}": clean_text(hf[pid].ai_summary) for pid in judged},
+        "descriptions": {f"d{pid}": strip_title_words(hf[pid].ai_summary, papers[pid]["title"])
+                         for pid in judged},
         "keywords": {f"k{pid}": sample_keywords(hf[pid].ai_keywords, rng) for pid in judged},
     }
-    qrels = {
-        "summaries": {f"s{pid}": pid for pid in judged},
-        "keywords": {f"k{pid}": pid for pid in judged},
-    }
+    # a description left with almost nothing once the title's words are out is no query
+    texts["descriptions"] = {q: t for q, t in texts["descriptions"].items()
+                             if len(t.split()) >= MIN_DESCRIPTION_WORDS}
+    qrels = {name: {qid: qid[1:] for qid in texts[name]} for name in texts}
     return corpus, texts, qrels
 
 
@@ -273,7 +295,7 @@ def build(out: Path, *, shared: Path, queries: int, size: int, seed: int) -> dic
 
     corpus, texts, rels = build_hf(papers, hf, queries=queries, size=size, seed=seed)
     write_corpus(paths["summaries"].corpus, corpus)
-    for name in ("summaries", "keywords"):
+    for name in ("summaries", "descriptions", "keywords"):
         write_queries(paths[name].queries, texts[name])
         write_qrels(paths[name].qrels, rels[name])
         manifest[name] = {"documents": len(corpus), "queries": len(texts[name])}
@@ -333,7 +355,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where collections are written")
     ap.add_argument("--shared", type=Path, default=SHARED, help="../shared/data")
     ap.add_argument("--collections", default=",".join(COLLECTIONS),
-                    help="comma-separated subset of titles,summaries,keywords,scifact")
+                    help="comma-separated subset of titles,summaries,descriptions,keywords,scifact")
     ap.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                     help="document-embedding cache (keyed by model id + text hash)")
     ap.add_argument("--queries", type=int, default=600, help="judged queries per collection")
@@ -350,7 +372,9 @@ def main() -> None:
         ap.error(f"unknown collection(s) {unknown}; choose from {sorted(paths)}")
     built = [n for n in names if n != "scifact"]
     wanted = {"seed": args.seed, "queries": args.queries, "corpus_size": args.corpus_size}
-    if built and (args.rebuild or args.build_only or not _up_to_date(args.out, wanted)):
+    missing = not all(paths[n].qrels.is_file() for n in built)
+    if built and (args.rebuild or args.build_only or missing
+                  or not _up_to_date(args.out, wanted)):
         t = time.perf_counter()
         manifest = build(args.out, shared=args.shared, queries=args.queries,
                          size=args.corpus_size, seed=args.seed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -82,12 +83,17 @@ def test_hf_query_sets_share_one_corpus_and_use_ai_text(heldout: ModuleType, pap
     corpus, texts, qrels = heldout.build_hf(papers, hf, queries=25, size=250, seed=2)
     ids = {row["_id"] for row in corpus}
     assert len(ids) == 250 and all(row["title"] for row in corpus)
-    for name, prefix in (("summaries", "s"), ("keywords", "k")):
-        assert len(texts[name]) == 25
+    for name, prefix in (("summaries", "s"), ("descriptions", "d"), ("keywords", "k")):
+        assert len(texts[name]) == len(qrels[name]) and len(texts[name]) >= 20
         assert {pid for pid in qrels[name].values()} <= ids
         assert all(qid.startswith(prefix) for qid in qrels[name])
     for qid, pid in qrels["summaries"].items():
         assert texts["summaries"][qid] == " ".join(hf[pid].ai_summary.split())
+    for qid, pid in qrels["descriptions"].items():
+        title_words = {w.casefold() for w in re.findall(r"[^\W_]+", papers[pid]["title"])}
+        words = {w.casefold() for w in re.findall(r"[^\W_]+", texts["descriptions"][qid])}
+        assert words and not words & title_words
+        assert len(texts["descriptions"][qid].split()) >= heldout.MIN_DESCRIPTION_WORDS
     for qid, pid in qrels["keywords"].items():
         keywords = {" ".join(k.split()) for k in hf[pid].ai_keywords}
         assert texts["keywords"][qid] != ""
@@ -102,3 +108,9 @@ def test_keyword_sample_is_distinct_ordered_and_needs_enough_keywords(heldout: M
     kept = [p for p in parts if p in picked]
     assert len(kept) == 3 and picked == " ".join(kept)
     assert heldout.sample_keywords(["a", "A", "b"], rng, k=3) == ""
+
+
+def test_title_words_are_taken_out_of_a_description(heldout: ModuleType) -> None:
+    title = "MMaDA: Multimodal Large Diffusion Language Models"
+    text = "MMaDA, a multimodal diffusion foundation model, beats text-to-image models."
+    assert heldout.strip_title_words(text, title) == "a foundation model, beats text-to-image"
