@@ -10,7 +10,7 @@ search admits exactly the papers the filters allow.
 How a query is answered:
 
 - no filters: the model's HNSW index (`ORDER BY embedding::vector(DIM) <=> q LIMIT k`,
-  `hnsw.ef_search` = max(100, 2k) for the transaction);
+  `hnsw.ef_search` = max(200, 2k) for the transaction);
 - filters passing at most `EXACT_MAX` papers, or an explicit id list: an exact scan of just
   those rows (an ORDER BY the index does not cover, so the planner cannot use HNSW);
 - broader filters: HNSW with the filters in the same WHERE (`hnsw.iterative_scan` on

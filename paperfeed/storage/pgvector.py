@@ -49,7 +49,9 @@ from paperfeed.storage.search import SearchFilters, _filter_clauses
 
 log = logging.getLogger(__name__)
 
-EF_SEARCH_MIN = 100  # hnsw.ef_search floor (pgvector's default 40 misses at k=100)
+HNSW_M = 16  # graph degree (pgvector's default)
+HNSW_EF_CONSTRUCTION = 128  # build-time candidate list (default 64; recall: bench/README.md)
+EF_SEARCH_MIN = 200  # hnsw.ef_search floor (default 40; recall vs latency: bench/README.md)
 EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
 BACKFILL_BATCH = 2000
 
@@ -175,6 +177,7 @@ def ensure_hnsw_index(conn: Connection, model_id: str, dim: int) -> bool:
         text(
             f'CREATE INDEX "{name}" ON embeddings USING hnsw '
             f"((embedding::vector({int(dim)})) vector_cosine_ops) "
+            f"WITH (m = {int(HNSW_M)}, ef_construction = {int(HNSW_EF_CONSTRUCTION)}) "
             f"WHERE model_id = {literal(model_id)}"
         )
     )
