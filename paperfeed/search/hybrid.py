@@ -262,6 +262,11 @@ class SearchService:
     def _semantic_on_own_connection(
         self, query: Query, filters: SearchFilters, k: int
     ) -> tuple[list[tuple[str, float]], np.ndarray | None] | None:
+        backend = self.semantic_backend()
+        if backend is not None and getattr(backend, "filters_in_sql", False):
+            if not query.text:  # pgvector opens its own connection: none held here
+                return None
+            return self._semantic_in_sql(backend, query, filters, k)
         with self.engine.connect() as conn:
             return self._semantic_hits(conn, query, filters, k)
 

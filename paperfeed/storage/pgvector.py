@@ -9,6 +9,7 @@ Layout (migration 0005, only when the `vector` extension could be created):
 
 - `embeddings.embedding vector` (no fixed width: the model is a setting) beside the canonical
   float32 bytes of `embeddings.vector`, written by `storage.embeddings.store_embeddings`;
+  stored MAIN (kept in the heap row; the bytes go EXTERNAL), so scans need not detoast it;
 - per model, a partial HNSW index on the expression `(embedding::vector(DIM))` with
   `vector_cosine_ops`, `WHERE model_id = '<model id>'`, created by the indexing job
   (`ensure_hnsw_index`).
@@ -126,6 +127,8 @@ def enable(conn: Connection) -> bool:
             return False
         savepoint.commit()
     conn.execute(text("ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS embedding vector"))
+    conn.execute(text("ALTER TABLE embeddings ALTER COLUMN embedding SET STORAGE MAIN"))
+    conn.execute(text("ALTER TABLE embeddings ALTER COLUMN vector SET STORAGE EXTERNAL"))
     log.info("pgvector: added embeddings.embedding")
     return True
 

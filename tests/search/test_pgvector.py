@@ -102,6 +102,10 @@ def test_migration_adds_the_pgvector_column_and_fills_it_from_stored_bytes(
         found = sql.info(conn)
         assert found.usable and found.version == "0.6.2"  # what the pgserver wheel bundles
         assert np.array_equal(sql.stored_vector(conn, "m", paper.id), vec)
+        storage = dict(conn.execute(text(
+            "SELECT attname, attstorage FROM pg_attribute WHERE attrelid = 'embeddings'::regclass "
+            "AND attname IN ('embedding', 'vector')")).all())
+        assert storage == {"embedding": "m", "vector": "e"}  # searched column kept in the row
     command.downgrade(alembic_config(engine), "0004")
     with engine.connect() as conn:
         assert not sql.info(conn).column
