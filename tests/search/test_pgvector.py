@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from alembic import command
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, event, text, update
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,7 @@ from paperfeed.storage.db import alembic_config, check_schema, connect, migrate,
 from paperfeed.storage.papers import add_featured, upsert_papers
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search import SearchFilters
+from paperfeed.web.app import create_app
 from tests.search.conftest import CODE_ID, FEATURED_ID, HIDDEN_ID, real_papers
 
 pytestmark = pytest.mark.postgres
@@ -316,3 +318,17 @@ def test_the_previous_models_hnsw_index_goes_once_every_paper_has_the_new_model(
     assert index_papers(indexed, pg_settings, embedder=other).embedded == 30
     (definition,) = hnsw_indexes(indexed)
     assert "'other-model'" in definition
+
+
+def test_search_api_and_paper_page_on_postgresql_use_pgvector(
+    indexed: Engine, pg_settings: Settings
+) -> None:
+    with TestClient(create_app(pg_settings)) as client:
+        found = client.get("/api/papers/search", params={"q": VOICE_QUERY, "limit": 5})
+        assert found.status_code == 200
+        assert CODE_ID in [item["paper"]["id"] for item in found.json()]
+        only_code = client.get("/api/papers/search", params={"q": VOICE_QUERY, "code": "true"})
+        assert [item["paper"]["id"] for item in only_code.json()] == [CODE_ID]
+        page = client.get(f"/papers/{FEATURED_ID}")
+    assert page.status_code == 200 and "Similar papers" in page.text
+    assert not (pg_settings.data_dir / "vectors").exists()
