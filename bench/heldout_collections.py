@@ -125,6 +125,7 @@ def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
         ("semantic", "MiniLM-L6 int8, exact cosine (default)", base),
         ("hybrid", "score blend (z-scores) w=0.5, depth 100 (default)", base),
         ("hybrid", "score blend w=0.3", replace(base, blend_weight=0.3)),
+        ("hybrid", "score blend w=0.6", replace(base, blend_weight=0.6)),
         ("hybrid", "score blend w=0.7", replace(base, blend_weight=0.7)),
         ("hybrid", "RRF k=60", replace(base, fusion="rrf", rrf_k=60)),
         ("hybrid", "RRF k=10", replace(base, fusion="rrf", rrf_k=10)),
@@ -132,6 +133,7 @@ def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
         ("hybrid", "score blend, keyword without pruning", replace(base, keyword=unpruned)),
         ("hybrid", "score blend, title 10 / authors 3 / abstract 1", replace(base, keyword=replace(kw, weights=(10, 3, 1)))),
         ("hybrid", "score blend, all fields weight 1", replace(base, keyword=replace(kw, weights=(1, 1, 1)))),
+        ("hybrid", "score blend, keyword + bigrams", replace(base, keyword=replace(kw, bigrams=True))),
     ]
     if quick:
         rows = [r for r in rows if "(default)" in r[1]]
