@@ -6,7 +6,7 @@
 SciFact (claims -> biomedical abstracts) is what the fusion and keyword settings were tuned on.
 This script builds BEIR-format collections of a different kind from the real data in
 ../shared/data (never copied into the repository: they are written under `--out`, by default
-/work/cache/heldout/collections or <data_dir>/cache/heldout) and scores every variant of
+/work/cache/heldout/collections) and scores every variant of
 `variants()` on each, through the service's own code paths (`EvalStore`: upsert -> FTS5
 triggers; indexing job -> vector index; `evaluate()` -> `SearchService.search`).
 
