@@ -247,20 +247,21 @@ def import_vectors(
     index = open_vector_index(settings, engine, model_id=info.model_id, dim=matrix.shape[1])
     bar = _bar(len(keep), progress, "importing")
     try:
-        for pos in range(0, len(keep), batch_size):
-            rows = keep[pos : pos + batch_size]
-            batch_ids = [ids[n] for n in rows]
-            hashes = [text_hash(document_text(*texts[pid])) for pid in batch_ids]
-            vecs = matrix[rows]
-            with write(engine) as conn:
-                stamp = store.store_embeddings(
-                    conn, model_id=info.model_id, paper_ids=batch_ids, content_hashes=hashes,
-                    vectors=vecs, now=utcnow(),
-                )
-            index.add(batch_ids, vecs, hashes, db_version=stamp)
-            summary.imported += len(rows)
-            if bar is not None:
-                bar.update(len(rows))
+        with index.bulk():  # one graph build at the end, not one extension per ANN_DELTA rows
+            for pos in range(0, len(keep), batch_size):
+                rows = keep[pos : pos + batch_size]
+                batch_ids = [ids[n] for n in rows]
+                hashes = [text_hash(document_text(*texts[pid])) for pid in batch_ids]
+                vecs = matrix[rows]
+                with write(engine) as conn:
+                    stamp = store.store_embeddings(
+                        conn, model_id=info.model_id, paper_ids=batch_ids, content_hashes=hashes,
+                        vectors=vecs, now=utcnow(),
+                    )
+                index.add(batch_ids, vecs, hashes, db_version=stamp)
+                summary.imported += len(rows)
+                if bar is not None:
+                    bar.update(len(rows))
     finally:
         if bar is not None:
             bar.close()

@@ -234,3 +234,56 @@ def test_open_learns_the_dimension_of_a_model_without_metadata(
     local = settings.model_copy(update={"embedding_model": str(model)})
     index = VectorIndex.open(local, engine)
     assert index.dim == 384 and index.model_id.startswith("plain-model:")
+
+
+def test_bulk_defers_the_graph_to_the_end_and_searches_exactly_meanwhile(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    idx = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    idx.ann_threshold = 500
+    mat = unit(rng, 1500)
+    ids = [f"p{i}" for i in range(1500)]
+    with idx.bulk():
+        for start in range(0, 1500, 300):
+            idx.add(ids[start : start + 300], mat[start : start + 300])
+        assert not idx.uses_ann  # no graph built or extended mid-import
+        q = mat[1234]
+        assert [h[0] for h in idx.search(q, 5)] == brute(ids, mat, q, 5)
+    assert idx.uses_ann and idx._state.manifest.ann_rows == 1500
+    assert idx.search(mat[42], 1)[0][0] == "p42"
+    # an index opened afterwards by another process sees the graph
+    assert VectorIndex(tmp_path / "vec", "test-model", DIM).uses_ann
+
+
+def test_restricted_search_with_a_graph_scores_like_brute_force(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    idx = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    idx.ann_threshold = 500
+    mat = unit(rng, 1200)
+    ids = [f"p{i}" for i in range(1200)]
+    idx.add(ids[:1000], mat[:1000])
+    idx.add(ids[1000:], mat[1000:])  # a tail newer than the graph (below ANN_DELTA)
+    assert idx.uses_ann and idx._state.manifest.ann_rows == 1000
+    allowed = [ids[i] for i in rng.choice(1200, 60, replace=False)]
+    rows = [ids.index(a) for a in allowed]
+    q = unit(rng, 1)[0]
+    got = idx.search(q, 10, allowed)
+    assert [h[0] for h in got] == brute(allowed, mat[rows], q, 10)
+    want = {a: float(mat[r] @ q) for a, r in zip(allowed, rows, strict=True)}
+    assert all(abs(score - want[pid]) < 2e-3 for pid, score in got)  # f16 copy in the graph
+
+
+def test_expansion_search_grows_with_the_graph() -> None:
+    ef = [vectors.expansion_search_for(n) for n in (1_000, 20_000, 200_000, 1_000_000, 10**9)]
+    assert ef == sorted(ef)
+    assert ef[0] == ef[1] == vectors.ANN_EXPANSION_SEARCH
+    assert ef[3] == 512 and ef[4] == vectors.ANN_EF_MAX
+
+
+def test_a_restored_graph_uses_the_effort_for_its_size(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    idx = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    idx.ann_threshold = 100
+    idx.add([f"p{i}" for i in range(300)], unit(rng, 300))
+    reopened = VectorIndex(tmp_path / "vec", "test-model", DIM)
+    assert reopened.expansion_search() == vectors.expansion_search_for(300)
+    assert VectorIndex(tmp_path / "empty", "test-model", DIM).expansion_search() is None
