@@ -333,11 +333,11 @@ def cmd_latency(args: argparse.Namespace) -> None:
     out = json.loads(res.stdout.strip().splitlines()[-1])
     print(f"{out['papers']:,} papers, {out['vectors']:,} vectors (ANN {out['ann']}, "
           f"ef_search {out['ef_search']}), {args.queries} queries, limit {args.limit}")
-    print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}  load (1-min avg) at start")
+    print(f"{'mode':<12} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}  load (1-min avg) at start")
     for mode, r in out["modes"].items():
-        print(f"{mode:<9} {r['p50']:7.1f} {r['p95']:7.1f} {r['mean']:8.1f}  {r['load']:.2f}")
+        print(f"{mode:<12} {r['p50']:7.1f} {r['p95']:7.1f} {r['mean']:8.1f}  {r['load']:.2f}")
     print(f"search process RSS {out['rss_mb']} MB (peak {out['hwm_mb']} MB) after "
-          f"{3 * args.queries} searches; model + index opened in {out['open_s']:.1f} s")
+          f"{4 * args.queries} searches; model + index opened in {out['open_s']:.1f} s")
     if args.save:
         args.save.write_text(json.dumps(out, indent=1))
     if args.baseline and args.baseline.exists():
@@ -373,7 +373,10 @@ def latency_child(nq: int, limit: int) -> None:
     backend = service.semantic_backend()
     index = backend.index if backend is not None else None  # type: ignore[attr-defined]
     modes = {}
-    for mode in ("hybrid", "keyword", "semantic"):
+    # "hybrid-again": the same queries once more; their words' document counts are cached by
+    # then (10 min per process), as common words are in a busy worker; query vectors are not
+    for label in ("hybrid", "keyword", "semantic", "hybrid-again"):
+        mode = label.split("-")[0]
         if backend is not None and hasattr(backend, "forget_queries"):
             backend.forget_queries()
         load = os.getloadavg()[0]
@@ -382,7 +385,7 @@ def latency_child(nq: int, limit: int) -> None:
             t = time.perf_counter()
             service.search(q, limit=limit, mode=mode)
             times.append((time.perf_counter() - t) * 1000)
-        modes[mode] = {"p50": pct(times, 50), "p95": pct(times, 95),
+        modes[label] = {"p50": pct(times, 50), "p95": pct(times, 95),
                        "mean": statistics.mean(times), "load": load}
     status = open("/proc/self/status").read()
     with engine.connect() as conn:

@@ -20,7 +20,12 @@ from sqlalchemy import Connection, Engine
 
 from paperfeed.config import Settings
 from paperfeed.search import fusion
-from paperfeed.search.keyword import KeywordParams, effective_filters, keyword_search
+from paperfeed.search.keyword import (
+    HYBRID_POSTING_CAP,
+    KeywordParams,
+    effective_filters,
+    keyword_search,
+)
 from paperfeed.search.query import Query, author_match, exclusion_match, parse, quote
 from paperfeed.storage import search as store
 from paperfeed.storage.search import SearchFilters
@@ -311,7 +316,9 @@ class SearchService:
                     self._semantic_on_own_connection, query, all_filters, depth
                 )
             if mode in ("hybrid", "keyword"):
-                kw = keyword_search(conn, query, filters, limit=depth, params=self.params.keyword)
+                cap = HYBRID_POSTING_CAP if pending is not None else None
+                kw = keyword_search(conn, query, filters, limit=depth, params=self.params.keyword,
+                                    posting_cap=cap)
             if mode in ("hybrid", "semantic"):
                 if pending is not None:
                     found = pending.result()

@@ -16,6 +16,8 @@ from paperfeed.search.query import STOPWORDS, Query, fts_match, keyword_terms, q
 from paperfeed.storage import search as store
 from paperfeed.storage.search import DEFAULT_WEIGHTS, SearchFilters
 
+HYBRID_POSTING_CAP = 60_000  # ~60 ms of FTS5 scoring; see keyword_search
+
 
 @dataclass(frozen=True, slots=True)
 class KeywordParams:
@@ -55,8 +57,16 @@ def keyword_search(
     *,
     limit: int,
     params: KeywordParams = KeywordParams(),
+    posting_cap: int | None = None,
 ) -> list[tuple[str, float]]:
-    """(paper id, BM25 score) best first; [] when the query has nothing to search for."""
+    """(paper id, BM25 score) best first; [] when the query has nothing to search for.
+
+    `posting_cap` (hybrid search passes HYBRID_POSTING_CAP): the most papers the kept words may
+    match in total; commoner words are dropped until they fit, and [] comes back when even the
+    rarest word matches more (the semantic side then answers alone). FTS5 scores every matching
+    paper (~1 s per million postings), so on a 1M catalog a query of common words alone ("large
+    language vision") would otherwise cost seconds; below ~400k papers `max_df_ratio` and
+    `posting_budget` keep every query under the cap, so results there are unchanged."""
     words = keyword_terms(query)
     if conn.dialect.name == "postgresql":
         return store.pg_keyword_hits(
@@ -72,6 +82,10 @@ def keyword_search(
             for w, ts in zip(words, tokens, strict=True)
         }
         words = select_terms(words, word_df, total, params)
+        if posting_cap is not None:
+            words = within_cap(words, word_df, posting_cap)
+            if not words and not (query.phrases or query.authors):
+                return []
     match = fts_match(query, operator=params.operator, bigrams=params.bigrams, words=words)
     if match is None:
         return []
@@ -142,6 +156,19 @@ def select_terms(
                 break
         keep.add(w)
         postings += df[w]
+    return [w for w in words if w in keep]
+
+
+def within_cap(words: list[str], df: dict[str, int], cap: int) -> list[str]:
+    """The rarest of `words` whose document counts add up to at most `cap` (pure; query order
+    kept); [] when even the rarest is over it."""
+    keep: set[str] = set()
+    postings = 0
+    for w in sorted(words, key=lambda w: df.get(w, 0)):
+        if postings + df.get(w, 0) > cap:
+            break
+        keep.add(w)
+        postings += df.get(w, 0)
     return [w for w in words if w in keep]
 
 

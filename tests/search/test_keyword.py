@@ -75,3 +75,25 @@ def test_arxiv_id_url_and_exact_title_are_pinned_first(catalog: Engine) -> None:
 def test_hostile_queries_return_without_error(catalog: Engine, text: str) -> None:
     result = SearchService(catalog).search(text, mode="hybrid")
     assert isinstance(result.hits, list)
+
+
+def test_within_cap_keeps_the_rarest_words_that_fit() -> None:
+    from paperfeed.search.keyword import within_cap
+
+    df = {"large": 900, "language": 700, "zebrafish": 3, "retina": 40}
+    words = ["large", "language", "zebrafish", "retina"]
+    assert within_cap(words, df, 50) == ["zebrafish", "retina"]
+    assert within_cap(words, df, 800) == ["language", "zebrafish", "retina"]
+    assert within_cap(["large", "language"], df, 500) == []
+
+
+def test_posting_cap_drops_common_words_but_keeps_phrases(catalog: Engine) -> None:
+    with catalog.connect() as conn:
+        full = keyword_search(conn, parse("voice cloning benchmark"), SearchFilters(), limit=20)
+        capped = keyword_search(conn, parse("voice cloning benchmark"), SearchFilters(),
+                                limit=20, posting_cap=0)
+        phrase = keyword_search(conn, parse('"voice cloning" benchmark'), SearchFilters(),
+                                limit=20, posting_cap=0)
+    assert full and full[0][0] == "2504.20581"
+    assert capped == []  # every word matches more papers than the cap: nothing scored
+    assert [h[0] for h in phrase][:1] == ["2504.20581"]  # a quoted phrase is still searched
