@@ -4,7 +4,9 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
 
 - `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers;
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
-- `digest-weekly`: on Sundays from that hour, this ISO week's edition.
+- `digest-weekly`: on Sundays from that hour, this ISO week's edition;
+- `keyword-counts` (SQLite): once a day, refresh the stored token document counts keyword
+  search prunes common words with (`storage.search.refresh_token_docs`).
 
 Each job runs under a lease in `job_leases`, so two processes (two `serve --with-jobs`, or
 one plus cron) never run the same job at once, and remembers the last period it ran for in
@@ -85,11 +87,20 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
         return run
 
-    return [
+    def keyword_counts(_key: str) -> str:
+        from paperfeed.storage.search import refresh_token_docs
+
+        done = refresh_token_docs(engine, now=utcnow())
+        return f"{done.tokens} tokens over {done.papers} papers in {done.seconds:.1f} s"
+
+    jobs = [
         Job("ingest-hf-daily", hourly_key, ingest),
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
     ]
+    if engine.dialect.name == "sqlite":
+        jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
+    return jobs
 
 
 class Scheduler:

@@ -32,10 +32,12 @@ _NO_INDEX = typer.Option(
 
 
 def _index(settings: Settings, engine: Engine, no_index: bool, progress: bool) -> None:
-    """Run the indexing job after an ingest, so new papers are searchable by meaning."""
-    if not no_index:
-        from paperfeed.cli.index import index_after_ingest
+    """After an ingest: refresh the keyword-token document counts (SQLite), then run the
+    indexing job (unless --no-index), so new papers are searchable by meaning."""
+    from paperfeed.cli.index import index_after_ingest, refresh_keyword_counts
 
+    refresh_keyword_counts(engine)
+    if not no_index:
         index_after_ingest(settings, engine, progress=progress)
 
 

@@ -23,6 +23,7 @@ from paperfeed.models import IngestSummary, utcnow
 from paperfeed.storage.db import write
 from paperfeed.storage.jobs import get_state, set_state
 from paperfeed.storage.schema import papers
+from paperfeed.storage.search import refresh_token_docs
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ def load_demo(
             {"sha256": checksum, "archive": ARCHIVE_NAME, "papers": total},
             now=utcnow(),
         )
+    if engine.dialect.name == "sqlite":  # keyword search reads these counts (storage.search)
+        refresh_token_docs(engine, now=utcnow())
     log.info("demo: loaded %s: %s", ARCHIVE_NAME, summary.line())
     if settings is not None:
         import_demo_vectors(engine, settings, progress=progress)
