@@ -27,6 +27,7 @@ from paperfeed.models import Paper, utcnow
 from paperfeed.search.hybrid import HybridParams, SearchService
 from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.papers import upsert_papers
+from paperfeed.storage.search import refresh_token_docs
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,7 @@ class EvalStore:
         with write(self.engine) as conn:
             summary = upsert_papers(conn, read_corpus(self.corpus), now=utcnow())
         self.documents = summary.new + summary.updated + summary.unchanged
+        refresh_token_docs(self.engine, now=utcnow())  # as after `paperfeed ingest`
         log.info("eval: %d documents in the keyword index (%s)", self.documents, summary.line())
         if self.with_vectors:
             self.semantic = index_vectors(self.engine, self.settings, self.cache_dir)
