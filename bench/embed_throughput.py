@@ -5,7 +5,7 @@ Prints wall-clock abstracts/s and abstracts per 2 CPU-seconds (what 2 idle cores
 the build machine is shared, so wall time alone overstates the cost), plus load time.
 
     PYTHONPATH=. python bench/embed_throughput.py [--models minilm-l6-v2 DIR ...] [--n 256]
-        [--save FILE] [--baseline FILE]
+        [--group 256] [--save FILE] [--baseline FILE]
 
 Variants measured for bench/README.md live in /work/cache/embed/models/ (made by
 scripts/export_model.py): fp32 plain export, fp32 fused, int8 fused per-tensor / per-channel,
@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["minilm-l6-v2"])
     ap.add_argument("--n", type=int, default=256)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--group", type=int, default=0,
+                    help="embed in chunks of this many texts, as `paperfeed index` does (256)")
     ap.add_argument("--save", type=Path)
     ap.add_argument("--baseline", type=Path)
     args = ap.parse_args()
@@ -54,7 +56,9 @@ def main() -> None:
         load_s = time.perf_counter() - t0
         emb.embed_documents(docs[:8])  # warm-up
         t0, c0 = time.perf_counter(), time.process_time()
-        emb.embed_documents(docs)
+        step = args.group or len(docs)
+        for start in range(0, len(docs), step):
+            emb.embed_documents(docs[start : start + step])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         q0 = time.perf_counter()
         for text in ("graph neural networks", "does vitamin d prevent fractures",
