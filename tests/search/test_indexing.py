@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -29,27 +28,9 @@ from paperfeed.storage import embeddings as store
 from paperfeed.storage.db import write
 from paperfeed.storage.papers import upsert_papers
 from tests.conftest import REPO_ROOT
-from tests.search.conftest import real_papers
+from tests.search.conftest import MemoEmbedder, real_papers
 
 MODEL_ID = model_info("minilm-l6-v2").model_id
-
-
-class MemoEmbedder:
-    """The real bundled model, remembering document vectors across this module's tests (the
-    machine is small; every test here would otherwise re-embed the same 40 papers)."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner, self.model_id, self.dim = inner, inner.model_id, inner.dim
-        self.memo: dict[str, np.ndarray] = {}
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
-        if todo:
-            self.memo.update(zip(todo, self.inner.embed_documents(todo), strict=True))
-        return np.stack([self.memo[t] for t in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
 
 
 @pytest.fixture(scope="module")

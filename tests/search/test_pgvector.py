@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from alembic import command
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, event, text, update
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from paperfeed.config import Settings
-from paperfeed.models import Featured, utcnow
+from paperfeed.models import utcnow
 from paperfeed.search.embed import Embedder, document_text, text_hash
 from paperfeed.search.hybrid import SearchService
 from paperfeed.search.indexing import index_papers
@@ -26,33 +26,23 @@ from paperfeed.search.vectors import VectorIndex
 from paperfeed.storage import embeddings as store
 from paperfeed.storage import pgvector as sql
 from paperfeed.storage.db import alembic_config, check_schema, connect, migrate, write
-from paperfeed.storage.papers import add_featured, upsert_papers
+from paperfeed.storage.papers import upsert_papers
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search import SearchFilters
 from paperfeed.web.app import create_app
-from tests.search.conftest import CODE_ID, FEATURED_ID, HIDDEN_ID, real_papers
+from tests.search.conftest import (
+    CODE_ID,
+    FEATURED_ID,
+    HIDDEN_ID,
+    MemoEmbedder,
+    load_catalog,
+    real_papers,
+)
 
 pytestmark = pytest.mark.postgres
 
 MODEL_ID = "all-MiniLM-L6-v2:onnx-int8:256"
 VOICE_QUERY = "how good are systems that imitate someone's vocal identity"
-
-
-class MemoEmbedder:
-    """The real model, each text embedded once per module (the model is the slow part)."""
-
-    def __init__(self, inner: Embedder) -> None:
-        self.inner, self.model_id, self.dim = inner, inner.model_id, inner.dim
-        self.memo: dict[str, np.ndarray] = {}
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        todo = [t for t in texts if t not in self.memo]
-        if todo:
-            self.memo.update(zip(todo, self.inner.embed_documents(todo), strict=True))
-        return np.stack([self.memo[t] for t in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +54,7 @@ def embedder() -> MemoEmbedder:
 def pg(pg_settings: Settings) -> Iterator[Engine]:
     engine = connect(pg_settings)
     migrate(engine)
-    now = utcnow()
-    with write(engine) as conn:
-        upsert_papers(conn, real_papers(), now=now)
-        add_featured(conn, [Featured(paper_id=FEATURED_ID, day=date(2026, 2, 27))], now=now)
-        conn.execute(update(papers).where(papers.c.id == HIDDEN_ID).values(hidden=True))
-    yield engine
+    yield load_catalog(engine, utcnow())
     engine.dispose()
 
 

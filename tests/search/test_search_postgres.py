@@ -3,20 +3,15 @@ pinning, hostile queries, and the search page/API."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from paperfeed.config import Settings
-from paperfeed.models import Featured, utcnow
+from paperfeed.models import utcnow
 from paperfeed.search.hybrid import SearchService
-from paperfeed.storage.db import connect, migrate, write
-from paperfeed.storage.papers import add_featured, upsert_papers
-from paperfeed.storage.schema import papers
+from paperfeed.storage.db import connect, migrate
 from paperfeed.web.app import create_app
-from tests.search.conftest import CODE_ID, FEATURED_ID, HIDDEN_ID, real_papers
+from tests.search.conftest import CODE_ID, load_catalog
 
 pytestmark = pytest.mark.postgres
 
@@ -24,11 +19,7 @@ pytestmark = pytest.mark.postgres
 def test_search_on_postgresql(pg_settings: Settings) -> None:
     engine = connect(pg_settings)
     migrate(engine)
-    now = utcnow()
-    with write(engine) as conn:
-        upsert_papers(conn, real_papers(), now=now)
-        add_featured(conn, [Featured(paper_id=FEATURED_ID, day=date(2026, 2, 27))], now=now)
-        conn.execute(update(papers).where(papers.c.id == HIDDEN_ID).values(hidden=True))
+    load_catalog(engine, utcnow())
     service = SearchService(engine, pg_settings)
     ids = lambda text, **kw: [h.paper_id for h in service.search(text, mode="keyword", **kw).hits]  # noqa: E731
     assert ids("voice cloning benchmark")[0] == CODE_ID
