@@ -85,13 +85,20 @@ def connect(settings: Settings) -> Engine:
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction (BEGIN IMMEDIATE on SQLite); commits on success, rolls back on error."""
-    with engine.connect() as conn:
-        conn.info["write"] = True
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            conn.info.pop("write", None)
+    with engine.connect() as conn, write_on(conn):
+        yield conn
+
+
+@contextmanager
+def write_on(conn: Connection) -> Iterator[Connection]:
+    """`write` on a connection the caller already holds (for work that spans a read and then a
+    write transaction on one connection, e.g. a TEMP table built first, copied in second)."""
+    conn.info["write"] = True
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.info.pop("write", None)
 
 
 def is_sqlite(engine: Engine | Connection) -> bool:

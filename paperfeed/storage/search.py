@@ -317,6 +317,7 @@ def refresh_token_docs(engine: Engine, *, now: datetime) -> TokenDocsRefresh:
     into a TEMP table inside a read transaction, so writers are not held up; only the swap
     (DELETE + INSERT from that copy) holds the write lock. Records the paper count and time of
     the refresh in job_state[TOKEN_DOCS_STATE]."""
+    from paperfeed.storage.db import write_on
     from paperfeed.storage.jobs import set_state
 
     start = time.perf_counter()
@@ -329,9 +330,8 @@ def refresh_token_docs(engine: Engine, *, now: datetime) -> TokenDocsRefresh:
                 "SELECT term AS token, doc AS docs FROM papers_fts_vocab"
             ))
             papers_now = conn.execute(text("SELECT max(rowid) FROM papers_fts")).scalar_one()
-        conn.info["write"] = True  # the next BEGIN is BEGIN IMMEDIATE (storage.db)
         try:
-            with conn.begin():
+            with write_on(conn):
                 conn.execute(text("DELETE FROM fts_token_docs"))
                 tokens = conn.execute(text(
                     "INSERT INTO fts_token_docs (token, docs) "
@@ -340,7 +340,6 @@ def refresh_token_docs(engine: Engine, *, now: datetime) -> TokenDocsRefresh:
                 set_state(conn, TOKEN_DOCS_STATE, {"papers": int(papers_now or 0),
                                                    "tokens": int(tokens)}, now=now)
         finally:
-            conn.info.pop("write", None)
             conn.execute(text("DROP TABLE IF EXISTS temp.fts_token_docs_new"))
             conn.commit()
     return TokenDocsRefresh(int(tokens), int(papers_now or 0), time.perf_counter() - start)
