@@ -61,11 +61,6 @@ def index(
         summary = index_papers(
             engine, settings, batch_size=batch_size, limit=limit, progress=progress
         )
-        if summary.embedded >= summary.due:  # every paper has the configured model's vector
-            from paperfeed.search.vectors import prune_other_models
-
-            for old in prune_other_models(settings, summary.model_id):
-                typer.echo(f"note: removed the vector index of the previous model {old}", err=True)
     for note in summary.notes:
         typer.echo(f"note: {note}", err=True)
     refresh_keyword_counts(engine)

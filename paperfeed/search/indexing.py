@@ -23,6 +23,7 @@ from paperfeed.errors import BadRequest
 from paperfeed.models import utcnow
 from paperfeed.search.embed import Embedder, document_text, model_info, text_hash
 from paperfeed.search.pgvectors import open_vector_index, prepare_for_indexing
+from paperfeed.search.vectors import VectorIndex, prune_other_models
 from paperfeed.storage import embeddings as store
 from paperfeed.storage.db import write
 
@@ -138,7 +139,11 @@ def index_papers(
         if bar is not None:
             bar.close()
         summary.seconds = time.perf_counter() - start
-    index.sync(engine)
+    index.sync(engine)  # pgvector: also drops previous models' HNSW indexes
+    if summary.embedded >= summary.due and isinstance(index, VectorIndex):
+        # every paper has the configured model's vector: the previous model's files can go
+        for old in prune_other_models(settings, model_id):
+            summary.notes.append(f"removed the vector index of the previous model {old}")
     summary.seconds = time.perf_counter() - start
     return summary
 

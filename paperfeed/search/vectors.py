@@ -656,7 +656,7 @@ def prune_other_models(settings: Settings, keep_model_id: str) -> list[str]:
     """Delete the index directories of models other than `keep_model_id` under
     data_dir/vectors; returns their model ids.
 
-    Call only once the configured model has embedded every paper (`paperfeed index` does):
+    Call only once the configured model has embedded every paper (the indexing job does):
     until then a web worker still configured with the old model may be serving from its
     files. Directories without a readable manifest are not ours to judge and stay."""
     root = Path(settings.data_dir) / "vectors"
