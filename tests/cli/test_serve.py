@@ -111,7 +111,7 @@ def test_serve_in_production_without_base_url_warns_and_mails_links_to_its_port(
     env = _env(tmp_path, PAPERFEED_SECRET_KEY="s" * 40)
     with (tmp_path / "serve.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port)],
+            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "1"],
             cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"

@@ -68,6 +68,18 @@ class DemoServer:
     def log(self) -> str:
         return self.log_path.read_text("utf-8", "replace")
 
+    def log_line(self, text: str, timeout: float = 15.0) -> str:
+        """The first log line containing `text` (a worker logs right after writing a mail,
+        so wait for it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [line for line in self.log().splitlines() if text in line]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the server log:\n{self.log()}")
+            time.sleep(0.05)
+
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """`paperfeed ARGS` in the newcomer's shell (same environment as the server)."""
         result = subprocess.run(

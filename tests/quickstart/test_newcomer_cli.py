@@ -27,8 +27,7 @@ def test_signin_link_from_a_web_worker_lands_in_the_outbox_and_the_log(
     [link] = [u for u in mail.links if "/signin/link?token=" in u]
     assert link.startswith(demo_server.url + "/signin/link?token=")  # the port we run on
     # ...and the worker that sent it logged the link at WARNING (its logging is configured).
-    logged = [line for line in demo_server.log().splitlines() if link in line]
-    assert logged and " WARNING paperfeed.mail: " in logged[0], demo_server.log()
+    assert " WARNING paperfeed.mail: " in demo_server.log_line(link)
     # `paperfeed outbox` in another shell, with nothing set, shows it.
     out = demo_server.cli("outbox", "--to", "newcomer@example.org", "--last", "1").stdout
     assert "Sign in to paperfeed" in out and link in out
