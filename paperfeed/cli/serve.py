@@ -70,6 +70,11 @@ def serve(
         typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly")
     engine.dispose()
     n = workers or settings.workers
+    # Web workers do one small matrix product per request on many request threads: one BLAS /
+    # OpenMP thread each (no idle helper threads; see web.app.single_threaded_math). Set before
+    # the workers start, so their numpy never creates the pool; an operator's value wins.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     if demo:
         typer.echo(f"demo data in {settings.data_dir}: `paperfeed` commands in another shell "
                    "use it while you have no instance of your own (or: paperfeed --demo ...)")
