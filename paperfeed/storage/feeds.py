@@ -281,6 +281,12 @@ def _item(r: Any, local_comments: int) -> FeedItem:
     )
 
 
+def item_from_row(r: Any, local_comments: int) -> FeedItem:
+    """A FeedItem from a row holding the papers columns, the featured row's day,
+    submitted_at and featured_source, and the submitter's user columns (or None)."""
+    return _item(r, local_comments)
+
+
 def latest_featured_day(conn: Connection, *, on_or_before: date | None = None) -> date | None:
     """The most recent day with a visible featured paper (optionally not after a date)."""
     conds = [featured.c.removed == false(), papers.c.hidden == false()]
@@ -331,6 +337,7 @@ __all__ = [
     "comment_counts",
     "count_featured",
     "featured_days_of",
+    "item_from_row",
     "latest_featured_day",
     "list_featured",
     "page_featured",
