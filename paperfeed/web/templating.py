@@ -33,4 +33,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     from paperfeed.web import member_globals
 
     member_globals.register(env)
+    from paperfeed.web import collect_globals
+
+    collect_globals.register(env)
     return templates
