@@ -197,3 +197,59 @@ def test_old_style_ids_save_and_show(app_client: TestClient, backend: Settings, 
     cid = re.search(r'href="/collections/(\d+)#item-math', c.get("/papers/math.GT/0309136").text)
     assert cid
     assert 'href="/papers/math.GT/0309136"' in c.get(f"/collections/{cid.group(1)}").text
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+def test_public_collection_feed_parses_with_notes_and_private_one_is_404(
+    app_client: TestClient, backend: Settings, db: Engine, fmt: str
+) -> None:
+    import feedparser
+
+    c, _ = as_member(app_client, backend, db)
+    cid = cid_of(post(c, "/collections", {"name": EVIL}, page="/collections").headers["location"])  # type: ignore[attr-defined]
+    for pid in IDS[:2]:
+        post(c, f"/papers/{pid}/save", {"collection": str(cid), "note": f"why {pid} <b>"},
+             page=f"/papers/{pid}")
+    anon = TestClient(app_client.app)
+    assert anon.get(f"/collections/{cid}.{fmt}").status_code == 404  # private
+    post(c, f"/collections/{cid}/edit", {"name": EVIL, "public": "1"}, page=f"/collections/{cid}")
+    r = anon.get(f"/collections/{cid}.{fmt}")
+    assert r.status_code == 200
+    parsed = feedparser.parse(r.content)
+    assert not parsed.bozo, parsed.bozo_exception
+    assert EVIL in parsed.feed.title
+    assert parsed.feed.link == f"http://testserver/collections/{cid}"
+    assert {e.link for e in parsed.entries} == {f"http://testserver/papers/{p}" for p in IDS[:2]}
+    assert any(f"why {IDS[0]} <b>" in html_text(e.summary, fmt) for e in parsed.entries)
+    page = anon.get(f"/collections/{cid}")
+    assert f'rel="alternate" type="application/{fmt}+xml"' in page.text
+    again = anon.get(f"/collections/{cid}.{fmt}", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def html_text(summary: str, fmt: str) -> str:
+    import html as html_module
+
+    return summary if fmt == "atom" else html_module.unescape(re.sub(r"<[^>]+>", "", summary))
+
+
+def test_private_collection_feed_url_works_until_revoked(
+    app_client: TestClient, backend: Settings, db: Engine
+) -> None:
+    import feedparser
+
+    c, _ = as_member(app_client, backend, db)
+    cid = cid_of(post(c, "/collections", {"name": "Quiet"}, page="/collections").headers["location"])  # type: ignore[attr-defined]
+    post(c, f"/papers/{IDS[2]}/save", {"collection": str(cid)}, page=f"/papers/{IDS[2]}")
+    r = post(c, f"/collections/{cid}/feed", {}, page=f"/collections/{cid}")
+    assert r.headers["location"] == f"/collections/{cid}#feed"  # type: ignore[attr-defined]
+    url = re.search(r'href="http://testserver(/feeds/private/[^"]+\.atom)"', c.get(f"/collections/{cid}").text)
+    assert url
+    anon = TestClient(app_client.app)
+    parsed = feedparser.parse(anon.get(url.group(1)).content)
+    assert [e.link for e in parsed.entries] == [f"http://testserver/papers/{IDS[2]}"]
+    settings_page = c.get("/settings").text
+    token_id = re.search(r'action="/settings/feeds/(\d+)/revoke"', settings_page)
+    assert token_id
+    post(c, f"/settings/feeds/{token_id.group(1)}/revoke", {}, page="/settings")
+    assert anon.get(url.group(1)).status_code == 404

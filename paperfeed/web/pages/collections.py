@@ -1,6 +1,7 @@
 """Pages: a member's collections (/collections), one collection (/collections/{id}), and the
 forms that save a paper, annotate, reorder (buttons; drag and drop with static/collect.js),
-share (public/private) and mark papers read.
+share (public/private) and mark papers read. Feeds: `/collections/{id}.atom|.rss` for public
+collections, and a private feed URL (revocable, `web/feeds.py`) for any of the owner's.
 
 Every form is a POST with CSRF that redirects back (POST-redirect-GET). Routes that
 static/collect.js calls answer JSON when the request asks for it (`Accept: application/json`).
@@ -15,15 +16,80 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from paperfeed import library
-from paperfeed.errors import BadRequest
-from paperfeed.models import utcnow
+from paperfeed.errors import BadRequest, NotFound
+from paperfeed.models import Member, utcnow
+from paperfeed.storage import feed_tokens
+from paperfeed.storage.collections import CollectionRow
+from paperfeed.storage.db import write
+from paperfeed.syndication import FeedDoc, FeedEntry
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import CurrentUser, EngineDep, Now, OptionalUser
+from paperfeed.web.feeds import (
+    alternates,
+    check_format,
+    feed_response,
+    private_url,
+    register_private_feed,
+)
 from paperfeed.web.pages.account import safe_next
 from paperfeed.web.pages.cache import page_cache
 
 router = APIRouter()
 CSRF = [Depends(verify_csrf)]
+FEED_SIZE = 100  # the most recently added papers
+
+
+def collection_doc(engine: EngineDep, collection: CollectionRow) -> FeedDoc:
+    """A collection as a feed: its latest additions first, each with its note."""
+    items, _ = library.collection_items(engine, collection, None, include_read=True)
+    items.sort(key=lambda i: (i.added_at, i.paper_id), reverse=True)
+    entries = [
+        FeedEntry(
+            paper_id=i.paper_id, title=i.title, abstract=i.abstract,
+            authors=[str(a.get("name", "")) for a in i.authors], updated=i.added_at,
+            published=i.published_at, note=i.note,
+        )
+        for i in items[:FEED_SIZE]
+    ]
+    who = collection.owner_name or collection.owner
+    return FeedDoc(
+        title=f"{collection.name} (a collection by {who})",
+        subtitle=collection.description or f"Papers {who} saved to {collection.name}",
+        page_path=f"/collections/{collection.id}", self_path=f"/collections/{collection.id}",
+        entries=entries,
+    )
+
+
+def _private_collection_doc(request: Request, member: Member, arg: str) -> FeedDoc:
+    """Private feed provider: one of the member's collections (`arg`: its id), or every paper
+    they saved (no arg)."""
+    engine = request.app.state.engine
+    if arg:
+        try:
+            collection = library.visible_collection(engine, int(arg), member)
+        except ValueError:
+            raise NotFound("feeds: this private feed URL is not valid") from None
+        if collection.user_id != member.id:
+            raise NotFound("feeds: this private feed URL is not valid")
+        return collection_doc(engine, collection)
+    from paperfeed.storage.search import papers_by_ids
+    from paperfeed.syndication import entries_from_rows
+
+    saved = library.saved_papers(engine, member.id)[:FEED_SIZE]
+    with engine.connect() as conn:
+        rows = papers_by_ids(conn, [s.paper_id for s in saved])
+    entries = entries_from_rows([dict(rows[s.paper_id]) for s in saved if s.paper_id in rows])
+    when = {s.paper_id: s.saved_at for s in saved}
+    for entry in entries:
+        entry.updated = when[entry.paper_id]
+    return FeedDoc(
+        title=f"Saved by {member.display_name or member.username}",
+        subtitle="Papers you saved to your collections, latest first",
+        page_path="/collections", self_path="/collections", entries=entries,
+    )
+
+
+register_private_feed("collection", "Papers I saved (all collections)", _private_collection_doc)
 
 
 def _page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -64,6 +130,28 @@ def collection_create(
     return RedirectResponse(f"/collections/{cid}", status_code=303)
 
 
+@router.get("/collections/{collection_id}.{fmt}", include_in_schema=False)
+def collection_feed(request: Request, collection_id: int, fmt: str, engine: EngineDep) -> Response:
+    """A public collection's feed (Atom or RSS); private collections have private URLs."""
+    fmt = check_format(fmt)
+    collection = library.visible_collection(engine, collection_id, None)
+    return feed_response(request, collection_doc(engine, collection), fmt)
+
+
+@router.post("/collections/{collection_id}/feed", dependencies=CSRF, include_in_schema=False)
+def collection_private_feed(
+    request: Request, collection_id: int, member: CurrentUser, engine: EngineDep, now: Now,
+) -> Response:
+    """Make (or show again) the owner's private feed URL of a collection."""
+    collection = library.visible_collection(engine, collection_id, member)
+    if collection.user_id != member.id:
+        raise NotFound(f"collections: you have no collection {collection_id}")
+    with write(engine) as conn:
+        feed_tokens.ensure(conn, user_id=member.id, kind="collection", arg=str(collection_id),
+                           now=now)
+    return RedirectResponse(f"/collections/{collection_id}#feed", status_code=303)
+
+
 @router.get("/collections/{collection_id}", response_class=HTMLResponse, include_in_schema=False)
 def collection_page(
     request: Request, collection_id: int, engine: EngineDep, viewer: OptionalUser,
@@ -75,8 +163,19 @@ def collection_page(
     items, hidden_read = library.collection_items(
         engine, collection, viewer, include_read=include_read
     )
+    private_feed = None
+    if own and viewer is not None:
+        with engine.connect() as conn:
+            row = feed_tokens.get_for(conn, user_id=viewer.id, kind="collection",
+                                      arg=str(collection.id))
+        if row is not None:
+            private_feed = {"atom": private_url(request, row, "atom"),
+                            "rss": private_url(request, row, "rss")}
     context = {
         "now": utcnow(),
+        "feeds": alternates(f"/collections/{collection.id}", collection.name)
+        if collection.public else [],
+        "private_feed": private_feed,
         "collection": collection,
         "items": items,
         "own": own,
