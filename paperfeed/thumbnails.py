@@ -1,4 +1,4 @@
-"""Paper thumbnails: the first page of the PDF rendered by a job, and a generated cover for the rest.
+"""Paper thumbnails: page 1 of the PDF rendered by a job, and a generated cover for the rest.
 
 Pages never wait for a PDF: a card's `<img src="/thumbs/{id}">` is answered from the cache
 directory (`PAPERFEED_THUMBNAIL_DIR`, default `<data_dir>/thumbs`) when the job has rendered
@@ -159,7 +159,8 @@ class ThumbSummary:
     errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"{self.rendered} rendered, {self.failed} failed (cover kept), {self.skipped} skipped"
+        return (f"{self.rendered} rendered, {self.failed} failed (cover kept), "
+                f"{self.skipped} skipped")
 
 
 def needs_work(settings: Settings, paper_id: str, now: datetime) -> bool:

@@ -40,7 +40,7 @@ def _org(value: Any) -> dict[str, str | None] | None:
     return {"name": name[:128], "fullname": fullname[:255] if isinstance(fullname, str) else None}
 
 
-def sync(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+def sync(conn: Connection, rows: Sequence[Mapping[str, Any]] | Sequence[RowMapping]) -> None:
     """Rewrite the author and organisation rows of `rows` (each with id, authors, organization)."""
     if not rows:
         return

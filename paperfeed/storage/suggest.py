@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, false, select, text
 from sqlalchemy.engine import RowMapping
@@ -51,7 +52,7 @@ def candidates(
         ).scalars().all()
         if not ids:
             return []
-        where = [papers.c.id.in_(list(ids))]
+        where: list[Any] = [papers.c.id.in_(list(ids))]
     else:
         config, weight = ("english", "A") if field == "title" else ("simple", "B")
         tsq = text(f"search_vector @@ to_tsquery('{config}', :q)").bindparams(
