@@ -37,10 +37,12 @@ def _pg_query(words: Sequence[str], weight: str) -> str:
 
 
 def candidates(
-    conn: Connection, words: Sequence[str], *, field: str, pool: int = 200
+    conn: Connection, words: Sequence[str], *, field: str, pool: int = 60
 ) -> list[RowMapping]:
     """Visible papers whose title (field="title") or authors (field="authors") match `words`,
-    newest first, at most `pool`: rows of id, title, authors, upvotes, published_at."""
+    newest first, at most `pool`: rows of id, title, authors_text ("A; B; C"), upvotes.
+
+    Light columns only (no JSON to decode): this runs on every keystroke."""
     if not words:
         return []
     if conn.dialect.name == "sqlite":
@@ -58,8 +60,9 @@ def candidates(
         tsq = text(f"search_vector @@ to_tsquery('{config}', :q)").bindparams(
             q=_pg_query(words, weight))
         where = [tsq]
+    wanted = papers.c.title if field == "title" else papers.c.authors_text
     rows = conn.execute(
-        select(papers.c.id, papers.c.title, papers.c.authors, papers.c.published_at,
+        select(papers.c.id, wanted,
                (papers.c.upstream_upvotes + papers.c.member_upvotes).label("upvotes"))
         .where(*where, papers.c.hidden == false())
         .order_by(papers.c.published_at.desc().nulls_last())

@@ -1,7 +1,7 @@
 """`GET /api/suggest?q=` : titles and authors for the search box, as the user types.
 
-From the keyword index (`storage/suggest.py`): up to 200 newest candidate papers for the title
-side and for the author side, ranked here in Python — titles that start with the typed text
+From the keyword index (`storage/suggest.py`): the 40 newest candidate papers for the title
+side and the 120 newest for the author side, ranked here in Python — titles that start with the typed text
 first, then by upvotes and recency; authors by how many of the candidates they wrote. Measured
 by `bench/suggest.py` (p95 under 30 ms at 75k papers is the target). Answers are cached per
 worker for a few seconds, since each keystroke of many visitors repeats the same prefixes.
@@ -21,7 +21,7 @@ from paperfeed.storage import suggest as store
 from paperfeed.storage.authors import name_key
 from paperfeed.texmath import plain_text
 from paperfeed.web.api.json import json_response
-from paperfeed.web.cards import author_names, author_url
+from paperfeed.web.cards import author_url
 
 router = APIRouter(tags=["search"])
 MAX_TITLES = 6
@@ -51,7 +51,9 @@ def rank_authors(rows: list[Any], words: list[str]) -> list[dict[str, Any]]:
     counts: Counter[str] = Counter()
     shown: dict[str, str] = {}
     for row in rows:
-        for name in author_names(row["authors"]):
+        for name in (n.strip() for n in str(row["authors_text"] or "").split(";")):
+            if not name:
+                continue
             key = name_key(name)
             parts = key.split()
             if all(any(p.startswith(w) for p in parts) for w in words):
@@ -72,8 +74,8 @@ def suggestions(request: Request, q: str) -> dict[str, Any]:
         if hit is not None and hit[0] > now:
             return {**hit[1], "query": q}
     with request.app.state.engine.connect() as conn:
-        titles = store.candidates(conn, words, field="title")
-        people = store.candidates(conn, words, field="authors")
+        titles = store.candidates(conn, words, field="title", pool=40)
+        people = store.candidates(conn, words, field="authors", pool=120)
     answer = {"query": q, "papers": rank_titles(titles, words, q),
               "authors": rank_authors(people, words)}
     with _LOCK:
