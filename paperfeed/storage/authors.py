@@ -9,10 +9,11 @@ read papers by author (newest first) and by organisation with one indexed query 
 from __future__ import annotations
 
 import unicodedata
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, false, func, select
+from sqlalchemy import Connection, Engine, delete, false, func, inspect, select
 from sqlalchemy.engine import RowMapping
 
 from paperfeed.storage.schema import paper_authors, paper_orgs, papers
@@ -40,9 +41,24 @@ def _org(value: Any) -> dict[str, str | None] | None:
     return {"name": name[:128], "fullname": fullname[:255] if isinstance(fullname, str) else None}
 
 
+_READY: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
+
+
+def _tables_ready(conn: Connection) -> bool:
+    """Whether migration 0008 has run. Code may write papers into an older schema (a test or a
+    tool pinned at an earlier revision); 0008's backfill covers those papers later. Once the
+    tables are seen they stay, so the check costs one lookup per engine."""
+    if _READY.get(conn.engine):
+        return True
+    ready = inspect(conn).has_table("paper_authors")
+    if ready:
+        _READY[conn.engine] = True
+    return ready
+
+
 def sync(conn: Connection, rows: Sequence[Mapping[str, Any]] | Sequence[RowMapping]) -> None:
     """Rewrite the author and organisation rows of `rows` (each with id, authors, organization)."""
-    if not rows:
+    if not rows or not _tables_ready(conn):
         return
     ids = [r["id"] for r in rows]
     for start in range(0, len(ids), 500):

@@ -1,10 +1,10 @@
 """`GET /api/suggest?q=` : titles and authors for the search box, as the user types.
 
 From the keyword index (`storage/suggest.py`): the 40 newest candidate papers for the title
-side and the 120 newest for the author side, ranked here in Python — titles that start with the typed text
-first, then by upvotes and recency; authors by how many of the candidates they wrote. Measured
-by `bench/suggest.py` (p95 under 30 ms at 75k papers is the target). Answers are cached per
-worker for a few seconds, since each keystroke of many visitors repeats the same prefixes.
+side and the 120 newest for the author side, ranked here in Python — titles that start with
+the typed text first, then by upvotes and recency; authors by how many of the candidates they
+wrote. Measured by `bench/suggest.py` (p95 under 30 ms at 75k papers is the target). Answers
+are cached per worker for a few seconds: many visitors' keystrokes repeat the same prefixes.
 """
 
 from __future__ import annotations
