@@ -2,7 +2,7 @@
 
 `sync(conn, rows)` rewrites the rows of the given papers from their `authors` JSON and
 `organization` JSON (called by `papers.upsert_papers` for new papers and for papers whose
-authors or organisation changed, and by migration 0008 for the existing catalog). The pages
+authors or organisation changed, and by migration 0009 for the existing catalog). The pages
 read papers by author (newest first) and by organisation with one indexed query each.
 """
 
@@ -45,8 +45,8 @@ _READY: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 
 def _tables_ready(conn: Connection) -> bool:
-    """Whether migration 0008 has run. Code may write papers into an older schema (a test or a
-    tool pinned at an earlier revision); 0008's backfill covers those papers later. Once the
+    """Whether migration 0009 has run. Code may write papers into an older schema (a test or a
+    tool pinned at an earlier revision); 0009's backfill covers those papers later. Once the
     tables are seen they stay, so the check costs one lookup per engine."""
     if _READY.get(conn.engine):
         return True
@@ -149,7 +149,7 @@ def top_orgs(conn: Connection, *, limit: int = 100) -> list[dict[str, Any]]:
 
 
 def backfill(conn: Connection, *, batch: int = 2000) -> int:
-    """Fill both tables from every paper (migration 0008); returns papers done."""
+    """Fill both tables from every paper (migration 0009); returns papers done."""
     done, after = 0, ""
     while True:
         chunk: Iterable[RowMapping] = conn.execute(

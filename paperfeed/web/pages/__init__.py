@@ -10,6 +10,7 @@ from paperfeed.web.pages import (
     account,
     calendar,
     cite,
+    collections,
     contributions,
     daily,
     digest_preview,
@@ -30,6 +31,7 @@ router.include_router(daily.router)
 router.include_router(period.router)
 router.include_router(account.router)
 router.include_router(contributions.router)
+router.include_router(collections.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)

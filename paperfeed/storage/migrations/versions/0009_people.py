@@ -1,7 +1,7 @@
 """author and organisation lookup tables; members' public-upvotes choice
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-30
 
 `paper_authors(paper_id, position, name_key)` and `paper_orgs(paper_id, org_key, name,
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
