@@ -58,7 +58,7 @@ def content_hash(row: dict[str, Any]) -> str:
 
 
 def _authors_json(authors: Sequence[Author]) -> list[dict[str, Any]]:
-    return [{"name": a.name, "hf_user": a.hf_user} for a in authors]
+    return [a.as_json() for a in authors]
 
 
 def _merge(existing: RowMapping | None, paper: Paper) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from paperfeed.web.pages import (
     digest_preview,
     moderation,
     paper,
+    paper_markdown,
     period,
     search,
     subscribe,
@@ -27,4 +28,5 @@ router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
 router.include_router(digest_preview.router)
+router.include_router(paper_markdown.router)  # before paper: /papers/{id}.md
 router.include_router(paper.router)  # keep last
