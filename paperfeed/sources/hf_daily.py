@@ -145,7 +145,8 @@ def _authors(raw: Any) -> list[Author]:
         name = clean_text(_str(entry.get("name")))
         if not name:
             continue
-        user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+        raw_user = entry.get("user")
+        user: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
         out.append(
             Author(
                 name=name,

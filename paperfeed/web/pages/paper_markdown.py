@@ -38,7 +38,7 @@ def _one_line(text: Any) -> str:
 
 
 def render_markdown(
-    paper: Mapping[str, Any], fact: Mapping[str, Any] | None, *, comments: int, base_url: str
+    paper: Mapping[Any, Any], fact: Mapping[Any, Any] | None, *, comments: int, base_url: str
 ) -> str:
     """The markdown document of one paper (pure: rows in, text out)."""
     pid = paper["id"]
