@@ -5,7 +5,7 @@ One story per backend, in the order an operator meets the commands: init, migrat
 init --demo (the one demo load of the backend), ingest from each kind of file and from each
 network source (recorded answers on loopback-free mocks), index, index --import, search in
 every mode, user ..., subscribers ..., rules apply, digest preview / send (to a real SMTP
-server), eval retrieval. Each step runs the Typer app with the backend's environment
+server, then to the outbox without one), outbox, eval retrieval. Each step runs the Typer app with the backend's environment
 variables and must exit 0 with no traceback, so the next method missing on one backend fails
 here. The steps share one database, so they are one test per backend (xdist cannot split
 them) rather than tests that depend on each other's order.
@@ -243,6 +243,11 @@ def digests(sh: Shell, sink: Sink) -> None:
     assert len(mine) == 1, sent.output
     sh.run("digest", "send", "--frequency", "daily", "--edition", DEMO_DAY)  # exactly once
     assert len([m for m in sink.messages[before:] if "reader@example.org" in m.rcpt]) == 1
+    # without an SMTP server (development) mail goes to the outbox, which `outbox` reads
+    sh.run("digest", "send", "--frequency", "daily", "--edition", "2026-08-19",
+           PAPERFEED_SMTP_HOST="")
+    listed = sh.run("outbox", "--to", "reader@example.org", PAPERFEED_SMTP_HOST="")
+    assert "reader@example.org" in listed.stdout and "/unsubscribe" in listed.stdout
 
 
 def rules_and_eval(sh: Shell, tmp_path: Path) -> None:
