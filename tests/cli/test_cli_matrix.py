@@ -247,7 +247,9 @@ def digests(sh: Shell, sink: Sink) -> None:
     sh.run("digest", "send", "--frequency", "daily", "--edition", "2026-08-19",
            PAPERFEED_SMTP_HOST="")
     listed = sh.run("outbox", "--to", "reader@example.org", PAPERFEED_SMTP_HOST="")
-    assert "reader@example.org" in listed.stdout and "/unsubscribe" in listed.stdout
+    assert "reader@example.org" in listed.stdout and "19 August 2026" in listed.stdout
+    links = sh.run("outbox", "--to", "reader@example.org", "--links", PAPERFEED_SMTP_HOST="")
+    assert any("/unsubscribe" in link for link in links.stdout.splitlines())
 
 
 def rules_and_eval(sh: Shell, tmp_path: Path) -> None:
