@@ -210,3 +210,12 @@ def test_revoke_needs_csrf_and_only_touches_own_feeds(client, engine, settings, 
     client.post(f"/settings/feeds/{row['id']}/revoke", data={"csrf_token": token})
     with engine.connect() as conn:
         assert feed_tokens.get(conn, row["id"]) is not None
+
+
+def test_feeds_answer_head_requests_like_get(client, day):
+    get = client.get("/papers/date/2025-06-16.atom")
+    head = client.head("/papers/date/2025-06-16.atom")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert client.head("/papers/2506.00001.bib").status_code == 200
+    assert client.head("/thumbs/2506.00001").status_code == 200

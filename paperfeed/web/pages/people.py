@@ -26,6 +26,7 @@ from paperfeed.web.feeds import alternates, check_format, feed_response
 from paperfeed.web.pages.cache import cached_page
 
 router = APIRouter()
+READ = ["GET", "HEAD"]  # feed readers and link checkers ask with HEAD too
 PAGE = 50
 MAX_NAME = 200
 
@@ -52,7 +53,8 @@ def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
     return request.app.state.templates.TemplateResponse(request, name, context)
 
 
-@router.get("/authors/{raw:path}", response_class=HTMLResponse, include_in_schema=False)
+@router.api_route("/authors/{raw:path}", methods=READ, response_class=HTMLResponse,
+                  include_in_schema=False)
 def author_page(request: Request, raw: str, p: int = Query(0, ge=0, le=10_000)) -> Response:
     name, fmt = _split_format(raw)
     name = " ".join(name.split())[:MAX_NAME]
@@ -100,7 +102,8 @@ def organizations(request: Request) -> Response:
     return cached_page(request, render)
 
 
-@router.get("/organizations/{raw:path}", response_class=HTMLResponse, include_in_schema=False)
+@router.api_route("/organizations/{raw:path}", methods=READ, response_class=HTMLResponse,
+                  include_in_schema=False)
 def organization_page(
     request: Request, raw: str, p: int = Query(0, ge=0, le=10_000)
 ) -> Response:
