@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperfeed import library
 from paperfeed.errors import NotFound
 from paperfeed.models import utcnow
 from paperfeed.storage import authors, people
@@ -146,6 +147,7 @@ def member_profile(request: Request, username: str) -> Response:
         upvoted = people.upvoted_papers(conn, row["id"], limit=PAGE) if row[
             "public_upvotes"] else []
     me = load_member(request)
+    collections = library.public_collections_of(request.app.state.engine, row["id"])
     submissions = []
     for r in submitted:
         card = card_from_row(r)
@@ -154,6 +156,7 @@ def member_profile(request: Request, username: str) -> Response:
         "profile": row, "counts": counts, "submissions": submissions,
         "upvoted": [card_from_row(r) for r in upvoted],
         "is_me": bool(me and me.id == row["id"]),
+        "collections": collections,
         "hf_url": ("https://huggingface.co/" + username) if row["external"] else None,
         "user_url": user_url(row["username"]),
     })
