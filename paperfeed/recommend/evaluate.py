@@ -13,8 +13,8 @@ mean over members, the 95% interval of a difference is a bootstrap over members.
 
 Excluded, and listed in the report: curators (on the days they submit they put more than
 `CURATOR_SHARE` of the list up, or they made more than `CURATOR_VOLUME` of all the archive's
-submissions and over `CURATOR_MIN` papers: what they submit is "the list", not a taste), and submitters below the history
-thresholds.
+submissions and over `CURATOR_MIN` papers: what they submit is "the list", not a taste), and
+submitters below the history thresholds.
 """
 
 from __future__ import annotations
