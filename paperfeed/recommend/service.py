@@ -162,6 +162,8 @@ class Recommender:
         nb = self.neighbours
         with self.engine.connect() as conn:
             signals = store.member_signals(conn, user_id, before=self.as_of)
+        signals = merge_saves(signals, saved(self.engine, user_id, self.as_of))
+        with self.engine.connect() as conn:
             stored = store.get_profile(conn, user_id)
             categories = stored.categories if stored else []
             category_ids = (
@@ -308,6 +310,19 @@ class Recommender:
         ranking = self._score(profile, ids, np.stack([vectors[p] for p in ids]))
         ranking.items = ranking.items[:k]
         return ranking
+
+
+def saved(engine: Engine, user_id: int, before: datetime | None) -> list[store.Signal]:
+    """Papers the member saved to collections (`library.saved_papers`, their public read)."""
+    from paperfeed.library import saved_papers
+
+    return [store.Signal(s.paper_id, "save", s.saved_at) for s in saved_papers(engine, user_id)
+            if before is None or s.saved_at < before]
+
+
+def merge_saves(signals: list[store.Signal], saves: list[store.Signal]) -> list[store.Signal]:
+    """All signals newest first (a paper's newest signal decides whether it is liked)."""
+    return sorted(signals + saves, key=lambda s: s.at, reverse=True)
 
 
 _CACHE: weakref.WeakKeyDictionary[Engine, Recommender] = weakref.WeakKeyDictionary()

@@ -292,6 +292,34 @@ def paper_cards(conn: Connection, paper_ids: Sequence[str]) -> dict[str, dict[st
     return out
 
 
+def paper_rows(conn: Connection, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Card rows (title, abstract, authors, upvotes, comments, dates) of visible papers."""
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(paper_ids), CHUNK):
+        rows = conn.execute(select(
+            papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors,
+            papers.c.published_at, papers.c.upstream_comments, papers.c.primary_category,
+            papers.c.categories,
+            (papers.c.upstream_upvotes + papers.c.member_upvotes).label("upvotes"),
+        ).where(papers.c.id.in_(list(paper_ids[i : i + CHUNK])),
+                papers.c.hidden.is_(False))).mappings()
+        out.update({r["id"]: dict(r) for r in rows})
+    return out
+
+
+def member_seeds(conn: Connection, user_id: int, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The member's seed and imported papers (id, title, kind), newest first."""
+    rows = conn.execute(
+        select(recommend_feedback.c.paper_id, papers.c.title, recommend_feedback.c.kind)
+        .join(papers, papers.c.id == recommend_feedback.c.paper_id)
+        .where(recommend_feedback.c.user_id == user_id,
+               recommend_feedback.c.kind.in_(["seed", "import"]))
+        .order_by(recommend_feedback.c.created_at.desc(), recommend_feedback.c.paper_id)
+        .limit(limit)
+    )
+    return [{"id": pid, "title": title, "kind": kind} for pid, title, kind in rows]
+
+
 def featured_ids(conn: Connection, start: date, end: date) -> list[str]:
     """Visible papers featured (not removed) on a day in [start, end]."""
     return list(dict.fromkeys(conn.execute(
