@@ -10,6 +10,7 @@ already ranked, or refitting a member after one more vote, tokenises at most the
 
 from __future__ import annotations
 
+import heapq
 import math
 import threading
 from collections import Counter, OrderedDict
@@ -91,8 +92,8 @@ def profile(
     for vec, w in zip(vectors, ws, strict=True):
         for t, v in vec.items():
             acc[t] = acc.get(t, 0.0) + v * w / total
-    top = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]
-    return dict(top)
+    top = heapq.nlargest(keep, acc.items(), key=lambda kv: kv[1])
+    return dict(sorted(top, key=lambda kv: (-kv[1], kv[0])))
 
 
 def scores(profile_terms: Mapping[str, float], vectors: Sequence[KeywordVector]) -> np.ndarray:
