@@ -1,7 +1,7 @@
 """"For you" speed and storage: fit after one vote, a member's ranked day, a member's top 50 of
 the whole catalog, and the size of a stored profile.
 
-    python bench/foryou_bench.py [--papers 75000] [--members 20] [--workdir DIR] [--postgres]
+    python bench/foryou_bench.py [--papers 75000] [--members 20] [--workdir DIR]
 
 The catalog holds the real Hugging Face archive papers (../shared/data/hf-daily-papers, 9,877
 papers) with their real vectors from the bundled model (embedded once through the indexing

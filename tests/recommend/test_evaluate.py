@@ -91,4 +91,4 @@ def test_eval_recommend_refuses_a_cut_nobody_qualifies_for(
         app, ["eval", "recommend", "--from", str(archive_path()), "--cut", "2020-01-01",
               "--no-svm", "--cache-dir", str(tmp_path / "cache")], env=env)
     assert result.exit_code == 1
-    assert "eval: no submitter has" in str(result.exception)
+    assert "eval: no submitter has" in result.output + str(result.exception)
