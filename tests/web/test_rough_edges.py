@@ -130,7 +130,7 @@ def test_subscribe_redirects_and_a_reload_sends_nothing_again(
         "token": manage, "frequency": "weekly", "csrf_token": _token(prefs.text)},
         follow_redirects=False)
     assert saved.status_code == 303
-    assert "will receive the weekly digest" in client.get(saved.headers["location"]).text
+    assert "Saved: weekly digest to reader@example.org." in client.get(saved.headers["location"]).text
     gone = client.post(f"/unsubscribe?token={manage}", follow_redirects=False)
     assert gone.status_code == 303
     assert "You are unsubscribed" in client.get(gone.headers["location"]).text

@@ -151,7 +151,7 @@ async def unsubscribe(request: Request, token: str = Query("", max_length=2000))
 DONE = {
     "subscribed": "You are subscribed: {email} will receive the {frequency} digest of trending "
     "papers. Every message has a link to change the frequency or unsubscribe.",
-    "saved": "Saved: {email} will receive the {frequency} digest.",
+    "saved": "Saved: {frequency} digest to {email}.",
     "unsubscribed": "You are unsubscribed: {email} will not receive the digest any more. "
     "Changed your mind? Subscribe again below.",
 }
