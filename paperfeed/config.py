@@ -172,8 +172,10 @@ class Settings(BaseSettings):
         5.0,
         ge=0,
         le=3600,
-        description="Anonymous visitors of a list page (home, day, week, month) share one "
-        "rendered page for this long (per worker; only the CSRF token differs); 0 disables it.",
+        description="Visitors of a list, paper or search page, signed in or not, share one "
+        "rendered page for at most this long (per worker; each visitor's votes, account links "
+        "and CSRF token are filled in). Writes that change pages show at once regardless (the "
+        "cache is keyed by a content version); 0 disables it.",
     )
 
     @model_validator(mode="after")

@@ -93,11 +93,15 @@ def write(engine: Engine) -> Iterator[Connection]:
 def write_on(conn: Connection) -> Iterator[Connection]:
     """`write` on a connection the caller already holds (for work that spans a read and then a
     write transaction on one connection, e.g. a TEMP table built first, copied in second)."""
+    from paperfeed.storage import versions
+
     conn.info["write"] = True
     try:
         with conn.begin():
             yield conn
+            versions.flush(conn)  # last statement: see storage/versions.py
     finally:
+        versions.discard(conn)
         conn.info.pop("write", None)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -252,4 +253,14 @@ feed_tokens = Table(
     Column("created_at", DateTime, nullable=False),
     Column("last_used_at", DateTime, nullable=True),
     UniqueConstraint("user_id", "kind", "arg", name="uq_feed_tokens_user_kind_arg"),
+)
+
+# Version counters of what pages show (storage/versions.py): `content` goes up in every write
+# transaction that changes a list, a paper or its counts, so cached page fragments keyed by it
+# are never served after a change, in any worker or on any machine.
+site_versions = Table(
+    "site_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
