@@ -22,7 +22,8 @@ so it does not depend on how busy the machine is). `--profile ROUTE` samples the
 py-spy during that route's runs and prints the hottest functions (inclusive and own time).
 
 `--compare ROOT` runs the same routes against a server started from another checkout (e.g.
-`git worktree add /tmp/pages-before fbd9f2d`) on a copy of the catalog migrated down to that
+`git worktree add /tmp/pages-before fbd9f2d`, with its own `.venv`: `python3 -m venv .venv &&
+.venv/bin/pip install -e .`) on a copy of the catalog migrated down to that
 checkout's schema, then prints both side by side with their ratio: figures taken in one run on
 one (possibly busy) machine compare fairly even when their absolute values do not.
 Needs `wrk` (Debian: apt-get install -y wrk) and ../shared/data beside the checkout.
@@ -205,11 +206,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def python_for(env: dict[str, str]) -> str:
+    """The checkout's own interpreter (`<root>/.venv`) when it has one: an editable install
+    of this checkout would otherwise win over PYTHONPATH."""
+    own = Path(env["PYTHONPATH"]) / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
 def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port),
+    cmd = [python_for(env), "-m", "paperfeed", "serve", "--port", str(port),
            "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, cwd=env["PYTHONPATH"])  # cwd comes first on sys.path
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -304,7 +312,7 @@ def run_wrk(port: int, paths: list[str], cookies: list[str], seconds: float,
         cf.write_text("\n".join(cookies) + "\n" if cookies else "")
         env = {**os.environ, "BENCH_PATHS": str(pf), "BENCH_COOKIES": str(cf) if cookies else "",
                "BENCH_SEED": str(seed)}
-        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                "-s", str(LUA), f"http://127.0.0.1:{port}/"]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
@@ -462,7 +470,7 @@ def main() -> None:
     ap.add_argument("--shared-data", type=Path, default=SHARED)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--members", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
     ap.add_argument("--auth", nargs="+", default=["anon", "member"], choices=("anon", "member"))

@@ -19,7 +19,7 @@ from paperfeed.storage.catalog import comment_counts, featured_facts
 from paperfeed.web.api.json import json_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, PaperBody, _Model
 from paperfeed.web.api.serialize import num_comments, paper_json
-from paperfeed.web.searching import filters_from, items_for, search_service
+from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter(tags=["search"])
 MAX_Q = 250
@@ -60,7 +60,7 @@ def search_papers(
     )
     if not q.strip() and not filters.active:
         return json_response([])
-    result = search_service(request).search(q, filters=filters, limit=limit)
+    result = shared_search(request, q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
         items = items_for(conn, result)
         ids = [i.paper_id for i in items]

@@ -17,7 +17,7 @@ from paperfeed.models import utcnow
 from paperfeed.search.hybrid import MAX_LIMIT
 from paperfeed.web.feeds import alternates
 from paperfeed.web.pages.cache import cached_page
-from paperfeed.web.searching import filters_from, items_for, search_service
+from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter()
 MAX_PAGE_QUERY = 20_000  # longer input is cut before parsing (the parser keeps 4,000)
@@ -69,7 +69,7 @@ def _render(
     }
     if q.strip() or filters.active:
         wanted = min((p + 1) * size + 1, MAX_LIMIT + 1)
-        result = search_service(request).search(q, filters=filters, limit=wanted)
+        result = shared_search(request, q, filters=filters, limit=wanted)
         with request.app.state.engine.connect() as conn:
             page_items = items_for(conn, result, hits=result.hits[p * size : (p + 1) * size])
         params = {
