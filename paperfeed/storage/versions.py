@@ -12,12 +12,26 @@ touch still show: cached fragments also expire after `PAPERFEED_PAGE_CACHE_SECON
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+import weakref
+
+from sqlalchemy import Connection, Engine, inspect, select, update
 
 from paperfeed.storage.schema import site_versions
 
 CONTENT = "content"
 _PENDING = "versions_pending"
+_READY: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose schema has the table
+
+
+def _ready(conn: Connection) -> bool:
+    """Whether the table exists (it does not before migration 0008: writes made by migrations
+    or tools on an older schema must still work). Checked until seen once per engine."""
+    if conn.engine in _READY:
+        return True
+    if inspect(conn).has_table(site_versions.name):
+        _READY.add(conn.engine)
+        return True
+    return False
 
 
 def touch(conn: Connection) -> None:
@@ -40,6 +54,8 @@ def discard(conn: Connection) -> None:
 
 
 def bump(conn: Connection) -> None:
+    if not _ready(conn):
+        return
     conn.execute(
         update(site_versions)
         .where(site_versions.c.name == CONTENT)
@@ -48,7 +64,9 @@ def bump(conn: Connection) -> None:
 
 
 def current(conn: Connection) -> int:
-    """The content version now (0 before anything was written)."""
+    """The content version now (0 before anything was written, or before migration 0008)."""
+    if not _ready(conn):
+        return 0
     value = conn.execute(
         select(site_versions.c.value).where(site_versions.c.name == CONTENT)
     ).scalar_one_or_none()
