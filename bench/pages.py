@@ -331,10 +331,11 @@ def warm(port: int, paths: list[str], cookie: str | None, n: int = 12) -> None:
 
 
 def profile_start(pids: list[int], seconds: float, out_dir: Path) -> list[subprocess.Popen[bytes]]:
-    if not shutil.which("py-spy"):
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
         sys.exit("bench: --profile needs py-spy (pip install py-spy)")
     return [subprocess.Popen(
-        ["py-spy", "record", "-p", str(p), "--format", "raw", "--rate", "250", "--nonblocking",
+        [spy, "record", "-p", str(p), "--format", "raw", "--rate", "250", "--nonblocking",
          "--duration", str(int(seconds) + 1), "-o", str(out_dir / f"{p}.txt")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in pids]
 
@@ -426,15 +427,16 @@ def bench_server(
     return results
 
 
-def memory_mode(env: dict[str, str], paths: dict[str, list[str]]) -> None:
+def memory_mode(label: str, env: dict[str, str], paths: dict[str, list[str]]) -> None:
     """Total memory (sum of PSS) with 1 and with 2 workers after the same warm-up."""
+    print(f"\n== memory: {label}", flush=True)
     totals = {}
     for n in (1, 2):
         proc, port = start_server(env, n)
         try:
-            for _ in range(n):  # reach every worker (connections are spread)
-                for route in ("search", "paper", "home", "search-api"):
-                    warm(port, paths[route], None, n=20)
+            for route in ("search", "paper", "home", "day", "month", "search-api"):
+                # the same mixed load as a run: 5 s of 8 clients reach every worker
+                run_wrk(port, paths[route], [], 5, 8, seed=1)
             mem = memory(proc.pid)
             totals[n] = sum(m["pss"] for m in mem.values())
             print(f"{n} worker(s): total PSS {totals[n]:.0f} MB; " + "; ".join(
@@ -482,9 +484,6 @@ def main() -> None:
         sys.exit("bench: needs wrk (Debian: apt-get install -y wrk)")
     ensure_catalog(args.data_dir, args.size, args.shared_data)
     paths = route_paths(args.data_dir)
-    if args.memory:
-        memory_mode(env_for(args.data_dir), paths)
-        return
     cookies = ensure_members(args.data_dir, args.members)
     runs = []
     if args.compare:
@@ -493,6 +492,10 @@ def main() -> None:
         # sessions and votes live in the database: the copy has the same members
         runs.append((f"compare {other}", env_for(copy, other)))
     runs.append((f"this checkout {ROOT}", env_for(args.data_dir)))
+    if args.memory:
+        for label, env in runs:
+            memory_mode(label, env, paths)
+        return
     results = [bench_server(label, env, args, paths, cookies) for label, env in runs]
     if len(results) == 2:
         before, after = results

@@ -162,6 +162,7 @@ def items_for(
     hits = result.hits if hits is None else hits
     rows = papers_by_ids(conn, [h.paper_id for h in hits])
     marks = highlighter(result.query, stemmer_for(conn))
+    marks.prime(t for row in rows.values() for t in (str(row["title"]), str(row["abstract"])))
     items: list[SearchItem] = []
     for hit in hits:
         row = rows.get(hit.paper_id)
