@@ -1,12 +1,17 @@
-"""The per-visitor parts of shared pages ("slots"): upvote buttons and the account links.
+"""The per-visitor parts of shared pages ("slots"): upvote buttons, "save" controls and the
+account links.
 
-Templates call `upvote_button(request, paper_id, upvotes)` and `account_nav(request)`. While a
-page is recorded for everyone (web/pages/cache.py) they leave a marker; otherwise, and when a
-recorded page is filled for a visitor, they render `_upvote.html` / `_account_nav.html` for
-that visitor. Those two templates see only what is passed to them (vote state, member, the
-return path, a CSRF field), so each rendering is memoised per (slot, visitor state): a list
-page's fifty buttons cost fifty dictionary lookups. Every memoised HTML holds a placeholder
-for the CSRF token, replaced by the visitor's token, computed once per request.
+Templates call `upvote_button(request, paper_id, upvotes)`, `save_button(request, paper_id)`,
+`save_form(request, paper_id)` and `account_nav(request)`. While a page is recorded for
+everyone (web/pages/cache.py) they leave a marker; otherwise, and when a recorded page is
+filled for a visitor, they render `_upvote.html`, `_save.html`, `_save_form.html`,
+`_account_nav.html` for that visitor. Those templates see only what is passed to them (vote
+or save state, member, the return path, a CSRF field), so each rendering is memoised per
+(slot, visitor state): a list page's fifty buttons cost fifty dictionary lookups, and the
+member's votes and saves of the page's papers one query each. Every memoised HTML holds a
+placeholder for the CSRF token, replaced by the visitor's token, computed once per request.
+A new per-visitor control on shared pages should become a slot kind here: anything else that
+asks who the visitor is makes pages render per member again (correct, but slow).
 """
 
 from __future__ import annotations
@@ -78,26 +83,41 @@ def _memo(request: Request) -> _Memo:
 class SlotState:
     """One visitor's state for filling slots: the member, and which papers they upvoted."""
 
-    def __init__(self, request: Request, member: Member | None, voted: set[str]) -> None:
+    def __init__(
+        self, request: Request, member: Member | None, voted: set[str],
+        saved: set[str] | None = None,
+    ) -> None:
         self.request = request
         self.member = member
         self.voted = voted
+        self.saved = saved or set()
 
     @classmethod
     def for_request(
-        cls, request: Request, member: Member | None, paper_ids: tuple[str, ...]
+        cls, request: Request, member: Member | None, paper_ids: dict[str, tuple[str, ...]]
     ) -> SlotState:
+        """`paper_ids`: the papers of each slot kind on the page."""
         voted: set[str] = set()
-        if member is not None and paper_ids:  # one query for the whole page
+        saved: set[str] = set()
+        voting = paper_ids.get("upvote", ())
+        saving = tuple({*paper_ids.get("save", ()), *paper_ids.get("save_form", ())})
+        if member is not None and (voting or saving):  # one query per kind for the page
+            from paperfeed.storage import collections
+
             with get_engine(request).connect() as conn:
-                voted = votes.voted_ids(conn, member.id, paper_ids)
-        return cls(request, member, voted)
+                if voting:
+                    voted = votes.voted_ids(conn, member.id, voting)
+                if saving:
+                    saved = collections.saved_ids(conn, member.id, saving)
+        return cls(request, member, voted, saved)
 
     def render(self, slot: Slot) -> str:
         """The slot's HTML for this visitor (CSRF token still the placeholder)."""
         m = self.member
         if slot.kind == "upvote":
             state: tuple[Any, ...] = (m is not None, slot.args[0] in self.voted)
+        elif slot.kind in ("save", "save_form"):
+            state = (m is not None, slot.args[0] in self.saved)
         else:
             state = (m.id, m.username, m.role, m.display_name) if m is not None else ()
         key = (slot.kind, slot.args, state)
@@ -119,20 +139,27 @@ class SlotState:
                 paper_id=paper_id, upvotes=upvotes, next=next_path, csrf_field=field,
                 signed_in=self.member is not None, voted=paper_id in self.voted,
             )
+        if slot.kind in ("save", "save_form"):
+            paper_id, next_path = slot.args
+            name = "_save.html" if slot.kind == "save" else "_save_form.html"
+            return env.get_template(name).render(
+                paper_id=paper_id, next=next_path, csrf_field=field,
+                signed_in=self.member is not None, saved=paper_id in self.saved,
+            )
         path, next_path = slot.args
         return env.get_template("_account_nav.html").render(
             me=self.member, path=path, next=next_path, csrf_field=field
         )
 
 
-def _slot(request: Request, slot: Slot, voted: set[str] | None = None) -> Markup:
+def _slot(
+    request: Request, slot: Slot, voted: set[str] | None = None, saved: set[str] | None = None
+) -> Markup:
     rec: Recorder | None = recorder(request)
     if rec is not None:
         return Markup(rec.marker(slot))
     member = visitor(request)
-    if voted is None:
-        voted = set()
-    html = SlotState(request, member, voted).render(slot)
+    html = SlotState(request, member, voted or set(), saved).render(slot)
     return Markup(html.replace(token_placeholder(request), csrf_token(request)))
 
 
@@ -144,6 +171,25 @@ def upvote_button(request: Request, paper_id: str, upvotes: int) -> Markup:
     from paperfeed.web.member_globals import has_voted
 
     return _slot(request, slot, {paper_id} if has_voted(request, paper_id) else set())
+
+
+def _save_slot(request: Request, kind: str, paper_id: str) -> Markup:
+    slot = Slot(kind, (paper_id, here(request)))
+    if recorder(request) is not None or visitor(request) is None:
+        return _slot(request, slot)
+    from paperfeed.web.collect_globals import is_saved
+
+    return _slot(request, slot, saved={paper_id} if is_saved(request, paper_id) else set())
+
+
+def save_button(request: Request, paper_id: str) -> Markup:
+    """Template global: a card's "Save" control, for this visitor."""
+    return _save_slot(request, "save", paper_id)
+
+
+def save_form(request: Request, paper_id: str) -> Markup:
+    """Template global: the hidden form behind a card's "Save" button (members only)."""
+    return _save_slot(request, "save_form", paper_id)
 
 
 def account_nav(request: Request) -> Markup:
@@ -158,5 +204,5 @@ def csrf_input(request: Request) -> Markup:
 
 
 def register(env: Environment) -> None:
-    env.globals.update(upvote_button=upvote_button, account_nav=account_nav,
-                       csrf_input=csrf_input)
+    env.globals.update(upvote_button=upvote_button, save_button=save_button,
+                       save_form=save_form, account_nav=account_nav, csrf_input=csrf_input)

@@ -58,7 +58,7 @@ class Entry:
     """A recorded page: HTML pieces and slots in order, the papers with an upvote button."""
 
     pieces: list[str | Slot]
-    paper_ids: tuple[str, ...]
+    paper_ids: dict[str, tuple[str, ...]]  # slot kind -> the papers it is shown for
     members_ok: bool  # False: rendering asked who the visitor is; members render fresh
     status: int = 200
     anonymous: str | None = None  # assembled once for visitors without a session
@@ -89,7 +89,11 @@ class Recorder:
             pieces.append(rest[:at])
             pieces.append(self.slots[int(rest[at + len(head) : end])])
             rest = rest[end + 1 :]
-        ids = tuple(dict.fromkeys(s.args[0] for s in self.slots if s.kind == "upvote"))
+        ids: dict[str, tuple[str, ...]] = {}
+        for kind in ("upvote", "save", "save_form"):
+            found = tuple(dict.fromkeys(s.args[0] for s in self.slots if s.kind == kind))
+            if found:
+                ids[kind] = found
         return Entry(pieces=pieces, paper_ids=ids, members_ok=not self.consulted, status=status)
 
 
