@@ -447,6 +447,43 @@ def memory_mode(label: str, env: dict[str, str], paths: dict[str, list[str]]) ->
     print(f"the second worker adds {totals[2] - totals[1]:.0f} MB (sum of PSS)")
 
 
+def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> None:
+    """The search engine alone, in this process, on the search route's first `n` queries: CPU
+    per search (SearchService.search, what the page and the API call), and the same queries
+    through the whole page and API in-process (TestClient, one thread): the page's own cost is
+    the difference. Each query is new to the process's caches (as in a run)."""
+    os.environ.update(env_for(data_dir))
+    sys.path.insert(0, str(ROOT))
+    from fastapi.testclient import TestClient
+
+    from paperfeed.config import Settings
+    from paperfeed.web.app import create_app
+
+    queries = [urllib.parse.unquote(p.split("q=", 1)[1]) for p in paths["search"][: 3 * n]]
+    client = TestClient(create_app(Settings()))
+    from paperfeed.web.searching import search_service
+
+    class _Req:
+        app = client.app
+
+    service = search_service(_Req())  # type: ignore[arg-type]
+    for q in queries[-20:]:  # warm: model, index, caches of common words
+        service.search(q, limit=101)
+    groups = {"engine": queries[:n], "page": queries[n : 2 * n], "api": queries[2 * n :]}
+    for name, qs in groups.items():
+        t0 = time.process_time()
+        for q in qs:
+            if name == "engine":
+                service.search(q, limit=101)
+            elif name == "page":
+                assert client.get("/search", params={"q": q}).status_code == 200
+            else:
+                assert client.get("/api/papers/search", params={"q": q[:250]}).status_code == 200
+        ms = (time.process_time() - t0) * 1000 / max(len(qs), 1)
+        print(f"in-process {name:<6} {len(qs)} distinct queries: {ms:6.1f} ms CPU per request",
+              flush=True)
+
+
 def compare_copy(data_dir: Path, other: Path) -> Path:
     """A copy of the catalog at `other`'s newest schema revision (downgraded with this
     checkout's migrations when ours is newer)."""
@@ -479,11 +516,16 @@ def main() -> None:
     ap.add_argument("--profile", choices=ROUTES, help="py-spy the workers during this route")
     ap.add_argument("--compare", type=Path, help="another checkout to run side by side (first)")
     ap.add_argument("--memory", action="store_true", help="only: total PSS with 1 vs 2 workers")
+    ap.add_argument("--engine", action="store_true",
+                    help="only: CPU of the search engine vs the search page/API, in-process")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench: needs wrk (Debian: apt-get install -y wrk)")
     ensure_catalog(args.data_dir, args.size, args.shared_data)
     paths = route_paths(args.data_dir)
+    if args.engine:
+        engine_mode(args.data_dir, paths)
+        return
     cookies = ensure_members(args.data_dir, args.members)
     runs = []
     if args.compare:
