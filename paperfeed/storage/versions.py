@@ -24,7 +24,7 @@ _READY: weakref.WeakSet[Engine] = weakref.WeakSet()  # engines whose schema has 
 
 
 def _ready(conn: Connection) -> bool:
-    """Whether the table exists (it does not before migration 0010: writes made by migrations
+    """Whether the table exists (it does not before migration 0011: writes made by migrations
     or tools on an older schema must still work). Checked until seen once per engine."""
     if conn.engine in _READY:
         return True
@@ -64,7 +64,7 @@ def bump(conn: Connection) -> None:
 
 
 def current(conn: Connection) -> int:
-    """The content version now (0 before anything was written, or before migration 0010)."""
+    """The content version now (0 before anything was written, or before migration 0011)."""
     if not _ready(conn):
         return 0
     value = conn.execute(
