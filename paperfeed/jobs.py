@@ -5,6 +5,9 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
 - `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers;
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
+- `alerts-match`: once an hour, match papers stored since the last run against the saved
+  searches (ingest runs it too: this catches papers any other path stored);
+- `alerts-daily` / `alerts-weekly`: with the digests, the saved-search alert emails;
 - `keyword-counts` (SQLite): once a day, refresh the stored token document counts keyword
   search prunes common words with (`storage.search.refresh_token_docs`).
 
@@ -73,10 +76,33 @@ def weekly_digest_due(now: datetime, settings: Settings) -> str | None:
 
 def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
     def ingest(_key: str) -> str:
+        from paperfeed.alerts.run import match_quietly
         from paperfeed.sources import hf_daily
 
         today = local_today(utcnow(), settings.timezone)
-        return hf_daily.import_days(engine, settings, today, today, progress=False).line()
+        line = hf_daily.import_days(engine, settings, today, today, progress=False).line()
+        match_quietly(engine, settings)
+        return line
+
+    def match_alerts(_key: str) -> str:
+        from paperfeed.alerts.run import match_new_papers
+
+        return match_new_papers(engine, settings).line()
+
+    def alerts(frequency: str) -> Callable[[str], str]:
+        def run(label: str) -> str:
+            from paperfeed.alerts.send import send_alerts
+            from paperfeed.digests.editions import parse_edition
+
+            match_new_papers_first()
+            return send_alerts(engine, settings, parse_edition(label, frequency)).line()
+
+        return run
+
+    def match_new_papers_first() -> None:
+        from paperfeed.alerts.run import match_quietly
+
+        match_quietly(engine, settings)
 
     def digest(frequency: str) -> Callable[[str], str]:
         def run(label: str) -> str:
@@ -97,6 +123,9 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         Job("ingest-hf-daily", hourly_key, ingest),
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
+        Job("alerts-match", hourly_key, match_alerts),
+        Job("alerts-daily", lambda now: daily_digest_due(now, settings), alerts("daily")),
+        Job("alerts-weekly", lambda now: weekly_digest_due(now, settings), alerts("weekly")),
     ]
     if engine.dialect.name == "sqlite":
         jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))

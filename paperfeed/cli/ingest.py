@@ -39,6 +39,19 @@ def _index(settings: Settings, engine: Engine, no_index: bool, progress: bool) -
     refresh_keyword_counts(engine)
     if not no_index:
         index_after_ingest(settings, engine, progress=progress)
+    match_alerts(settings, engine)
+
+
+def match_alerts(settings: Settings, engine: Engine) -> None:
+    """Match what was just stored (and indexed) against the saved searches; one line on
+    stderr, so the ingest summary stays the last line on stdout."""
+    from paperfeed.alerts.run import match_new_papers
+
+    report = match_new_papers(engine, settings)
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=True)
+    if report.papers or report.meaning_papers:
+        typer.echo(report.line(), err=True)
 
 
 def _day(value: str | None, option: str) -> date | None:
