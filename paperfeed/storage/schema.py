@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -77,6 +78,8 @@ users = Table(
     Column("avatar_url", String(512), nullable=True),
     Column("hf_id", String(64), nullable=True),
     Column("created_at", DateTime, nullable=False),
+    # The profile page lists the member's upvotes only when they say so (settings page).
+    Column("public_upvotes", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # "Featured on day D" — the daily list. Indexed papers are not featured unless listed here.
@@ -295,6 +298,29 @@ read_marks = Table(
     Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("read_at", DateTime, nullable=False),
 )
+
+# Who wrote a paper and which organisation published it, one row per (paper, author): the
+# lookup side of author and organisation pages (`storage/authors.py` keeps them in step with
+# papers.authors / papers.organization on every upsert). `name_key` is the normalised name
+# (NFKC, case-folded, single spaces), so "Yann  LeCun" and "yann lecun" are one author.
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name_key", String(255), nullable=False),
+)
+Index("ix_paper_authors_name_key", paper_authors.c.name_key)
+
+paper_orgs = Table(
+    "paper_orgs",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_key", String(128), nullable=False),  # Hugging Face organisation name, lowered
+    Column("name", String(128), nullable=False),
+    Column("fullname", String(255), nullable=True),
+)
+Index("ix_paper_orgs_org_key", paper_orgs.c.org_key)
 
 # Saved searches: words and filters in the search syntax (`query`), and/or "papers like this
 # one" (`like_paper_id`); `delivery` says how the member hears of new matches. New papers are

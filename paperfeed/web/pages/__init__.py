@@ -9,6 +9,8 @@ from fastapi import APIRouter
 from paperfeed.web.pages import (
     account,
     alerts,
+    calendar,
+    cite,
     collections,
     contributions,
     daily,
@@ -16,10 +18,12 @@ from paperfeed.web.pages import (
     feeds,
     moderation,
     paper,
+    people,
     period,
     private_feeds,
     search,
     subscribe,
+    thumbs,
 )
 
 router = APIRouter()
@@ -28,11 +32,15 @@ router.include_router(daily.router)
 router.include_router(period.router)
 router.include_router(account.router)
 router.include_router(contributions.router)
+router.include_router(cite.router)  # before collections and paper: /papers/{id}.bib
 router.include_router(collections.router)
 router.include_router(alerts.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
 router.include_router(private_feeds.router)
+router.include_router(thumbs.router)
+router.include_router(calendar.router)
+router.include_router(people.router)
 router.include_router(digest_preview.router)
 router.include_router(paper.router)  # keep last
