@@ -198,3 +198,40 @@ def test_concurrent_senders_on_postgresql_send_each_member_once(
     got = per_address(smtp.sink)
     assert set(got) == set(emails) and all(len(v) == 1 for v in got.values())
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_concurrent_matchers_store_each_match_once(
+    kind: str, request: pytest.FixtureRequest, settings: Settings
+) -> None:
+    cfg = request.getfixturevalue("pg_settings") if kind == "postgresql" else settings
+    cfg.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(cfg)
+    migrate(engine)
+    members = []
+    for i in range(5):
+        with write(engine) as conn:
+            members.append(users.create_user(conn, email=f"c{i}@example.org", now=T0,
+                                             username=f"c{i}"))
+        searches.create_search(engine, cfg, members[-1], query="diffusion", now=T0)
+    add_papers(engine, [f"2506.{i:05d}" for i in range(1, 31)], T0 + timedelta(days=1))
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            match_new_papers(engine, cfg, now=T0 + timedelta(days=1))
+        except BaseException as exc:  # noqa: BLE001 - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    with engine.connect() as conn:
+        for m in members:
+            (row,) = astore.list_for_user(conn, m.id)
+            assert row.matches == 30
+            assert len(astore.matches_of(conn, row.id, limit=100)) == 30
+    engine.dispose()
