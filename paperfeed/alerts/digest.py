@@ -38,10 +38,13 @@ class DigestAlerts:
         uid = self.member_for(user_id, email)
         if uid is None:
             return ()
+        # "d:" keeps digest stamps apart from alert-mail stamps of the same day, should a
+        # search's delivery change between the two.
+        label = f"d:{edition}"
         with write(self.engine) as conn:
-            store.stamp(conn, user_id=uid, delivery="digest", edition=edition, cut=now)
+            store.stamp(conn, user_id=uid, delivery="digest", edition=label, cut=now)
         with self.engine.connect() as conn:
-            pairs = store.edition_matches(conn, user_id=uid, edition=edition, delivery="digest")
+            pairs = store.edition_matches(conn, user_id=uid, edition=label, delivery="digest")
         return sections(pairs, base_url=self.settings.base_url,
                         max_papers=self.settings.alerts_mail_max_papers)
 
