@@ -2,7 +2,8 @@
 
 A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
 
-- `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers;
+- `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers, then take the
+  post-ingest step every import takes (`postingest`: keyword counts, embeddings);
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
 - `alerts-match`: once an hour, match papers stored since the last run against the saved
@@ -76,13 +77,15 @@ def weekly_digest_due(now: datetime, settings: Settings) -> str | None:
 
 def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
     def ingest(_key: str) -> str:
-        from paperfeed.alerts.run import match_quietly
+        from paperfeed.postingest import after_ingest
         from paperfeed.sources import hf_daily
 
         today = local_today(utcnow(), settings.timezone)
-        line = hf_daily.import_days(engine, settings, today, today, progress=False).line()
-        match_quietly(engine, settings)
-        return line
+        summary = hf_daily.import_days(engine, settings, today, today, progress=False)
+        done = after_ingest(engine, settings)  # as `paperfeed ingest`: counts, embeddings
+        for line in done.warnings:
+            log.warning("job ingest-hf-daily: %s", line)
+        return "; ".join([summary.line(), *done.lines])
 
     def match_alerts(_key: str) -> str:
         from paperfeed.alerts.run import match_new_papers
@@ -91,18 +94,14 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
     def alerts(frequency: str) -> Callable[[str], str]:
         def run(label: str) -> str:
+            from paperfeed.alerts.run import match_quietly
             from paperfeed.alerts.send import send_alerts
             from paperfeed.digests.editions import parse_edition
 
-            match_new_papers_first()
+            match_quietly(engine, settings)  # what arrived since the last ingest
             return send_alerts(engine, settings, parse_edition(label, frequency)).line()
 
         return run
-
-    def match_new_papers_first() -> None:
-        from paperfeed.alerts.run import match_quietly
-
-        match_quietly(engine, settings)
 
     def digest(frequency: str) -> Callable[[str], str]:
         def run(label: str) -> str:
