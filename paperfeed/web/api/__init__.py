@@ -10,6 +10,7 @@ from paperfeed.web.api import (
     alerts,
     collections,
     daily_papers,
+    foryou,
     members,
     papers,
     search,
@@ -29,6 +30,7 @@ def health() -> dict[str, str]:
 # Resource routers (add new ones above `papers`).
 router.include_router(daily_papers.router)
 router.include_router(members.router)
+router.include_router(foryou.router)
 router.include_router(collections.router)
 router.include_router(alerts.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
