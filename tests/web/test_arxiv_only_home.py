@@ -154,3 +154,29 @@ def test_arxiv_only_home_on_postgresql(
             assert prev and "New on arXiv" in client.get(prev.group(1)).text
     finally:
         engine.dispose()
+
+
+def test_arxiv_only_feeds_carry_what_the_pages_show(arxiv_site: tuple[TestClient, Engine]) -> None:
+    """A feed reader following /papers.rss (found on the home page) or a day's feed gets the
+    same new papers as the page, labelled as such, not an empty channel (on e641f96 and
+    until this test, every list feed of an arXiv-only instance was empty)."""
+    import feedparser
+
+    client, engine = arxiv_site
+    home = client.get("/").text
+    day = date.fromisoformat(_heading_day(home))
+    expected = min(_day_count(engine, day), 50)
+    for path in ("/papers.rss", "/papers.atom", f"/papers/date/{day.isoformat()}.atom"):
+        doc = feedparser.parse(client.get(path).content)
+        assert not doc.bozo, (path, doc.bozo_exception)
+        assert len(doc.entries) == expected, path
+        assert "New on arXiv" in doc.feed.subtitle, (path, doc.feed.subtitle)
+        page_ids = re.findall(r'<article class="paper-card"[^>]*>.*?href="/papers/([^"/]+)"',
+                              home, flags=re.S)
+        assert [e.link.rsplit("/", 1)[1] for e in doc.entries] == page_ids, path
+    week = feedparser.parse(client.get("/papers/week/2025-W27.rss").content)
+    assert len(week.entries) == 50 and "New on arXiv" in week.feed.subtitle
+    trending = feedparser.parse(client.get("/papers/trending.atom").content)
+    assert len(trending.entries) == 50
+    # A day with nothing at all stays an empty feed, not an error.
+    assert feedparser.parse(client.get("/papers/date/2020-01-01.rss").content).entries == []
