@@ -180,3 +180,39 @@ def test_arxiv_only_feeds_carry_what_the_pages_show(arxiv_site: tuple[TestClient
     assert len(trending.entries) == 50
     # A day with nothing at all stays an empty feed, not an error.
     assert feedparser.parse(client.get("/papers/date/2020-01-01.rss").content).entries == []
+
+
+def test_arxiv_only_digest_sends_the_new_papers_labelled(
+    arxiv_site: tuple[TestClient, Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The home page's subscribe box promises mail: a subscriber of an arXiv-only instance gets
+    the edition's new arXiv papers, labelled as such (until this test: "no featured papers,
+    nothing sent", for ever)."""
+    import email
+    from email import policy
+
+    client, engine = arxiv_site
+    day = date.fromisoformat(_heading_day(client.get("/").text))
+    data_dir = Path(str(engine.url.database)).parent
+    monkeypatch.setenv("PAPERFEED_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PAPERFEED_ENVIRONMENT", "development")
+    monkeypatch.setenv("PAPERFEED_BASE_URL", "http://testserver")
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", "test-secret-key-for-paperfeed-tests")
+    runner = CliRunner()
+    added = runner.invoke(cli_app, ["subscribers", "add", "arxiv-reader@example.org",
+                                    "--frequency", "daily", "--confirmed"])
+    assert added.exit_code == 0, added.output
+    preview = runner.invoke(cli_app, ["digest", "preview", "--edition", day.isoformat()])
+    assert preview.exit_code == 0, preview.output
+    assert "New on arXiv" in preview.output
+    sent = runner.invoke(cli_app, ["digest", "send", "--frequency", "daily",
+                                   "--edition", day.isoformat()])
+    assert sent.exit_code == 0, sent.output
+    [eml] = [f for f in (data_dir / "outbox").rglob("*.eml")
+             if "arxiv-reader@example.org" in f.read_text(errors="replace")]
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert str(message["Subject"]).startswith("New on arXiv")
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "New on arXiv" in text and "trending papers" not in text
+    n = _day_count(engine, day)
+    assert text.count("http://testserver/papers/") >= min(n, 10)
