@@ -74,10 +74,23 @@ ARXIV = Path("arxiv-cs/arxiv_cs_daily_2025-03_2026-07.jsonl.gz")
 HF = Path("hf-daily-papers/hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz")
 DEFAULT_OUT = Path("/work/cache/heldout/collections")
 DEFAULT_CACHE = Path("/work/cache/heldout/embed")
-COLLECTIONS = ("titles", "summaries", "descriptions", "keywords")  # the default set
+COLLECTIONS = ("titles", "summaries", "descriptions", "keywords", "questions")  # the default set
 KEYWORDS_PER_QUERY = 3
 MIN_DESCRIPTION_WORDS = 5
 _PARTS = re.compile(r"[^\W_]+")
+QUESTION_MIN_WORDS = 30  # a question is the abstract's leading sentences up to this many words
+QUESTION_MAX_SENTENCES = 3
+QUESTION_TITLE_ONLY = 0.6  # share of documents (judged and distractors alike) with no abstract
+QUESTION_CORPUS = 6000
+# How people phrase a request to a librarian or a search box (CACM-style "What articles ...").
+QUESTION_FRAMES = (
+    "I am looking for papers on the following problem. {}",
+    "Which papers address this? {}",
+    "{} What research has been done on this?",
+    "Are there articles that deal with the following: {}",
+    "{} I need work that tackles this.",
+    "Find me studies about this: {}",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +116,9 @@ def collection_paths(out: Path, shared: Path = SHARED) -> dict[str, Collection]:
                                    hf / "qrels_descriptions.tsv"),
         "keywords": Collection("keywords", hf / "corpus.jsonl.gz",
                                hf / "queries_keywords.jsonl", hf / "qrels_keywords.tsv"),
+        "questions": Collection("questions", out / "questions" / "corpus.jsonl.gz",
+                                out / "questions" / "queries.jsonl",
+                                out / "questions" / "qrels.tsv"),
         "scifact": Collection("scifact", scifact / "corpus.jsonl.gz",
                               scifact / "queries_train.jsonl", scifact / "qrels_train_cited.tsv"),
     }
@@ -258,6 +274,89 @@ def build_hf(
     return corpus, texts, qrels
 
 
+_LATEX_CMD = re.compile(r"\\[A-Za-z]+\*?\s*(\{([^{}]*)\})?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def plain_text(text: str) -> str:
+    """Abstract text without LaTeX markup: `\\emph{x}` -> x, `$x$` -> x, braces dropped."""
+    text = _LATEX_CMD.sub(lambda m: m.group(2) or "", text)
+    return clean_text(text.replace("$", "").replace("{", "").replace("}", ""))
+
+
+def leading_sentences(abstract: str) -> tuple[list[str], list[str]]:
+    """(the abstract's leading sentences, up to QUESTION_MIN_WORDS words and at most
+    QUESTION_MAX_SENTENCES; the rest). The split is the same for every paper."""
+    sentences = [s for s in _SENTENCE_END.split(plain_text(abstract)) if s]
+    head: list[str] = []
+    while sentences and len(head) < QUESTION_MAX_SENTENCES and \
+            sum(len(s.split()) for s in head) < QUESTION_MIN_WORDS:
+        head.append(sentences.pop(0))
+    return head, sentences
+
+
+def coined_names(title: str) -> set[str]:
+    """Casefolded words a reader would not know before finding the paper: the name before a
+    title's colon ("FreeEnricher: ...") and words with inner capitals or digits (LLMs, EUGens,
+    GPT-4)."""
+    names: set[str] = set()
+    if ":" in title:
+        names |= {w.casefold() for w in _PARTS.findall(title.split(":", 1)[0])
+                  if len(title.split(":", 1)[0].split()) <= 3}
+    return names
+
+
+def strip_coined(text: str, title: str) -> str:
+    """`text` without the paper's coined names, acronyms and other words that only someone who
+    already knows the paper would type (inner capitals or digits), and without parenthesised
+    asides emptied by that."""
+    banned = coined_names(title)
+    kept: list[str] = []
+    for tok in text.split():
+        parts = _PARTS.findall(tok)
+        if not parts:
+            continue
+        if any(p.casefold() in banned for p in parts):
+            continue
+        if any(any(ch.isdigit() for ch in p) or any(ch.isupper() for ch in p[1:]) for p in parts):
+            continue
+        kept.append(tok)
+    text = " ".join(kept).replace('"', "")  # quotes around a removed name would be left unpaired
+    return re.sub(r"\(\s*\)", "", text).replace(" ,", ",").replace(" .", ".")
+
+
+def build_questions(
+    papers: dict[str, dict[str, Any]], *, queries: int, size: int, seed: int
+) -> tuple[list[dict[str, str]], dict[str, str], dict[str, str]]:
+    """Long natural-language questions over short documents (the CACM shape): the query is a
+    request frame around the leading sentences of a paper's abstract (background and problem,
+    >= 30 words) with its coined names removed; every document in the corpus, the judged paper
+    included, is its title plus the abstract *without those leading sentences*, and a seeded
+    60% of all documents are title-only. So the query's sentences occur in no document
+    (no lexical leakage), title-only is no tell, and what links a question to its paper is the
+    ordinary overlap of topic words with the title (and, for 40%, the abstract's later part)."""
+    rng = random.Random(f"questions-{seed}")
+    eligible = sorted(pid for pid, rec in papers.items()
+                      if len(leading_sentences(rec["abstract"])[0]) >= 1
+                      and len(strip_coined(" ".join(leading_sentences(rec["abstract"])[0]),
+                                           rec["title"]).split()) >= QUESTION_MIN_WORDS - 5)
+    judged = rng.sample(eligible, min(queries, len(eligible)))
+    ids = pick_corpus(judged, papers, size, rng)
+    corpus = []
+    for pid in ids:
+        rest = " ".join(leading_sentences(papers[pid]["abstract"])[1])
+        title_only = rng.random() < QUESTION_TITLE_ONLY or len(rest.split()) < 15
+        corpus.append({"_id": pid, "title": papers[pid]["title"],
+                       "text": "" if title_only else rest})
+    qtext: dict[str, str] = {}
+    for pid in judged:
+        head = " ".join(leading_sentences(papers[pid]["abstract"])[0])
+        frame = QUESTION_FRAMES[rng.randrange(len(QUESTION_FRAMES))]
+        qtext[f"q{pid}"] = frame.format(strip_coined(head, papers[pid]["title"]))
+    qrels = {qid: qid[1:] for qid in qtext}
+    return corpus, qtext, qrels
+
+
 def write_corpus(path: Path, rows: Iterable[dict[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # mtime=0: the same rows give the same bytes
@@ -294,6 +393,15 @@ def build(out: Path, *, shared: Path, queries: int, size: int, seed: int) -> dic
     write_queries(c.queries, qtext)
     write_qrels(c.qrels, qrels)
     manifest["titles"] = {"documents": len(corpus), "queries": len(qtext)}
+
+    corpus, qtext, qrels = build_questions(papers, queries=queries, size=QUESTION_CORPUS,
+                                           seed=seed)
+    c = paths["questions"]
+    write_corpus(c.corpus, corpus)
+    write_queries(c.queries, qtext)
+    write_qrels(c.qrels, qrels)
+    manifest["questions"] = {"documents": len(corpus), "queries": len(qtext),
+                             "title_only": sum(1 for r in corpus if not r["text"])}
 
     corpus, texts, rels = build_hf(papers, hf, queries=queries, size=size, seed=seed)
     write_corpus(paths["summaries"].corpus, corpus)

@@ -64,8 +64,10 @@ class SearchResult:
     query: Query
     hits: list[SearchHit]
     mode: str  # what was asked
-    used: str  # what answered: hybrid | keyword | semantic | filters | none
+    used: str  # what answered: hybrid | keyword | semantic | filters | pinned | none
     notes: list[str] = field(default_factory=list)
+    total: int = 0  # results found (matching a word, close in meaning, or passing the filters)
+    total_exact: bool = True  # False: at least `total`; a side stopped at its candidate depth
 
 
 class SemanticBackend(Protocol):
@@ -76,6 +78,15 @@ class SemanticBackend(Protocol):
     def search(
         self, qvec: np.ndarray, k: int, allowed_ids: list[str] | None
     ) -> list[tuple[str, float]]: ...
+
+
+def similarity_floor(settings: Settings | None, backend: object) -> float:
+    """The cosine below which a paper is not a result by meaning alone: the setting when given,
+    else the embedding model's calibrated value (its `paperfeed-model.json`), else 0."""
+    if settings is not None and settings.search_similarity_floor is not None:
+        return float(settings.search_similarity_floor)
+    info = getattr(getattr(backend, "embedder", None), "info", None)
+    return float(getattr(info, "similarity_floor", 0.0) or 0.0)
 
 
 class EmbeddingBackend:
@@ -306,12 +317,23 @@ class SearchService:
         query = query or parse(text)
         notes = list(query.notes)
         depth = max(self.params.depth, limit)
+        arxiv_id = fusion.arxiv_id_in(query.raw)
+        if arxiv_id:  # an id or URL names one paper: that paper, or nothing, never a padded list
+            with self.engine.connect() as conn:
+                found = store.visible_id(conn, arxiv_id)
+            if found is None:
+                notes.append(f"arXiv:{arxiv_id} is not in this catalog")
+                return SearchResult(query=query, hits=[], mode=mode, used="none", notes=notes)
+            return SearchResult(query=query, hits=[SearchHit(found, 1.0, pinned=True)],
+                                mode=mode, used="pinned", notes=notes, total=1)
         with self.engine.connect() as conn:
             all_filters = effective_filters(query, filters)
             kw: list[tuple[str, float]] = []
             sem: list[tuple[str, float]] | None = None
             qvec: np.ndarray | None = None
             pending = None
+            sem_more = False
+            far: set[str] = set()  # semantic candidates below the similarity floor
             if mode == "hybrid" and query.text and self.semantic_backend() is not None:
                 # The model and SQLite both release the GIL: embed + vector search on a worker
                 # thread (own connection) while FTS5 ranks here, so hybrid costs max(), not sum.
@@ -329,6 +351,9 @@ class SearchService:
                     found = self._semantic_hits(conn, query, all_filters, depth)
                 if found is not None:
                     sem, qvec = found
+                    floor = similarity_floor(self.settings, self._semantic)
+                    far = {p for p, c in sem if c < floor}
+                    sem_more = not far and len(sem) >= depth
                 if sem is None:
                     notes.append("semantic search unavailable: keyword results only")
                     if mode == "semantic":
@@ -358,10 +383,18 @@ class SearchService:
                 fused = [(p, 0.0) for p in self._filter_only(conn, query, all_filters, limit)]
                 used = "filters"
             else:
-                fused, used = [], "none" if sem is None else mode
+                fused, used = [], "none"
+            if far:  # only what matches a word or is close in meaning; ranks are not changed
+                fused = [(p, v) for p, v in fused if p in kw_rank or p not in far]
+                if not fused and used != "filters":
+                    used = "none"
             pinned = self._pinned(conn, query, [p for p, _ in (kw or sem or [])][:10])
             scores = dict(fused)
-            order = fusion.pin_first([p for p, _ in fused], pinned)[:limit]
+            ranked = fusion.pin_first([p for p, _ in fused], pinned)
+            order = ranked[:limit]
+            # Exact unless a side stopped at its depth with more candidates possibly beyond it
+            # (the semantic side: only when the floor did not cut its list).
+            exact = len(kw) < depth and not sem_more and (used != "filters" or len(fused) < limit)
         hits = [
             SearchHit(
                 paper_id=pid,
@@ -374,7 +407,8 @@ class SearchService:
         ]
         if pinned and used == "none":
             used = "pinned"
-        return SearchResult(query=query, hits=hits, mode=mode, used=used, notes=notes)
+        return SearchResult(query=query, hits=hits, mode=mode, used=used, notes=notes,
+                            total=len(ranked), total_exact=exact)
 
     def _filter_only(
         self, conn: Connection, query: Query, filters: SearchFilters, limit: int
