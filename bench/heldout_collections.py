@@ -125,7 +125,7 @@ def collection_paths(out: Path, shared: Path = SHARED) -> dict[str, Collection]:
 
 
 # -- the variants (one place: add rows here) ---------------------------------------------------
-def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
+def variants(quick: bool = False, only: Sequence[str] = ()) -> list[tuple[str, str, HybridParams]]:
     """(mode, label, params) rows scored on every collection. The label containing "(default)"
     marks the service's settings; the table's delta column is relative to the default hybrid."""
     base = HybridParams()
@@ -137,7 +137,6 @@ def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
         ("keyword", "all fields weight 1", replace(base, keyword=replace(kw, weights=(1, 1, 1)))),
         ("keyword", "no common-word pruning", replace(base, keyword=unpruned)),
         ("keyword", "+ adjacent-word phrases (bigrams)", replace(base, keyword=replace(kw, bigrams=True))),
-        ("keyword", "+ pseudo-relevance feedback (top 3, 10 terms)", replace(base, keyword=replace(kw, prf_docs=3))),
         ("semantic", "MiniLM-L6 int8, exact cosine (default)", base),
         ("hybrid", "score blend (z-scores) w=0.5, depth 100 (default)", base),
         ("hybrid", "score blend w=0.3", replace(base, blend_weight=0.3)),
@@ -150,9 +149,17 @@ def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
         ("hybrid", "score blend, title 10 / authors 3 / abstract 1", replace(base, keyword=replace(kw, weights=(10, 3, 1)))),
         ("hybrid", "score blend, all fields weight 1", replace(base, keyword=replace(kw, weights=(1, 1, 1)))),
         ("hybrid", "score blend, keyword + bigrams", replace(base, keyword=replace(kw, bigrams=True))),
+        ("hybrid", "no similarity floor", replace(base, query_floor=0.0, doc_floor=0.0)),
+        ("hybrid", "floor: query 0.43, papers 0.43", replace(base, query_floor=0.43, doc_floor=0.43)),
+        ("hybrid", "floor: query 0.43, papers 0.30", replace(base, query_floor=0.43, doc_floor=0.30)),
+        ("hybrid", "floor: query 0.43, papers 0.25", replace(base, query_floor=0.43, doc_floor=0.25)),
+        ("semantic", "no similarity floor", replace(base, query_floor=0.0, doc_floor=0.0)),
+        ("semantic", "floor: query 0.43, papers 0.30", replace(base, query_floor=0.43, doc_floor=0.30)),
     ]
     if quick:
         rows = [r for r in rows if "(default)" in r[1]]
+    if only:
+        rows = [r for r in rows if any(word in r[1] for word in only)]
     return rows
 
 
@@ -415,7 +422,8 @@ def build(out: Path, *, shared: Path, queries: int, size: int, seed: int) -> dic
 
 # -- evaluation -----------------------------------------------------------------------------
 def score_collections(
-    names: Sequence[str], paths: dict[str, Collection], *, cache_dir: Path, quick: bool
+    names: Sequence[str], paths: dict[str, Collection], *, cache_dir: Path, quick: bool,
+    only: Sequence[str] = (),
 ) -> None:
     """One store per distinct corpus; every variant scored on each query set; one markdown
     table per collection."""
@@ -429,7 +437,7 @@ def score_collections(
             print(f"\n{corpus}: {store.documents} documents indexed and embedded in "
                   f"{time.perf_counter() - t:.0f} s (load average {os.getloadavg()[0]:.1f})",
                   flush=True)
-            backend = store.semantic
+            backend = store.embedder
             backend.embed_query = functools.lru_cache(maxsize=None)(backend.embed_query)
             for name in group:
                 c = paths[name]
@@ -439,7 +447,7 @@ def score_collections(
                 print("| mode | variant | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | Δ nDCG@10 vs default hybrid |")
                 print("|---|---|---|---|---|---|---|")
                 rows = []
-                for mode, label, params in variants(quick):
+                for mode, label, params in variants(quick, only):
                     m = evaluate(store, queries, qrels, mode=mode, params=params).metrics
                     rows.append((mode, label, m))
                 ref = next(m["ndcg@10"] for mode, label, m in rows
@@ -474,6 +482,8 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true", help="rewrite the collections first")
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--quick", action="store_true", help="only the default of each mode")
+    ap.add_argument("--only", default="", help="comma-separated words: only variants whose "
+                    "label holds one of them (plus the defaults)")
     args = ap.parse_args()
     names = [n.strip() for n in args.collections.split(",") if n.strip()]
     paths = collection_paths(args.out, args.shared)
@@ -491,7 +501,10 @@ def main() -> None:
         print(f"built in {time.perf_counter() - t:.1f} s under {args.out}: "
               f"{json.dumps(manifest)}", flush=True)
     if not args.build_only:
-        score_collections(names, paths, cache_dir=args.cache_dir, quick=args.quick)
+        only = [w.strip() for w in args.only.split(",") if w.strip()]
+        if only:
+            only.append("(default)")
+        score_collections(names, paths, cache_dir=args.cache_dir, quick=args.quick, only=only)
 
 
 if __name__ == "__main__":

@@ -98,8 +98,7 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
     ]
-    if engine.dialect.name == "sqlite":
-        jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
+    jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
     return jobs
 
 
