@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         le=1.0,
         description="Cosine similarity below which a paper is not a search result by meaning "
         "alone (it may still match words); unset: the embedding model's calibrated value "
-        "(0.27 for the bundled model; docs/search.md), 0 turns the floor off.",
+        "(0.40 for the bundled model; docs/search.md), 0 turns the floor off.",
     )
     vector_backend: Literal["auto", "files", "pgvector"] = Field(
         "auto",
