@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paperfeed.errors import ConfigError
@@ -22,6 +22,12 @@ DEV_SECRET = "paperfeed-development-only-secret"
 def default_data_dir() -> Path:
     """The per-user data directory (`~/.local/share/paperfeed` on Linux)."""
     return Path(platformdirs.user_data_dir("paperfeed", appauthor=False))
+
+
+def demo_data_dir() -> Path:
+    """The demo's own data directory (`~/.local/share/paperfeed-demo` on Linux), used by
+    `--demo` when PAPERFEED_DATA_DIR is unset, so the demo never writes into a real instance."""
+    return Path(platformdirs.user_data_dir("paperfeed-demo", appauthor=False))
 
 
 class FeatureRule(BaseModel):
@@ -41,7 +47,9 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = Field(
-        "production", description="`development` allows the built-in secret and logs mail."
+        "production",
+        description="`development` allows the built-in secret and, without SMTP, puts "
+        "digests in the outbox.",
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -103,7 +111,11 @@ class Settings(BaseSettings):
         "files under data_dir/vectors), `pgvector` (PostgreSQL's `vector` extension; no vector "
         "state on web machines) or `auto` (pgvector when the database has it, else files).",
     )
-    smtp_host: str | None = Field(None, description="SMTP server; unset in development: log mail.")
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server. Unset: mail is written to the outbox (data_dir/outbox, "
+        "`paperfeed outbox`); digests only in development.",
+    )
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP user name.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
@@ -176,6 +188,19 @@ class Settings(BaseSettings):
     )
     comment_limit_per_hour: int = Field(30, ge=1, description="Comments per hour per account.")
     comment_ip_limit_per_hour: int = Field(120, ge=1, description="Comments per hour per IP.")
+    thumbnail_dir: Path | None = Field(
+        None,
+        description="Where rendered paper thumbnails are cached (default: <data_dir>/thumbs). "
+        "A shared directory (NFS, a mounted bucket) serves every web machine.",
+    )
+    thumbnail_pdf_url: str = Field(
+        "https://arxiv.org/pdf/{id}",
+        description="Where `paperfeed thumbs` fetches a paper's PDF ({id}: the arXiv id).",
+    )
+    thumbnail_days: int = Field(
+        7, ge=1, le=3650,
+        description="`paperfeed thumbs` renders papers featured in this many recent days.",
+    )
     page_cache_seconds: float = Field(
         5.0,
         ge=0,
@@ -184,11 +209,19 @@ class Settings(BaseSettings):
         "rendered page for this long (per worker; only the CSRF token differs); 0 disables it.",
     )
 
+    _database_url_given: bool = PrivateAttr(False)
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        self._database_url_given = bool(self.database_url)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'paperfeed.db'}"
         return self
+
+    def chose_storage(self) -> bool:
+        """Whether PAPERFEED_DATA_DIR or PAPERFEED_DATABASE_URL was set (environment, .env or
+        arguments), as opposed to both falling back to their defaults."""
+        return "data_dir" in self.model_fields_set or self._database_url_given
 
     @property
     def is_development(self) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -76,6 +77,8 @@ users = Table(
     Column("avatar_url", String(512), nullable=True),
     Column("hf_id", String(64), nullable=True),
     Column("created_at", DateTime, nullable=False),
+    # The profile page lists the member's upvotes only when they say so (settings page).
+    Column("public_upvotes", Boolean, nullable=False, default=False, server_default=false()),
 )
 
 # "Featured on day D" — the daily list. Indexed papers are not featured unless listed here.
@@ -253,3 +256,67 @@ feed_tokens = Table(
     Column("last_used_at", DateTime, nullable=True),
     UniqueConstraint("user_id", "kind", "arg", name="uq_feed_tokens_user_kind_arg"),
 )
+
+# Collections: a member's named lists of papers (private or public), ordered by `position`.
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),  # case-folded name: unique per member
+    Column("description", Text, nullable=True),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "name_key", name="uq_collections_user_name"),
+)
+
+collection_items = Table(
+    "collection_items",
+    metadata,
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("added_at", DateTime, nullable=False),
+)
+Index("ix_collection_items_order", collection_items.c.collection_id, collection_items.c.position)
+Index("ix_collection_items_paper", collection_items.c.paper_id)
+
+# "Mark as read": the paper leaves the member's own views of their collections.
+read_marks = Table(
+    "read_marks",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("read_at", DateTime, nullable=False),
+)
+
+# Who wrote a paper and which organisation published it, one row per (paper, author): the
+# lookup side of author and organisation pages (`storage/authors.py` keeps them in step with
+# papers.authors / papers.organization on every upsert). `name_key` is the normalised name
+# (NFKC, case-folded, single spaces), so "Yann  LeCun" and "yann lecun" are one author.
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name_key", String(255), nullable=False),
+)
+Index("ix_paper_authors_name_key", paper_authors.c.name_key)
+
+paper_orgs = Table(
+    "paper_orgs",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_key", String(128), nullable=False),  # Hugging Face organisation name, lowered
+    Column("name", String(128), nullable=False),
+    Column("fullname", String(255), nullable=True),
+)
+Index("ix_paper_orgs_org_key", paper_orgs.c.org_key)

@@ -6,7 +6,15 @@ One module per resource, each with its own router included here. Keep `papers` l
 
 from fastapi import APIRouter
 
-from paperfeed.web.api import daily_papers, members, papers, search, subscriptions
+from paperfeed.web.api import (
+    collections,
+    daily_papers,
+    members,
+    papers,
+    search,
+    subscriptions,
+    suggest,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -20,6 +28,8 @@ def health() -> dict[str, str]:
 # Resource routers (add new ones above `papers`).
 router.include_router(daily_papers.router)
 router.include_router(members.router)
+router.include_router(collections.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
 router.include_router(subscriptions.router)
+router.include_router(suggest.router)
 router.include_router(papers.router)

@@ -8,16 +8,21 @@ from fastapi import APIRouter
 
 from paperfeed.web.pages import (
     account,
+    calendar,
+    cite,
+    collections,
     contributions,
     daily,
     digest_preview,
     feeds,
     moderation,
     paper,
+    people,
     period,
     private_feeds,
     search,
     subscribe,
+    thumbs,
 )
 
 router = APIRouter()
@@ -26,9 +31,14 @@ router.include_router(daily.router)
 router.include_router(period.router)
 router.include_router(account.router)
 router.include_router(contributions.router)
+router.include_router(collections.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
 router.include_router(private_feeds.router)
+router.include_router(thumbs.router)
+router.include_router(calendar.router)
+router.include_router(people.router)
 router.include_router(digest_preview.router)
+router.include_router(cite.router)  # before paper: /papers/{id}.bib
 router.include_router(paper.router)  # keep last

@@ -61,8 +61,7 @@ def search_page(
         wanted = min((p + 1) * size + 1, MAX_LIMIT + 1)
         result = search_service(request).search(q, filters=filters, limit=wanted)
         with request.app.state.engine.connect() as conn:
-            items = items_for(conn, result)
-        page_items = items[p * size : (p + 1) * size]
+            page_items = items_for(conn, result, hits=result.hits[p * size : (p + 1) * size])
         params = {
             k: v
             for k, v in {
@@ -79,12 +78,12 @@ def search_page(
             items=page_items,
             searched=True,
             used=result.used,
-            total=max(result.total, len(items)),
+            total=max(result.total, len(result.hits)),
             total_exact=result.total_exact,
             notes=[n for n in result.notes if "semantic" not in n],
             feeds=alternates("/search", f"Search: {q.strip()[:60]}",
                              "?" + urlencode(params)),
             prev_page_url=url(p - 1) if p > 0 else None,
-            next_page_url=url(p + 1) if len(items) > (p + 1) * size else None,
+            next_page_url=url(p + 1) if len(result.hits) > (p + 1) * size else None,
         )
     return request.app.state.templates.TemplateResponse(request, "search.html", context)
