@@ -18,6 +18,7 @@ from paperfeed.storage.search.filters import (
     titles_by_ids,
     visible_id,
 )
+from paperfeed.storage.search.fts5 import TOKEN_DOCS_STATE, fts_tokens, token_doc_counts
 from paperfeed.storage.search.request import (
     DEFAULT_FIELDS,
     KeywordHit,
@@ -26,16 +27,22 @@ from paperfeed.storage.search.request import (
     TermStats,
 )
 
+DEFAULT_WEIGHTS = DEFAULT_FIELDS  # the name before the backends split (title, authors, abstract)
+
 __all__ = [
     "DEFAULT_FIELDS",
+    "DEFAULT_WEIGHTS",
+    "TOKEN_DOCS_STATE",
     "KeywordHit",
     "KeywordRequest",
     "SearchFilters",
     "StatsRefresh",
     "TermStats",
+    "fts_tokens",
     "papers_by_ids",
     "refresh_token_docs",
     "titles_by_ids",
+    "token_doc_counts",
     "visible_id",
 ]
 
