@@ -17,6 +17,7 @@ from paperfeed.web.pages import (
     feeds,
     moderation,
     paper,
+    paper_markdown,
     people,
     period,
     private_feeds,
@@ -41,4 +42,5 @@ router.include_router(thumbs.router)
 router.include_router(calendar.router)
 router.include_router(people.router)
 router.include_router(digest_preview.router)
+router.include_router(paper_markdown.router)  # before paper: /papers/{id}.md
 router.include_router(paper.router)  # keep last
