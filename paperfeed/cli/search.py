@@ -58,4 +58,4 @@ def search(
     if not as_json and result.hits:
         more = "" if result.total_exact else "more than "
         plural = "" if result.total == 1 and result.total_exact else "s"
-        typer.echo(f"({result.used} search, {more}{result.total} result{plural})", err=True)
+        typer.echo(f"({result.used} search) {more}{result.total} result{plural}", err=True)
