@@ -224,6 +224,11 @@ def test_vector_upkeep_follows_the_embeddings_table(
     with write(engine) as conn:  # written by another process: the next sync picks it up
         store.store_embeddings(conn, model_id=backend.model_id, paper_ids=[FEATURED_ID],
                                content_hashes=["h2"], vectors=mat[1:2], now=utcnow())
+    # stored vectors are read as stored, before this process syncs (alerts compare a new paper
+    # to a liked one right after another process's ingest)
+    fresh = backend.vectors([FEATURED_ID])
+    assert list(fresh) == [FEATURED_ID]
+    assert float(fresh[FEATURED_ID] @ mat[1]) == pytest.approx(1.0, abs=1e-3)
     backend.sync_vectors()
     assert backend.nearest(mat[1], 1)[0][0] == FEATURED_ID
     assert isinstance(backend.retire_other_models(), list)

@@ -70,6 +70,16 @@ def _query(vector: np.ndarray, dim: int) -> np.ndarray:
     return q
 
 
+def stored_vectors(engine: Engine, model_id: str, dim: int,
+                   ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """The stored `model_id` vectors of those of `ids` that have one."""
+    if not ids:
+        return {}
+    with engine.connect() as conn:
+        found, _hashes, matrix = stored.load_vectors(conn, model_id, list(ids), dim)
+    return {pid: matrix[i] for i, pid in enumerate(found)}
+
+
 class FileVectors:
     """The vector files, with filters and hidden papers applied in SQL around them."""
 
@@ -116,12 +126,9 @@ class FileVectors:
         return dict(self.files.search(_query(vector, self.dim), len(ids), list(ids)))
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        out: dict[str, np.ndarray] = {}
-        for pid in ids:
-            vec = self.files.vector(pid)
-            if vec is not None:
-                out[pid] = vec
-        return out
+        """From the embeddings table, not the files: a paper another process just embedded is
+        there before this process's files catch up."""
+        return stored_vectors(self.engine, self.model_id, self.dim, ids)
 
     def count(self) -> int:
         return len(self.files)
@@ -191,11 +198,7 @@ class PgVectors:
         return dict(self.nearest(vector, len(ids), ids=ids)) if ids else {}
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        if not ids:
-            return {}
-        with self.engine.connect() as conn:
-            found, _hashes, matrix = stored.load_vectors(conn, self.model_id, ids, self.dim)
-        return {pid: matrix[i] for i, pid in enumerate(found)}
+        return stored_vectors(self.engine, self.model_id, self.dim, ids)
 
     def count(self) -> int:
         with self.engine.connect() as conn:
