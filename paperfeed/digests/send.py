@@ -65,7 +65,7 @@ class SendReport:
 
     def line(self) -> str:
         if not self.papers:
-            return f"edition {self.edition}: no featured papers, nothing sent"
+            return f"edition {self.edition}: no papers, nothing sent"
         waiting = sum(self.statuses.get(s, 0) for s in ("claimed", "sending", "deferred"))
         text = (
             f"edition {self.edition} ({self.papers} papers): {self.sent} sent, "
@@ -272,7 +272,7 @@ class EditionSender:
         """The edition's shared content, handed to each `_deliver` (None: nothing to send)."""
         digest = load_digest(self.engine, self.settings, self.edition, now=self.clock())
         if digest is None:
-            log.info("digest %s: no featured papers, nothing to send", self.edition.label)
+            log.info("digest %s: no papers, nothing to send", self.edition.label)
             return None
         self.report.papers = len(digest.papers)
         return digest

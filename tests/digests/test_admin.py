@@ -78,7 +78,14 @@ def test_digest_preview_cli_writes_the_html(
     html = out.read_text()
     assert "Paper 0 on &lt;b&gt;attention&lt;/b&gt;" in html and "<table" in html
     empty = cli_env.invoke(cli_app, ["digest", "preview", "--edition", "2025-06-18"])
-    assert empty.exit_code == 1 and "no featured papers" in empty.stderr
+    assert empty.exit_code == 1 and "2025-06-18 has no papers" in empty.stderr
+    # A newcomer's first try (today's edition, long after the data) is told what to preview.
+    today = cli_env.invoke(cli_app, ["digest", "preview"])
+    assert today.exit_code == 1
+    assert f"the latest edition with papers is {DAY.isoformat()}" in today.stderr
+    assert f"--edition {DAY.isoformat()}" in today.stderr
+    week = cli_env.invoke(cli_app, ["digest", "preview", "--edition", "2026-W01"])
+    assert "the latest edition with papers is 2025-W25" in week.stderr
     assert sink.messages == []
 
 

@@ -28,5 +28,6 @@ def digest_preview(
         if member is None:
             raise Unauthorized("digests: sign in as an admin to preview digests (/signin)")
         require_admin(member)
-    html = preview_html(request.app.state.engine, settings, edition or None)
+    html = preview_html(request.app.state.engine, settings, edition or None,
+                        how="/digest/preview?edition={}")
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
