@@ -176,10 +176,20 @@ class Settings(BaseSettings):
         "rendered page for this long (per worker; only the CSRF token differs); 0 disables it.",
     )
 
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='JSON list of reverse proxies (IP addresses or networks, e.g. ["127.0.0.1", '
+        '"10.0.0.0/8"]) whose X-Forwarded-For and X-Forwarded-Proto headers are believed. '
+        "Empty: the socket's peer is the client, whatever headers say.",
+    )
+
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'paperfeed.db'}"
+        from paperfeed.web.proxy import parse_networks
+
+        parse_networks(self.trusted_proxies)  # a typo fails at start, not on every request
         return self
 
     @property

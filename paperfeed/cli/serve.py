@@ -62,4 +62,7 @@ def serve(
         workers=n,
         log_level="warning",
         access_log=False,
+        # Forwarded headers are handled by the app, from PAPERFEED_TRUSTED_PROXIES only
+        # (uvicorn's default would believe any local process or pass-through proxy).
+        proxy_headers=False,
     )

@@ -16,7 +16,7 @@ from fastapi import Request
 from markupsafe import Markup
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from paperfeed.errors import Forbidden
+from paperfeed.errors import BadRequest, Forbidden
 
 COOKIE = "pf_csrf"
 FIELD = "csrf_token"
@@ -43,6 +43,8 @@ def csrf_input(request: Request) -> Markup:
 async def verify_csrf(request: Request) -> None:
     """Dependency for form POST routes: 403 unless the form's token matches the cookie."""
     form = await request.form()
+    if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+        raise BadRequest("invalid form: a field contains a NUL byte")
     sent = form.get(FIELD)
     cookie = request.cookies.get(COOKIE)
     if not isinstance(sent, str) or not cookie:

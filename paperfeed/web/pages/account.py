@@ -12,7 +12,7 @@ from paperfeed.errors import PaperfeedError
 from paperfeed.models import Member
 from paperfeed.storage import users as store
 from paperfeed.web.csrf import verify_csrf
-from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
+from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, RowId, SettingsDep
 
 router = APIRouter()
 CSRF = [Depends(verify_csrf)]
@@ -170,7 +170,7 @@ def settings_token_create(
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=CSRF)
 def settings_token_revoke(
-    request: Request, engine: EngineDep, member: CurrentUser, token_id: int
+    request: Request, engine: EngineDep, member: CurrentUser, token_id: RowId
 ) -> Response:
     profile.revoke_api_token(engine, member, token_id)
     return _settings_page(request, engine, member, message="Token revoked.")

@@ -16,7 +16,7 @@ from paperfeed.accounts import comments, submissions, voting
 from paperfeed.errors import PaperfeedError
 from paperfeed.storage import comments as comment_store
 from paperfeed.web.csrf import verify_csrf
-from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
+from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, RowId, SettingsDep
 from paperfeed.web.pages.account import safe_next
 from paperfeed.web.pages.cache import page_cache
 
@@ -84,7 +84,7 @@ def comment_add(
 
 @router.get("/comments/{comment_id}/edit")
 def comment_edit_page(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep
 ) -> Response:
     with engine.connect() as conn:
         comment = comment_store.get_comment(conn, comment_id)
@@ -95,7 +95,7 @@ def comment_edit_page(
 
 @router.post("/comments/{comment_id}/edit", dependencies=CSRF)
 def comment_edit(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep, now: Now,
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep, now: Now,
     body: str = Form(""),
 ) -> Response:
     comment = comments.edit_comment(engine, member, comment_id, body, now=now)
@@ -105,7 +105,7 @@ def comment_edit(
 
 @router.post("/comments/{comment_id}/delete", dependencies=CSRF)
 def comment_delete(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep
 ) -> Response:
     comment = comments.delete_comment(engine, member, comment_id)
     page_cache(request).clear()
@@ -114,7 +114,7 @@ def comment_delete(
 
 @router.post("/comments/{comment_id}/hide", dependencies=CSRF)
 def comment_hide(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep, now: Now,
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep, now: Now,
     hidden: str = Form("1"), reason: str = Form(""),
 ) -> Response:
     comment = comments.hide_comment(engine, member, comment_id, hidden=hidden != "0",
