@@ -237,3 +237,19 @@ rate_limits = Table(
     Column("window_start", DateTime, nullable=False),
     Column("count", Integer, nullable=False),
 )
+
+# Private feed URLs: the token in the URL is `{id}-{HMAC(secret, id:nonce)}`, so a member can
+# see their URL again, and revoking (deleting the row) kills it for good. `kind` names the
+# feed ("upvotes", "foryou", "saved-search", "collection", ...), `arg` its object if any.
+feed_tokens = Table(
+    "feed_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("arg", String(255), nullable=False, default=""),
+    Column("nonce", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_used_at", DateTime, nullable=True),
+    UniqueConstraint("user_id", "kind", "arg", name="uq_feed_tokens_user_kind_arg"),
+)

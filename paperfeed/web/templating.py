@@ -33,4 +33,10 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     from paperfeed.web import member_globals
 
     member_globals.register(env)
+    from paperfeed import texmath
+    from paperfeed.web.pages import private_feeds
+
+    private_feeds.register(env)
+    env.filters["tex"] = texmath.to_html  # {{ paper.title|tex }}: escaped, math for KaTeX
+    env.filters["plain"] = texmath.plain_text  # <title>, meta description: readable text
     return templates

@@ -11,14 +11,17 @@ from paperfeed.web.pages import (
     contributions,
     daily,
     digest_preview,
+    feeds,
     moderation,
     paper,
     period,
+    private_feeds,
     search,
     subscribe,
 )
 
 router = APIRouter()
+router.include_router(feeds.router)  # first: /papers/date/{day}.atom before /papers/date/{day}
 router.include_router(daily.router)
 router.include_router(period.router)
 router.include_router(account.router)
@@ -26,5 +29,6 @@ router.include_router(contributions.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
+router.include_router(private_feeds.router)
 router.include_router(digest_preview.router)
 router.include_router(paper.router)  # keep last

@@ -17,6 +17,7 @@ from paperfeed.feed import Period, SortKey, check_sort, day_period, format_day, 
 from paperfeed.feed import month_period as _month_period
 from paperfeed.models import utcnow
 from paperfeed.storage import feeds
+from paperfeed.web.feeds import alternates
 from paperfeed.web.pages.cache import cached_page
 
 DEFAULT_SORT: SortKey = "trending"
@@ -135,8 +136,19 @@ def _render(
             list_url(path, sort=sort_key, page=page + 1) if page + 1 < pages else None
         ),
         "canonical": list_url(period.path, sort=sort_key, page=page),
+        "feeds": _feeds(period, now, home=home),
     }
     return request.app.state.templates.TemplateResponse(request, "daily.html", context)
+
+
+def _feeds(period: Period, now: datetime, *, home: bool) -> list[dict[str, str]]:
+    """Feeds readers discover on this page: the period's own, and on the home page the daily
+    list (which moves on each day) and trending."""
+    own = alternates(period.path, f"Daily Papers: {period_heading(period, now)}")
+    if not home:
+        return own
+    return (alternates("/papers", "Daily Papers") + alternates("/papers/trending", "Trending")
+            + own)
 
 
 def _nav(period: Period | None, sort: str, now: datetime) -> dict[str, str] | None:

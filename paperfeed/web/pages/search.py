@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from paperfeed.models import utcnow
 from paperfeed.search.hybrid import MAX_LIMIT
+from paperfeed.web.feeds import alternates
 from paperfeed.web.searching import filters_from, items_for, search_service
 
 router = APIRouter()
@@ -77,6 +78,8 @@ def search_page(
             searched=True,
             used=result.used,
             notes=[n for n in result.notes if "semantic" not in n],
+            feeds=alternates("/search", f"Search: {q.strip()[:60]}",
+                             "?" + urlencode(params)),
             prev_page_url=url(p - 1) if p > 0 else None,
             next_page_url=url(p + 1) if len(items) > (p + 1) * size else None,
         )

@@ -1,0 +1,352 @@
+"""LaTeX in titles and abstracts: find the math, and make it readable where it cannot render.
+
+arXiv metadata is LaTeX source: `$\\mathcal{O}(n)$`, `360$^\\circ$`, `\\$1M`, `\\emph{...}`.
+Pages render math with KaTeX (a static file, run in the browser); feeds, emails, `<title>` and
+meta descriptions get `plain_text()`, a readable Unicode approximation (`𝒪(n)`, `360°`, `$1M`).
+The stored text is never changed, so keyword search still matches the raw words.
+
+Math delimiters follow pandoc's rule, which keeps prices and stray dollars as text: an opening
+`$` needs a non-space right after it, a closing `$` a non-space right before it and no digit
+right after it; `\\$` is a literal dollar; an unmatched `$` stays text. `$$...$$`, `\\(...\\)`
+and `\\[...\\]` are math too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from markupsafe import Markup, escape
+
+MAX_MATH = 400  # longer "math" is almost surely two stray dollars
+
+SegmentKind = Literal["text", "math"]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    kind: SegmentKind
+    text: str  # math: the TeX between the delimiters
+    display: bool = False
+
+
+def split_math(text: str) -> list[Segment]:
+    """Text and math segments of `text`, in order (joined back, they cover all of it)."""
+    out: list[Segment] = []
+    buf: list[str] = []
+    i, n = 0, len(text)
+
+    def flush() -> None:
+        if buf:
+            out.append(Segment("text", "".join(buf)))
+            buf.clear()
+
+    while i < n:
+        ch = text[i]
+        if ch == "\\" and i + 1 < n:
+            nxt = text[i + 1]
+            if nxt in "([":
+                close = "\\)" if nxt == "(" else "\\]"
+                end = text.find(close, i + 2)
+                if end != -1 and 0 < end - i - 2 <= MAX_MATH:
+                    flush()
+                    out.append(Segment("math", text[i + 2 : end], display=nxt == "["))
+                    i = end + 2
+                    continue
+            buf.append(text[i : i + 2])  # keeps `\$` (and any escape) as text
+            i += 2
+            continue
+        if ch == "$":
+            if text.startswith("$$", i):
+                end = text.find("$$", i + 2)
+                if end != -1 and 0 < end - i - 2 <= MAX_MATH:
+                    flush()
+                    out.append(Segment("math", text[i + 2 : end], display=True))
+                    i = end + 2
+                    continue
+            stop = _closing_dollar(text, i)
+            if stop is not None:
+                flush()
+                out.append(Segment("math", text[i + 1 : stop]))
+                i = stop + 1
+                continue
+        buf.append(ch)
+        i += 1
+    flush()
+    return out
+
+
+def _closing_dollar(text: str, start: int) -> int | None:
+    """Index of the `$` closing inline math opened at `start`, or None (pandoc's rule)."""
+    n = len(text)
+    if start + 1 >= n or text[start + 1].isspace() or text[start + 1] == "$":
+        return None
+    j = start + 1
+    while j < n and j - start <= MAX_MATH:
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "$":
+            if text[j - 1].isspace() or (j + 1 < n and text[j + 1].isdigit()):
+                return None
+            return j
+        j += 1
+    return None
+
+
+# --- readable text ---------------------------------------------------------------------------
+
+SYMBOLS: dict[str, str] = {
+    # Greek
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε",
+    "zeta": "ζ", "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ",
+    "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π", "varpi": "ϖ", "rho": "ρ",
+    "varrho": "ϱ", "sigma": "σ", "varsigma": "ς", "tau": "τ", "upsilon": "υ", "phi": "ϕ",
+    "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω", "Gamma": "Γ", "Delta": "Δ",
+    "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ", "Upsilon": "Υ",
+    "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
+    # relations, operators, arrows
+    "times": "×", "cdot": "·", "pm": "±", "mp": "∓", "div": "÷", "sim": "∼", "simeq": "≃",
+    "approx": "≈", "cong": "≅", "equiv": "≡", "neq": "≠", "ne": "≠", "leq": "≤", "le": "≤",
+    "geq": "≥", "ge": "≥", "ll": "≪", "gg": "≫", "prec": "≺", "preceq": "⪯", "succ": "≻",
+    "succeq": "⪰", "propto": "∝", "in": "∈", "notin": "∉", "ni": "∋", "subset": "⊂",
+    "subseteq": "⊆", "supset": "⊃", "supseteq": "⊇", "cup": "∪", "cap": "∩", "setminus": "∖",
+    "emptyset": "∅", "varnothing": "∅", "forall": "∀", "exists": "∃", "neg": "¬", "lnot": "¬",
+    "land": "∧", "wedge": "∧", "lor": "∨", "vee": "∨", "oplus": "⊕", "otimes": "⊗",
+    "odot": "⊙", "circ": "∘", "bullet": "•", "star": "⋆", "ast": "∗", "infty": "∞",
+    "partial": "∂", "nabla": "∇", "ell": "ℓ", "hbar": "ℏ", "Re": "ℜ", "Im": "ℑ",
+    "aleph": "ℵ", "top": "⊤", "bot": "⊥", "perp": "⊥", "parallel": "∥", "mid": "|",
+    "vert": "|", "Vert": "‖", "|": "‖", "langle": "⟨", "rangle": "⟩", "lceil": "⌈",
+    "rceil": "⌉", "lfloor": "⌊", "rfloor": "⌋", "sum": "∑", "prod": "∏", "int": "∫",
+    "oint": "∮", "sqrt": "√", "to": "→", "rightarrow": "→", "leftarrow": "←",
+    "gets": "←", "leftrightarrow": "↔", "Rightarrow": "⇒", "Leftarrow": "⇐",
+    "Leftrightarrow": "⇔", "implies": "⟹", "iff": "⟺", "mapsto": "↦", "uparrow": "↑",
+    "downarrow": "↓", "longrightarrow": "⟶", "hookrightarrow": "↪", "ldots": "…",
+    "dots": "…", "cdots": "⋯", "vdots": "⋮", "ddots": "⋱", "prime": "′", "dagger": "†",
+    "checkmark": "✓", "degree": "°", "angle": "∠", "triangle": "△", "square": "□",
+    "log": "log", "ln": "ln", "exp": "exp", "sin": "sin", "cos": "cos", "tan": "tan",
+    "max": "max", "min": "min", "arg": "arg", "argmax": "argmax", "argmin": "argmin",
+    "lim": "lim", "sup": "sup", "inf": "inf", "det": "det", "deg": "deg", "gcd": "gcd",
+    "Pr": "Pr", "dim": "dim", "ker": "ker", "mod": "mod", "bmod": "mod", "pmod": "mod",
+    # spacing and escapes
+    ",": " ", ";": " ", ":": " ", "!": "", " ": " ", "quad": " ", "qquad": "  ",
+    "%": "%", "$": "$", "&": "&", "#": "#", "_": "_", "{": "{", "}": "}", "\\": " ",
+    "textbackslash": "\\", "textasciitilde": "~", "ldquo": "“", "rdquo": "”",
+    "S": "§", "copyright": "©", "textregistered": "®", "texttrademark": "™",
+}
+# Commands whose one argument is shown as plain text (fonts, emphasis, boxes).
+FONT_COMMANDS = {
+    "text", "textrm", "textnormal", "textbf", "textit", "textsl", "texttt", "textsf",
+    "textsc", "textup", "emph", "mathrm", "mathbf", "mathit", "mathsf", "mathtt",
+    "boldsymbol", "bm", "operatorname", "mbox", "hbox", "underline", "uline", "overline",
+    "mathnormal", "textmd", "mathring", "widetilde", "widehat", "tilde", "hat", "bar",
+    "vec", "dot", "ddot", "check", "breve", "acute", "grave", "smash", "boxed", "fbox",
+    "textsuperscript", "textsubscript", "ensuremath", "url", "mathscr",
+}
+# Commands that take an argument and show nothing (\cite, \label, colours take two: see below).
+DROP_ARG_COMMANDS = {"cite", "citep", "citet", "label", "ref", "eqref", "footnote", "vspace",
+                     "hspace", "thanks", "unicode"}
+# Size and spacing words shown as nothing.
+DROP_COMMANDS = {
+    "left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl",
+    "biggr", "displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "em", "it",
+    "bf", "rm", "sf", "tt", "sc", "small", "large", "Large", "normalsize", "footnotesize",
+    "tiny", "huge", "Huge", "centering", "noindent", "newline", "linebreak", "xspace",
+    "nonumber", "mathstrut", "strut", "relax", "protect",
+}
+SUPERSCRIPT = dict(zip("0123456789+-=()niT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀ", strict=True))
+SUBSCRIPT = dict(zip("0123456789+-=()aeiojrstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢₒⱼᵣₛₜᵤᵥₓ", strict=True))
+CALLIGRAPHIC = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "𝒜ℬ𝒞𝒟ℰℱ𝒢ℋℐ𝒥𝒦ℒℳ𝒩𝒪𝒫𝒬ℛ𝒮𝒯𝒰𝒱𝒲𝒳𝒴𝒵", strict=True))
+BLACKBOARD = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ1", "𝔸𝔹ℂ𝔻𝔼𝔽𝔾ℍ𝕀𝕁𝕂𝕃𝕄ℕ𝕆ℙℚℝ𝕊𝕋𝕌𝕍𝕎𝕏𝕐ℤ𝟙", strict=True))
+_CMD = re.compile(r"\\([A-Za-z]+\*?|.)")
+_SPACES = re.compile(r"[ \t]*\n[ \t]*|[ \t]{2,}")
+
+
+def plain_text(text: str) -> str:
+    """`text` with its LaTeX made readable as Unicode (for feeds, mail, page titles).
+
+    Line breaks from arXiv's hard-wrapped metadata become spaces; paragraphs (blank lines)
+    stay. Never raises: anything it does not know keeps its letters without the backslash."""
+    if not text:
+        return ""
+    parts = []
+    for seg in split_math(text):
+        parts.append(_readable(seg.text, math=seg.kind == "math"))
+    return _tidy("".join(parts))
+
+
+def _tidy(text: str) -> str:
+    paragraphs = re.split(r"\n[ \t]*\n", text.strip())
+    return "\n\n".join(_SPACES.sub(" ", p).strip() for p in paragraphs if p.strip())
+
+
+def _readable(tex: str, *, math: bool) -> str:
+    out: list[str] = []
+    i, n = 0, len(tex)
+    while i < n:
+        ch = tex[i]
+        if ch == "\\":
+            m = _CMD.match(tex, i)
+            if m is None:  # a trailing backslash
+                i += 1
+                continue
+            name = m.group(1).rstrip("*")
+            i = m.end()
+            i, text = _command(tex, i, name, math=math)
+            if text[:1].isalpha() and len(text) > 1 and out and out[-1][-1:].isalnum():
+                out.append(" ")  # `n\log n` reads "n log n"
+            out.append(text)
+        elif ch in "^_" and math:
+            arg, i = _argument(tex, i + 1)
+            body = _readable(arg, math=True)
+            out.append(_script(body, superscript=ch == "^"))
+        elif ch in "{}":
+            i += 1
+        elif ch == "~":
+            out.append(" ")
+            i += 1
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _command(tex: str, i: int, name: str, *, math: bool) -> tuple[int, str]:
+    if name == "mathcal" or name == "mathbb" or name == "mathfrak":
+        arg, i = _argument(tex, i)
+        table = CALLIGRAPHIC if name == "mathcal" else BLACKBOARD if name == "mathbb" else {}
+        return i, "".join(table.get(c, c) for c in _readable(arg, math=math))
+    if name in FONT_COMMANDS:
+        arg, i = _argument(tex, i)
+        return i, _readable(arg, math=math)
+    if name in ("frac", "dfrac", "tfrac", "binom"):
+        num, i = _argument(tex, i)
+        den, i = _argument(tex, i)
+        a, b = _readable(num, math=True), _readable(den, math=True)
+        if name == "binom":
+            return i, f"C({a}, {b})"
+        return i, f"{_group(a)}/{_group(b)}"
+    if name == "href":
+        _url, i = _argument(tex, i)
+        label, i = _argument(tex, i)
+        return i, _readable(label, math=math)
+    if name in ("textcolor", "color", "colorbox"):
+        _colour, i = _argument(tex, i)
+        if name == "color":
+            return i, ""
+        body, i = _argument(tex, i)
+        return i, _readable(body, math=math)
+    if name in DROP_ARG_COMMANDS:
+        _arg, i = _argument(tex, i)
+        return i, ""
+    if name in DROP_COMMANDS:
+        return i, ""
+    if name in SYMBOLS:
+        return i, SYMBOLS[name]
+    if name in ("'", '"', "`", "^", "~", "=", ".", "u", "v", "H", "c", "k", "r", "b"):
+        arg, i = _argument(tex, i)  # accents: keep the letter
+        return i, _readable(arg, math=math)
+    return i, name  # an unknown command (often a paper's own macro): its name, readable
+
+
+def _argument(tex: str, i: int) -> tuple[str, int]:
+    """The next argument at `i`: a {braced group} (nesting aware), a command or one char."""
+    n = len(tex)
+    while i < n and tex[i] == " ":
+        i += 1
+    if i >= n:
+        return "", i
+    if tex[i] == "{":
+        depth, j = 0, i
+        while j < n:
+            c = tex[j]
+            if c == "\\":
+                j += 2
+                continue
+            if c == "{":
+                depth += 1
+            elif c == "}":
+                depth -= 1
+                if depth == 0:
+                    return tex[i + 1 : j], j + 1
+            j += 1
+        return tex[i + 1 :], n  # unbalanced: the rest
+    if tex[i] == "\\":
+        m = _CMD.match(tex, i)
+        if m is not None:
+            if m.group(1) in FONT_COMMANDS or m.group(1) in ("mathcal", "mathbb", "mathfrak"):
+                arg, j = _argument(tex, m.end())  # `^\text{T}`: the command with its argument
+                return f"{m.group(0)}{{{arg}}}", j
+            return m.group(0), m.end()
+    return tex[i], i + 1
+
+
+def _group(text: str) -> str:
+    return text if len(text) <= 1 or text.isalnum() else f"({text})"
+
+
+def _script(body: str, *, superscript: bool) -> str:
+    if body == "∘" and superscript:
+        return "°"
+    if body in ("′", "′′"):
+        return body
+    table = SUPERSCRIPT if superscript else SUBSCRIPT
+    if body and all(c in table for c in body):
+        return "".join(table[c] for c in body)
+    if superscript and body == "*":
+        return "*"
+    mark = "^" if superscript else "_"
+    return f"{mark}{body}" if len(body) <= 1 else f"{mark}({body})"
+
+
+# --- HTML for pages ---------------------------------------------------------------------------
+
+_TEXT_MARKUP = {"textbf": "strong", "textit": "em", "emph": "em", "textsl": "em",
+                "texttt": "code", "underline": "u", "uline": "u"}
+
+
+def to_html(text: str | None) -> Markup:
+    """HTML for a title or abstract: text escaped, `\\emph`/`\\textbf` as <em>/<strong>, each
+    math span as `<span class="tex" data-tex="TeX">readable</span>` for KaTeX to render.
+
+    Without JavaScript the reader sees the readable form; with it, KaTeX typesets data-tex."""
+    if not text:
+        return Markup("")
+    parts: list[str] = []
+    for seg in split_math(text):
+        if seg.kind == "math":
+            readable = _readable(seg.text, math=True)
+            cls = "tex tex-display" if seg.display else "tex"
+            parts.append(
+                f'<span class="{cls}" data-tex="{escape(seg.text)}">{escape(readable)}</span>'
+            )
+        else:
+            parts.append(_text_html(seg.text))
+    return Markup("".join(parts))
+
+
+def _text_html(text: str) -> str:
+    """Text-mode LaTeX to escaped HTML: emphasis as tags, other commands made readable."""
+    out: list[str] = []
+    i, n, start = 0, len(text), 0
+    while i < n:
+        if text[i] == "\\":
+            m = _CMD.match(text, i)
+            if m is not None and m.group(1) in _TEXT_MARKUP:
+                out.append(str(escape(_readable(text[start:i], math=False))))
+                arg, j = _argument(text, m.end())
+                tag = _TEXT_MARKUP[m.group(1)]
+                out.append(f"<{tag}>{escape(_readable(arg, math=False))}</{tag}>")
+                i = start = j
+                continue
+            i += 2
+            continue
+        i += 1
+    out.append(str(escape(_readable(text[start:], math=False))))
+    return "".join(out)
+
+
+def has_math(text: str | None) -> bool:
+    return bool(text) and any(s.kind == "math" for s in split_math(text or ""))
