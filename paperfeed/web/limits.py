@@ -4,8 +4,9 @@ Nothing paperfeed accepts is large (a comment is at most 5,000 characters), yet 
 used to be read whole before validation: a 100 MB JSON body grew a worker by ~250 MB. This
 middleware answers 413 as soon as `Content-Length` says a body is over its route's cap, and
 for chunked bodies counts bytes as they stream and stops at the cap, so a worker never holds
-more than the cap of any one request. It also answers 400 to a URL carrying a NUL byte, which
-PostgreSQL text cannot store.
+more than the cap of any one request. NUL bytes, which PostgreSQL text cannot store and no
+parameter needs, are dropped from query strings and refused (400) in paths; `verify_csrf`
+refuses them in form fields.
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ class RequestLimitsMiddleware:
         path: str = scope["path"]
         raw = scope.get("raw_path") or path.encode()
         query: bytes = scope.get("query_string", b"")
-        if b"\x00" in raw or b"%00" in raw or b"\x00" in query or b"%00" in query:
+        if b"\x00" in raw or b"%00" in raw:
             await _refuse(scope, send, 400, "invalid request: the URL contains a NUL byte")
             return
+        if b"%00" in query or b"\x00" in query:  # never meaningful in a parameter: dropped
+            scope["query_string"] = query.replace(b"%00", b"").replace(b"\x00", b"")
         limit = body_limit(path)
         length = _content_length(scope)
         if length is not None and length > limit:

@@ -63,7 +63,7 @@ class TrustedProxyMiddleware:
         await self.app(scope, receive, send)
 
     def _rewrite(self, scope: Scope, client: tuple[str, int]) -> None:
-        headers = {}
+        headers: dict[str, str] = {}
         for key, value in scope.get("headers", []):
             name = key.decode("latin-1").lower()
             if name in ("x-forwarded-for", "x-forwarded-proto"):

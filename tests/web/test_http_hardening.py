@@ -55,9 +55,10 @@ def test_normal_bodies_still_pass(client: TestClient) -> None:
     assert r.status_code == 202
 
 
-def test_nul_in_the_query_is_a_400(client: TestClient) -> None:
-    assert client.get("/search", params={"q": "a\x00b"}).status_code == 400
-    assert client.get("/api/daily_papers?submitter=%00").status_code == 400
+def test_nul_in_the_path_is_a_400_and_dropped_from_the_query(client: TestClient) -> None:
+    assert client.get("/papers/2506.0%001").status_code == 400
+    assert client.get("/search", params={"q": "a\x00b"}).status_code == 200
+    assert client.get("/api/daily_papers?submitter=%00").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["/", "/signin", "/api/daily_papers", "/api/docs", "/static/site.css"])
