@@ -53,6 +53,11 @@ def serve(
         typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly")
     engine.dispose()
     n = workers or settings.workers
+    # Web workers do one small matrix product per request on many request threads: one BLAS /
+    # OpenMP thread each (no idle helper threads; see web.app.single_threaded_math). Set before
+    # the workers start, so their numpy never creates the pool; an operator's value wins.
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     typer.echo(f"paperfeed on http://{host}:{port}/ ({n} worker{'s' if n > 1 else ''})")
     uvicorn.run(
         "paperfeed.web.app:app_from_env",

@@ -31,6 +31,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings) -> FastAPI:
+    single_threaded_math()
     app = FastAPI(
         title="paperfeed",
         version=__version__,
@@ -54,6 +55,20 @@ def create_app(settings: Settings) -> FastAPI:
     install_api_docs(app)
     _include_routers(app)
     return app
+
+
+def single_threaded_math() -> None:
+    """One BLAS thread per web process. A worker runs many requests at once on its own threads,
+    so a multi-threaded matrix product only makes them wait for each other, and OpenBLAS's
+    helper threads busy-wait after each call: with them, a search's server CPU was twice its
+    wall time (issue 11; 106 -> 57 ms of CPU in-process once limited). ONNX Runtime's query
+    session is already single-threaded without spinning (search/hybrid.py), SQLite runs on the
+    calling thread. `paperfeed serve` also sets OPENBLAS_NUM_THREADS=1 for its workers, so the
+    helper threads are never started there; this covers other launchers (tests, gunicorn)."""
+    import numpy  # noqa: F401 - loads OpenBLAS, so the limit below reaches it
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def app_from_env() -> FastAPI:

@@ -13,9 +13,10 @@ from markupsafe import Markup, escape
 from sqlalchemy import Connection
 
 from paperfeed.errors import BadRequest
-from paperfeed.search.highlight import mark, query_stems, snippet
-from paperfeed.search.hybrid import SearchResult, SearchService
+from paperfeed.search.highlight import highlighter
+from paperfeed.search.hybrid import SearchHit, SearchResult, SearchService
 from paperfeed.storage.search import SearchFilters, papers_by_ids
+from paperfeed.storage.stems import stemmer_for
 
 _LOCK = threading.Lock()
 
@@ -76,18 +77,26 @@ class SearchItem:
     categories: list[str] = field(default_factory=list)
 
 
-def items_for(conn: Connection, result: SearchResult, *, width: int = 320) -> list[SearchItem]:
-    """Result hits -> SearchItems in rank order (rows that vanished meanwhile are skipped)."""
-    rows = papers_by_ids(conn, [h.paper_id for h in result.hits])
-    stems = query_stems(result.query)
+def items_for(
+    conn: Connection,
+    result: SearchResult,
+    *,
+    width: int = 320,
+    hits: list[SearchHit] | None = None,
+) -> list[SearchItem]:
+    """Result hits (or just `hits`, the ones a page shows: highlighting is paid only for
+    those) -> SearchItems in rank order (rows that vanished meanwhile are skipped)."""
+    hits = result.hits if hits is None else hits
+    rows = papers_by_ids(conn, [h.paper_id for h in hits])
+    marks = highlighter(result.query, stemmer_for(conn))
     items: list[SearchItem] = []
-    for hit in result.hits:
+    for hit in hits:
         row = rows.get(hit.paper_id)
         if row is None:
             continue
         title_text = " ".join(str(row["title"]).split())
-        title = mark(title_text, stems) if stems else Markup(escape(title_text))
-        abstract, found = snippet(str(row["abstract"]), stems, width=width)
+        title = marks.mark(title_text) if marks else Markup(escape(title_text))
+        abstract, found = marks.snippet(str(row["abstract"]), width=width)
         items.append(
             SearchItem(
                 paper_id=hit.paper_id,
@@ -113,7 +122,6 @@ def similar_items(request: Request, paper_id: str, *, k: int = 6) -> list[Search
     ids = service.similar(paper_id, k=k)
     if not ids:
         return []
-    from paperfeed.search.hybrid import SearchHit
     from paperfeed.search.query import parse
 
     result = SearchResult(

@@ -59,8 +59,7 @@ def search_page(
         wanted = min((p + 1) * size + 1, MAX_LIMIT + 1)
         result = search_service(request).search(q, filters=filters, limit=wanted)
         with request.app.state.engine.connect() as conn:
-            items = items_for(conn, result)
-        page_items = items[p * size : (p + 1) * size]
+            page_items = items_for(conn, result, hits=result.hits[p * size : (p + 1) * size])
         params = {
             k: v
             for k, v in {
@@ -81,6 +80,6 @@ def search_page(
             feeds=alternates("/search", f"Search: {q.strip()[:60]}",
                              "?" + urlencode(params)),
             prev_page_url=url(p - 1) if p > 0 else None,
-            next_page_url=url(p + 1) if len(items) > (p + 1) * size else None,
+            next_page_url=url(p + 1) if len(result.hits) > (p + 1) * size else None,
         )
     return request.app.state.templates.TemplateResponse(request, "search.html", context)
