@@ -155,9 +155,14 @@ class Settings(BaseSettings):
         "list after ingests and votes.",
     )
     signin_limit_per_hour: int = Field(
-        5, ge=1, description="Sign-in requests per hour per address and per account."
+        5, ge=1, description="Sign-in requests per hour per address (or account) and IP."
     )
     signin_ip_limit_per_hour: int = Field(30, ge=1, description="Sign-in requests per hour per IP.")
+    signin_account_limit_per_hour: int = Field(
+        50, ge=1, description="Sign-in requests per hour per address or account from all IPs "
+        "together (the slower global cap; per account and IP the limit is "
+        "signin_limit_per_hour, so one attacker cannot lock a member out).",
+    )
     vote_limit_per_minute: int = Field(60, ge=1, description="Votes per minute per account.")
     vote_ip_limit_per_minute: int = Field(300, ge=1, description="Votes per minute per IP.")
     submission_limit_per_day: int = Field(

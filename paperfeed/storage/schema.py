@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -76,7 +77,12 @@ users = Table(
     Column("avatar_url", String(512), nullable=True),
     Column("hf_id", String(64), nullable=True),
     Column("created_at", DateTime, nullable=False),
+    # Set when the member deleted their account: the row stays, emptied of everything
+    # personal, so votes and comments kept as anonymous still point somewhere.
+    Column("deleted_at", DateTime, nullable=True),
 )
+# `Alice` beside `alice` would be impersonation: usernames are unique whatever their case.
+Index("uq_users_username_lower", func.lower(users.c.username), unique=True)
 
 # "Featured on day D" — the daily list. Indexed papers are not featured unless listed here.
 featured = Table(
@@ -107,7 +113,9 @@ login_tokens = Table(
     "login_tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # NULL until the link is used when the address has no account yet (created at first use).
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("email", String(320), nullable=True),  # lower-cased; the address the link went to
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
     Column("used_at", DateTime, nullable=True),

@@ -20,6 +20,7 @@ from paperfeed.accounts.signin import SESSION_COOKIE, session_member
 from paperfeed.config import Settings
 from paperfeed.errors import Unauthorized
 from paperfeed.models import Member, utcnow
+from paperfeed.web import cookies
 
 _UNSET = object()
 # Row ids in URLs: integer primary keys are 32-bit on PostgreSQL (and SQLite's are 64-bit), so
@@ -50,7 +51,7 @@ def load_member(request: Request) -> Member | None:
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]
     member = session_member(
-        get_engine(request), get_settings(request), request.cookies.get(SESSION_COOKIE),
+        get_engine(request), get_settings(request), cookies.read(request, SESSION_COOKIE),
         now=clock(request),
     )
     request.state.member = member

@@ -30,7 +30,7 @@ def test_cached_list_keeps_each_visitors_csrf_token_valid(client, engine, settin
     assert "Added later" not in second.text and "First title" in second.text
     # ... with a token made for its own cookie, not the first visitor's.
     assert token(first.text) != token(second.text)
-    assert token(second.text) == _sign(settings.secret(), second.cookies[COOKIE])
+    assert token(second.text) == _sign(settings.secret(), second.cookies[COOKIE], "")
 
 
 def test_requests_with_other_cookies_bypass_the_cache(client, engine):

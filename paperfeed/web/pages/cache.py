@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from paperfeed.web.csrf import COOKIE, csrf_token
+from paperfeed.web.csrf import COOKIE_NAMES, csrf_token
 
 
 class PageCache:
@@ -69,7 +69,7 @@ def page_cache(request: Request) -> PageCache:
 
 
 def is_anonymous(request: Request) -> bool:
-    return all(name == COOKIE for name in request.cookies)
+    return all(name in COOKIE_NAMES for name in request.cookies)
 
 
 def cached_page(request: Request, render: Callable[[], Response]) -> Response:

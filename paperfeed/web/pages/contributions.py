@@ -88,7 +88,7 @@ def comment_edit_page(
 ) -> Response:
     with engine.connect() as conn:
         comment = comment_store.get_comment(conn, comment_id)
-    if comment.user_id != member.id or comment.deleted:
+    if comment.user_id != member.id or comment.deleted or comment.hidden:
         raise PaperfeedError("comments: you can only change your own comments", status=403)
     return _page(request, "comment_edit.html", {"comment": comment, "error": None})
 
