@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from paperfeed.errors import ConfigError
@@ -22,6 +22,12 @@ DEV_SECRET = "paperfeed-development-only-secret"
 def default_data_dir() -> Path:
     """The per-user data directory (`~/.local/share/paperfeed` on Linux)."""
     return Path(platformdirs.user_data_dir("paperfeed", appauthor=False))
+
+
+def demo_data_dir() -> Path:
+    """The demo's own data directory (`~/.local/share/paperfeed-demo` on Linux), used by
+    `--demo` when PAPERFEED_DATA_DIR is unset, so the demo never writes into a real instance."""
+    return Path(platformdirs.user_data_dir("paperfeed-demo", appauthor=False))
 
 
 class FeatureRule(BaseModel):
@@ -41,7 +47,9 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = Field(
-        "production", description="`development` allows the built-in secret and logs mail."
+        "production",
+        description="`development` allows the built-in secret and, without SMTP, puts "
+        "digests in the outbox.",
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
@@ -95,7 +103,11 @@ class Settings(BaseSettings):
         "files under data_dir/vectors), `pgvector` (PostgreSQL's `vector` extension; no vector "
         "state on web machines) or `auto` (pgvector when the database has it, else files).",
     )
-    smtp_host: str | None = Field(None, description="SMTP server; unset in development: log mail.")
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server. Unset: mail is written to the outbox (data_dir/outbox, "
+        "`paperfeed outbox`); digests only in development.",
+    )
     smtp_port: int = Field(25, description="SMTP port.")
     smtp_username: str | None = Field(None, description="SMTP user name.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
@@ -187,15 +199,22 @@ class Settings(BaseSettings):
         '"10.0.0.0/8"]) whose X-Forwarded-For and X-Forwarded-Proto headers are believed. '
         "Empty: the socket's peer is the client, whatever headers say.",
     )
+    _database_url_given: bool = PrivateAttr(False)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        self._database_url_given = bool(self.database_url)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'paperfeed.db'}"
         from paperfeed.web.proxy import parse_networks
 
         parse_networks(self.trusted_proxies)  # a typo fails at start, not on every request
         return self
+
+    def chose_storage(self) -> bool:
+        """Whether PAPERFEED_DATA_DIR or PAPERFEED_DATABASE_URL was set (environment, .env or
+        arguments), as opposed to both falling back to their defaults."""
+        return "data_dir" in self.model_fields_set or self._database_url_given
 
     @property
     def is_development(self) -> bool:

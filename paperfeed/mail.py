@@ -1,7 +1,11 @@
-"""Outgoing mail over SMTP, shared by sign-in links and digests.
+"""Outgoing mail over SMTP, shared by sign-in links, confirmations and digests.
 
 One `Mailer` holds one SMTP connection for many messages (digests send thousands). With no
-SMTP host configured in development, messages are written to the log instead.
+SMTP host configured, messages go to the outbox instead (`paperfeed/outbox.py`: one `.eml`
+file per message under the data directory, links logged at WARNING by the sending process):
+always for transactional mail (sign-in links, confirmations: the operator must be able to sign
+in before mail is set up), and for digests only in development. A production digest run
+without SMTP refuses, so no edition is ever recorded as sent into an outbox nobody reads.
 """
 
 from __future__ import annotations
@@ -10,21 +14,36 @@ import logging
 import smtplib
 from collections.abc import Callable
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, make_msgid
+from pathlib import Path
 from types import TracebackType
 
+from paperfeed import outbox
 from paperfeed.config import Settings
 from paperfeed.errors import ConfigError
 
 log = logging.getLogger(__name__)
+LOGGED_LINKS = 3  # a digest has dozens of links; the log names the first few and the file
+
+
+def mail_destination(settings: Settings) -> str:
+    """Where mail goes, in one phrase for start-up messages."""
+    if settings.smtp_host:
+        return f"SMTP {settings.smtp_host}:{settings.smtp_port}"
+    return f"the outbox {outbox.outbox_dir(settings.data_dir)} (no PAPERFEED_SMTP_HOST)"
 
 
 class Mailer:
-    """Context manager: `with Mailer(settings) as m: m.send(msg)`; reconnects when dropped."""
+    """Context manager: `with Mailer(settings) as m: m.send(msg)`; reconnects when dropped.
 
-    def __init__(self, settings: Settings) -> None:
+    `transactional=True` (sign-in links, confirmations) writes to the outbox when SMTP is not
+    configured in any environment; bulk mail (the default) refuses in production."""
+
+    def __init__(self, settings: Settings, *, transactional: bool = False) -> None:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
-        if not settings.smtp_host and not settings.is_development:
+        if not settings.smtp_host and not transactional and not settings.is_development:
             raise ConfigError(
                 "mail: PAPERFEED_SMTP_HOST is unset; set it (and PAPERFEED_SMTP_PORT, "
                 "PAPERFEED_MAIL_FROM) to send mail"
@@ -53,8 +72,12 @@ class Mailer:
         """Send one message; raises smtplib exceptions (callers decide transient vs permanent)."""
         if "From" not in message:
             message["From"] = self.settings.mail_from
+        if "Date" not in message:
+            message["Date"] = formatdate(localtime=False, usegmt=True)
+        if "Message-ID" not in message:
+            message["Message-ID"] = make_msgid(domain=_domain(self.settings.mail_from))
         if not self.settings.smtp_host:
-            log.info("mail (no SMTP configured, development): %s", message.as_string())
+            self._to_outbox(message.as_bytes(policy=SMTP_POLICY))
             return
         self._deliver(lambda smtp: smtp.send_message(message))
 
@@ -65,13 +88,22 @@ class Mailer:
         Raises smtplib exceptions like `send`; `SMTPRecipientsRefused` carries the code.
         """
         if not self.settings.smtp_host:
-            log.info(
-                "mail (no SMTP configured, development) to %s:\n%s",
-                recipient,
-                data.decode("utf-8", "replace"),
-            )
+            self._to_outbox(data)
             return
         self._deliver(lambda smtp: smtp.sendmail(sender, [recipient], data))
+
+    def _to_outbox(self, data: bytes) -> Path:
+        path = outbox.write_message(outbox.outbox_dir(self.settings.data_dir), data)
+        msg = outbox.parse(data)
+        links = outbox.message_links(msg)
+        shown = " ".join(links[:LOGGED_LINKS])
+        if len(links) > LOGGED_LINKS:
+            shown += f" (+{len(links) - LOGGED_LINKS} more)"
+        log.warning(
+            "mail to %s (%s): no SMTP server configured, written to %s; links: %s",
+            msg["To"], msg["Subject"], path, shown or "none",
+        )
+        return path
 
     def _deliver(self, action: Callable[[smtplib.SMTP], object]) -> None:
         if self._smtp is None:
@@ -101,3 +133,7 @@ class Mailer:
             except OSError:
                 pass
             self._smtp = None
+
+
+def _domain(address: str) -> str:
+    return address.rsplit("@", 1)[1].strip(" >") if "@" in address else "localhost"

@@ -122,7 +122,7 @@ def send_quietly(settings: Settings, message: EmailMessage) -> None:
     """Send a sign-in email after the response; failures are logged, never shown (they would
     tell whether the address has an account)."""
     try:
-        with Mailer(settings) as mailer:
+        with Mailer(settings, transactional=True) as mailer:
             mailer.send(message)
     except Exception:  # noqa: BLE001 - any SMTP/OS error: log and move on
         log.exception("mail: could not send a sign-in link to %s", message["To"])

@@ -5,16 +5,17 @@ Errors from the library (`PaperfeedError`) become one line on stderr and exit st
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
 
-from paperfeed.cli import admin, digest, ingest, rules, serve, subscribers, user
+from paperfeed.cli import admin, digest, ingest, outbox, rules, serve, subscribers, user
 from paperfeed.cli import eval as eval_cli
 from paperfeed.cli import index as index_cli
 from paperfeed.cli import search as search_cli
+from paperfeed.cli.common import use_demo_instance
 from paperfeed.errors import PaperfeedError
+from paperfeed.logs import configure as configure_logging
 
 app = typer.Typer(
     name="paperfeed",
@@ -23,6 +24,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _root(
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Work on the demo instance (the one `paperfeed serve --demo` runs), e.g. "
+        "`paperfeed --demo user create you@example.org --admin`.",
+    ),
+) -> None:
+    """paperfeed: a self-hostable Daily Papers service."""
+    if demo:
+        use_demo_instance()
+
+
 admin.register(app)
 serve.register(app)
 app.add_typer(ingest.app, name="ingest")
@@ -33,15 +50,12 @@ app.add_typer(user.app, name="user")
 app.add_typer(rules.app, name="rules")
 app.add_typer(digest.app, name="digest")
 app.add_typer(subscribers.app, name="subscribers")
+outbox.register(app)
 
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic narrates every schema check at INFO; the CLI reports migrations itself.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging()
     try:
         app()
     except PaperfeedError as exc:

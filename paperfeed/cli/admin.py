@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from paperfeed.cli.common import load_settings
+from paperfeed.cli.common import load_settings, use_demo_instance
 from paperfeed.storage.db import connect, migrate
 
 
@@ -15,10 +15,17 @@ def register(app: typer.Typer) -> None:
 
 
 def init(
-    demo: bool = typer.Option(False, "--demo", help="Also load the bundled demo corpus."),
+    demo: bool = typer.Option(
+        False,
+        "--demo",
+        help="Set up the demo instance instead: the bundled demo corpus, in the demo's own "
+        "data directory (~/.local/share/paperfeed-demo) unless PAPERFEED_DATA_DIR is set.",
+    ),
 ) -> None:
     """Create the data directory and database, migrate it, optionally load the demo corpus."""
-    settings = load_settings(environment="development" if demo else None)
+    if demo:
+        use_demo_instance()
+    settings = load_settings(demo_fallback=False)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(settings)
     before, after = migrate(engine)

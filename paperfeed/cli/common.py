@@ -1,16 +1,60 @@
-"""Shared CLI helpers: settings and engine from the environment, error-to-exit conversion."""
+"""Shared CLI helpers: settings and engine from the environment, error-to-exit conversion.
+
+Which instance a command works on: the one PAPERFEED_DATA_DIR / PAPERFEED_DATABASE_URL name;
+else the default data directory; but while no instance exists there and the demo's does
+(after `paperfeed serve --demo`), the demo's, with a note on stderr, so a newcomer's
+`paperfeed user create` or `paperfeed outbox` reaches the demo they are looking at.
+`paperfeed --demo COMMAND` picks the demo instance explicitly.
+"""
 
 from __future__ import annotations
+
+import os
 
 import typer
 from sqlalchemy import Engine
 
-from paperfeed.config import Settings
+from paperfeed import baseurl
+from paperfeed.config import Settings, default_data_dir, demo_data_dir
 from paperfeed.storage.db import check_schema, connect
 
+DB_FILE = "paperfeed.db"
 
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+def use_demo_instance() -> None:
+    """Point this process (and the workers it starts) at the demo instance: development mode,
+    and the demo's own data directory unless the storage was chosen explicitly."""
+    os.environ.setdefault("PAPERFEED_ENVIRONMENT", "development")
+    if not Settings().chose_storage():
+        os.environ["PAPERFEED_DATA_DIR"] = str(demo_data_dir())
+
+
+def load_settings(*, demo_fallback: bool = True, **overrides: object) -> Settings:
+    """Settings from the environment (and `overrides`); see the module docstring for the
+    demo fallback (`demo_fallback=False` for commands that create an instance)."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    settings = Settings(**given)  # type: ignore[arg-type]
+    if demo_fallback and _only_the_demo_exists(settings):
+        demo = demo_data_dir()
+        typer.echo(
+            f"note: no paperfeed instance at {default_data_dir()}; using the demo's at {demo} "
+            "(set PAPERFEED_DATA_DIR to choose another)",
+            err=True,
+        )
+        os.environ["PAPERFEED_DATA_DIR"] = str(demo)
+        os.environ.setdefault("PAPERFEED_ENVIRONMENT", "development")
+        settings = Settings(**given)  # type: ignore[arg-type]
+    if "base_url" not in settings.model_fields_set:
+        served = baseurl.recorded(settings.data_dir)
+        if served:  # links built here match the server's (`serve` recorded its address)
+            settings = Settings(**{**given, "base_url": served})  # type: ignore[arg-type]
+    return settings
+
+
+def _only_the_demo_exists(settings: Settings) -> bool:
+    if settings.chose_storage() or (default_data_dir() / DB_FILE).exists():
+        return False
+    return (demo_data_dir() / DB_FILE).exists()
 
 
 def ready_engine(settings: Settings) -> Engine:

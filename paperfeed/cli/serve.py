@@ -6,7 +6,12 @@ import os
 
 import typer
 
-from paperfeed.cli.common import load_settings
+from paperfeed import baseurl
+from paperfeed.baseurl import is_wildcard, listen_url
+from paperfeed.cli.common import use_demo_instance
+from paperfeed.config import Settings
+from paperfeed.logs import uvicorn_config
+from paperfeed.mail import mail_destination
 from paperfeed.storage.db import check_schema, connect, migrate
 
 
@@ -16,7 +21,10 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     demo: bool = typer.Option(
-        False, "--demo", help="Development mode on the bundled demo corpus (created if needed)."
+        False,
+        "--demo",
+        help="Development mode on the bundled demo corpus (created if needed), in its own "
+        "data directory (~/.local/share/paperfeed-demo) unless PAPERFEED_DATA_DIR is set.",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
@@ -34,9 +42,15 @@ def serve(
     import uvicorn
 
     if demo:
-        os.environ.setdefault("PAPERFEED_ENVIRONMENT", "development")
-    settings = load_settings()
+        use_demo_instance()  # its own data directory, inherited by the workers
+    settings = Settings()
     settings.secret()  # refuse a placeholder secret before binding the port
+    url = listen_url(host, port)
+    derived = "base_url" not in settings.model_fields_set
+    if derived:
+        # Workers, and the scheduler below, build links on the address we listen on.
+        os.environ["PAPERFEED_BASE_URL"] = url
+        settings = Settings()
     engine = connect(settings)
     if demo:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -46,6 +60,9 @@ def serve(
         summary = load_demo(engine, settings=settings, progress=True)
         typer.echo(f"demo corpus: {summary.line()}")
     check_schema(engine)
+    if derived:
+        baseurl.record(settings.data_dir, url)  # for CLI commands beside this server
+        _explain_derived_base_url(settings, url, host)
     if with_jobs:
         from paperfeed.jobs import start_scheduler
 
@@ -58,16 +75,39 @@ def serve(
     # the workers start, so their numpy never creates the pool; an operator's value wins.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    typer.echo(f"paperfeed on http://{host}:{port}/ ({n} worker{'s' if n > 1 else ''})")
+    if demo:
+        typer.echo(f"demo data in {settings.data_dir}: `paperfeed` commands in another shell "
+                   "use it while you have no instance of your own (or: paperfeed --demo ...)")
+    typer.echo(f"mail goes to {mail_destination(settings)}"
+               + ("" if settings.smtp_host else ": read it with `paperfeed outbox`"))
+    where = " (all interfaces)" if is_wildcard(host) else ""
+    typer.echo(f"paperfeed on {url}/{where}, links use {settings.base_url} "
+               f"({n} worker{'s' if n > 1 else ''})")
     uvicorn.run(
         "paperfeed.web.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=n,
+        log_config=uvicorn_config("warning"),  # applied in every worker process
         log_level="warning",
         access_log=False,
         # Forwarded headers are handled by the app, from PAPERFEED_TRUSTED_PROXIES only
         # (uvicorn's default would believe any local process or pass-through proxy).
         proxy_headers=False,
     )
+
+
+def _explain_derived_base_url(settings: Settings, url: str, host: str) -> None:
+    if not settings.is_development:
+        typer.echo(
+            f"warning: PAPERFEED_BASE_URL is unset; links in mail and canonical links use "
+            f"{url}, the address this server listens on. Set it to the site's public URL.",
+            err=True,
+        )
+    elif is_wildcard(host):
+        typer.echo(
+            f"note: links in mail use {url}; set PAPERFEED_BASE_URL to the address other "
+            "machines reach this one at.",
+            err=True,
+        )

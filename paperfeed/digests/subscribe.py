@@ -91,7 +91,7 @@ def request_subscription(
 def send_now(settings: Settings, mail: OutgoingMail) -> None:
     """Send one transactional message; errors are logged, never shown to the visitor."""
     try:
-        with Mailer(settings) as mailer:
+        with Mailer(settings, transactional=True) as mailer:
             mailer.send_bytes(mail.sender, mail.to, mail.data)
     except Exception:  # noqa: BLE001 - a background task must not raise into the server
         log.exception("subscribe: could not send %s to the SMTP server", mail.message_id)

@@ -261,3 +261,44 @@ feed_tokens = Table(
     Column("last_used_at", DateTime, nullable=True),
     UniqueConstraint("user_id", "kind", "arg", name="uq_feed_tokens_user_kind_arg"),
 )
+
+# Collections: a member's named lists of papers (private or public), ordered by `position`.
+collections = Table(
+    "collections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("name_key", String(100), nullable=False),  # case-folded name: unique per member
+    Column("description", Text, nullable=True),
+    Column("public", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("user_id", "name_key", name="uq_collections_user_name"),
+)
+
+collection_items = Table(
+    "collection_items",
+    metadata,
+    Column(
+        "collection_id",
+        Integer,
+        ForeignKey("collections.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("note", Text, nullable=True),
+    Column("added_at", DateTime, nullable=False),
+)
+Index("ix_collection_items_order", collection_items.c.collection_id, collection_items.c.position)
+Index("ix_collection_items_paper", collection_items.c.paper_id)
+
+# "Mark as read": the paper leaves the member's own views of their collections.
+read_marks = Table(
+    "read_marks",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("read_at", DateTime, nullable=False),
+)

@@ -72,7 +72,13 @@ def single_threaded_math() -> None:
 
 
 def app_from_env() -> FastAPI:
-    """Factory for uvicorn workers: settings from `PAPERFEED_*` environment variables."""
+    """Factory for uvicorn workers: settings from `PAPERFEED_*` environment variables.
+
+    Logging is configured here too when the process has none (a worker started by plain
+    `uvicorn --factory`), so warnings such as the outbox's links are never lost."""
+    from paperfeed.logs import ensure_configured
+
+    ensure_configured()
     return create_app(Settings())
 
 

@@ -33,6 +33,9 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     from paperfeed.web import member_globals
 
     member_globals.register(env)
+    from paperfeed.web import collect_globals
+
+    collect_globals.register(env)
     from paperfeed import texmath
     from paperfeed.web.pages import private_feeds
 

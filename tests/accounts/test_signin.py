@@ -262,23 +262,28 @@ def test_signin_link_ignores_a_foreign_next(client: TestClient, inbox: Inbox) ->
     assert r.headers["location"] == "/"
 
 
-def test_development_without_smtp_writes_the_link_to_the_log(
+def test_without_smtp_the_link_goes_to_the_outbox_and_the_log_in_production_too(
     tmp_path, caplog  # type: ignore[no-untyped-def]
 ) -> None:
+    """No SMTP host: the operator reads the link from the outbox (or the WARNING line), even
+    in production, where there is no other way to sign in before mail is set up."""
     import logging
     import re
 
+    from paperfeed import outbox
     from paperfeed.storage.db import connect, migrate
 
-    settings = Settings(data_dir=tmp_path / "dev", environment="development",
-                        base_url="http://testserver")
+    settings = Settings(data_dir=tmp_path / "dev", environment="production",
+                        secret_key="x" * 40, base_url="http://testserver")  # type: ignore[arg-type]
     settings.data_dir.mkdir(parents=True)
     migrate(connect(settings))
     with caplog.at_level(logging.INFO, logger="paperfeed.mail"), \
             TestClient(create_app(settings)) as c:
         c.post("/signin", data={"email": "dev@example.org", "csrf_token": csrf(c)})
-        logged = "\n".join(r.getMessage() for r in caplog.records)
-        m = re.search(r"http://testserver(/signin/link\?token=[\w\-]+)\n", logged)
-        assert m, logged
-        assert follow_link(c, "http://testserver" + m.group(1)).status_code == 303
+        warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        m = re.search(r"http://testserver(/signin/link\?token=[\w\-]+)", "\n".join(warned))
+        assert m, warned
+        [stored] = outbox.latest(outbox.outbox_dir(settings.data_dir), last=5)
+        assert stored.to == "dev@example.org" and stored.links == ("http://testserver" + m.group(1),)
+        assert follow_link(c, stored.links[0]).status_code == 303
         assert c.get("/settings").status_code == 200

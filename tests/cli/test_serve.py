@@ -4,6 +4,7 @@ and `serve --demo` on an empty data directory answers with the bundled corpus.""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from paperfeed import outbox
+from paperfeed.baseurl import listen_url
 from paperfeed.config import Settings
 from paperfeed.storage.db import connect
 from tests.conftest import REPO_ROOT
@@ -64,40 +67,6 @@ def test_serve_refuses_out_of_date_schema_and_names_the_migrate_command(tmp_path
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_serve_demo_on_an_empty_data_dir_answers_with_the_bundled_corpus(tmp_path: Path) -> None:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed", "serve", "--demo", "--port", str(port), "--workers", "1"],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        body = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/api/daily_papers", timeout=5)
-                body = r.json()
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert body is not None, f"serve --demo did not answer within 60 s (exit {proc.poll()})"
-        assert len(body) > 0
-        assert body[0]["paper"]["submittedOnDailyAt"].startswith("2026-08-21")
-        assert (tmp_path / "data" / "paperfeed.db").exists()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
-    assert "demo corpus: 2926 new" in out
-
-
 @pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["init", "--help"]])
 def test_cli_help_works(tmp_path: Path, args: list[str]) -> None:
     result = _run(tmp_path, *args)
@@ -111,3 +80,63 @@ def test_init_demo_twice_loads_the_corpus_once(tmp_path: Path) -> None:
     second = _run(tmp_path, "init", "--demo")
     assert second.returncode == 0, second.stderr
     assert "demo corpus: 0 new, 0 updated, 2926 unchanged" in second.stdout
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", 8000, "http://127.0.0.1:8000"),
+        ("localhost", 8123, "http://localhost:8123"),
+        ("0.0.0.0", 8000, "http://127.0.0.1:8000"),
+        ("::", 9000, "http://[::1]:9000"),
+        ("::1", 9000, "http://[::1]:9000"),
+        ("[::1]", 9000, "http://[::1]:9000"),
+        ("fe80::1", 8000, "http://[fe80::1]:8000"),
+        ("papers.example.org", 80, "http://papers.example.org"),
+    ],
+)
+def test_listen_url_is_a_url_a_browser_opens(host: str, port: int, url: str) -> None:
+    assert listen_url(host, port) == url
+
+
+def test_serve_in_production_without_base_url_warns_and_mails_links_to_its_port(
+    tmp_path: Path,
+) -> None:
+    """No PAPERFEED_BASE_URL, no SMTP, production: serve warns, and the sign-in link it writes
+    to the outbox (the operator's way in before mail is set up) points at the port it runs on.
+    On e641f96 the link said :8000 and no mail could be sent at all."""
+    data = tmp_path / "data"
+    assert _run(tmp_path, "migrate").returncode == 0
+    port = _free_port()
+    env = _env(tmp_path, PAPERFEED_SECRET_KEY="s" * 40)
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "1"],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = httpx.get(url + "/signin", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    (tmp_path / "serve.log").read_text()
+                )
+                time.sleep(0.1)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        httpx.post(url + "/signin", data={"email": "op@example.org", "csrf_token": token},
+                   cookies=page.cookies)
+        box = outbox.outbox_dir(data)
+        while not outbox.list_messages(box):
+            assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.05)
+        [mail] = outbox.latest(box, last=2)
+        assert mail.links[0].startswith(f"{url}/signin/link?token=")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+    log_text = (tmp_path / "serve.log").read_text()
+    assert f"warning: PAPERFEED_BASE_URL is unset; links in mail and canonical links use {url}" in log_text

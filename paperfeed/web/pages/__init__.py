@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from paperfeed.web.pages import (
     account,
+    collections,
     contributions,
     daily,
     digest_preview,
@@ -26,6 +27,7 @@ router.include_router(daily.router)
 router.include_router(period.router)
 router.include_router(account.router)
 router.include_router(contributions.router)
+router.include_router(collections.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
