@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     subscribe_confirm_hours: int = Field(
         72, ge=1, description="How long a subscription confirmation link stays valid."
     )
+    subscribe_pending_days: int = Field(
+        7, ge=1, le=365,
+        description="Subscriptions never confirmed are deleted after this many days "
+        "(`paperfeed subscribers purge`, daily in `serve --with-jobs`).",
+    )
     subscribe_rate_per_ip: int = Field(
         20, ge=1, description="Subscribe requests allowed per client IP per hour."
     )

@@ -5,6 +5,8 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
 - `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers;
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
+- `purge-pending-subscribers`: once a day, delete subscriptions never confirmed within
+  `PAPERFEED_SUBSCRIBE_PENDING_DAYS` (an address nobody confirmed is not kept);
 - `keyword-counts` (SQLite): once a day, refresh the stored token document counts keyword
   search prunes common words with (`storage.search.refresh_token_docs`).
 
@@ -93,8 +95,17 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         done = refresh_token_docs(engine, now=utcnow())
         return f"{done.tokens} tokens over {done.papers} papers in {done.seconds:.1f} s"
 
+    def purge_pending(_key: str) -> str:
+        from paperfeed.storage.subscriptions import purge_pending as purge
+
+        before = utcnow() - timedelta(days=settings.subscribe_pending_days)
+        with write(engine) as conn:
+            n = purge(conn, before=before)
+        return f"{n} never-confirmed subscriptions deleted"
+
     jobs = [
         Job("ingest-hf-daily", hourly_key, ingest),
+        Job("purge-pending-subscribers", lambda now: now.strftime("%Y-%m-%d"), purge_pending),
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
     ]

@@ -67,7 +67,8 @@ def serve(
         from paperfeed.jobs import start_scheduler
 
         start_scheduler(connect(settings), settings)  # its own engine: see dispose below
-        typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly")
+        typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly, "
+                   "purge-pending-subscribers (daily)")
     engine.dispose()
     n = workers or settings.workers
     # Web workers do one small matrix product per request on many request threads: one BLAS /

@@ -168,6 +168,20 @@ def remove(conn: Connection, email: str) -> bool:
     return True
 
 
+def purge_pending(conn: Connection, *, before: datetime) -> int:
+    """Delete subscriptions still `pending` (never confirmed) that were requested before
+    `before`: an address nobody confirmed is not kept. Returns how many went."""
+    stale = select(subscriptions.c.id).where(
+        subscriptions.c.status == "pending", subscriptions.c.created_at < before
+    )
+    conn.execute(deliveries.delete().where(deliveries.c.subscription_id.in_(stale)))
+    return conn.execute(
+        subscriptions.delete().where(
+            subscriptions.c.status == "pending", subscriptions.c.created_at < before
+        )
+    ).rowcount
+
+
 def list_subscriptions(
     conn: Connection, *, status: str | None = None, frequency: str | None = None
 ) -> list[RowMapping]:

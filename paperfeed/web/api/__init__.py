@@ -6,7 +6,15 @@ One module per resource, each with its own router included here. Keep `papers` l
 
 from fastapi import APIRouter
 
-from paperfeed.web.api import collections, daily_papers, members, papers, search, subscriptions
+from paperfeed.web.api import (
+    collections,
+    daily_papers,
+    members,
+    own_data,
+    papers,
+    search,
+    subscriptions,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -21,6 +29,7 @@ def health() -> dict[str, str]:
 router.include_router(daily_papers.router)
 router.include_router(members.router)
 router.include_router(collections.router)
+router.include_router(own_data.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
 router.include_router(subscriptions.router)
 router.include_router(papers.router)

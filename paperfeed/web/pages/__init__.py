@@ -14,6 +14,7 @@ from paperfeed.web.pages import (
     digest_preview,
     feeds,
     moderation,
+    own_data,
     paper,
     period,
     private_feeds,
@@ -26,6 +27,7 @@ router.include_router(feeds.router)  # first: /papers/date/{day}.atom before /pa
 router.include_router(daily.router)
 router.include_router(period.router)
 router.include_router(account.router)
+router.include_router(own_data.router)
 router.include_router(contributions.router)
 router.include_router(collections.router)
 router.include_router(moderation.router)
