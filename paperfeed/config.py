@@ -190,6 +190,19 @@ class Settings(BaseSettings):
     )
     comment_limit_per_hour: int = Field(30, ge=1, description="Comments per hour per account.")
     comment_ip_limit_per_hour: int = Field(120, ge=1, description="Comments per hour per IP.")
+    thumbnail_dir: Path | None = Field(
+        None,
+        description="Where rendered paper thumbnails are cached (default: <data_dir>/thumbs). "
+        "A shared directory (NFS, a mounted bucket) serves every web machine.",
+    )
+    thumbnail_pdf_url: str = Field(
+        "https://arxiv.org/pdf/{id}",
+        description="Where `paperfeed thumbs` fetches a paper's PDF ({id}: the arXiv id).",
+    )
+    thumbnail_days: int = Field(
+        7, ge=1, le=3650,
+        description="`paperfeed thumbs` renders papers featured in this many recent days.",
+    )
     page_cache_seconds: float = Field(
         5.0,
         ge=0,

@@ -95,6 +95,11 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         done = refresh_token_docs(engine, now=utcnow())
         return f"{done.tokens} tokens over {done.papers} papers in {done.seconds:.1f} s"
 
+    def thumbnails(_key: str) -> str:
+        from paperfeed.thumbnails import render_recent
+
+        return render_recent(engine, settings, now=utcnow(), limit=200).line()
+
     def purge_pending(_key: str) -> str:
         from paperfeed.storage.subscriptions import purge_pending as purge
 
@@ -105,6 +110,7 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
     jobs = [
         Job("ingest-hf-daily", hourly_key, ingest),
+        Job("thumbnails", hourly_key, thumbnails),
         Job("purge-pending-subscribers", lambda now: now.strftime("%Y-%m-%d"), purge_pending),
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),

@@ -314,6 +314,8 @@ def to_html(text: str | None) -> Markup:
     Without JavaScript the reader sees the readable form; with it, KaTeX typesets data-tex."""
     if not text:
         return Markup("")
+    if isinstance(text, Markup):  # already HTML (search results with <mark>ed words): as is
+        return text
     parts: list[str] = []
     for seg in split_math(text):
         if seg.kind == "math":

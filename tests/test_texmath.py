@@ -63,3 +63,10 @@ def test_never_raises_and_never_leaks_markup(text):
     for tag in ("<em>", "</em>", "</span>", '">'):
         stripped = stripped.replace(tag, "")
     assert "<" not in stripped and ">" not in stripped
+
+
+def test_html_that_is_already_markup_passes_through():
+    from markupsafe import Markup
+
+    highlighted = Markup("A <mark>diffusion</mark> model")
+    assert to_html(highlighted) is highlighted

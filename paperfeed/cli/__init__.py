@@ -13,6 +13,7 @@ from paperfeed.cli import admin, digest, ingest, outbox, rules, serve, subscribe
 from paperfeed.cli import eval as eval_cli
 from paperfeed.cli import index as index_cli
 from paperfeed.cli import search as search_cli
+from paperfeed.cli import thumbs as thumbs_cli
 from paperfeed.cli.common import use_demo_instance
 from paperfeed.errors import PaperfeedError
 from paperfeed.logs import configure as configure_logging
@@ -45,6 +46,7 @@ serve.register(app)
 app.add_typer(ingest.app, name="ingest")
 index_cli.register(app)
 search_cli.register(app)
+thumbs_cli.register(app)
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(user.app, name="user")
 app.add_typer(rules.app, name="rules")

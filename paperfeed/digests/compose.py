@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from paperfeed.digests.editions import Edition
+from paperfeed.texmath import plain_text
 
 WHITESPACE = re.compile(r"\s+")
 ABSTRACT_CHARS = 320
@@ -98,9 +99,9 @@ def author_line(authors: Sequence[Any], limit: int = MAX_AUTHORS) -> str:
 def to_digest_paper(item: FeedItemLike, base_url: str) -> DigestPaper:
     return DigestPaper(
         id=item.paper_id,
-        title=collapse(item.title),
+        title=collapse(plain_text(item.title)),  # LaTeX made readable: mail shows no raw TeX
         authors=author_line(item.authors),
-        abstract=shorten(item.abstract),
+        abstract=shorten(plain_text(item.abstract)),
         upvotes=max(0, int(item.upvotes)),
         url=f"{base_url.rstrip('/')}/papers/{item.paper_id}",
     )

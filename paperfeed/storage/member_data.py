@@ -216,10 +216,24 @@ def delete_member(conn: Connection, user_id: int, *, content: Content, now: date
         *[rate_limits.c.key == p for p in prefixes],
         *[rate_limits.c.key.startswith(p + ":", autoescape=True) for p in prefixes],
     )))
-    conn.execute(
-        update(users).where(users.c.id == user_id).values(
-            username=anonymous, display_name=None, email=None, password_hash=None,
-            avatar_url=None, hf_id=None, role="member", banned=False, deleted_at=now,
-        )
-    )
+    conn.execute(update(users).where(users.c.id == user_id).values(
+        **_emptied_profile(), username=anonymous, role="member", banned=False, deleted_at=now,
+    ))
     return anonymous
+
+
+# `users` columns an emptied account keeps; every other column is reset (NULL, or its
+# default), so a column a feature adds to `users` later is emptied without a change here.
+KEPT_USER_COLUMNS = ("id", "username", "role", "banned", "external", "created_at", "deleted_at")
+
+
+def _emptied_profile() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for column in users.c:
+        if column.name in KEPT_USER_COLUMNS:
+            continue
+        if column.nullable:
+            values[column.name] = None
+        elif column.default is not None and column.default.is_scalar:
+            values[column.name] = column.default.arg  # type: ignore[attr-defined]
+    return values

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, String, func, select, tuple_
 from sqlalchemy.engine import RowMapping
 
 from paperfeed.models import Author, Featured, IngestSummary, Paper, Submitter
+from paperfeed.storage import authors
 from paperfeed.storage.schema import featured, papers, users
 
 # Columns a Paper record maps onto one-to-one (besides id/authors handled separately).
@@ -133,7 +134,9 @@ def _upsert_batch(conn: Connection, batch: list[Paper], now: datetime) -> Ingest
             summary.unchanged += 1
     if inserts:
         conn.execute(papers.insert(), inserts)
+        authors.sync(conn, inserts)
         summary.new += len(inserts)
+    resync = []
     for row in updates:
         # Only the changed columns: the SQLite FTS trigger fires on any UPDATE naming
         # title/authors_text/abstract, and re-indexing a paper whose text did not change
@@ -141,6 +144,9 @@ def _upsert_batch(conn: Connection, batch: list[Paper], now: datetime) -> Ingest
         old = existing[row["id"]]
         values = {k: v for k, v in row.items() if k != "id" and old.get(k) != v}
         conn.execute(papers.update().where(papers.c.id == row["id"]).values(**values))
+        if "authors" in values or "organization" in values:
+            resync.append(row)
+    authors.sync(conn, resync)  # author / organisation pages' lookup rows
     summary.updated += len(updates)
     return summary
 

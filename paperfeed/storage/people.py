@@ -6,10 +6,10 @@ featured rows per member.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, false, func, select
+from sqlalchemy import Connection, false, func, select, update
 from sqlalchemy.engine import RowMapping
 
-from paperfeed.storage.schema import featured, papers, votes
+from paperfeed.storage.schema import featured, papers, users, votes
 
 _PAPER_COLS = (
     papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors, papers.c.categories,
@@ -60,3 +60,34 @@ def member_counts(conn: Connection, user_id: int) -> dict[str, int]:
         select(func.count()).select_from(votes).where(votes.c.user_id == user_id)
     ).scalar_one()
     return {"submitted": int(submitted), "upvoted": int(upvoted)}
+
+
+def featured_ids_since(conn: Connection, since: object) -> list[str]:
+    """Visible papers featured on `since` or later, latest day first (the thumbnail job)."""
+    rows = conn.execute(
+        select(featured.c.paper_id, func.max(featured.c.day).label("day"))
+        .select_from(featured.join(papers, papers.c.id == featured.c.paper_id))
+        .where(featured.c.day >= since, featured.c.removed == false(),
+               papers.c.hidden == false())
+        .group_by(featured.c.paper_id)
+        .order_by(func.max(featured.c.day).desc(), featured.c.paper_id)
+    ).all()
+    return [r.paper_id for r in rows]
+
+
+def profile(conn: Connection, username: str) -> RowMapping | None:
+    """The public side of an account (never the email): for /users/{username}."""
+    return conn.execute(
+        select(users.c.id, users.c.username, users.c.display_name, users.c.external,
+               users.c.created_at, users.c.public_upvotes, users.c.banned, users.c.role)
+        .where(users.c.username == username)
+    ).mappings().first()
+
+
+def set_public_upvotes(conn: Connection, user_id: int, value: bool) -> None:
+    conn.execute(update(users).where(users.c.id == user_id).values(public_upvotes=value))
+
+
+def public_upvotes(conn: Connection, user_id: int) -> bool:
+    return bool(conn.execute(
+        select(users.c.public_upvotes).where(users.c.id == user_id)).scalar_one_or_none())

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 
@@ -77,6 +78,8 @@ users = Table(
     Column("avatar_url", String(512), nullable=True),
     Column("hf_id", String(64), nullable=True),
     Column("created_at", DateTime, nullable=False),
+    # The profile page lists the member's upvotes only when they say so (settings page).
+    Column("public_upvotes", Boolean, nullable=False, default=False, server_default=false()),
     # Set when the member deleted their account: the row stays, emptied of everything
     # personal, so votes and comments kept as anonymous still point somewhere.
     Column("deleted_at", DateTime, nullable=True),
@@ -302,3 +305,26 @@ read_marks = Table(
     Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     Column("read_at", DateTime, nullable=False),
 )
+
+# Who wrote a paper and which organisation published it, one row per (paper, author): the
+# lookup side of author and organisation pages (`storage/authors.py` keeps them in step with
+# papers.authors / papers.organization on every upsert). `name_key` is the normalised name
+# (NFKC, case-folded, single spaces), so "Yann  LeCun" and "yann lecun" are one author.
+paper_authors = Table(
+    "paper_authors",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("name_key", String(255), nullable=False),
+)
+Index("ix_paper_authors_name_key", paper_authors.c.name_key)
+
+paper_orgs = Table(
+    "paper_orgs",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("org_key", String(128), nullable=False),  # Hugging Face organisation name, lowered
+    Column("name", String(128), nullable=False),
+    Column("fullname", String(255), nullable=True),
+)
+Index("ix_paper_orgs_org_key", paper_orgs.c.org_key)

@@ -134,6 +134,11 @@ def test_list_and_search_pages_let_readers_discover_their_feeds(client, day):
     assert 'href="http://testserver/search.atom?q=attention+%26+%3Cx%3E"' in search
 
 
+def test_search_page_cards_keep_their_highlights(client, day):
+    html = client.get("/search", params={"q": "attention"}).text
+    assert "<mark>attention</mark>" in html.lower() and "&lt;mark&gt;" not in html
+
+
 def test_search_feed_lists_matches(client, day):
     parsed = feedparser.parse(client.get("/search.atom", params={"q": "attention"}).content)
     assert not parsed.bozo

@@ -57,3 +57,26 @@ def test_feeds_and_private_feeds_on_postgresql(pg, pg_settings) -> None:
     client.cookies.clear()
     private = feedparser.parse(client.get(urls[0]).content)
     assert [e.link.rsplit("/", 1)[1] for e in private.entries] == ["2506.00002"]
+
+
+def test_people_suggestions_citations_and_calendar_on_postgresql(pg) -> None:
+    client, engine = pg
+    from paperfeed.sources.hf_daily import import_path
+    from tests.conftest import FIXTURES
+
+    assert import_path(engine, FIXTURES / "hf" / "2026-08-20.json").rejected == 0
+    author = client.get("/authors/alan%20turing")
+    assert author.status_code == 200 and author.text.count('class="paper-card"') == 2
+    assert client.get("/organizations/UCSanDiego").status_code == 200
+    assert "UCSanDiego" in client.get("/organizations").text
+    data = client.get("/api/suggest", params={"q": "unsupervised reas"}).json()
+    assert data["papers"][0]["id"] == "2608.17253"
+    people = client.get("/api/suggest", params={"q": "Turi"}).json()["authors"]
+    assert people[0]["name"] == "Alan Turing" and people[0]["papers"] == 2
+    for hostile in ["'", "a & b", "x:*", "!", "(", "\\"]:
+        assert client.get("/api/suggest", params={"q": hostile}).status_code == 200
+    assert "@misc{lovelace2025scaling," in client.get("/papers/2506.00001.bib").text
+    cal = client.get("/calendar/2025-06").text
+    assert re.findall(r'href="/papers/date/(2025-06-\d\d)"', cal) == ["2025-06-16"]
+    cover = client.get("/thumbs/2506.00001")
+    assert cover.headers["content-type"].startswith("image/svg+xml")

@@ -28,7 +28,8 @@ def test_paper_page_shows_everything_a_reader_needs(client, engine):
     html = r.text
     assert '<h1 id="paper-title">Aligned Novel View Synthesis</h1>' in html
     assert "THE END." in html  # full abstract, not clamped server-side
-    assert "<li>Min-Seop Kwak</li>" in html and "<li>Junho Kim</li>" in html
+    assert '<li><a href="/authors/Min-Seop%20Kwak">Min-Seop Kwak</a></li>' in html
+    assert '<li><a href="/authors/Junho%20Kim">Junho Kim</a></li>' in html
     assert "2 authors" in html
     assert 'href="https://arxiv.org/abs/2506.11924"' in html
     assert 'href="https://arxiv.org/pdf/2506.11924"' in html
@@ -36,7 +37,7 @@ def test_paper_page_shows_everything_a_reader_needs(client, engine):
     assert 'href="https://cvlab-kaist.github.io/MoAI/"' in html
     assert '<li class="primary">cs.LG</li>' in html
     assert 'Featured on <a href="/papers/date/2025-06-16">' in html
-    assert '<span class="submitter">Bracio</span>' in html
+    assert '<a class="submitter" href="/users/bracio9623">Bracio</a>' in html
     assert '<span class="upvote-count">20</span>' in html
     assert "3 comments" in html
     assert "Jun 13, 2024" in html

@@ -14,6 +14,7 @@ from paperfeed.web.api import (
     papers,
     search,
     subscriptions,
+    suggest,
 )
 
 router = APIRouter(prefix="/api")
@@ -32,4 +33,5 @@ router.include_router(collections.router)
 router.include_router(own_data.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
 router.include_router(subscriptions.router)
+router.include_router(suggest.router)
 router.include_router(papers.router)

@@ -8,6 +8,8 @@ from fastapi import APIRouter
 
 from paperfeed.web.pages import (
     account,
+    calendar,
+    cite,
     collections,
     contributions,
     daily,
@@ -16,10 +18,12 @@ from paperfeed.web.pages import (
     moderation,
     own_data,
     paper,
+    people,
     period,
     private_feeds,
     search,
     subscribe,
+    thumbs,
 )
 
 router = APIRouter()
@@ -34,5 +38,9 @@ router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
 router.include_router(private_feeds.router)
+router.include_router(thumbs.router)
+router.include_router(calendar.router)
+router.include_router(people.router)
 router.include_router(digest_preview.router)
+router.include_router(cite.router)  # before paper: /papers/{id}.bib
 router.include_router(paper.router)  # keep last

@@ -19,6 +19,7 @@ from paperfeed.models import utcnow
 from paperfeed.storage import feeds
 from paperfeed.web.feeds import alternates
 from paperfeed.web.pages.cache import cached_page
+from paperfeed.web.pages.calendar import month_grid
 
 DEFAULT_SORT: SortKey = "trending"
 SORT_LABELS: dict[str, str] = {"trending": "Trending", "publishedAt": "Newest"}
@@ -137,6 +138,8 @@ def _render(
         ),
         "canonical": list_url(period.path, sort=sort_key, page=page),
         "feeds": _feeds(period, now, home=home),
+        "cal": month_grid(request, period.start.year, period.start.month,
+                          selected=period.start if period.kind == "day" else None),
     }
     return request.app.state.templates.TemplateResponse(request, "daily.html", context)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperfeed import citations
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import parse_arxiv_id, utcnow
 from paperfeed.storage import feeds
@@ -58,5 +59,6 @@ def _render(request: Request, raw_id: str) -> Response:
         "featured_on": featured_on,
         "now": utcnow(),
         "similar": similar_items(request, paper_id),
+        "bibtex": citations.bibtex([dict(row)]),
     }
     return request.app.state.templates.TemplateResponse(request, "paper.html", context)

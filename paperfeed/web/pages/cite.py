@@ -1,0 +1,64 @@
+"""Citations: /papers/{id}.bib and /papers/{id}.ris (old-style ids too), as downloads.
+
+Include before `paper`, whose /papers/{id} route would otherwise take `2401.01234.bib`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from paperfeed import citations
+from paperfeed.errors import BadRequest, NotFound
+from paperfeed.models import parse_arxiv_id
+from paperfeed.storage.papers import get_paper
+
+router = APIRouter()
+TYPES = {"bib": "application/x-bibtex; charset=utf-8",
+         "ris": "application/x-research-info-systems; charset=utf-8"}
+
+
+def _row(request: Request, raw_id: str) -> dict[str, object]:
+    try:
+        paper_id, _v = parse_arxiv_id(raw_id)
+    except BadRequest:
+        raise NotFound(f"No paper here: {raw_id[:80]!r} is not an arXiv id") from None
+    with request.app.state.engine.connect() as conn:
+        row = get_paper(conn, paper_id)
+    if row is None or row["hidden"]:
+        raise NotFound(f"Paper {paper_id} is not in this catalog")
+    return dict(row)
+
+
+def citation_response(text: str, kind: str, filename: str) -> Response:
+    """A .bib / .ris download (shared with collection exports)."""
+    return Response(text, media_type=TYPES[kind], headers={
+        "Content-Disposition": f'inline; filename="{filename}.{kind}"',
+        "Cache-Control": "public, max-age=3600",
+    })
+
+
+def _answer(request: Request, raw_id: str, kind: str) -> Response:
+    row = _row(request, raw_id)
+    text = citations.bibtex([row]) if kind == "bib" else citations.ris([row])
+    return citation_response(text, kind, str(row["id"]).replace("/", "_"))
+
+
+@router.get("/papers/{arxiv_id}.bib", include_in_schema=False)
+def paper_bibtex(request: Request, arxiv_id: str) -> Response:
+    return _answer(request, arxiv_id, "bib")
+
+
+@router.get("/papers/{arxiv_id}.ris", include_in_schema=False)
+def paper_ris(request: Request, arxiv_id: str) -> Response:
+    return _answer(request, arxiv_id, "ris")
+
+
+@router.get("/papers/{archive}/{number}.bib", include_in_schema=False)
+def old_paper_bibtex(request: Request, archive: str, number: str) -> Response:
+    return _answer(request, f"{archive}/{number}", "bib")
+
+
+@router.get("/papers/{archive}/{number}.ris", include_in_schema=False)
+def old_paper_ris(request: Request, archive: str, number: str) -> Response:
+    return _answer(request, f"{archive}/{number}", "ris")

@@ -1,0 +1,99 @@
+"""BibTeX and RIS as reference managers read them: round-trips through bibtexparser, arXiv's
+own export form, unique keys for collections, hostile text that cannot break a file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import bibtexparser
+import pytest
+from bibtexparser.bparser import BibTexParser
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from paperfeed.citations import bibtex, citation_key, ris
+from tests.feed_factories import feature, paper
+
+ROW = {
+    "id": "2506.11924",
+    "title": "Aligned Novel View Image and Geometry Synthesis via Cross-modal\n  Attention "
+             "Instillation",
+    "authors": [{"name": "Min-Seop Kwak"}, {"name": "Junho Kim"}, {"name": "Jin-Hwa Kim"}],
+    "abstract": "We save \\$1M in $\\mathcal{O}(n)$ time.",
+    "published_at": datetime(2025, 6, 13, 16, 19),
+    "primary_category": "cs.CV",
+    "categories": ["cs.CV", "cs.LG"],
+    "doi": None,
+}
+
+
+def parse(text: str) -> list[dict[str, str]]:
+    parser = BibTexParser(common_strings=True)
+    parser.ignore_nonstandard_types = False
+    return bibtexparser.loads(text, parser=parser).entries
+
+
+def test_bibtex_has_arxivs_export_form_and_round_trips():
+    text = bibtex([ROW])
+    assert text.startswith("@misc{kwak2025aligned,\n")
+    (entry,) = parse(text)
+    assert entry["ENTRYTYPE"] == "misc" and entry["ID"] == "kwak2025aligned"
+    assert entry["title"] == ("Aligned Novel View Image and Geometry Synthesis via Cross-modal "
+                              "Attention Instillation")
+    assert entry["author"] == "Min-Seop Kwak and Junho Kim and Jin-Hwa Kim"
+    assert entry["year"] == "2025" and entry["eprint"] == "2506.11924"
+    assert entry["archiveprefix"] == "arXiv" and entry["primaryclass"] == "cs.CV"
+    assert entry["url"] == "https://arxiv.org/abs/2506.11924"
+
+
+def test_collection_keys_are_unique_and_tex_titles_kept():
+    rows = [dict(ROW, id=f"2506.1192{i}", title="$\\mathcal{X}$-KD: {Knowledge} Distillation")
+            for i in range(3)]
+    entries = parse(bibtex(rows))
+    assert [e["ID"] for e in entries] == ["kwak2025xkd", "kwak2025xkda", "kwak2025xkdb"]
+    assert entries[0]["title"] == "$\\mathcal{X}$-KD: {Knowledge} Distillation"
+
+
+@pytest.mark.parametrize("title", ["Unbalanced { brace", "Closing } first {", "ends with \\",
+                                   "A % comment @misc{x, and } and {{", "Tab\tand\x00nul"])
+def test_hostile_titles_still_parse(title):
+    (entry,) = parse(bibtex([dict(ROW, title=title, authors=[{"name": "Team A and B"}])]))
+    assert entry["eprint"] == "2506.11924"
+    assert entry["author"] == "{Team A and B}"  # one author, not two
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=80), st.lists(st.text(max_size=20), max_size=4))
+def test_any_text_gives_one_parseable_entry(title, names):
+    row = dict(ROW, title=title, authors=[{"name": n} for n in names])
+    entries = parse(bibtex([row]))
+    assert len(entries) == 1 and entries[0]["eprint"] == "2506.11924"
+    assert citation_key(row).isascii()
+
+
+def test_ris_lists_each_author_family_first_and_readable_text():
+    text = ris([ROW, dict(ROW, id="2506.00001", doi="10.1/x")])
+    records = text.strip().split("ER  - ")
+    assert len([r for r in records if r.strip()]) == 2
+    lines = text.splitlines()
+    assert lines[0] == "TY  - UNPB"
+    assert "AU  - Kwak, Min-Seop" in lines and "AU  - Kim, Jin-Hwa" in lines
+    assert "PY  - 2025" in lines and "DA  - 2025/06/13" in lines
+    assert "AB  - We save $1M in 𝒪(n) time." in lines
+    assert "UR  - https://arxiv.org/abs/2506.11924" in lines and "DO  - 10.1/x" in lines
+    assert all(line[:2].isupper() and line[2:6] == "  - " for line in lines if line)
+
+
+def test_citation_routes_and_copy_button(client, engine):
+    feature(engine, [paper("2506.11924", title=ROW["title"], authors=["Min-Seop Kwak"]),
+                     paper("hep-th/9901001", title="Old style")], datetime(2025, 6, 16).date())
+    bib = client.get("/papers/2506.11924.bib")
+    assert bib.status_code == 200 and bib.headers["content-type"].startswith("application/x-bibtex")
+    assert parse(bib.text)[0]["eprint"] == "2506.11924"
+    r = client.get("/papers/2506.11924.ris")
+    assert r.headers["content-type"].startswith("application/x-research-info-systems")
+    assert "TY  - UNPB" in r.text
+    assert parse(client.get("/papers/hep-th/9901001.bib").text)[0]["eprint"] == "hep-th/9901001"
+    assert client.get("/papers/2506.99999.bib").status_code == 404
+    page = client.get("/papers/2506.11924").text
+    assert 'data-copy="#bibtex"' in page and "@misc{kwak2025aligned," in page
