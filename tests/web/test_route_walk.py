@@ -21,14 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine
 
-from paperfeed.accounts import signin
+from paperfeed.accounts import profile, signin
 from paperfeed.accounts.comments import add_comment
 from paperfeed.config import Settings
 from paperfeed.models import Featured
 from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.papers import add_featured
 from paperfeed.web.app import create_app
-from tests.members_support import CSRF_RE, add_member, add_paper
+from tests.conftest import FIXTURES
+from tests.members_support import CSRF_RE, add_member, add_paper, replay_server
 
 PAPER = "2506.01234"
 EXTREMES = [
@@ -105,8 +106,10 @@ def targets(app: Any) -> list[Target]:
 
 
 class Walker:
-    def __init__(self, app: Any, cookie: str) -> None:
-        self.client = TestClient(app, raise_server_exceptions=False)
+    def __init__(self, app: Any, cookie: str, token: str) -> None:
+        # Signed in both ways: the session for pages, a personal access token for the API.
+        self.client = TestClient(app, raise_server_exceptions=False,
+                                 headers={"Authorization": f"Bearer {token}"})
         self.client.__enter__()
         self.client.cookies.set(signin.SESSION_COOKIE, cookie)
         page = self.client.get("/settings")
@@ -140,28 +143,45 @@ class Walker:
         assert r.status_code < 500, (target.method, path, kwargs, r.status_code, r.text[:300])
 
 
-def _seed(engine: Engine, settings_: Settings) -> str:
+def _seed(engine: Engine, settings_: Settings) -> tuple[str, str]:
     now = datetime.utcnow()
     add_paper(engine, PAPER, published_at=now - timedelta(days=1), title="Walk paper")
     with write(engine) as conn:
         add_featured(conn, [Featured(PAPER, now.date(), source="hf")], now=now)
     admin = add_member(engine, "walker@example.org", role="admin", username="walker")
     add_comment(engine, settings_, admin, PAPER, "a comment", ip="127.0.0.1", now=now)
-    return signin.start_session(engine, settings_, admin, now=now)
+    token = profile.create_api_token(engine, admin, name="walk", now=now)
+    return signin.start_session(engine, settings_, admin, now=now), token
+
+
+@pytest.fixture(scope="module")
+def arxiv_url() -> Iterator[str]:
+    """A loopback stand-in for arXiv answering "no such paper" (a recorded empty answer), so
+    submissions of ids not in the catalog never leave the machine."""
+    server, url = replay_server(FIXTURES / "arxiv" / "query_empty.xml")
+    yield url
+    server.shutdown()
+
+
+def _offline(settings_: Settings, arxiv_url: str) -> Settings:
+    return settings_.model_copy(update={"arxiv_api_url": arxiv_url, "http_retries": 0,
+                                        "hf_api_url": "http://127.0.0.1:9"})
 
 
 @pytest.fixture
-def walker(settings: Settings, engine: Engine) -> Iterator[Walker]:
-    w = Walker(create_app(settings), _seed(engine, settings))
+def walker(settings: Settings, engine: Engine, arxiv_url: str) -> Iterator[Walker]:
+    site = _offline(settings, arxiv_url)
+    w = Walker(create_app(site), *_seed(engine, site))
     yield w
     w.close()
 
 
 @pytest.fixture
-def pg_walker(pg_settings: Settings) -> Iterator[Walker]:
-    eng = connect(pg_settings)
+def pg_walker(pg_settings: Settings, arxiv_url: str) -> Iterator[Walker]:
+    site = _offline(pg_settings, arxiv_url)
+    eng = connect(site)
     migrate(eng)
-    w = Walker(create_app(pg_settings), _seed(eng, pg_settings))
+    w = Walker(create_app(site), *_seed(eng, site))
     yield w
     w.close()
     eng.dispose()
