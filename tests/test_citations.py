@@ -97,3 +97,33 @@ def test_citation_routes_and_copy_button(client, engine):
     assert client.get("/papers/2506.99999.bib").status_code == 404
     page = client.get("/papers/2506.11924").text
     assert 'data-copy="#bibtex"' in page and "@misc{kwak2025aligned," in page
+
+
+def test_a_collection_exports_every_paper_in_its_order(client, engine, settings):
+    from paperfeed import library
+    from paperfeed.accounts import signin
+    from tests.members_support import add_member
+
+    feature(engine, [paper("2506.00001", title="First saved", authors=["Ada Lovelace"]),
+                     paper("2506.00002", title="Second saved", authors=["Ada Lovelace"])],
+            datetime(2025, 6, 16).date())
+    owner = add_member(engine, "owner@example.org")
+    now = datetime(2025, 6, 17)
+    public = library.create_collection(engine, owner, name="Reading group", description="",
+                                       public=True, now=now)
+    private = library.create_collection(engine, owner, name="Mine", description="",
+                                        public=False, now=now)
+    for cid in (public, private):
+        library.save_paper(engine, owner, "2506.00002", collection_id=cid, now=now)
+        library.save_paper(engine, owner, "2506.00001", collection_id=cid, now=now)
+    entries = parse(client.get(f"/collections/{public}.bib").text)
+    assert [e["eprint"] for e in entries] == ["2506.00002", "2506.00001"]
+    assert [e["ID"] for e in entries] == ["lovelace2025second", "lovelace2025first"]
+    assert client.get(f"/collections/{public}.ris").text.count("TY  - UNPB") == 2
+    assert client.get(f"/collections/{private}.bib").status_code == 404  # not for strangers
+    client.cookies.set(signin.SESSION_COOKIE,
+                       signin.start_session(engine, settings, owner, now=datetime.now()))
+    mine = client.get(f"/collections/{private}.bib")
+    assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
+    assert len(parse(mine.text)) == 2
+    assert f'href="/collections/{public}.bib"' in client.get(f"/collections/{public}").text

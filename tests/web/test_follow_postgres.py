@@ -80,3 +80,17 @@ def test_people_suggestions_citations_and_calendar_on_postgresql(pg) -> None:
     assert re.findall(r'href="/papers/date/(2025-06-\d\d)"', cal) == ["2025-06-16"]
     cover = client.get("/thumbs/2506.00001")
     assert cover.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_collection_citations_on_postgresql(pg) -> None:
+    client, engine = pg
+    from paperfeed import library
+
+    owner = add_member(engine, "lib@example.org")
+    cid = library.create_collection(engine, owner, name="Group", description="", public=True,
+                                    now=datetime(2025, 6, 17))
+    for pid in ("2506.00002", "2506.00001"):
+        library.save_paper(engine, owner, pid, collection_id=cid, now=datetime(2025, 6, 17))
+    text = client.get(f"/collections/{cid}.bib").text
+    assert text.index("eprint={2506.00002}") < text.index("eprint={2506.00001}")
+    assert client.get(f"/collections/{cid}.ris").text.count("ER  - ") == 2

@@ -33,6 +33,7 @@ router.include_router(period.router)
 router.include_router(account.router)
 router.include_router(own_data.router)
 router.include_router(contributions.router)
+router.include_router(cite.router)  # before collections and paper: /papers/{id}.bib
 router.include_router(collections.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
@@ -42,5 +43,4 @@ router.include_router(thumbs.router)
 router.include_router(calendar.router)
 router.include_router(people.router)
 router.include_router(digest_preview.router)
-router.include_router(cite.router)  # before paper: /papers/{id}.bib
 router.include_router(paper.router)  # keep last

@@ -1,6 +1,8 @@
-"""Citations: /papers/{id}.bib and /papers/{id}.ris (old-style ids too), as downloads.
+"""Citations: /papers/{id}.bib and .ris (old-style ids too), and a whole collection's
+(/collections/{id}.bib and .ris, for whoever may see the collection), as downloads.
 
-Include before `paper`, whose /papers/{id} route would otherwise take `2401.01234.bib`.
+Include before `paper` and `collections`, whose /papers/{id} and /collections/{id}.{fmt}
+routes would otherwise take `2401.01234.bib` and `7.bib`.
 """
 
 from __future__ import annotations
@@ -8,10 +10,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from paperfeed import citations
+from paperfeed import citations, library
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import parse_arxiv_id
 from paperfeed.storage.papers import get_paper
+from paperfeed.storage.search import papers_by_ids
+from paperfeed.web.deps import load_member
 
 router = APIRouter()
 TYPES = {"bib": "application/x-bibtex; charset=utf-8",
@@ -62,3 +66,27 @@ def old_paper_bibtex(request: Request, archive: str, number: str) -> Response:
 @router.get("/papers/{archive}/{number}.ris", include_in_schema=False)
 def old_paper_ris(request: Request, archive: str, number: str) -> Response:
     return _answer(request, f"{archive}/{number}", "ris")
+
+
+def _collection(request: Request, collection_id: int, kind: str) -> Response:
+    engine = request.app.state.engine
+    collection = library.visible_collection(engine, collection_id, load_member(request))
+    items, _ = library.collection_items(engine, collection, None, include_read=True)
+    with engine.connect() as conn:
+        rows = papers_by_ids(conn, [i.paper_id for i in items])
+    ordered = [dict(rows[i.paper_id]) for i in items if i.paper_id in rows]
+    text = citations.bibtex(ordered) if kind == "bib" else citations.ris(ordered)
+    response = citation_response(text, kind, f"collection-{collection_id}")
+    if not collection.public:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.get("/collections/{collection_id}.bib", include_in_schema=False)
+def collection_bibtex(request: Request, collection_id: int) -> Response:
+    return _collection(request, collection_id, "bib")
+
+
+@router.get("/collections/{collection_id}.ris", include_in_schema=False)
+def collection_ris(request: Request, collection_id: int) -> Response:
+    return _collection(request, collection_id, "ris")

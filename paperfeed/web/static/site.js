@@ -187,7 +187,8 @@
     if (copy) {
       var source = document.querySelector(copy.getAttribute("data-copy"));
       if (!source || !navigator.clipboard) return;
-      navigator.clipboard.writeText(source.textContent).then(function () {
+      var text = "value" in source ? source.value : source.textContent;
+      navigator.clipboard.writeText(text).then(function () {
         var label = copy.textContent;
         copy.textContent = "Copied";
         setTimeout(function () { copy.textContent = label; }, 1500);
