@@ -2,7 +2,8 @@
 
 A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
 
-- `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers;
+- `ingest-hf-daily`: once an hour, import today's Hugging Face daily papers, then take the
+  post-ingest step every import takes (`postingest`: keyword counts, embeddings);
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
 - `purge-pending-subscribers`: once a day, delete subscriptions never confirmed within
@@ -75,10 +76,15 @@ def weekly_digest_due(now: datetime, settings: Settings) -> str | None:
 
 def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
     def ingest(_key: str) -> str:
+        from paperfeed.postingest import after_ingest
         from paperfeed.sources import hf_daily
 
         today = local_today(utcnow(), settings.timezone)
-        return hf_daily.import_days(engine, settings, today, today, progress=False).line()
+        summary = hf_daily.import_days(engine, settings, today, today, progress=False)
+        done = after_ingest(engine, settings)  # as `paperfeed ingest`: counts, embeddings
+        for line in done.warnings:
+            log.warning("job ingest-hf-daily: %s", line)
+        return "; ".join([summary.line(), *done.lines])
 
     def digest(frequency: str) -> Callable[[str], str]:
         def run(label: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -41,8 +42,37 @@ def normalize_arxiv_id(text: str) -> str:
 
 @dataclass(slots=True)
 class Author:
+    """An author as listed on the paper, plus, for Hugging Face imports, the account that
+    claimed the authorship and the claim's status there (`claimed_verified`,
+    `admin_assigned`, `extracted_pending`...), served back through the HF-compatible API."""
+
     name: str
     hf_user: str | None = None  # Hugging Face username when the author claimed the paper
+    hf_fullname: str | None = None  # that account's display name
+    hf_avatar_url: str | None = None
+    hf_user_id: str | None = None
+    hf_is_pro: bool | None = None
+    status: str | None = None
+    status_changed_at: str | None = None  # ISO-8601 text as Hugging Face wrote it
+
+    def as_json(self) -> dict[str, Any]:
+        """The stored form (the `papers.authors` JSON list): unknown extras are left out."""
+        out: dict[str, Any] = {"name": self.name, "hf_user": self.hf_user}
+        for key in AUTHOR_EXTRAS:
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Author:
+        extras = {k: raw.get(k) for k in AUTHOR_EXTRAS if isinstance(raw.get(k), str | bool)}
+        return cls(name=str(raw.get("name") or ""), hf_user=raw.get("hf_user"), **extras)
+
+
+AUTHOR_EXTRAS = (
+    "hf_fullname", "hf_avatar_url", "hf_user_id", "hf_is_pro", "status", "status_changed_at"
+)
 
 
 @dataclass(slots=True)

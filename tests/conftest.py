@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -85,9 +86,9 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
-@pytest.fixture
-def pg_settings(pg_server_url: str, tmp_path: Path) -> Iterator[Settings]:
-    """Settings on a fresh PostgreSQL database (created per test, dropped after)."""
+@contextmanager
+def pg_database(pg_server_url: str) -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL database on the test server (dropped after)."""
     import uuid
 
     from sqlalchemy import create_engine
@@ -97,15 +98,23 @@ def pg_settings(pg_server_url: str, tmp_path: Path) -> Iterator[Settings]:
     admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    yield Settings(
-        data_dir=tmp_path / "data",
-        environment="development",
-        database_url=url,
-        secret_key="test-secret-key-for-paperfeed-tests",  # type: ignore[arg-type]
-        base_url="http://testserver",
-        arxiv_delay_seconds=0,
-    )
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_settings(pg_server_url: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a fresh PostgreSQL database (created per test, dropped after)."""
+    with pg_database(pg_server_url) as url:
+        yield Settings(
+            data_dir=tmp_path / "data",
+            environment="development",
+            database_url=url,
+            secret_key="test-secret-key-for-paperfeed-tests",  # type: ignore[arg-type]
+            base_url="http://testserver",
+            arxiv_delay_seconds=0,
+        )

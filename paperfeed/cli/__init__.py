@@ -1,13 +1,21 @@
 """The `paperfeed` command: one Typer app, one module per command group.
 
-Errors from the library (`PaperfeedError`) become one line on stderr and exit status 1.
+Errors from the library (`PaperfeedError`) become one line on stderr and exit status 1; so
+does any other exception (a bug), named with its type, with the traceback logged only when
+`PAPERFEED_TRACEBACK=1`. The handling lives in the command tree itself (`_Commands`), so the
+console script, `python -m paperfeed` and Typer's test runner behave the same.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
+from typing import Any
 
 import typer
+from sqlalchemy.exc import OperationalError
+from typer.core import TyperGroup
 
 from paperfeed.cli import admin, digest, ingest, outbox, rules, serve, subscribers, user
 from paperfeed.cli import eval as eval_cli
@@ -18,8 +26,45 @@ from paperfeed.cli.common import use_demo_instance
 from paperfeed.errors import PaperfeedError
 from paperfeed.logs import configure as configure_logging
 
+log = logging.getLogger("paperfeed.cli")
+
+
+class _Commands(TyperGroup):
+    """The root group: every command runs inside `invoke`, so errors are turned into one line
+    here (click's own usage errors, exits and aborts pass through untouched)."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors click)
+        try:
+            return super().invoke(ctx)
+        except PaperfeedError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, exits
+            raise
+        except OperationalError as exc:  # the database is unreachable, locked, full...
+            first = str(exc.orig or exc).strip().splitlines()[0][:300]
+            typer.echo(
+                f"error: database: {first} (check PAPERFEED_DATABASE_URL and that the "
+                "database is reachable)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            if os.environ.get("PAPERFEED_TRACEBACK") == "1":
+                raise
+            command = f"paperfeed {ctx.invoked_subcommand or ''}".strip()
+            detail = " ".join(str(exc).split())[:300]
+            typer.echo(
+                f"error: {command} failed unexpectedly: {type(exc).__name__}: {detail} "
+                "(a bug in paperfeed; PAPERFEED_TRACEBACK=1 shows where)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
     name="paperfeed",
+    cls=_Commands,
     help="paperfeed: a self-hostable Daily Papers service.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

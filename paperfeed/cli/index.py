@@ -14,8 +14,7 @@ import typer
 from sqlalchemy import Engine
 
 from paperfeed.cli.common import load_settings, ready_engine
-from paperfeed.config import Settings
-from paperfeed.errors import BadRequest, EmbedderUnavailable
+from paperfeed.errors import BadRequest
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +79,6 @@ def refresh_keyword_counts(engine: Engine) -> None:
         f"keyword counts: {done.tokens} tokens over {done.papers} papers refreshed "
         f"in {done.seconds:.1f} s", err=True,
     )
-
-
-def index_after_ingest(settings: Settings, engine: Engine, *, progress: bool) -> None:
-    """Embed what an ingest added; a missing model only warns (the papers are stored).
-
-    Its summary goes to stderr, so the ingest summary stays the last line on stdout."""
-    from paperfeed.search.indexing import index_papers
-
-    try:
-        summary = index_papers(engine, settings, progress=progress)
-    except EmbedderUnavailable as exc:
-        typer.echo(f"warning: papers stored, semantic indexing skipped: {exc}", err=True)
-        return
-    typer.echo(summary.line(), err=True)
 
 
 def register(app: typer.Typer) -> None:

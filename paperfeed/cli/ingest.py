@@ -32,13 +32,16 @@ _NO_INDEX = typer.Option(
 
 
 def _index(settings: Settings, engine: Engine, no_index: bool, progress: bool) -> None:
-    """After an ingest: refresh the keyword-token document counts (SQLite), then run the
-    indexing job (unless --no-index), so new papers are searchable by meaning."""
-    from paperfeed.cli.index import index_after_ingest, refresh_keyword_counts
+    """After an ingest: the post-ingest step every import path takes (`postingest`): keyword
+    counts refreshed, new papers embedded (unless --no-index). Its lines go to stderr, so
+    the ingest summary stays the last line on stdout."""
+    from paperfeed.postingest import after_ingest
 
-    refresh_keyword_counts(engine)
-    if not no_index:
-        index_after_ingest(settings, engine, progress=progress)
+    done = after_ingest(engine, settings, index=not no_index, progress=progress)
+    for line in done.lines:
+        typer.echo(line, err=True)
+    for line in done.warnings:
+        typer.echo(f"warning: {line}", err=True)
 
 
 def _day(value: str | None, option: str) -> date | None:

@@ -85,6 +85,18 @@ def due_papers(engine: Engine, model_id: str) -> tuple[list[str], int]:
     return due, scanned
 
 
+def due_among(engine: Engine, model_id: str, paper_ids: Sequence[str]) -> list[str]:
+    """Those of `paper_ids` (that exist) whose vector is missing or of other text: the check
+    `due_papers` makes, for a few papers instead of a scan of the catalog."""
+    with engine.connect() as conn:
+        texts = store.paper_texts(conn, list(dict.fromkeys(paper_ids)))
+        stored = store.stored_hashes(conn, model_id, list(texts))
+    return [
+        pid for pid, (title, abstract) in texts.items()
+        if stored.get(pid) != text_hash(document_text(title, abstract))
+    ]
+
+
 def index_papers(
     engine: Engine,
     settings: Settings,
@@ -94,19 +106,26 @@ def index_papers(
     limit: int | None = None,
     progress: bool = False,
     on_batch: Callable[[int], None] | None = None,
+    paper_ids: Sequence[str] | None = None,
 ) -> IndexSummary:
     """Embed every paper that needs it (committing every `batch_size`), then sync the index.
 
     `embedder` defaults to the configured model (loaded only when there is work); anything with
-    `model_id`, `dim` and `embed_documents` works (e.g. an evaluation cache)."""
+    `model_id`, `dim` and `embed_documents` works (e.g. an evaluation cache). `paper_ids`:
+    consider only these papers (a member's submission), with no scan of the catalog."""
     start = time.perf_counter()
     model_id = embedder.model_id if embedder is not None else model_info(
         settings.embedding_model).model_id
     summary = IndexSummary(model_id=model_id)
     prepare_for_indexing(settings, engine)
-    with write(engine) as conn:
-        summary.removed = store.delete_orphans(conn, now=utcnow())
-    due, summary.papers = due_papers(engine, model_id)
+    if paper_ids is None:
+        with write(engine) as conn:
+            summary.removed = store.delete_orphans(conn, now=utcnow())
+        due, summary.papers = due_papers(engine, model_id)
+    else:
+        due = due_among(engine, model_id, paper_ids)
+        with engine.connect() as conn:
+            summary.papers = store.count_embeddings(conn, model_id) + len(due)
     summary.due = len(due)
     if limit is not None:
         due = due[:limit]
@@ -140,7 +159,7 @@ def index_papers(
             bar.close()
         summary.seconds = time.perf_counter() - start
     index.sync(engine)  # pgvector: also drops previous models' HNSW indexes
-    if summary.embedded >= summary.due and isinstance(index, VectorIndex):
+    if paper_ids is None and summary.embedded >= summary.due and isinstance(index, VectorIndex):
         # every paper has the configured model's vector: the previous model's files can go
         for old in prune_other_models(settings, model_id):
             summary.notes.append(f"removed the vector index of the previous model {old}")

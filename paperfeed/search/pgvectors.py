@@ -24,7 +24,8 @@ database is PostgreSQL with the `embedding` column (migration 0005), else the fi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -168,6 +169,12 @@ class PgVectorIndex:
     def remove(self, ids: Sequence[str]) -> int:
         """Nothing to do: deleting the `embeddings` rows (or the papers) removes the vectors."""
         return 0
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Nothing to defer: PostgreSQL keeps the HNSW index up to date as rows are written.
+        (`VectorIndex.bulk` defers its graph upkeep; `import_vectors` uses either.)"""
+        yield
 
     def sync(self, engine: Engine | None = None) -> tuple[int, int]:
         """Bring the database side in line (the indexing job calls this after storing): fill

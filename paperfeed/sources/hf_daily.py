@@ -25,7 +25,7 @@ import re
 import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -145,9 +145,20 @@ def _authors(raw: Any) -> list[Author]:
         name = clean_text(_str(entry.get("name")))
         if not name:
             continue
-        user = entry.get("user")
-        hf_user = _str(user.get("user")) if isinstance(user, dict) else None
-        out.append(Author(name=name, hf_user=hf_user))
+        raw_user = entry.get("user")
+        user: dict[str, Any] = raw_user if isinstance(raw_user, dict) else {}
+        out.append(
+            Author(
+                name=name,
+                hf_user=_bounded(user.get("user"), 128),
+                hf_fullname=_bounded(user.get("fullname"), 256),
+                hf_avatar_url=_bounded(user.get("avatarUrl"), 512),
+                hf_user_id=_bounded(user.get("_id"), 64),
+                hf_is_pro=user["isPro"] if isinstance(user.get("isPro"), bool) else None,
+                status=_bounded(entry.get("status"), 64),
+                status_changed_at=_bounded(entry.get("statusLastChangedAt"), 40),
+            )
+        )
     return out
 
 
@@ -190,6 +201,14 @@ def parse_item(item: dict[str, Any], day: date | None) -> tuple[Paper, Featured]
     featured_day = day or (submitted_at.date() if submitted_at else None)
     if featured_day is None:
         raise ValueError(f"{pid}: no featured day (name the file YYYY-MM-DD.json)")
+    if submitted_at is None:
+        # 2024 schema: no submittedOnDailyAt; the item's own publishedAt was the time it was
+        # put on the list. Otherwise the day itself (never the time of this import).
+        listed = parse_timestamp(item.get("publishedAt"))
+        submitted_at = (
+            listed if listed and listed.date() == featured_day
+            else datetime.combine(featured_day, time())
+        )
     keywords = paper.get("ai_keywords")
     organization = paper.get("organization") or item.get("organization")
     record = Paper(

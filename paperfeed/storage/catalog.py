@@ -49,7 +49,8 @@ def list_papers_page(
 def featured_facts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, RowMapping]:
     """For each paper that was featured: its first (earliest) featured day, when and by whom.
 
-    Columns: paper_id, day, submitted_at, user_id, username, display_name, avatar_url, hf_id.
+    Columns: paper_id, day, submitted_at, featured_source, user_id, username, display_name,
+    avatar_url, hf_id.
     """
     if not paper_ids:
         return {}
@@ -58,6 +59,7 @@ def featured_facts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, RowM
             featured.c.paper_id,
             featured.c.day,
             featured.c.submitted_at,
+            featured.c.source.label("featured_source"),
             users.c.id.label("user_id"),
             users.c.username,
             users.c.display_name,

@@ -174,14 +174,21 @@ def count_embeddings(conn: Connection, model_id: str | None = None) -> int:
     return int(conn.execute(query).scalar_one())
 
 
-def stored_hashes(conn: Connection, model_id: str) -> dict[str, str]:
-    """paper_id -> content_hash of every vector made by `model_id`."""
-    rows = conn.execute(
-        select(embeddings.c.paper_id, embeddings.c.content_hash).where(
-            embeddings.c.model_id == model_id
-        )
+def stored_hashes(
+    conn: Connection, model_id: str, paper_ids: Sequence[str] | None = None
+) -> dict[str, str]:
+    """paper_id -> content_hash of every vector made by `model_id` (or of those papers')."""
+    query = select(embeddings.c.paper_id, embeddings.c.content_hash).where(
+        embeddings.c.model_id == model_id
     )
-    return {r[0]: r[1] for r in rows}
+    if paper_ids is None:
+        return {r[0]: r[1] for r in conn.execute(query)}
+    out: dict[str, str] = {}
+    for i in range(0, len(paper_ids), CHUNK):
+        chunk = list(paper_ids[i : i + CHUNK])
+        out.update({r[0]: r[1] for r in conn.execute(
+            query.where(embeddings.c.paper_id.in_(chunk)))})
+    return out
 
 
 def load_vectors(

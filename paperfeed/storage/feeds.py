@@ -48,6 +48,7 @@ def _ranked(
     sort: SortKey,
     now: datetime,
     half_life_hours: float,
+    by_day: bool = False,
 ) -> list[tuple[int, float | None]]:
     """(featured row id, score) for every paper of the period, in list order."""
     rows = conn.execute(
@@ -68,16 +69,37 @@ def _ranked(
         if kept is None or (row.day, row.submitted_at) > (kept.day, kept.submitted_at):
             latest[row.paper_id] = row
     items = list(latest.values())
+    # by_day: newest featured day first, then the chosen order within each day
+    day_key = (lambda r: -r.day.toordinal()) if by_day else (lambda r: 0)
     if sort == "trending":
-        # Score at the period's end for past periods (see feed.py), at `now` otherwise.
+        # Score at the period's (or, by day, the day's) end for past ones (see feed.py),
+        # at `now` otherwise.
         ref = min(now, _day_after(end))
         scored = [
-            (r, trending_score(r.upvotes, r.submitted_at, ref, half_life_hours)) for r in items
+            (
+                r,
+                trending_score(
+                    r.upvotes,
+                    r.submitted_at,
+                    min(now, _day_after(r.day)) if by_day else ref,
+                    half_life_hours,
+                ),
+            )
+            for r in items
         ]
-        scored.sort(key=lambda x: (-x[1], -x[0].upvotes, _neg_ts(x[0].submitted_at), x[0].paper_id))
+        scored.sort(
+            key=lambda x: (
+                day_key(x[0]),
+                -x[1],
+                -x[0].upvotes,
+                _neg_ts(x[0].submitted_at),
+                x[0].paper_id,
+            )
+        )
         return [(r.id, s) for r, s in scored]
     items.sort(
         key=lambda r: (
+            day_key(r),
             r.published_at is None,
             _neg_ts(r.published_at),
             _neg_ts(r.submitted_at),
@@ -119,6 +141,7 @@ def page_featured(
     limit: int = 50,
     now: datetime,
     half_life_hours: float,
+    by_day: bool = False,
 ) -> FeedPage:
     """`list_featured` and `count_featured` in one pass (three queries in all)."""
     ranked = _ranked(
@@ -129,6 +152,7 @@ def page_featured(
         sort=sort,
         now=now,
         half_life_hours=half_life_hours,
+        by_day=by_day,
     )
     if limit <= 0 or offset < 0:
         return FeedPage([], len(ranked))
@@ -156,12 +180,14 @@ def list_featured(
     limit: int = 50,
     now: datetime,
     half_life_hours: float,
+    by_day: bool = False,
 ) -> list[FeedItem]:
     """Featured papers of the days start..end (inclusive), sorted, one page.
 
     sort="trending": decayed upvotes (`feed.trending_score`), then upvotes, newest submission,
     id. sort="publishedAt": the paper's publication time, newest first (unknown last), then
-    newest submission, id. `submitter` filters by username. A page past the end is [].
+    newest submission, id. `by_day`: newest featured day first, that order within a day.
+    `submitter` filters by username. A page past the end is [].
     """
     if limit <= 0 or offset < 0:
         return []
@@ -175,6 +201,7 @@ def list_featured(
         limit=limit,
         now=now,
         half_life_hours=half_life_hours,
+        by_day=by_day,
     ).items
 
 
@@ -236,7 +263,7 @@ def comment_counts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]
 
 
 def _authors(raw: Any) -> list[Author]:
-    return [Author(name=a.get("name", ""), hf_user=a.get("hf_user")) for a in raw or []]
+    return [Author.from_json(a) for a in raw or [] if isinstance(a, dict)]
 
 
 def _item(r: Any, local_comments: int) -> FeedItem:

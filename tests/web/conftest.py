@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -23,6 +24,14 @@ from paperfeed.web.app import create_app
 @pytest.fixture
 def live_server(settings: Settings, engine: Engine) -> Iterator[str]:
     """Base URL (`http://127.0.0.1:PORT`, no trailing slash) of a running server."""
+    with serve(settings) as url:
+        yield url
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """Run `create_app(settings)` under uvicorn on a free loopback port until the block ends
+    (for fixtures of any scope); yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

@@ -79,11 +79,20 @@ def test_daily_papers_trending_sort_orders_by_decayed_upvotes(
     assert body[-1]["paper"]["upvotes"] <= 1
 
 
-def test_daily_papers_without_period_is_the_latest_featured_day(
+def test_daily_papers_without_period_pages_back_through_every_day_newest_first(
     client: TestClient, hf_days: dict[str, list[dict[str, Any]]]
 ) -> None:
-    r = client.get("/api/daily_papers")
-    assert set(ids(r)) == {x["paper"]["id"] for x in hf_days["2026-08-20"]}
+    latest = {x["paper"]["id"] for x in hf_days["2026-08-20"]}
+    r = client.get("/api/daily_papers", params={"limit": len(latest)})
+    assert set(ids(r)) == latest  # the latest day comes first
+    everything = ids(client.get("/api/daily_papers", params={"limit": 100}))
+    assert set(everything) == {x["paper"]["id"] for day in hf_days.values() for x in day}
+    days = [x["paper"]["submittedOnDailyAt"][:10] for x in client.get(
+        "/api/daily_papers", params={"limit": 100}).json()]
+    assert days == sorted(days, reverse=True)
+    paged = [pid for p in range(20) for pid in ids(
+        client.get("/api/daily_papers", params={"limit": 7, "p": p}))]
+    assert paged == everything
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from paperfeed.models import Author, Featured, Paper, Submitter
 from paperfeed.storage.db import write
 from paperfeed.storage.papers import add_featured, upsert_papers
-from paperfeed.web.api.schemas import PaperBody
+from paperfeed.web.api.schemas import PaperBody, PaperInfoBody
 
 NOW = datetime(2025, 6, 16, 12, 0, 0)
 
@@ -60,7 +60,7 @@ def test_paper_info_has_the_hugging_face_shape(client: TestClient, catalog: list
     r = client.get("/api/papers/2506.00001")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     body = r.json()
-    PaperBody.model_validate(body)
+    PaperInfoBody.model_validate(body)
     assert body["id"] == "2506.00001"
     assert body["title"] == "Title of 2506.00001" and body["summary"] == "Abstract of 2506.00001"
     assert body["publishedAt"] == "2025-06-01T10:00:00.000Z"

@@ -1,8 +1,10 @@
 """`GET /api/daily_papers`: the featured papers of a day, ISO week or month, as huggingface.co
 answers it (same parameters, same JSON), so `HfApi.list_daily_papers` works unchanged.
 
-Without `date`/`week`/`month` the list is the latest featured day (as on huggingface.co), or
-every day when only `submitter` is given. Identical queries within
+Without `date`/`week`/`month` the list is every featured paper, newest featured day first (by
+`sort` within a day), `limit` per page and `p` paging back through all of them, as
+huggingface.co answers it (`?limit=100` gives 100 papers across the latest days). Identical
+queries within
 `PAPERFEED_API_CACHE_SECONDS` share one serialized answer (see `json.py`).
 """
 
@@ -18,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from paperfeed.errors import BadRequest
 from paperfeed.feed import Period, check_sort, parse_day, parse_month, parse_week
 from paperfeed.models import utcnow
-from paperfeed.storage.feeds import latest_featured_day, list_featured
+from paperfeed.storage.feeds import list_featured
 from paperfeed.web.api.json import ResponseCache, body_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import feed_item_json
@@ -62,15 +64,9 @@ def _build(
     limit: int,
 ) -> list[dict[str, Any]]:
     settings = request.app.state.settings
+    # no period: every day, newest day first (the most recent daily papers, paged back)
+    start, end = (period.start, period.end) if period is not None else (date.min, date.max)
     with request.app.state.engine.connect() as conn:
-        if period is not None:
-            start, end = period.start, period.end
-        else:
-            latest = latest_featured_day(conn)
-            if latest is None:
-                return []
-            # a submitter's papers of every day up to the latest list; else the latest list
-            start, end = (date.min if submitter else latest), latest
         items = list_featured(
             conn,
             start=start,
@@ -81,6 +77,7 @@ def _build(
             limit=limit,
             now=utcnow(),
             half_life_hours=settings.trending_half_life_hours,
+            by_day=period is None,
         )
     return [feed_item_json(item) for item in items]
 
@@ -95,7 +92,8 @@ def _build(
 async def daily_papers(
     request: Request,
     date: Annotated[
-        str | None, Query(description="A day, YYYY-MM-DD. Default: the latest featured day.")
+        str | None,
+        Query(description="A day, YYYY-MM-DD. Default: every day, the most recent first."),
     ] = None,
     week: Annotated[str | None, Query(description="An ISO week, YYYY-Www (e.g. 2025-W09).")] = None,
     month: Annotated[str | None, Query(description="A month, YYYY-MM.")] = None,
@@ -109,7 +107,9 @@ async def daily_papers(
     limit: Annotated[int, Query(ge=1, le=100, description="Papers per page.")] = 50,
 ) -> Response:
     """Featured papers of one day, ISO week or month (at most one of them), newest first or
-    by trending score; paginated with `p` and `limit`. A page past the end is `[]`."""
+    by trending score; paginated with `p` and `limit`. Without a period: the most recent daily
+    papers across days, newest day first (`sort` orders each day). A page past the end is
+    `[]`."""
     period = requested_period(date, week, month)
     submitter = submitter or None
     sort_key = check_sort(sort, default="publishedAt")

@@ -6,10 +6,11 @@ unchanged. Without a token every route answers 401.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field
 
 from paperfeed.accounts import submissions, voting
+from paperfeed.postingest import after_ingest_quietly
 from paperfeed.web.deps import ApiUser, ClientIP, EngineDep, Now, SettingsDep
 from paperfeed.web.pages.cache import page_cache
 
@@ -44,12 +45,14 @@ class WhoAmI(BaseModel):
 @router.post("/papers/submit", response_model=SubmitOut, status_code=201)
 def api_submit(
     request: Request, body: SubmitIn, member: ApiUser, engine: EngineDep, settings: SettingsDep,
-    now: Now, ip: ClientIP,
+    now: Now, ip: ClientIP, background: BackgroundTasks,
 ) -> dict[str, object]:
     """Feature a paper on today's list as the token's member (409 if already there today,
     400 if older than `submission_max_age_days` and the member is not a moderator)."""
     done = submissions.submit_paper(engine, settings, member, body.id, ip=ip, now=now)
     page_cache(request).clear()
+    # the post-ingest step (embedding) right after the response: similar papers, search
+    background.add_task(after_ingest_quietly, engine, settings, [done.paper_id])
     return done.as_json()
 
 

@@ -22,8 +22,8 @@ from paperfeed.models import parse_arxiv_id
 from paperfeed.storage.catalog import PaperKey, comment_counts, featured_facts, list_papers_page
 from paperfeed.storage.papers import get_paper
 from paperfeed.web.api.json import json_response
-from paperfeed.web.api.schemas import ERROR_RESPONSES, PaperBody
-from paperfeed.web.api.serialize import num_comments, paper_json
+from paperfeed.web.api.schemas import ERROR_RESPONSES, PaperBody, PaperInfoBody
+from paperfeed.web.api.serialize import num_comments, paper_info_json, paper_json
 
 router = APIRouter(tags=["papers"])
 
@@ -58,7 +58,7 @@ def _paper_response(request: Request, raw_id: str) -> Response:
             raise NotFound(f"api: paper {paper_id} is not in this catalog")
         fact = featured_facts(conn, [paper_id]).get(paper_id)
         local = comment_counts(conn, [paper_id]).get(paper_id, 0)
-    return json_response(paper_json(paper, fact, comments=num_comments(paper, local)))
+    return json_response(paper_info_json(paper, fact, comments=num_comments(paper, local)))
 
 
 @router.get(
@@ -103,7 +103,7 @@ def list_papers(
 
 @router.get(
     "/papers/{paper_id}",
-    response_model=PaperBody,
+    response_model=PaperInfoBody,
     response_model_exclude_none=True,
     responses=ERROR_RESPONSES,
     summary="One paper (huggingface_hub `paper_info`)",
@@ -115,7 +115,7 @@ def get_paper_info(request: Request, paper_id: str) -> Response:
 
 @router.get(
     "/papers/{archive}/{number}",
-    response_model=PaperBody,
+    response_model=PaperInfoBody,
     response_model_exclude_none=True,
     responses=ERROR_RESPONSES,
     summary="One paper with an old-style id (`hep-th/9901001`)",

@@ -31,12 +31,20 @@ class HubUser(_Model):
     user: str | None = Field(None, description="Username (HF's `user` key).")
     name: str | None = Field(None, description="Username (HF's `name` key).")
     type: str = "user"
+    isHf: bool | None = Field(None, description="Hugging Face staff flags: always false here.")
+    isHfAdmin: bool | None = None
+    isMod: bool | None = None
+    isUserFollowing: bool | None = None
 
 
 class PaperAuthor(_Model):
     name: str
     hidden: bool = False
     user: HubUser | None = Field(None, description="The account that claimed this authorship.")
+    status: str | None = Field(
+        None, description="Hugging Face's claim status (e.g. `claimed_verified`), if imported."
+    )
+    statusLastChangedAt: datetime | None = None
 
 
 class Organization(_Model):
@@ -61,6 +69,9 @@ class PaperBody(_Model):
     submittedOnDailyBy: HubUser | None = None
     summary: str = Field(description="The abstract.")
     upvotes: int = Field(description="Upvotes: imported snapshot plus local members' votes.")
+    discussionId: str | None = Field(
+        None, description="Id of the paper's discussion (its comment thread: the paper id)."
+    )
     projectPage: str | None = None
     githubRepo: str | None = None
     githubStars: int | None = None
@@ -70,6 +81,18 @@ class PaperBody(_Model):
     numComments: int | None = Field(
         None, description="Comments (paperfeed addition on `/api/papers`; HF has it on entries)."
     )
+
+
+class PaperInfoBody(PaperBody):
+    """`GET /api/papers/{id}`: the paper plus the repositories that cite it, as huggingface.co
+    answers `paper_info` (this instance links no models, datasets or Spaces: empty lists)."""
+
+    linkedModels: list[dict[str, Any]] = Field(default_factory=list)
+    numTotalModels: int = 0
+    linkedDatasets: list[dict[str, Any]] = Field(default_factory=list)
+    numTotalDatasets: int = 0
+    linkedSpaces: list[dict[str, Any]] = Field(default_factory=list)
+    numTotalSpaces: int = 0
 
 
 class DailyPaper(_Model):

@@ -1,32 +1,38 @@
 """`GET /api/papers/search?q=&limit=`: hybrid search in Hugging Face's shape.
 
-Items are `{paper: {...as /api/papers/{id}...}, highlightedTitle?, highlightedSummary?}`.
-The highlighted fields are HTML: the text escaped, query words wrapped in `<mark>`; they are
-present only when a query word occurs. `q` is limited to 250 characters (400 beyond), `limit`
+Items are shaped like `/api/daily_papers` entries, as huggingface.co answers it: `{paper:
+{...}, title, summary, publishedAt, numComments, submittedBy?, isAuthorParticipating, ...}`
+(huggingface_hub's `list_papers` reads title, comments and submitter from the top level),
+plus `highlightedTitle?` and `highlightedSummary?`: HTML, the text escaped, query words
+wrapped in `<mark>`, present only when a query word occurs. Without a query (and without a
+filter) the answer is the newest papers of the catalog, as `list_papers()` expects.
+`q` is limited to 250 characters (400 beyond), `limit`
 to 1..120, as on huggingface.co. Registered before `papers` so `{paper_id}` does not shadow it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
+from sqlalchemy import Connection
+from sqlalchemy.engine import RowMapping
 
 from paperfeed.errors import BadRequest
-from paperfeed.storage.catalog import comment_counts, featured_facts
+from paperfeed.storage.catalog import comment_counts, featured_facts, list_papers_page
 from paperfeed.web.api.json import json_response
-from paperfeed.web.api.schemas import ERROR_RESPONSES, PaperBody, _Model
-from paperfeed.web.api.serialize import num_comments, paper_json
+from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
+from paperfeed.web.api.serialize import daily_entry_json
 from paperfeed.web.searching import filters_from, items_for, search_service
 
 router = APIRouter(tags=["search"])
 MAX_Q = 250
 
 
-class SearchItemBody(_Model):
-    paper: PaperBody
+class SearchItemBody(DailyPaper):
     highlightedTitle: str | None = Field(None, description="Title as HTML, query words <mark>ed.")
     highlightedSummary: str | None = Field(
         None, description="Abstract snippet as HTML, query words <mark>ed."
@@ -52,32 +58,33 @@ def search_papers(
     code: Annotated[bool, Query(description="Only papers with a GitHub repository.")] = False,
 ) -> Response:
     """Papers ranked by hybrid search (keyword BM25 + semantic, fused); an exact arXiv id, URL
-    or title comes first. An empty `q` with no filter returns an empty list."""
+    or title comes first. An empty `q` with no filter lists the newest papers."""
     if len(q) > MAX_Q:
         raise BadRequest(f"api: q is {len(q)} characters; the limit is {MAX_Q}")
     filters = filters_from(
         date_from=date_from, date_to=date_to, cat=cat, featured=featured, code=code
     )
     if not q.strip() and not filters.active:
-        return json_response([])
+        with request.app.state.engine.connect() as conn:
+            return json_response(_entries(conn, list_papers_page(conn, after=None, limit=limit)))
     result = search_service(request).search(q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
         items = items_for(conn, result)
-        ids = [i.paper_id for i in items]
-        facts = featured_facts(conn, ids)
-        counts = comment_counts(conn, ids)
-    body = []
-    for item in items:
-        row = item.row
-        entry: dict[str, object] = {
-            "paper": paper_json(
-                row, facts.get(item.paper_id),
-                comments=num_comments(row, counts.get(item.paper_id, 0)),
-            )
-        }
+        body = _entries(conn, [item.row for item in items])
+    for entry, item in zip(body, items, strict=True):
         if item.highlighted_title:
             entry["highlightedTitle"] = str(item.title)
         if item.highlighted_abstract:
             entry["highlightedSummary"] = str(item.abstract)
-        body.append(entry)
     return json_response(body)
+
+
+def _entries(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
+    """Paper rows -> daily-entry-shaped items (featured facts and comment counts attached)."""
+    ids = [r["id"] for r in rows]
+    facts = featured_facts(conn, ids)
+    counts = comment_counts(conn, ids)
+    return [
+        daily_entry_json(r, facts.get(r["id"]), local_comments=counts.get(r["id"], 0))
+        for r in rows
+    ]

@@ -47,22 +47,36 @@ def submitter_json(fact: Row) -> dict[str, Any] | None:
             "user": username,
             "name": username,
             "type": "user",
+            # huggingface.co's staff and follow flags: never true for anyone here
+            "isHf": False,
+            "isHfAdmin": False,
+            "isMod": False,
+            "isUserFollowing": False,
         }
     )
 
 
 def _author_json(author: Row) -> dict[str, Any]:
+    """An author as huggingface.co lists it; a claimed authorship carries the account and the
+    claim's status (kept from the import)."""
     out: dict[str, Any] = {"name": author.get("name") or "", "hidden": False}
     hf_user = author.get("hf_user")
     if hf_user:
-        out["user"] = {
-            "avatarUrl": "",
-            "isPro": False,
-            "fullname": out["name"],
-            "user": hf_user,
-            "name": hf_user,
-            "type": "user",
-        }
+        out["user"] = _compact(
+            {
+                "_id": author.get("hf_user_id"),
+                "avatarUrl": author.get("hf_avatar_url") or "",
+                "isPro": bool(author.get("hf_is_pro")),
+                "fullname": author.get("hf_fullname") or out["name"],
+                "user": hf_user,
+                "name": hf_user,
+                "type": "user",
+            }
+        )
+    if author.get("status"):
+        out["status"] = author["status"]
+    if author.get("status_changed_at"):
+        out["statusLastChangedAt"] = author["status_changed_at"]
     return out
 
 
@@ -98,6 +112,9 @@ def paper_json(
             "submittedOnDailyBy": submitter_json(fact) if fact else None,
             "summary": paper["abstract"],
             "upvotes": upvotes(paper),
+            # The paper's discussion here is its comment thread, keyed by the paper id
+            # (huggingface.co gives its thread's own id; clients treat it as opaque).
+            "discussionId": paper["id"],
             "projectPage": paper.get("project_page"),
             "githubRepo": paper.get("github_repo"),
             "githubStars": paper.get("github_stars"),
@@ -107,6 +124,21 @@ def paper_json(
             "numComments": comments,
         }
     )
+
+
+def paper_info_json(paper: Row, fact: Row | None, *, comments: int) -> dict[str, Any]:
+    """The whole `/api/papers/{id}` body: the paper plus what huggingface.co adds there only
+    (the models, datasets and Spaces that cite it: none are linked on this instance)."""
+    body = paper_json(paper, fact, comments=comments)
+    body.update(
+        linkedModels=[],
+        numTotalModels=0,
+        linkedDatasets=[],
+        numTotalDatasets=0,
+        linkedSpaces=[],
+        numTotalSpaces=0,
+    )
+    return body
 
 
 def _author_participates(authors: list[Any], fact: Row | None) -> bool:
@@ -147,7 +179,7 @@ def feed_item_json(item: FeedItem) -> dict[str, Any]:
         "id": item.paper_id,
         "title": item.title,
         "abstract": item.abstract,
-        "authors": [{"name": a.name, "hf_user": a.hf_user} for a in item.authors],
+        "authors": [a.as_json() for a in item.authors],
         "published_at": item.published_at,
         "upstream_upvotes": item.upvotes,  # already upstream + members'
         "member_upvotes": 0,

@@ -18,6 +18,7 @@ from paperfeed.web.pages import (
     moderation,
     own_data,
     paper,
+    paper_markdown,
     people,
     period,
     private_feeds,
@@ -43,4 +44,5 @@ router.include_router(thumbs.router)
 router.include_router(calendar.router)
 router.include_router(people.router)
 router.include_router(digest_preview.router)
+router.include_router(paper_markdown.router)  # before paper: /papers/{id}.md
 router.include_router(paper.router)  # keep last

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.accounts import comments, submissions, voting
 from paperfeed.errors import PaperfeedError
+from paperfeed.postingest import after_ingest_quietly
 from paperfeed.storage import comments as comment_store
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, RowId, SettingsDep
@@ -53,7 +54,7 @@ def submit_page(request: Request, member: CurrentUser) -> Response:
 @router.post("/submit", dependencies=CSRF)
 def submit_form(
     request: Request, member: CurrentUser, engine: EngineDep, settings: SettingsDep, now: Now,
-    ip: ClientIP, paper: str = Form(""),
+    ip: ClientIP, background: BackgroundTasks, paper: str = Form(""),
 ) -> Response:
     try:
         done = submissions.submit_paper(engine, settings, member, paper, ip=ip, now=now)
@@ -66,6 +67,8 @@ def submit_form(
         return _page(request, "submit.html", {"error": str(exc), "duplicate": None,
                                               "done": None, "value": paper}, status=exc.status)
     page_cache(request).clear()
+    # the post-ingest step (embedding) right after the response: similar papers, search
+    background.add_task(after_ingest_quietly, engine, settings, [done.paper_id])
     return _page(request, "submit.html", {"error": None, "duplicate": None, "done": done,
                                           "value": ""})
 
