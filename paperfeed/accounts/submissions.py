@@ -99,6 +99,9 @@ def submit_paper(
         added, title = 0, ""
     if added == 0:
         raise DuplicateSubmission(pid, day)
+    from paperfeed.recommend.service import member_acted
+
+    member_acted(engine, settings, member.id, now=now)  # "for you" learns from submissions
     return Submission(pid, day, title)
 
 

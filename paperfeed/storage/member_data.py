@@ -46,6 +46,8 @@ from paperfeed.storage.schema import (
     moderation_log,
     rate_limits,
     read_marks,
+    recommend_feedback,
+    recommend_profiles,
     sessions,
     subscriptions,
     users,
@@ -108,6 +110,9 @@ MEMBER_TABLES: tuple[MemberTable, ...] = (
     MemberTable(collections, "delete",
                 children=(Child(collection_items, "collection_id", "items"),)),
     MemberTable(read_marks, "delete"),
+    # "For you": the member's model (weights exported as base64 float32) and their feedback.
+    MemberTable(recommend_profiles, "delete"),
+    MemberTable(recommend_feedback, "delete"),
 )
 
 # Columns that name a member but are not member data, with the reason (checked by the test).

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from paperfeed.web.api import (
     collections,
     daily_papers,
+    foryou,
     members,
     own_data,
     papers,
@@ -29,6 +30,7 @@ def health() -> dict[str, str]:
 # Resource routers (add new ones above `papers`).
 router.include_router(daily_papers.router)
 router.include_router(members.router)
+router.include_router(foryou.router)
 router.include_router(collections.router)
 router.include_router(own_data.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
