@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -361,3 +362,13 @@ recommend_feedback = Table(
     Column("created_at", DateTime, nullable=False),
 )
 Index("ix_recommend_feedback_user", recommend_feedback.c.user_id, recommend_feedback.c.created_at)
+
+# Version counters of what pages show (storage/versions.py): `content` goes up in every write
+# transaction that changes a list, a paper or its counts, so cached page fragments keyed by it
+# are never served after a change, in any worker or on any machine.
+site_versions = Table(
+    "site_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
