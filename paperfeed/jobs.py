@@ -8,6 +8,9 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
 - `purge-pending-subscribers`: once a day, delete subscriptions never confirmed within
   `PAPERFEED_SUBSCRIBE_PENDING_DAYS` (an address nobody confirmed is not kept);
+- `alerts-match`: once an hour, match papers stored since the last run against the saved
+  searches (ingest runs it too: this catches papers any other path stored);
+- `alerts-daily` / `alerts-weekly`: with the digests, the saved-search alert emails;
 - `keyword-counts` (SQLite): once a day, refresh the stored token document counts keyword
   search prunes common words with (`storage.search.refresh_token_docs`).
 
@@ -86,6 +89,22 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
             log.warning("job ingest-hf-daily: %s", line)
         return "; ".join([summary.line(), *done.lines])
 
+    def match_alerts(_key: str) -> str:
+        from paperfeed.alerts.run import match_new_papers
+
+        return match_new_papers(engine, settings).line()
+
+    def alerts(frequency: str) -> Callable[[str], str]:
+        def run(label: str) -> str:
+            from paperfeed.alerts.run import match_quietly
+            from paperfeed.alerts.send import send_alerts
+            from paperfeed.digests.editions import parse_edition
+
+            match_quietly(engine, settings)  # what arrived since the last ingest
+            return send_alerts(engine, settings, parse_edition(label, frequency)).line()
+
+        return run
+
     def digest(frequency: str) -> Callable[[str], str]:
         def run(label: str) -> str:
             from paperfeed.digests.editions import parse_edition
@@ -120,6 +139,9 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         Job("purge-pending-subscribers", lambda now: now.strftime("%Y-%m-%d"), purge_pending),
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
+        Job("alerts-match", hourly_key, match_alerts),
+        Job("alerts-daily", lambda now: daily_digest_due(now, settings), alerts("daily")),
+        Job("alerts-weekly", lambda now: weekly_digest_due(now, settings), alerts("weekly")),
     ]
     if engine.dialect.name == "sqlite":
         jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))

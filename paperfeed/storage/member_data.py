@@ -35,6 +35,7 @@ from sqlalchemy import Connection, Table, delete, or_, select, update
 from paperfeed.errors import NotFound
 from paperfeed.storage import votes as vote_store
 from paperfeed.storage.schema import (
+    alert_deliveries,
     api_tokens,
     collection_items,
     collections,
@@ -48,6 +49,9 @@ from paperfeed.storage.schema import (
     read_marks,
     recommend_feedback,
     recommend_profiles,
+    saved_search_anchors,
+    saved_search_matches,
+    saved_searches,
     sessions,
     subscriptions,
     users,
@@ -113,6 +117,11 @@ MEMBER_TABLES: tuple[MemberTable, ...] = (
     # "For you": the member's model (weights exported as base64 float32) and their feedback.
     MemberTable(recommend_profiles, "delete"),
     MemberTable(recommend_feedback, "delete"),
+    # The compiled rule, the query's vector and its anchors are derived from the words saved.
+    MemberTable(saved_searches, "delete", private=("rule", "vector", "model_id"),
+                children=(Child(saved_search_matches, "search_id", "matches"),
+                          Child(saved_search_anchors, "search_id", "anchors"))),
+    MemberTable(alert_deliveries, "delete", private=("claimed_by",)),
 )
 
 # Columns that name a member but are not member data, with the reason (checked by the test).

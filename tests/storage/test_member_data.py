@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from paperfeed.accounts import comments as comment_service
 from paperfeed.accounts import moderating, own_data, profile, signin, voting
+from paperfeed.alerts import searches as saved_searches
 from paperfeed.config import Settings
 from paperfeed.models import Featured, Member, Submitter
 from paperfeed.storage import collections as cstore
@@ -21,7 +22,15 @@ from paperfeed.storage import feed_tokens, member_data
 from paperfeed.storage import subscriptions as sstore
 from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.papers import add_featured
-from paperfeed.storage.schema import deliveries, metadata, papers, read_marks, users, votes
+from paperfeed.storage.schema import (
+    alert_deliveries,
+    deliveries,
+    metadata,
+    papers,
+    read_marks,
+    users,
+    votes,
+)
 from tests.members_support import add_member, add_paper
 
 NOW = datetime(2025, 6, 16, 12, 0)
@@ -101,9 +110,13 @@ def _populate(engine: Engine, settings: Settings) -> Member:
         cstore.add_item(conn, cid, "2506.00001", note="zed note", now=NOW)
         conn.execute(read_marks.insert().values(user_id=zed.id, paper_id="2506.00002",
                                                 read_at=NOW))
+        conn.execute(alert_deliveries.insert().values(user_id=zed.id, edition="2025-06-16",
+                                                      status="sent", attempts=1))
         sub = sstore.confirm(conn, EMAIL, "daily", now=NOW)
         conn.execute(deliveries.insert().values(subscription_id=sub["id"], edition="2025-06-16",
                                                 status="sent", attempts=1))
+    saved_searches.create_search(engine, settings, zed, query="zed's diffusion watch",
+                                 delivery="weekly", now=NOW)
     moderating.set_role(engine, EMAIL, "moderator", actor=None, now=NOW)
     zed = moderating.set_role(engine, EMAIL, "moderator", actor=None, now=NOW)
     other_comment = comment_service.add_comment(engine, settings, other, "2506.00002",
@@ -198,6 +211,9 @@ def test_the_export_holds_everything_the_member_created_and_no_secrets(
     assert tables["collections"][0]["items"][0]["note"] == "zed note"
     assert tables["subscriptions"][0]["deliveries"][0]["edition"] == "2025-06-16"
     assert tables["featured"][0]["paper_id"] == "2506.00002"
+    assert tables["saved_searches"][0]["query"] == "zed's diffusion watch"
+    assert "vector" not in tables["saved_searches"][0]
+    assert tables["alert_deliveries"][0]["edition"] == "2025-06-16"
     assert {e["action"] for e in tables["moderation_log"]} == {"hide_comment"}
     assert tables["api_tokens"][0]["name"] == "zed script"
     assert tables["login_tokens"] and tables["sessions"] and tables["feed_tokens"]

@@ -1,8 +1,8 @@
 """account hardening: case-insensitive usernames, sign-in links for addresses without an
 account, deleted accounts
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-01
 
 - `uq_users_username_lower`: a unique index on lower(username). Existing names that differ
@@ -19,8 +19,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
