@@ -276,8 +276,9 @@ class Settings(BaseSettings):
                 return DEV_SECRET
             raise ConfigError(
                 "config: PAPERFEED_SECRET_KEY is unset or a placeholder; set it to a long random "
-                "string (python -c 'import secrets; print(secrets.token_urlsafe(32))') or use "
-                "--demo / PAPERFEED_ENVIRONMENT=development"
+                "string (python -c 'import secrets; print(secrets.token_urlsafe(32))'), or to "
+                "try paperfeed out set PAPERFEED_ENVIRONMENT=development (what `paperfeed serve "
+                "--demo` and `paperfeed --demo COMMAND` do)"
             )
         return value
 
