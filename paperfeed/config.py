@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         "minilm-l6-v2",
         description="Embedding model: the bundled `minilm-l6-v2` or a path to a model directory.",
     )
+    search_similarity_floor: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity below which a paper is not a search result by meaning "
+        "alone (it may still match words); unset: the embedding model's calibrated value "
+        "(0.40 for the bundled model; docs/search.md), 0 turns the floor off.",
+    )
     vector_backend: Literal["auto", "files", "pgvector"] = Field(
         "auto",
         description="Where semantic search finds nearest vectors: `files` (per-machine index "

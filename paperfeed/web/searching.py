@@ -105,7 +105,8 @@ def shared_search(
     if len(result.hits) <= limit:
         return result
     return SearchResult(query=result.query, hits=result.hits[:limit], mode=result.mode,
-                        used=result.used, notes=result.notes)
+                        used=result.used, notes=result.notes, total=result.total,
+                        total_exact=result.total_exact)
 
 
 def parse_date(value: str | None, name: str) -> date | None:
