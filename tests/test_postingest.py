@@ -124,7 +124,7 @@ def test_a_paper_submitted_through_the_web_form_is_embedded_and_found(
     cookie = signin.start_session(indexed, settings, member, now=utcnow())
     try:
         with serve(settings) as url, httpx.Client(
-            base_url=url, cookies={signin.SESSION_COOKIE: cookie}, timeout=60
+            base_url=url, cookies={signin.SESSION_COOKIE: cookie}, timeout=60, follow_redirects=True
         ) as client:
             form = client.get("/submit")
             assert form.status_code == 200
