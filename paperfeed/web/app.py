@@ -21,6 +21,7 @@ from paperfeed.errors import PaperfeedError, RateLimited, public_message
 from paperfeed.storage.db import check_schema, connect
 from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.csrf import CSRFCookieMiddleware
+from paperfeed.web.head import HeadAsGetMiddleware
 from paperfeed.web.headers import SecurityHeadersMiddleware
 from paperfeed.web.limits import RequestLimitsMiddleware
 from paperfeed.web.proxy import TrustedProxyMiddleware, parse_networks
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(TrustedProxyMiddleware, trusted=parse_networks(settings.trusted_proxies))
+    app.add_middleware(HeadAsGetMiddleware)  # outermost: every layer below sees a GET
     _install_error_handlers(app)
     install_api_docs(app)
     _include_routers(app)
