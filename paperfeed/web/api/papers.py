@@ -11,7 +11,6 @@ import base64
 import binascii
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -93,10 +92,7 @@ def list_papers(
     if len(rows) > limit:
         last = page[-1]
         token = encode_cursor(PaperKey(last["published_at"], last["id"]))
-        # From the configured base URL: the request's Host header is the client's to choose.
-        base = request.app.state.settings.base_url.rstrip("/")
-        query = urlencode({"cursor": token, "limit": limit})
-        next_url = f"{base}{request.url.path}?{query}"
+        next_url = request.url.include_query_params(cursor=token, limit=limit)
         headers["Link"] = f'<{next_url}>; rel="next"'
     return json_response(body, headers=headers)
 
