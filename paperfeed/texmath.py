@@ -408,8 +408,12 @@ def marked_snippet(
 
 
 def _words(text: str, spans: Spans) -> list[tuple[int, int]]:
-    """Valid spans, in order."""
-    return sorted((a, b) for a, b in spans if 0 <= a < b <= len(text))
+    """Valid spans in order, without repeats or overlaps (a text is marked once)."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(set(spans)):
+        if 0 <= a < b <= len(text) and (not out or a >= out[-1][1]):
+            out.append((a, b))
+    return out
 
 
 def _densest(words: list[tuple[int, int]], width: int) -> int:
