@@ -324,7 +324,8 @@ paper_orgs = Table(
 Index("ix_paper_orgs_org_key", paper_orgs.c.org_key)
 
 # "For you": one small row per member holding the fitted personal model (a query vector over
-# the paper embeddings, a keyword profile and the papers it was fitted on) and their choices.
+# the paper embeddings, a keyword profile, an author profile and the papers it was fitted on)
+# and their choices.
 recommend_profiles = Table(
     "recommend_profiles",
     metadata,
@@ -341,6 +342,9 @@ recommend_profiles = Table(
     Column("version", Integer, nullable=False, default=0),  # bumped by every fit
     Column("fitted_at", DateTime, nullable=True),
     Column("updated_at", DateTime, nullable=False),
+    Column("authors", JSON, nullable=True),  # {normalised author name: weight} (migration 0013)
+    Column("topics", JSON, nullable=True),  # ai_keywords topics picked at cold start
+    Column("missing", Integer, nullable=True),  # liked papers without a vector at the last fit
 )
 
 # What a member told the recommender about a paper, besides upvotes and submissions:
