@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from paperfeed import metrics, shutdown
 from paperfeed.config import Settings
 from paperfeed.digests.editions import current_edition
 from paperfeed.errors import PaperfeedError
@@ -79,6 +81,9 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
         today = local_today(utcnow(), settings.timezone)
         summary = hf_daily.import_days(engine, settings, today, today, progress=False)
+        metrics.count_ingest("hf-daily", {"new": summary.new, "updated": summary.updated,
+                                          "unchanged": summary.unchanged,
+                                          "rejected": summary.rejected})
         done = after_ingest(engine, settings)  # as `paperfeed ingest`: counts, embeddings
         for line in done.warnings:
             log.warning("job ingest-hf-daily: %s", line)
@@ -89,7 +94,11 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
             from paperfeed.digests.editions import parse_edition
             from paperfeed.digests.send import send_edition
 
-            return send_edition(engine, settings, parse_edition(label, frequency)).line()
+            report = send_edition(engine, settings, parse_edition(label, frequency))
+            metrics.count_digest(frequency, {"sent": report.sent, "failed": report.failed,
+                                             "deferred": report.deferred,
+                                             "skipped": report.skipped})
+            return report.line()
 
         return run
 
@@ -130,11 +139,14 @@ class Scheduler:
         self._failed_at: dict[str, datetime] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._running: str | None = None  # the job running now (for a graceful stop)
 
     def tick(self, now: datetime) -> list[str]:
         """Run every due job not yet run for its period. Returns the names of jobs run."""
         ran = []
         for job in self.jobs:
+            if self._stop.is_set():  # shutting down: start nothing new
+                break
             key = job.due(now)
             if key is None or job_state.get_state(self.engine, f"job:{job.name}:last") == key:
                 continue
@@ -146,6 +158,9 @@ class Scheduler:
             ):
                 log.info("job %s: another process holds its lease, skipping", job.name)
                 continue
+            started = time.perf_counter()
+            outcome = "failure"
+            self._running = job.name
             try:
                 log.info("job %s (%s): starting", job.name, key)
                 result = job.run(key)
@@ -153,6 +168,10 @@ class Scheduler:
                     job_state.set_state(conn, f"job:{job.name}:last", key, now=utcnow())
                 log.info("job %s (%s): %s", job.name, key, result)
                 ran.append(job.name)
+                outcome = "success"
+            except shutdown.Interrupted as exc:  # serve is stopping; resumes on the next start
+                outcome = "interrupted"
+                log.warning("job %s (%s): %s", job.name, key, exc)
             except PaperfeedError as exc:  # expected failures (upstream down, ...): one line
                 self._failed_at[job.name] = now
                 log.error("job %s (%s) failed: %s; retried in 10 minutes", job.name, key, exc)
@@ -160,7 +179,9 @@ class Scheduler:
                 self._failed_at[job.name] = now
                 log.exception("job %s (%s) failed; retried in 10 minutes", job.name, key)
             finally:
+                self._running = None
                 leases.release(self.engine, job.name, self.holder)
+                metrics.observe_job(job.name, outcome, time.perf_counter() - started)
         return ran
 
     def start(self, tick_seconds: float = 30.0) -> None:
@@ -172,10 +193,38 @@ class Scheduler:
         self._thread = threading.Thread(target=loop, name="paperfeed-jobs", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def request_stop(self) -> None:
+        """Start no new job and ask a running one to end after its current batch (safe from a
+        signal handler: it only sets flags)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        shutdown.request_stop()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Graceful stop: start no new job, ask a running one to end after its current batch
+        (`shutdown.check`), wait up to `timeout` seconds. A job still running then has its
+        lease released, so a restarted server takes it over at once instead of waiting out
+        the lease; its committed batches are kept. Returns whether the thread ended."""
+        self._stop.set()
+        shutdown.request_stop()
+        if self._thread is None:
+            return True
+        running = self._running
+        if running is not None:
+            log.info("job %s: stopping after its current batch (up to %.0f s)", running, timeout)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            return True
+        running = self._running
+        if running is not None:
+            leases.release(self.engine, running, self.holder)
+            log.warning("job %s did not finish its batch within %.0f s; lease released, the "
+                        "next start resumes it", running, timeout)
+        return False
+
+
+def describe_jobs(scheduler: Scheduler) -> str:
+    """The scheduler's jobs, for serve's start-up line."""
+    return ", ".join(job.name for job in scheduler.jobs)
 
 
 def start_scheduler(engine: Engine, settings: Settings) -> Scheduler:

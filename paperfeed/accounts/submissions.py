@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from paperfeed import metrics
 from paperfeed.accounts.guards import act
 from paperfeed.autofeature import site_today
 from paperfeed.config import Settings
@@ -99,6 +100,8 @@ def submit_paper(
         added, title = 0, ""
     if added == 0:
         raise DuplicateSubmission(pid, day)
+    if fetched is not None:  # a paper new to the catalog, fetched from arXiv
+        metrics.count_ingest("submission", {"new": 1})
     return Submission(pid, day, title)
 
 

@@ -12,7 +12,9 @@ from paperfeed.cli.common import use_demo_instance
 from paperfeed.config import Settings
 from paperfeed.logs import uvicorn_config
 from paperfeed.mail import mail_destination
+from paperfeed.metrics import remove_multiprocess_dir, use_multiprocess_dir
 from paperfeed.storage.db import check_schema, connect, migrate
+from paperfeed.web.server import run_server
 
 
 def register(app: typer.Typer) -> None:
@@ -63,11 +65,15 @@ def serve(
     if derived:
         baseurl.record(settings.data_dir, url)  # for CLI commands beside this server
         _explain_derived_base_url(settings, url, host)
+    # Before anything imports prometheus_client: every worker (and the scheduler here) writes
+    # its metrics to files in this directory, summed at /metrics.
+    metrics_dir = use_multiprocess_dir()
+    scheduler = None
     if with_jobs:
-        from paperfeed.jobs import start_scheduler
+        from paperfeed.jobs import describe_jobs, start_scheduler
 
-        start_scheduler(connect(settings), settings)  # its own engine: see dispose below
-        typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly")
+        scheduler = start_scheduler(connect(settings), settings)  # its own engine
+        typer.echo(f"scheduled jobs: {describe_jobs(scheduler)}")
     engine.dispose()
     n = workers or settings.workers
     # Web workers do one small matrix product per request on many request threads: one BLAS /
@@ -83,16 +89,24 @@ def serve(
     where = " (all interfaces)" if is_wildcard(host) else ""
     typer.echo(f"paperfeed on {url}/{where}, links use {settings.base_url} "
                f"({n} worker{'s' if n > 1 else ''})")
-    uvicorn.run(
+    grace = settings.shutdown_grace_seconds
+    config = uvicorn.Config(
         "paperfeed.web.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=n,
         log_config=uvicorn_config("warning"),  # applied in every worker process
-        log_level="warning",
+        log_level="info",  # uvicorn.error at INFO: only its lifecycle lines pass (logs.py)
         access_log=False,
+        timeout_graceful_shutdown=int(grace) if grace else None,
     )
+    try:
+        run_server(config, on_stop=scheduler.request_stop if scheduler else None)
+    finally:
+        if scheduler is not None:
+            scheduler.stop(timeout=grace)
+        remove_multiprocess_dir(metrics_dir)
 
 
 def _explain_derived_base_url(settings: Settings, url: str, host: str) -> None:

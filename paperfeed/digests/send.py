@@ -24,6 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from paperfeed import shutdown
 from paperfeed.config import Settings
 from paperfeed.digests.compose import Digest, DigestPaper, compose
 from paperfeed.digests.editions import Edition, period_end_utc
@@ -228,6 +229,7 @@ class EditionSender:
                 while claims := self._claim():
                     for claim in claims:
                         self._deliver(mailer, digest, claim)
+                        shutdown.check("digests")  # stopping: remaining claims released
                         if self.progress is not None:
                             self.progress()
         except BaseException as exc:

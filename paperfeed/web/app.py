@@ -21,6 +21,7 @@ from paperfeed.errors import PaperfeedError, RateLimited
 from paperfeed.storage.db import check_schema, connect
 from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.csrf import CSRFCookieMiddleware
+from paperfeed.web.observe import ObserveMiddleware, request_id_of
 from paperfeed.web.templating import make_templates
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = make_templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(CSRFCookieMiddleware, secure=settings.base_url.startswith("https://"))
+    app.add_middleware(ObserveMiddleware, access_log=settings.access_log)  # outermost of ours
     _install_error_handlers(app)
     install_api_docs(app)
     _include_routers(app)
@@ -77,8 +79,10 @@ def app_from_env() -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from paperfeed.web.api import router as api_router
+    from paperfeed.web.health import router as health_router
     from paperfeed.web.pages import router as pages_router
 
+    app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(pages_router)
 
@@ -88,12 +92,25 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_response(request: Request, status: int, message: str) -> Response:
+    """The error as JSON under /api, as a page elsewhere; both name the request id (also in
+    the X-Request-ID header and in the log lines of the request), so a reported error can be
+    found in the log."""
+    rid = request_id_of(request)
+    response: Response
     if _wants_json(request):
-        return JSONResponse({"error": message}, status_code=status)
-    templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
-    )
+        body: dict[str, str] = {"error": message}
+        if rid:
+            body["request_id"] = rid
+        response = JSONResponse(body, status_code=status)
+    else:
+        templates = request.app.state.templates
+        response = templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message, "request_id": rid},
+            status_code=status,
+        )
+    if rid:  # a 500 is sent from outside the middlewares: set the header here too
+        response.headers["X-Request-ID"] = rid
+    return response
 
 
 def _install_error_handlers(app: FastAPI) -> None:
