@@ -111,8 +111,15 @@ def test_member_profile_shows_submissions_and_upvotes_only_when_allowed(
                     follow_redirects=False)
     assert r.status_code == 303
     client.cookies.clear()
+    from paperfeed import library
+
+    library.create_collection(engine, member, name="Shared reading", description="",
+                              public=True, now=datetime(2025, 6, 17))
+    library.create_collection(engine, member, name="Secret pile", description="",
+                              public=False, now=datetime(2025, 6, 17))
     page = client.get("/users/pat").text
     assert "Upvoted papers" in page and "1 upvote" in page
+    assert "Shared reading" in page and "Secret pile" not in page
     assert client.get("/users/nobody").status_code == 404
 
 

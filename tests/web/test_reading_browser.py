@@ -84,6 +84,10 @@ def test_math_is_typeset_and_no_raw_dollar_is_left(browser, site, live_server) -
     abstract = page.locator('[data-paper="2506.90002"] .abstract').inner_text()
     assert "$1M" in abstract  # an escaped dollar stays a dollar
     assert "\\$" not in abstract and "$\\mathcal" not in abstract
+    # search results too (a math title is typeset rather than highlighted)
+    page.goto(live_server + "/search?q=SHOIQ")
+    page.wait_for_selector(".paper-title .katex")
+    assert "$" not in page.locator(".paper-title").first.inner_text()
     # the paper page typesets its title and abstract too
     page.goto(live_server + "/papers/2506.90003")
     page.wait_for_selector("#paper-title .katex")

@@ -18,6 +18,7 @@ from paperfeed.storage.search import papers_by_ids
 from paperfeed.web.deps import load_member
 
 router = APIRouter()
+READ = ["GET", "HEAD"]  # feed readers and link checkers ask with HEAD too
 TYPES = {"bib": "application/x-bibtex; charset=utf-8",
          "ris": "application/x-research-info-systems; charset=utf-8"}
 
@@ -48,22 +49,22 @@ def _answer(request: Request, raw_id: str, kind: str) -> Response:
     return citation_response(text, kind, str(row["id"]).replace("/", "_"))
 
 
-@router.get("/papers/{arxiv_id}.bib", include_in_schema=False)
+@router.api_route("/papers/{arxiv_id}.bib", methods=READ, include_in_schema=False)
 def paper_bibtex(request: Request, arxiv_id: str) -> Response:
     return _answer(request, arxiv_id, "bib")
 
 
-@router.get("/papers/{arxiv_id}.ris", include_in_schema=False)
+@router.api_route("/papers/{arxiv_id}.ris", methods=READ, include_in_schema=False)
 def paper_ris(request: Request, arxiv_id: str) -> Response:
     return _answer(request, arxiv_id, "ris")
 
 
-@router.get("/papers/{archive}/{number}.bib", include_in_schema=False)
+@router.api_route("/papers/{archive}/{number}.bib", methods=READ, include_in_schema=False)
 def old_paper_bibtex(request: Request, archive: str, number: str) -> Response:
     return _answer(request, f"{archive}/{number}", "bib")
 
 
-@router.get("/papers/{archive}/{number}.ris", include_in_schema=False)
+@router.api_route("/papers/{archive}/{number}.ris", methods=READ, include_in_schema=False)
 def old_paper_ris(request: Request, archive: str, number: str) -> Response:
     return _answer(request, f"{archive}/{number}", "ris")
 
@@ -82,11 +83,11 @@ def _collection(request: Request, collection_id: int, kind: str) -> Response:
     return response
 
 
-@router.get("/collections/{collection_id}.bib", include_in_schema=False)
+@router.api_route("/collections/{collection_id}.bib", methods=READ, include_in_schema=False)
 def collection_bibtex(request: Request, collection_id: int) -> Response:
     return _collection(request, collection_id, "bib")
 
 
-@router.get("/collections/{collection_id}.ris", include_in_schema=False)
+@router.api_route("/collections/{collection_id}.ris", methods=READ, include_in_schema=False)
 def collection_ris(request: Request, collection_id: int) -> Response:
     return _collection(request, collection_id, "ris")

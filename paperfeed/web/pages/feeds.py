@@ -40,6 +40,7 @@ from paperfeed.web.pages.listing import period_heading
 from paperfeed.web.searching import filters_from, search_service
 
 router = APIRouter()
+READ = ["GET", "HEAD"]  # feed readers and link checkers ask with HEAD too
 TRENDING_DAYS = 7
 FEED_SIZE = 50
 
@@ -75,12 +76,12 @@ def latest_day_doc(request: Request) -> FeedDoc:
     return doc
 
 
-@router.get("/papers.{fmt}", include_in_schema=False)
+@router.api_route("/papers.{fmt}", methods=READ, include_in_schema=False)
 def daily_feed(request: Request, fmt: str) -> Response:
     return feed_response(request, latest_day_doc(request), check_format(fmt))
 
 
-@router.get("/papers/trending.{fmt}", include_in_schema=False)
+@router.api_route("/papers/trending.{fmt}", methods=READ, include_in_schema=False)
 def trending_feed(request: Request, fmt: str) -> Response:
     today = local_today(utcnow(), request.app.state.settings.timezone)
     with request.app.state.engine.connect() as conn:  # a quiet site still trends something
@@ -98,19 +99,19 @@ def period_doc(request: Request, period: Period) -> FeedDoc:
                          page_path=period.path, self_path=period.path)
 
 
-@router.get("/papers/date/{day}.{fmt}", include_in_schema=False)
+@router.api_route("/papers/date/{day}.{fmt}", methods=READ, include_in_schema=False)
 def day_feed(request: Request, day: str, fmt: str) -> Response:
     fmt = check_format(fmt)
     return feed_response(request, period_doc(request, day_period(parse_day(day))), fmt)
 
 
-@router.get("/papers/week/{week}.{fmt}", include_in_schema=False)
+@router.api_route("/papers/week/{week}.{fmt}", methods=READ, include_in_schema=False)
 def week_feed(request: Request, week: str, fmt: str) -> Response:
     fmt = check_format(fmt)
     return feed_response(request, period_doc(request, parse_week(week)), fmt)
 
 
-@router.get("/papers/month/{month}.{fmt}", include_in_schema=False)
+@router.api_route("/papers/month/{month}.{fmt}", methods=READ, include_in_schema=False)
 def month_feed(request: Request, month: str, fmt: str) -> Response:
     fmt = check_format(fmt)
     return feed_response(request, period_doc(request, parse_month(month)), fmt)
@@ -144,7 +145,7 @@ def search_doc(
                    query=query)
 
 
-@router.get("/search.{fmt}", include_in_schema=False)
+@router.api_route("/search.{fmt}", methods=READ, include_in_schema=False)
 def search_feed(
     request: Request,
     fmt: str,
@@ -161,7 +162,7 @@ def search_feed(
     return feed_response(request, doc, fmt)
 
 
-@router.get("/feeds/private/{token}.{fmt}", include_in_schema=False)
+@router.api_route("/feeds/private/{token}.{fmt}", methods=READ, include_in_schema=False)
 def private_feed(request: Request, token: str, fmt: str) -> Response:
     """A member's private feed; 404 once its token is revoked or the member is banned."""
     fmt = check_format(fmt)

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from paperfeed import library
 from paperfeed.errors import NotFound
 from paperfeed.models import utcnow
 from paperfeed.storage import authors, people
@@ -26,6 +27,7 @@ from paperfeed.web.feeds import alternates, check_format, feed_response
 from paperfeed.web.pages.cache import cached_page
 
 router = APIRouter()
+READ = ["GET", "HEAD"]  # feed readers and link checkers ask with HEAD too
 PAGE = 50
 MAX_NAME = 200
 
@@ -52,7 +54,8 @@ def _render(request: Request, name: str, context: dict[str, Any]) -> Response:
     return request.app.state.templates.TemplateResponse(request, name, context)
 
 
-@router.get("/authors/{raw:path}", response_class=HTMLResponse, include_in_schema=False)
+@router.api_route("/authors/{raw:path}", methods=READ, response_class=HTMLResponse,
+                  include_in_schema=False)
 def author_page(request: Request, raw: str, p: int = Query(0, ge=0, le=10_000)) -> Response:
     name, fmt = _split_format(raw)
     name = " ".join(name.split())[:MAX_NAME]
@@ -100,7 +103,8 @@ def organizations(request: Request) -> Response:
     return cached_page(request, render)
 
 
-@router.get("/organizations/{raw:path}", response_class=HTMLResponse, include_in_schema=False)
+@router.api_route("/organizations/{raw:path}", methods=READ, response_class=HTMLResponse,
+                  include_in_schema=False)
 def organization_page(
     request: Request, raw: str, p: int = Query(0, ge=0, le=10_000)
 ) -> Response:
@@ -143,6 +147,7 @@ def member_profile(request: Request, username: str) -> Response:
         upvoted = people.upvoted_papers(conn, row["id"], limit=PAGE) if row[
             "public_upvotes"] else []
     me = load_member(request)
+    collections = library.public_collections_of(request.app.state.engine, row["id"])
     submissions = []
     for r in submitted:
         card = card_from_row(r)
@@ -151,6 +156,7 @@ def member_profile(request: Request, username: str) -> Response:
         "profile": row, "counts": counts, "submissions": submissions,
         "upvoted": [card_from_row(r) for r in upvoted],
         "is_me": bool(me and me.id == row["id"]),
+        "collections": collections,
         "hf_url": ("https://huggingface.co/" + username) if row["external"] else None,
         "user_url": user_url(row["username"]),
     })

@@ -18,6 +18,7 @@ from paperfeed.thumbnails import cover_svg, thumb_path
 from paperfeed.web.cards import author_names
 
 router = APIRouter()
+READ = ["GET", "HEAD"]  # feed readers and link checkers ask with HEAD too
 # The cover is ours and static, but opened on its own it is a document: no scripts, ever.
 COVER_HEADERS = {
     "Cache-Control": "public, max-age=3600",
@@ -26,7 +27,7 @@ COVER_HEADERS = {
 }
 
 
-@router.get("/thumbs/{raw_id:path}", include_in_schema=False)
+@router.api_route("/thumbs/{raw_id:path}", methods=READ, include_in_schema=False)
 def thumbnail(request: Request, raw_id: str) -> Response:
     try:
         paper_id, _version = parse_arxiv_id(raw_id)
