@@ -7,7 +7,9 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
 - `keyword-counts` (SQLite): once a day, refresh the stored token document counts keyword
-  search prunes common words with (`storage.search.refresh_token_docs`).
+  search prunes common words with (`storage.search.refresh_token_docs`);
+- `backup` (SQLite, when `PAPERFEED_BACKUP_DIR` is set): once a day from
+  `PAPERFEED_BACKUP_HOUR`, a backup with retention (`backup.scheduled_backup`).
 
 Each job runs under a lease in `job_leases`, so two processes (two `serve --with-jobs`, or
 one plus cron) never run the same job at once, and remembers the last period it ran for in
@@ -23,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -74,6 +76,12 @@ def weekly_digest_due(now: datetime, settings: Settings) -> str | None:
     return current_edition("weekly", now, settings.timezone).label
 
 
+def backup_due(now: datetime, settings: Settings) -> str | None:
+    """Today's local date from `PAPERFEED_BACKUP_HOUR` on (one backup a day)."""
+    local = _local(now, settings)
+    return None if local.hour < settings.backup_hour else local.date().isoformat()
+
+
 def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
     def ingest(_key: str) -> str:
         from paperfeed.postingest import after_ingest
@@ -102,6 +110,11 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
         return run
 
+    def backup(key: str) -> str:
+        from paperfeed.backup import scheduled_backup
+
+        return scheduled_backup(settings, engine, today=date.fromisoformat(key))
+
     def keyword_counts(_key: str) -> str:
         from paperfeed.storage.search import refresh_token_docs
 
@@ -121,6 +134,8 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
     ]
     if engine.dialect.name == "sqlite":
         jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
+        if settings.backup_dir is not None:
+            jobs.append(Job("backup", lambda now: backup_due(now, settings), backup))
     return jobs
 
 

@@ -118,11 +118,14 @@ def hf_stand_in(*, held: bool) -> Iterator[HfStandIn]:
             seen.append(self.path)
             asked.set()
             release.wait(120)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the server stopped waiting (shut down): nothing to answer
+                pass
 
         def log_message(self, *_args: object) -> None:
             pass

@@ -85,12 +85,12 @@ def test_serve_sums_metrics_logs_json_survives_a_killed_worker_and_stops_gracefu
                 lease = conn.execute(select(job_leases.c.name)).scalars().all()
             assert lease == ["ingest-hf-daily"]
             _metrics_logs_and_a_killed_worker(served)
-            served.wait_log("Started server process", times=3)  # the replacement is up
+            served.wait_log("Started server process", times=3, timeout=180)  # replacement up
 
             body = json.dumps({"email": "drained@example.org", "frequency": "daily"}).encode()
             sock = _slow_post(served.url, "/api/subscriptions", body)
             served.proc.send_signal(signal.SIGTERM)
-            served.wait_log("Shutting down", times=2)  # both workers stopped accepting
+            served.wait_log("Shutting down", times=2, timeout=120)  # both stopped accepting
             sock.sendall(body[len(body) // 2:])  # the request in flight completes
             status, raw = _read_response(sock)
             sock.close()
@@ -127,6 +127,7 @@ def test_serve_sums_metrics_logs_json_survives_a_killed_worker_and_stops_gracefu
 
 
 def _metrics_logs_and_a_killed_worker(served: Served) -> None:
+    served.wait_log("Started server process", times=2, timeout=180)  # both workers are up
     ids = []
     for i in range(40):  # a new connection each: both workers take some
         r = httpx.get(f"{served.url}/papers/2401.{i:05d}", timeout=30)
@@ -155,4 +156,4 @@ def _metrics_logs_and_a_killed_worker(served: Served) -> None:
         assert r.status_code == 404
     body = httpx.get(served.url + "/metrics", timeout=30).text
     assert _requests_total(body, "/papers/{arxiv_id}") == 50  # the dead worker's count too
-    served.wait_log("Child process", timeout=60)  # uvicorn noticed, and replaces it
+    served.wait_log("Child process", timeout=180)  # uvicorn noticed, and replaces it
