@@ -22,7 +22,8 @@ so it does not depend on how busy the machine is). `--profile ROUTE` samples the
 py-spy during that route's runs and prints the hottest functions (inclusive and own time).
 
 `--compare ROOT` runs the same routes against a server started from another checkout (e.g.
-`git worktree add /tmp/pages-before fbd9f2d`) on a copy of the catalog migrated down to that
+`git worktree add /tmp/pages-before fbd9f2d`, with its own `.venv`: `python3 -m venv .venv &&
+.venv/bin/pip install -e .`) on a copy of the catalog migrated down to that
 checkout's schema, then prints both side by side with their ratio: figures taken in one run on
 one (possibly busy) machine compare fairly even when their absolute values do not.
 Needs `wrk` (Debian: apt-get install -y wrk) and ../shared/data beside the checkout.
@@ -205,11 +206,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def python_for(env: dict[str, str]) -> str:
+    """The checkout's own interpreter (`<root>/.venv`) when it has one: an editable install
+    of this checkout would otherwise win over PYTHONPATH."""
+    own = Path(env["PYTHONPATH"]) / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
 def start_server(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    cmd = [sys.executable, "-m", "paperfeed", "serve", "--port", str(port),
+    cmd = [python_for(env), "-m", "paperfeed", "serve", "--port", str(port),
            "--workers", str(workers)]
-    proc = subprocess.Popen(cmd, env=env)
+    proc = subprocess.Popen(cmd, env=env, cwd=env["PYTHONPATH"])  # cwd comes first on sys.path
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -304,7 +312,7 @@ def run_wrk(port: int, paths: list[str], cookies: list[str], seconds: float,
         cf.write_text("\n".join(cookies) + "\n" if cookies else "")
         env = {**os.environ, "BENCH_PATHS": str(pf), "BENCH_COOKIES": str(cf) if cookies else "",
                "BENCH_SEED": str(seed)}
-        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+        cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                "-s", str(LUA), f"http://127.0.0.1:{port}/"]
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
@@ -323,10 +331,11 @@ def warm(port: int, paths: list[str], cookie: str | None, n: int = 12) -> None:
 
 
 def profile_start(pids: list[int], seconds: float, out_dir: Path) -> list[subprocess.Popen[bytes]]:
-    if not shutil.which("py-spy"):
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
         sys.exit("bench: --profile needs py-spy (pip install py-spy)")
     return [subprocess.Popen(
-        ["py-spy", "record", "-p", str(p), "--format", "raw", "--rate", "250", "--nonblocking",
+        [spy, "record", "-p", str(p), "--format", "raw", "--rate", "250", "--nonblocking",
          "--duration", str(int(seconds) + 1), "-o", str(out_dir / f"{p}.txt")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for p in pids]
 
@@ -418,15 +427,16 @@ def bench_server(
     return results
 
 
-def memory_mode(env: dict[str, str], paths: dict[str, list[str]]) -> None:
+def memory_mode(label: str, env: dict[str, str], paths: dict[str, list[str]]) -> None:
     """Total memory (sum of PSS) with 1 and with 2 workers after the same warm-up."""
+    print(f"\n== memory: {label}", flush=True)
     totals = {}
     for n in (1, 2):
         proc, port = start_server(env, n)
         try:
-            for _ in range(n):  # reach every worker (connections are spread)
-                for route in ("search", "paper", "home", "search-api"):
-                    warm(port, paths[route], None, n=20)
+            for route in ("search", "paper", "home", "day", "month", "search-api"):
+                # the same mixed load as a run: 5 s of 8 clients reach every worker
+                run_wrk(port, paths[route], [], 5, 8, seed=1)
             mem = memory(proc.pid)
             totals[n] = sum(m["pss"] for m in mem.values())
             print(f"{n} worker(s): total PSS {totals[n]:.0f} MB; " + "; ".join(
@@ -435,6 +445,43 @@ def memory_mode(env: dict[str, str], paths: dict[str, list[str]]) -> None:
         finally:
             stop(proc)
     print(f"the second worker adds {totals[2] - totals[1]:.0f} MB (sum of PSS)")
+
+
+def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> None:
+    """The search engine alone, in this process, on the search route's first `n` queries: CPU
+    per search (SearchService.search, what the page and the API call), and the same queries
+    through the whole page and API in-process (TestClient, one thread): the page's own cost is
+    the difference. Each query is new to the process's caches (as in a run)."""
+    os.environ.update(env_for(data_dir))
+    sys.path.insert(0, str(ROOT))
+    from fastapi.testclient import TestClient
+
+    from paperfeed.config import Settings
+    from paperfeed.web.app import create_app
+
+    queries = [urllib.parse.unquote(p.split("q=", 1)[1]) for p in paths["search"][: 3 * n]]
+    client = TestClient(create_app(Settings()))
+    from paperfeed.web.searching import search_service
+
+    class _Req:
+        app = client.app
+
+    service = search_service(_Req())  # type: ignore[arg-type]
+    for q in queries[-20:]:  # warm: model, index, caches of common words
+        service.search(q, limit=101)
+    groups = {"engine": queries[:n], "page": queries[n : 2 * n], "api": queries[2 * n :]}
+    for name, qs in groups.items():
+        t0 = time.process_time()
+        for q in qs:
+            if name == "engine":
+                service.search(q, limit=101)
+            elif name == "page":
+                assert client.get("/search", params={"q": q}).status_code == 200
+            else:
+                assert client.get("/api/papers/search", params={"q": q[:250]}).status_code == 200
+        ms = (time.process_time() - t0) * 1000 / max(len(qs), 1)
+        print(f"in-process {name:<6} {len(qs)} distinct queries: {ms:6.1f} ms CPU per request",
+              flush=True)
 
 
 def compare_copy(data_dir: Path, other: Path) -> Path:
@@ -462,20 +509,22 @@ def main() -> None:
     ap.add_argument("--shared-data", type=Path, default=SHARED)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--members", type=int, default=50)
-    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
     ap.add_argument("--auth", nargs="+", default=["anon", "member"], choices=("anon", "member"))
     ap.add_argument("--profile", choices=ROUTES, help="py-spy the workers during this route")
     ap.add_argument("--compare", type=Path, help="another checkout to run side by side (first)")
     ap.add_argument("--memory", action="store_true", help="only: total PSS with 1 vs 2 workers")
+    ap.add_argument("--engine", action="store_true",
+                    help="only: CPU of the search engine vs the search page/API, in-process")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench: needs wrk (Debian: apt-get install -y wrk)")
     ensure_catalog(args.data_dir, args.size, args.shared_data)
     paths = route_paths(args.data_dir)
-    if args.memory:
-        memory_mode(env_for(args.data_dir), paths)
+    if args.engine:
+        engine_mode(args.data_dir, paths)
         return
     cookies = ensure_members(args.data_dir, args.members)
     runs = []
@@ -485,6 +534,10 @@ def main() -> None:
         # sessions and votes live in the database: the copy has the same members
         runs.append((f"compare {other}", env_for(copy, other)))
     runs.append((f"this checkout {ROOT}", env_for(args.data_dir)))
+    if args.memory:
+        for label, env in runs:
+            memory_mode(label, env, paths)
+        return
     results = [bench_server(label, env, args, paths, cookies) for label, env in runs]
     if len(results) == 2:
         before, after = results

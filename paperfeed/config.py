@@ -193,12 +193,17 @@ class Settings(BaseSettings):
         7, ge=1, le=3650,
         description="`paperfeed thumbs` renders papers featured in this many recent days.",
     )
+    # 30 s rather than a few: writes show at once anyway (the cache is keyed by the content
+    # version), so the lifetime only bounds time-dependent text (trending order, "today"), and
+    # a render of a month page costs ~100 ms of CPU (bench/pages.py).
     page_cache_seconds: float = Field(
-        5.0,
+        30.0,
         ge=0,
         le=3600,
-        description="Anonymous visitors of a list page (home, day, week, month) share one "
-        "rendered page for this long (per worker; only the CSRF token differs); 0 disables it.",
+        description="Visitors of a list, paper or search page, signed in or not, share one "
+        "rendered page for at most this long (per worker; each visitor's votes, account links "
+        "and CSRF token are filled in). Writes that change pages show at once regardless (the "
+        "cache is keyed by a content version); 0 disables it.",
     )
     # Operations: logs, health and metrics, shutdown, backups (docs/operations.md).
     log_format: Literal["text", "json"] = Field(

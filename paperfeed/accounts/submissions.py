@@ -102,6 +102,9 @@ def submit_paper(
         raise DuplicateSubmission(pid, day)
     if fetched is not None:  # a paper new to the catalog, fetched from arXiv
         metrics.count_ingest("submission", {"new": 1})
+    from paperfeed.recommend.service import member_acted
+
+    member_acted(engine, settings, member.id, now=now)  # "for you" learns from submissions
     return Submission(pid, day, title)
 
 

@@ -49,4 +49,8 @@ def set_vote(
             changed, count = votes.remove_vote(conn, user_id=member.id, paper_id=pid)
     if up and changed and settings.auto_feature_rules:
         apply_rules(engine, settings, now=now, paper_ids=[pid])
+    if changed:
+        from paperfeed.recommend.service import member_acted
+
+        member_acted(engine, settings, member.id, now=now)  # "for you" learns from the vote
     return VoteResult(pid, up, changed, count, count + int(paper["upstream_upvotes"] or 0))

@@ -16,7 +16,9 @@ from paperfeed.errors import BadRequest
 from paperfeed.search.evaluate import EvalStore, evaluate, read_qrels, read_queries
 from paperfeed.search.hybrid import MODES
 
-app = typer.Typer(help="Measure search quality on test collections.", no_args_is_help=True)
+app = typer.Typer(
+    help="Measure search and recommendation quality on real data.", no_args_is_help=True
+)
 
 
 @app.command("retrieval")
@@ -48,5 +50,49 @@ def retrieval(
         f"Recall@100 {m['recall@100']:.4f}  MRR@10 {m['mrr@10']:.4f}"
     )
     typer.echo(f"latency per query: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms")
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), sort_keys=True))
+
+
+@app.command("recommend")
+def recommend(
+    from_path: Path = typer.Option(
+        ..., "--from", exists=True,
+        help="Saved /api/daily_papers responses: a file, a directory of YYYY-MM-DD.json, "
+        "or a .tar.gz (as `ingest hf-daily --from` takes).",
+    ),
+    cut: str | None = typer.Option(
+        None, help="Train on submissions before this day, rank the lists from it on "
+        "(YYYY-MM-DD; default: two thirds into the archive)."
+    ),
+    svm: bool = typer.Option(True, "--svm/--no-svm",
+                             help="Also run the per-member tf-idf linear SVM baseline (slower)."),
+    as_json: bool = typer.Option(False, "--json", help="End with one JSON line of metrics."),
+    cache_dir: Path | None = typer.Option(
+        None, help="Document-embedding cache (default: <data_dir>/cache)."
+    ),
+) -> None:
+    """"For you" on real submitters: recall@10, nDCG@10, MRR vs popularity, random, tf-idf."""
+    from paperfeed.recommend.evaluate import (
+        RecommendEvalStore,
+        default_cut,
+        format_report,
+        load_task,
+        parse_cut,
+        run,
+    )
+    from paperfeed.storage.recommend import day_lists
+
+    settings = load_settings()
+    cache = cache_dir or settings.data_dir / "cache"
+    with RecommendEvalStore(from_path, settings=settings, cache_dir=cache) as store:
+        assert store.engine is not None and store.settings is not None
+        with store.engine.connect() as conn:
+            when = parse_cut(cut, default_cut(day_lists(conn)))
+        task = load_task(store.engine, when)
+        store.embed()
+        report = run(store.engine, store.settings, task, svm=svm)
+    for line in format_report(report):
+        typer.echo(line)
     if as_json:
         typer.echo(json.dumps(report.as_json(), sort_keys=True))

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from paperfeed import shutdown
 from paperfeed.config import Settings
-from paperfeed.digests.compose import Digest, DigestPaper, compose
+from paperfeed.digests.compose import Digest, DigestPaper, compose, to_digest_paper
 from paperfeed.digests.editions import Edition, period_end_utc
 from paperfeed.digests.render import OutgoingMail, Renderer, message_id
 from paperfeed.errors import PaperfeedError
@@ -134,10 +134,46 @@ def claimer_gone(claimed_by: str) -> bool:
     return not _pid_alive(pid)
 
 
-def for_you(user_id: int | None, digest: Digest) -> tuple[DigestPaper, ...]:
-    """Personal picks for a subscriber with an account: the hook for recommendations.
-    Empty until a recommender exists (the section is then simply not shown)."""
-    return ()
+FOR_YOU_PAPERS = 5
+
+
+def for_you(
+    engine: Engine, settings: Settings, user_id: int | None, digest: Digest
+) -> tuple[DigestPaper, ...]:
+    """Personal picks for a subscriber with an account: the edition's period ranked by their
+    "for you" model (`recommend.service`), top FOR_YOU_PAPERS. Empty (the section is not shown)
+    for subscribers without an account or a model, and when ranking fails: a digest is never
+    held up by recommendations."""
+    if user_id is None:
+        return ()
+    try:
+        from paperfeed.recommend.service import open_recommender
+        from paperfeed.storage.recommend import featured_ids, paper_rows
+
+        edition = digest.edition
+        with engine.connect() as conn:
+            ids = featured_ids(conn, edition.start, edition.end)
+        ranking = open_recommender(settings, engine).rank(user_id, ids)
+        picks = [r.paper_id for r in ranking.items if not r.not_interested][:FOR_YOU_PAPERS]
+        with engine.connect() as conn:
+            rows = paper_rows(conn, picks)
+    except Exception:  # noqa: BLE001 - the shared digest still goes out
+        log.warning("digest: no 'for you' section for member %s", user_id, exc_info=True)
+        return ()
+    return tuple(
+        to_digest_paper(_Pick(p, rows[p]), digest.base_url) for p in picks if p in rows
+    )
+
+
+class _Pick:
+    """A paper row as compose's FeedItemLike."""
+
+    def __init__(self, paper_id: str, row: dict[str, object]) -> None:
+        self.paper_id = paper_id
+        self.title = str(row["title"])
+        self.abstract = str(row["abstract"])
+        self.authors = list(row["authors"] or [])  # type: ignore[call-overload]
+        self.upvotes = int(row["upvotes"] or 0)  # type: ignore[call-overload]
 
 
 def load_digest(
@@ -298,7 +334,8 @@ class EditionSender:
             self.report.skipped += 1
             return
         recipient = self.renderer.recipient(
-            claim.subscription_id, claim.email, for_you(claim.user_id, digest)
+            claim.subscription_id, claim.email,
+            for_you(self.engine, self.settings, claim.user_id, digest),
         )
         mail = self.renderer.digest_mail(digest, recipient, now=self.clock())
         with write(self.engine) as conn:

@@ -141,15 +141,26 @@ class Highlighter:
                     i = low.find(prefix, i + 1)
         return [(a, b, w) for a, (b, w) in sorted(found.items())]
 
+    def prime(self, texts: Iterable[str]) -> None:
+        """Look up the candidate words of all `texts` at once (one call to the stemmer for a
+        whole page instead of one per text: the index's stemmer has a per-call cost)."""
+        if not self._prefixes:
+            return
+        unknown = {w for t in texts for _, _, w in self._candidates(t)
+                   if w not in self._verdicts}
+        self._judge(unknown)
+
+    def _judge(self, words: set[str]) -> None:
+        if words:
+            stems = self._cache.get_many(words)
+            self._verdicts.update({w: stems[w] in self.stems for w in words})
+
     def spans(self, text: str) -> list[tuple[int, int]]:
         """(start, end) of every matching word in `text`, in order: one scan of the text."""
         if not self._prefixes:
             return []
         found = self._candidates(text)
-        unknown = {w for _, _, w in found if w not in self._verdicts}
-        if unknown:
-            stems = self._cache.get_many(unknown)
-            self._verdicts.update({w: stems[w] in self.stems for w in unknown})
+        self._judge({w for _, _, w in found if w not in self._verdicts})
         return [(a, b) for a, b, w in found if self._verdicts[w]]
 
     def mark(self, text: str) -> Markup:

@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "keyword", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "keyword", "semantic")
 MAX_LIMIT = 200
+# Searches one service runs at once; the others wait *before* taking a database connection. A
+# hybrid search holds two pooled connections (keyword side here, semantic side on the
+# `search-semantic` pool of as many threads): with more searches in flight than the pool has
+# pairs, each held one and waited for the other forever (seen at 32 clients, bench/pages.py).
+# Searching is CPU-bound, so more at once than this only lengthens each one.
+SEARCH_CONCURRENCY = 4
 ALLOWED_IDS_MAX = 20_000  # beyond this many filtered ids, post-filter semantic hits instead
 
 
@@ -160,6 +166,7 @@ class SearchService:
         self._warned = False
         self._index: Any = None
         self._index_failed = False
+        self._running = threading.BoundedSemaphore(SEARCH_CONCURRENCY)
 
     # -- semantic side -------------------------------------------------------------------
     def similar(self, paper_id: str, *, k: int = 6) -> list[str]:
@@ -300,6 +307,12 @@ class SearchService:
         query: Query | None = None,
     ) -> SearchResult:
         """Search papers. Never raises for any query text (the parser accepts everything)."""
+        with self._running:
+            return self._search(text, filters=filters, limit=limit, mode=mode, query=query)
+
+    def _search(
+        self, text: str, *, filters: SearchFilters, limit: int, mode: str, query: Query | None
+    ) -> SearchResult:
         if mode not in MODES:
             mode = "hybrid"
         limit = max(1, min(limit, MAX_LIMIT))
@@ -419,7 +432,9 @@ def _pool() -> ThreadPoolExecutor:
     if _POOL is None:
         with _POOL_LOCK:
             if _POOL is None:
-                _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="search-semantic")
+                _POOL = ThreadPoolExecutor(
+                    max_workers=SEARCH_CONCURRENCY, thread_name_prefix="search-semantic"
+                )
     return _POOL
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 
 from paperfeed.errors import NotFound
+from paperfeed.storage import versions
 from paperfeed.storage.schema import comments, users
 
 
@@ -54,6 +55,7 @@ def add_comment(conn: Connection, *, paper_id: str, user_id: int, body: str, now
             deleted=False,
         )
     )
+    versions.touch(conn)
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
@@ -86,11 +88,14 @@ def edit_comment(conn: Connection, comment_id: int, *, body: str, now: datetime)
     conn.execute(
         update(comments).where(comments.c.id == comment_id).values(body=body, edited_at=now)
     )
+    versions.touch(conn)
 
 
 def delete_comment(conn: Connection, comment_id: int) -> None:
     conn.execute(update(comments).where(comments.c.id == comment_id).values(deleted=True))
+    versions.touch(conn)
 
 
 def set_hidden(conn: Connection, comment_id: int, hidden: bool) -> None:
     conn.execute(update(comments).where(comments.c.id == comment_id).values(hidden=hidden))
+    versions.touch(conn)

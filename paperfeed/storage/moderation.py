@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import aliased
 
 from paperfeed.errors import NotFound
+from paperfeed.storage import versions
 from paperfeed.storage.schema import featured, moderation_log, papers, users
 
 
@@ -56,6 +57,7 @@ def set_paper_hidden(
     result = conn.execute(update(papers).where(papers.c.id == paper_id).values(hidden=hidden))
     if result.rowcount != 1:
         raise NotFound(f"moderation: no paper {paper_id!r}")
+    versions.touch(conn)
     record(conn, actor_id=actor_id, action="hide_paper" if hidden else "unhide_paper",
            target_type="paper", target_id=paper_id, reason=reason, now=now)
 
@@ -71,6 +73,7 @@ def set_featured_removed(
     if row is None:
         raise NotFound(f"moderation: no featured entry {featured_id}")
     conn.execute(update(featured).where(featured.c.id == featured_id).values(removed=removed))
+    versions.touch(conn)
     record(conn, actor_id=actor_id, action="remove_featured" if removed else "restore_featured",
            target_type="featured", target_id=f"{row.paper_id}@{row.day.isoformat()}",
            reason=reason, now=now)

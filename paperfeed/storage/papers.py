@@ -18,7 +18,7 @@ from sqlalchemy import Connection, String, func, select, tuple_
 from sqlalchemy.engine import RowMapping
 
 from paperfeed.models import Author, Featured, IngestSummary, Paper, Submitter
-from paperfeed.storage import authors
+from paperfeed.storage import authors, versions
 from paperfeed.storage.schema import featured, papers, users
 
 # Columns a Paper record maps onto one-to-one (besides id/authors handled separately).
@@ -105,6 +105,8 @@ def upsert_papers(conn: Connection, records: Iterable[Paper], *, now: datetime) 
             batch = []
     if batch:
         summary.merge(_upsert_batch(conn, batch, now))
+    if summary.new or summary.updated:
+        versions.touch(conn)
     return summary
 
 
@@ -225,6 +227,7 @@ def add_featured(conn: Connection, items: Iterable[Featured], *, now: datetime) 
         )
     if rows:
         conn.execute(featured.insert(), rows)
+        versions.touch(conn)
     return len(rows)
 
 

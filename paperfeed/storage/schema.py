@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -320,3 +321,46 @@ paper_orgs = Table(
     Column("fullname", String(255), nullable=True),
 )
 Index("ix_paper_orgs_org_key", paper_orgs.c.org_key)
+
+# "For you": one small row per member holding the fitted personal model (a query vector over
+# the paper embeddings, a keyword profile and the papers it was fitted on) and their choices.
+recommend_profiles = Table(
+    "recommend_profiles",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", String(128), nullable=True),  # embedding model of `weights`
+    Column("dim", Integer, nullable=True),
+    Column("weights", LargeBinary, nullable=True),  # float32 little-endian, `dim` values
+    Column("keywords", JSON, nullable=True),  # {term: weight}, the top terms of the positives
+    Column("anchors", JSON, nullable=True),  # [[paper_id, kind], ...]: positives for reasons
+    Column("positives", Integer, nullable=False, default=0),
+    Column("negatives", Integer, nullable=False, default=0),
+    Column("categories", JSON, nullable=True),  # arXiv categories picked at cold start
+    Column("popularity", Boolean, nullable=False, default=False),  # opt-in upvote blend
+    Column("version", Integer, nullable=False, default=0),  # bumped by every fit
+    Column("fitted_at", DateTime, nullable=True),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# What a member told the recommender about a paper, besides upvotes and submissions:
+# more (more like this), less (not interested), up / down (active-learning thumbs),
+# seed (picked at cold start), import (from a BibTeX or ORCID list of their own papers).
+recommend_feedback = Table(
+    "recommend_feedback",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+)
+Index("ix_recommend_feedback_user", recommend_feedback.c.user_id, recommend_feedback.c.created_at)
+
+# Version counters of what pages show (storage/versions.py): `content` goes up in every write
+# transaction that changes a list, a paper or its counts, so cached page fragments keyed by it
+# are never served after a change, in any worker or on any machine.
+site_versions = Table(
+    "site_versions",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

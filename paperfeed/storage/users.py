@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from paperfeed.errors import Conflict, NotFound
 from paperfeed.models import Member
+from paperfeed.storage import versions
 from paperfeed.storage.schema import api_tokens, login_tokens, sessions, users
 
 
@@ -116,6 +117,7 @@ def set_role(conn: Connection, user_id: int, role: str) -> None:
 
 def set_banned(conn: Connection, user_id: int, banned: bool) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(banned=banned))
+    versions.touch(conn)  # a banned member's comments and submissions leave pages
     if banned:
         conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
 
@@ -135,6 +137,7 @@ def update_profile(
                 .where(users.c.id == user_id)
                 .values(display_name=display_name, username=username)
             )
+        versions.touch(conn)  # names shown as submitter and comment author
     except IntegrityError as exc:
         raise Conflict(f"accounts: the username {username!r} is taken; choose another") from exc
 

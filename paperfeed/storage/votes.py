@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed.errors import NotFound
+from paperfeed.storage import versions
 from paperfeed.storage.schema import papers, votes
 
 
@@ -69,6 +70,8 @@ def add_vote(conn: Connection, *, user_id: int, paper_id: str, now: datetime) ->
     if not _lock_paper(conn, paper_id):
         raise NotFound(f"votes: no paper {paper_id!r}")
     added = _insert_vote(conn, user_id, paper_id, now)
+    if added:
+        versions.touch(conn)
     return added, recount(conn, paper_id)
 
 
@@ -79,6 +82,8 @@ def remove_vote(conn: Connection, *, user_id: int, paper_id: str) -> tuple[bool,
     result = conn.execute(
         delete(votes).where(votes.c.user_id == user_id, votes.c.paper_id == paper_id)
     )
+    if result.rowcount == 1:
+        versions.touch(conn)
     return result.rowcount == 1, recount(conn, paper_id)
 
 

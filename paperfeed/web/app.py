@@ -38,7 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
-    engine = connect(settings)
+    engine = connect(settings, role="web")
     check_schema(engine)
     app.state.settings = settings
     app.state.engine = engine

@@ -25,7 +25,10 @@ def _saved_cache(request: Request) -> dict[str, bool]:
 
 
 def prime_saved(request: Request, items: Iterable[Any]) -> str:
-    """Load which of a list's papers the signed-in member saved, in one query (renders "")."""
+    """Load which of a list's papers the signed-in member saved, in one query (renders "").
+    Nothing to do while a shared page is recorded: its save controls are slots."""
+    if getattr(request.state, "fragments", None) is not None:
+        return ""
     member = load_member(request)
     if member is None:
         return ""

@@ -27,12 +27,17 @@ def _sign(secret: str, value: str) -> str:
 
 
 def csrf_token(request: Request) -> str:
-    """The token for forms on this page (creates the cookie value on first use)."""
+    """The token for forms on this page (creates the cookie value on first use). Computed
+    once per request: every form of the page carries the same token."""
+    token: str | None = getattr(request.state, "csrf_token", None)
+    if token is not None:
+        return token
     value = request.cookies.get(COOKIE) or getattr(request.state, "csrf_new_cookie", None)
     if not value:
         value = secrets.token_urlsafe(24)
         request.state.csrf_new_cookie = value
-    return _sign(request.app.state.settings.secret(), value)
+    token = request.state.csrf_token = _sign(request.app.state.settings.secret(), value)
+    return token
 
 
 def csrf_input(request: Request) -> Markup:

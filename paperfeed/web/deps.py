@@ -42,7 +42,15 @@ def client_ip(request: Request) -> str:
 
 
 def load_member(request: Request) -> Member | None:
-    """The session's member, looked up once per request (templates call this too)."""
+    """The session's member, looked up once per request (templates call this too).
+
+    While a page is recorded to be shared by every visitor (web/pages/cache.py) the answer is
+    None, "nobody", and the recording learns it was asked (its page then serves anonymous
+    visitors only)."""
+    recording = getattr(request.state, "fragments", None)
+    if recording is not None:
+        recording.consulted = True
+        return None
     cached = getattr(request.state, "member", _UNSET)
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]

@@ -29,7 +29,10 @@ def _voted_cache(request: Request) -> dict[str, bool]:
 
 
 def prime_votes(request: Request, items: Iterable[Any]) -> str:
-    """Load which of a list's papers the signed-in member upvoted, in one query (renders as "")."""
+    """Load which of a list's papers the signed-in member upvoted, in one query (renders as "").
+    Nothing to do while a shared page is recorded: its upvote buttons are slots."""
+    if getattr(request.state, "fragments", None) is not None:
+        return ""
     member = load_member(request)
     if member is None:
         return ""
@@ -83,3 +86,6 @@ def register(env: Environment) -> None:
         here=here,
     )
     env.filters["comment_html"] = render_body
+    from paperfeed.web import slots
+
+    slots.register(env)

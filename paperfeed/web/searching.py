@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -47,6 +50,75 @@ class MeasuredSearchService(SearchService):
         metrics.observe_search(asked, str(getattr(result, "used", asked)),
                                time.perf_counter() - start)
         return result
+
+
+SHARED_DEPTH = 100  # searches asking for fewer hits share one answer of this many
+
+
+class RecentSearches:
+    """Results of identical searches within `ttl` seconds, shared by a worker's requests, and
+    computed once when identical requests arrive together (the later ones wait for the first):
+    a popular query, a page reload, the API and the page asking the same thing."""
+
+    def __init__(self, *, ttl: float, max_entries: int = 256) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, SearchResult]] = OrderedDict()
+        self._running: dict[tuple[Any, ...], Future[SearchResult]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], SearchResult]) -> SearchResult:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > now:
+                self._items.move_to_end(key)
+                return hit[1]
+            running = self._running.get(key)
+            if running is None:
+                mine: Future[SearchResult] = Future()
+                self._running[key] = mine
+        if running is not None:
+            return running.result()
+        try:
+            result = compute()
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+        mine.set_result(result)
+        if self.ttl > 0:
+            with self._lock:
+                self._items[key] = (time.monotonic() + self.ttl, result)
+                while len(self._items) > self.max_entries:
+                    self._items.popitem(last=False)
+        return result
+
+
+def shared_search(
+    request: Request, q: str, *, filters: SearchFilters, limit: int
+) -> SearchResult:
+    """`SearchService.search(q, filters=, limit=)`, shared between identical requests of this
+    worker for `api_cache_seconds` and keyed by the content version (pages/cache.py), so a
+    change to the catalog is searched anew."""
+    from paperfeed.web.pages.cache import page_cache
+
+    state = request.app.state
+    recent: RecentSearches | None = getattr(state, "recent_searches", None)
+    if recent is None:
+        recent = state.recent_searches = RecentSearches(ttl=state.settings.api_cache_seconds)
+    depth = max(limit, SHARED_DEPTH)
+    version = page_cache(request).version(request, fresh=False)
+    result = recent.get(
+        (q, filters, depth, version),
+        lambda: search_service(request).search(q, filters=filters, limit=depth),
+    )
+    if len(result.hits) <= limit:
+        return result
+    return SearchResult(query=result.query, hits=result.hits[:limit], mode=result.mode,
+                        used=result.used, notes=result.notes)
 
 
 def parse_date(value: str | None, name: str) -> date | None:
@@ -104,6 +176,7 @@ def items_for(
     hits = result.hits if hits is None else hits
     rows = papers_by_ids(conn, [h.paper_id for h in hits])
     marks = highlighter(result.query, stemmer_for(conn))
+    marks.prime(t for row in rows.values() for t in (str(row["title"]), str(row["abstract"])))
     items: list[SearchItem] = []
     for hit in hits:
         row = rows.get(hit.paper_id)
@@ -132,16 +205,30 @@ def items_for(
 
 
 def similar_items(request: Request, paper_id: str, *, k: int = 6) -> list[SearchItem]:
-    """"Similar papers" for the paper page: neighbours of the stored vector, [] without one."""
-    service = search_service(request)
-    ids = service.similar(paper_id, k=k)
-    if not ids:
-        return []
+    """"Similar papers" for the paper page: neighbours of the stored vector, [] without one.
+    The neighbours are shared like searches (members' paper pages are rendered per visitor:
+    their comment forms); the rows, with today's counts, are read each time."""
     from paperfeed.search.query import parse
+    from paperfeed.web.pages.cache import page_cache
 
-    result = SearchResult(
-        query=parse(""), hits=[SearchHit(paper_id=i, score=0.0) for i in ids],
-        mode="similar", used="similar",
-    )
+    state = request.app.state
+    recent: RecentSearches | None = getattr(state, "recent_similar", None)
+    if recent is None:
+        recent = state.recent_similar = RecentSearches(
+            ttl=max(state.settings.page_cache_seconds, state.settings.api_cache_seconds),
+            max_entries=1024,
+        )
+
+    def neighbours() -> SearchResult:
+        ids = search_service(request).similar(paper_id, k=k)
+        return SearchResult(
+            query=parse(""), hits=[SearchHit(paper_id=i, score=0.0) for i in ids],
+            mode="similar", used="similar",
+        )
+
+    version = page_cache(request).version(request, fresh=False)
+    result = recent.get(("similar", paper_id, k, version), neighbours)
+    if not result.hits:
+        return []
     with request.app.state.engine.connect() as conn:
         return items_for(conn, result, width=240)

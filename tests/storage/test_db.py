@@ -108,3 +108,29 @@ def test_migrations_form_one_line_with_unique_revision_ids() -> None:
     files = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
     revisions = [r.revision for r in script.walk_revisions()]
     assert len(revisions) == len(set(revisions)) == len(files)
+
+
+def test_migrating_a_catalog_with_members_and_their_sessions(settings) -> None:  # type: ignore[no-untyped-def]
+    """Migrations run on a database in use: users referred to by sessions and featured rows
+    (0009 once copied and dropped the users table, which SQLite refuses with foreign keys on)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from paperfeed.storage.db import alembic_config, check_schema, connect, migrate
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(settings)
+    command.upgrade(alembic_config(engine), "0008")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO users (id, email, username, role, banned, external, created_at) "
+            "VALUES (1, 'a@example.org', 'ada', 'member', 0, 0, '2025-06-16 00:00:00')"))
+        conn.execute(text(
+            "INSERT INTO sessions (id_hash, user_id, created_at, expires_at) "
+            "VALUES ('h', 1, '2025-06-16 00:00:00', '2099-01-01 00:00:00')"))
+    migrate(engine)
+    check_schema(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT username FROM users")).scalar_one() == "ada"
+        assert conn.execute(text("SELECT count(*) FROM sessions")).scalar_one() == 1
+    engine.dispose()

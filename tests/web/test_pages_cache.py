@@ -1,17 +1,31 @@
-"""The anonymous page cache: shared HTML, per-visitor CSRF token, bypass for other cookies."""
+"""The shared page cache (web/pages/cache.py): one render per page and content version, every
+visitor's own upvote state, account links and CSRF token filled in; never one member's state
+in another's page; writes show at once for members (in every worker) and after the version
+poll for anonymous visitors."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, datetime
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, update
 
+from paperfeed.accounts.signin import SESSION_COOKIE, start_session
+from paperfeed.config import Settings
+from paperfeed.models import Member, utcnow
+from paperfeed.storage import users
+from paperfeed.storage.db import connect, migrate, write
+from paperfeed.storage.schema import papers
 from paperfeed.web.app import create_app
 from paperfeed.web.csrf import COOKIE, FIELD, _sign
 from tests.feed_factories import feature, paper
 
 D = date(2025, 6, 16)
+DAY = "/papers/date/2025-06-16"
+NOW = datetime(2025, 6, 16, 12, 0)
 
 
 def token(html: str) -> str:
@@ -20,25 +34,87 @@ def token(html: str) -> str:
     return m.group(1)
 
 
-def test_cached_list_keeps_each_visitors_csrf_token_valid(client, engine, settings):
+def button(html: str, pid: str) -> tuple[bool, int]:
+    """(voted, count) of a paper's upvote button on a page."""
+    m = re.search(
+        rf'class="upvote-form( voted)?" id="upvote-{re.escape(pid)}">.*?'
+        r'aria-pressed="(true|false)".*?<span class="upvote-count">(\d+)</span>', html, re.S)
+    assert m, f"no upvote button for {pid}"
+    assert bool(m.group(1)) == (m.group(2) == "true")
+    return bool(m.group(1)), int(m.group(3))
+
+
+def member(engine: Engine, settings: Settings, name: str, role: str = "member") -> str:
+    """A member with a live session; returns the session cookie value."""
+    with write(engine) as conn:
+        m: Member = users.create_user(conn, email=f"{name}@example.org", now=NOW,
+                                      username=name, role=role)
+    return start_session(engine, settings, m, now=utcnow())
+
+
+def browser(app: object, session: str | None = None) -> TestClient:
+    c = TestClient(app)  # type: ignore[arg-type]
+    if session:
+        c.cookies.set(SESSION_COOKIE, session)
+    return c
+
+
+def vote(c: TestClient, pid: str, page: str = DAY) -> None:
+    html = c.get(page).text
+    r = c.post(f"/papers/{pid}/upvote", data={FIELD: token(html), "vote": "1", "next": page},
+               follow_redirects=False)
+    assert r.status_code == 303, r.text
+
+
+@pytest.fixture
+def slow_poll(client: TestClient) -> Iterator[None]:
+    """Anonymous requests trust the version they read last for an hour (as if they came within
+    the poll interval): what they see then comes from the cache."""
+    cache = page_cache_of(client)
+    cache.poll = 3600.0
+    yield
+
+
+def page_cache_of(c: TestClient):  # type: ignore[no-untyped-def]
+    c.get("/")  # creates the app's cache
+    return c.app.state.page_cache  # type: ignore[attr-defined]
+
+
+def test_cached_list_keeps_each_visitors_csrf_token_valid(client, engine, settings, slow_poll):
     feature(engine, [paper("2506.00001", title="First title")], D)
-    first = client.get("/papers/date/2025-06-16")
+    first = client.get(DAY)
     feature(engine, [paper("2506.00002", title="Added later")], D)
     with TestClient(client.app) as other:
-        second = other.get("/papers/date/2025-06-16")
-    # Within the TTL the second visitor sees the cached list ...
+        second = other.get(DAY)
+    # Within the poll interval the second anonymous visitor sees the cached list ...
     assert "Added later" not in second.text and "First title" in second.text
-    # ... with a token made for its own cookie, not the first visitor's.
+    # ... with a token made for its own cookie, not the first visitor's, in every form.
     assert token(first.text) != token(second.text)
-    assert token(second.text) == _sign(settings.secret(), second.cookies[COOKIE])
+    assert set(re.findall(rf'name="{FIELD}" value="([0-9a-f]+)"', second.text)) == {
+        _sign(settings.secret(), second.cookies[COOKIE])}
 
 
-def test_requests_with_other_cookies_bypass_the_cache(client, engine):
+def test_writes_show_at_once_for_members_and_after_the_poll_for_anonymous(
+    client, engine, settings, slow_poll
+):
     feature(engine, [paper("2506.00001", title="First title")], D)
-    client.get("/papers/date/2025-06-16")
+    client.get(DAY)
     feature(engine, [paper("2506.00002", title="Added later")], D)
-    client.cookies.set("pf_session", "someone")
-    assert "Added later" in client.get("/papers/date/2025-06-16").text
+    assert "Added later" not in client.get(DAY).text  # anonymous, within the poll
+    signed_in = browser(client.app, member(engine, settings, "bob"))
+    assert "Added later" in signed_in.get(DAY).text  # members read the version each time
+    page_cache_of(client).poll = 0.0
+    assert "Added later" in client.get(DAY).text
+
+
+def test_requests_with_unknown_cookies_bypass_the_cache(client, engine):
+    feature(engine, [paper("2506.00001", upvotes=3)], D)
+    client.get(DAY)
+    with write(engine) as conn:  # a write that does not raise the content version
+        conn.execute(update(papers).values(upstream_upvotes=9))
+    assert button(client.get(DAY).text, "2506.00001") == (False, 3)
+    client.cookies.set("theme", "dark")
+    assert button(client.get(DAY).text, "2506.00001") == (False, 9)
 
 
 def test_cache_can_be_disabled(settings, engine):
@@ -46,20 +122,106 @@ def test_cache_can_be_disabled(settings, engine):
     with TestClient(create_app(settings)) as c:
         feature(engine, [paper("2506.00001", title="First title")], D)
         c.get("/")
-        feature(engine, [paper("2506.00002", title="Added later", upvotes=5)], D)
-        assert "Added later" in c.get("/").text
+        with write(engine) as conn:
+            conn.execute(update(papers).values(title="Changed quietly"))
+        assert "Changed quietly" in c.get("/").text
 
 
-def test_paper_pages_are_cached_for_anonymous_visitors_only(client, engine):
-    from sqlalchemy import update
+def test_signed_in_pages_never_show_another_members_state(client, engine, settings):
+    feature(engine, [paper("2506.00001", upvotes=3), paper("2506.00002", upvotes=1)], D)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    ben = browser(client.app, member(engine, settings, "ben", role="moderator"))
+    vote(ann, "2506.00001")
+    for _ in range(2):  # the second round is served from the shared record
+        for who, c in (("ann", ann), ("ben", ben), (None, client)):
+            for url in (DAY, "/", "/papers/2506.00002", "/search?q=title"):
+                html = c.get(url).text
+                names = re.findall(r'class="me">([^<]+)<', html)
+                assert names == ([who] if who else []), (url, who, names)
+                assert ("Sign in</a>" in html) == (who is None)
+                assert ('href="/admin"' in html) == (who == "ben")
+                if url == DAY:
+                    assert button(html, "2506.00001") == (who == "ann", 4)
+                    assert button(html, "2506.00002") == (False, 1)
+                assert html.count('class="upvote-form voted"') == (
+                    1 if who == "ann" and url in (DAY, "/") else 0)
+                assert "\ue000" not in html and "\ue001" not in html
 
-    from paperfeed.storage.db import write
-    from paperfeed.storage.schema import papers
 
-    feature(engine, [paper("2506.00001", upvotes=3)], D)
-    assert '<span class="upvote-count">3</span>' in client.get("/papers/2506.00001").text
+def two_workers(settings: Settings) -> tuple[object, object]:
+    """Two apps on one database, each with its own caches: two web workers."""
+    return create_app(settings), create_app(settings)
+
+
+def _vote_shows_in_every_worker(settings: Settings, engine: Engine) -> None:
+    feature(engine, [paper("2506.00001", upvotes=3), paper("2506.00002", upvotes=2)], D)
+    one, two = two_workers(settings)
+    ann_session, ben_session = member(engine, settings, "ann"), member(engine, settings, "ben")
+    ann1, ann2 = browser(one, ann_session), browser(two, ann_session)
+    ben2, anon2 = browser(two, ben_session), browser(two)
+    page_cache_of(anon2).poll = 0.0
+    for c in (ann1, ann2, ben2, anon2):  # every worker has the page cached
+        assert button(c.get(DAY).text, "2506.00001") == (False, 3)
+    vote(ann1, "2506.00001")
+    assert button(ann2.get(DAY).text, "2506.00001") == (True, 4)  # the voter, other worker
+    assert button(ben2.get(DAY).text, "2506.00001") == (False, 4)
+    assert button(anon2.get(DAY).text, "2506.00001") == (False, 4)
+    assert button(ann2.get("/papers/2506.00001").text, "2506.00001") == (True, 4)
+
+
+def test_a_vote_shows_at_once_for_its_voter_and_others_in_every_worker(settings, engine):
+    _vote_shows_in_every_worker(settings, engine)
+
+
+@pytest.mark.postgres
+def test_a_vote_shows_in_every_worker_on_postgresql(pg_settings):
+    engine = connect(pg_settings)
+    migrate(engine)
+    try:
+        _vote_shows_in_every_worker(pg_settings, engine)
+    finally:
+        engine.dispose()
+
+
+def test_pages_that_ask_who_is_visiting_are_not_shared_with_members(client, engine, settings):
+    feature(engine, [paper("2506.00001", title="Hidden gem")], D)
     with write(engine) as conn:
-        conn.execute(update(papers).values(upstream_upvotes=9))
-    assert '<span class="upvote-count">3</span>' in client.get("/papers/2506.00001").text
-    client.cookies.set("pf_session", "someone")
-    assert '<span class="upvote-count">9</span>' in client.get("/papers/2506.00001").text
+        conn.execute(update(papers).values(hidden=True))
+    mod = browser(client.app, member(engine, settings, "mod", role="moderator"))
+    ann = browser(client.app, member(engine, settings, "ann"))
+    for _ in range(2):
+        assert mod.get("/papers/2506.00001").status_code == 200
+        assert client.get("/papers/2506.00001").status_code == 404
+        assert ann.get("/papers/2506.00001").status_code == 404
+
+
+def test_paper_page_comment_forms_carry_each_members_own_token(client, engine, settings):
+    feature(engine, [paper("2506.00001")], D)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    ben = browser(client.app, member(engine, settings, "ben"))
+    for c in (ann, ben, ann):
+        html = c.get("/papers/2506.00001").text
+        r = c.post("/papers/2506.00001/comments",
+                   data={FIELD: token(html), "body": "Nice", "next": "/papers/2506.00001"},
+                   follow_redirects=False)
+        assert r.status_code == 303
+    html = ben.get("/papers/2506.00001").text
+    assert html.count("Nice") == 3
+
+
+def test_members_and_visitors_share_one_render_per_version(client, engine, settings, monkeypatch):
+    from paperfeed.storage import feeds
+
+    calls: list[object] = []
+    real = feeds.page_featured
+    monkeypatch.setattr(feeds, "page_featured", lambda *a, **k: calls.append(1) or real(*a, **k))
+    feature(engine, [paper("2506.00001", upvotes=3)], D)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    ben = browser(client.app, member(engine, settings, "ben"))
+    for c in (ann, ben, client, ann, ben, client):
+        assert c.get(DAY).status_code == 200
+    assert len(calls) == 1
+    vote(ann, "2506.00001")  # a new version: rendered once more, then shared again
+    for c in (ann, ben, ann):
+        c.get(DAY)
+    assert len(calls) == 2

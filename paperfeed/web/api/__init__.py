@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from paperfeed.web.api import (
     collections,
     daily_papers,
+    foryou,
     members,
     papers,
     search,
@@ -28,6 +29,7 @@ def health() -> dict[str, str]:
 # Resource routers (add new ones above `papers`).
 router.include_router(daily_papers.router)
 router.include_router(members.router)
+router.include_router(foryou.router)
 router.include_router(collections.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
 router.include_router(subscriptions.router)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from paperfeed import library
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import Member
+from paperfeed.recommend.service import member_acted
 from paperfeed.storage.collections import CollectionRow, ItemRow
 from paperfeed.web.deps import ApiUser, EngineDep, Now
 from paperfeed.web.pages.cache import page_cache
@@ -198,6 +199,8 @@ def api_save_paper(
         note=body.note if body is not None else None, now=now,
     )
     page_cache(request).clear()
+    if done.added:  # a save is a "for you" signal
+        member_acted(engine, request.app.state.settings, member.id, now=now)
     return SavedOut(collection=done.collection_id, paper=done.paper_id, added=done.added)
 
 

@@ -26,7 +26,7 @@ from paperfeed.storage.catalog import comment_counts, featured_facts, list_paper
 from paperfeed.web.api.json import json_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import daily_entry_json
-from paperfeed.web.searching import filters_from, items_for, search_service
+from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter(tags=["search"])
 MAX_Q = 250
@@ -67,7 +67,7 @@ def search_papers(
     if not q.strip() and not filters.active:
         with request.app.state.engine.connect() as conn:
             return json_response(_entries(conn, list_papers_page(conn, after=None, limit=limit)))
-    result = search_service(request).search(q, filters=filters, limit=limit)
+    result = shared_search(request, q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
         items = items_for(conn, result)
         body = _entries(conn, [item.row for item in items])

@@ -15,6 +15,7 @@ from paperfeed.web.pages import (
     daily,
     digest_preview,
     feeds,
+    foryou,
     moderation,
     paper,
     paper_markdown,
@@ -38,6 +39,7 @@ router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
 router.include_router(private_feeds.router)
+router.include_router(foryou.router)
 router.include_router(thumbs.router)
 router.include_router(calendar.router)
 router.include_router(people.router)

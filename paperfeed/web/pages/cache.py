@@ -1,62 +1,157 @@
-"""A short-lived cache of rendered pages (lists, paper pages) for anonymous visitors.
+"""Rendered pages shared by every visitor, signed in or not, with each visitor's own parts
+filled in per request (list pages, paper pages, the search page).
 
-Measured need: rendering the home page costs ~5-10 ms, a cached hit ~0.3 ms; the target is
->= 500 req/s on 2 workers (bench/serve_bench.py).
+Measured need (bench/pages.py): rendering a list page costs ~30 ms of CPU; signed-in members,
+who vote and submit, never got the old anonymous-only cache. Now:
 
-Two anonymous visitors of one list see the same HTML except the CSRF token of the subscribe
-form (HMAC of each visitor's cookie). So a hit stores the page together with the token it was
-rendered with and swaps in the visitor's token. Requests carrying any cookie besides the CSRF
-cookie (a signed-in member, say) bypass the cache, so per-user markup is never shared.
-Each worker process keeps its own cache; `clear()` after writes that must show at once.
+- A page is rendered once per (path, query, content version) and worker, *as nobody*: the parts
+  that differ per visitor are *slots* — the upvote buttons (`upvote_button`), the account links
+  (`account_nav`) — recorded as markers, and every CSRF token is one placeholder. The entry is
+  the HTML cut at the markers.
+- Each request fills the slots for its visitor: one query for which of the page's papers the
+  member upvoted, the CSRF token computed once, slot HTML memoised per (slot, state). A vote
+  shows at once for its voter (their vote state is read per request, and the vote raised the
+  content version, so every worker's next request renders anew), for everyone else as soon as
+  their worker sees the new version: at once for members, within `VERSION_POLL` for
+  anonymous visitors, whose requests read the version at most that often.
+- The content version (storage/versions.py) is raised by every write that changes what pages
+  show; entries also expire after `page_cache_seconds` (time-dependent text, and writes that do
+  not raise the version).
+- Safety: while a page is recorded, asking who the visitor is (`load_member`, `current_user`,
+  `has_voted`...) answers "nobody" and marks the entry as anonymous-only; members then get a
+  fresh, member-aware render (paper pages with comment forms, for instance). A request that
+  resolved its member before rendering, or that carries cookies other than the session and
+  CSRF cookies, bypasses the cache. Cached markup therefore never holds one member's state.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from paperfeed.web.csrf import COOKIE, csrf_token
+from paperfeed.accounts.signin import SESSION_COOKIE
+from paperfeed.storage import versions
+from paperfeed.web.csrf import COOKIE
+
+VERSION_POLL = 1.0  # seconds an anonymous request may trust the last version read
+_KNOWN_COOKIES = frozenset({COOKIE, SESSION_COOKIE})
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A per-visitor part of a page: which kind, and the shared arguments it was called with."""
+
+    kind: str
+    args: tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class Entry:
+    """A recorded page: HTML pieces and slots in order, the papers with an upvote button."""
+
+    pieces: list[str | Slot]
+    paper_ids: dict[str, tuple[str, ...]]  # slot kind -> the papers it is shown for
+    members_ok: bool  # False: rendering asked who the visitor is; members render fresh
+    status: int = 200
+    anonymous: str | None = None  # assembled once for visitors without a session
+
+
+@dataclass(slots=True)
+class Recorder:
+    """Set on request.state while a page renders as nobody (see the module docstring)."""
+
+    nonce: str = field(default_factory=lambda: secrets.token_hex(8))
+    slots: list[Slot] = field(default_factory=list)
+    consulted: bool = False  # someone asked who the visitor is
+
+    def marker(self, slot: Slot) -> str:
+        self.slots.append(slot)
+        return f"\ue000{self.nonce}:{len(self.slots) - 1}\ue001"
+
+    def entry(self, html: str, *, status: int) -> Entry:
+        pieces: list[str | Slot] = []
+        head = f"\ue000{self.nonce}:"
+        rest = html
+        while True:
+            at = rest.find(head)
+            if at < 0:
+                pieces.append(rest)
+                break
+            end = rest.index("\ue001", at)
+            pieces.append(rest[:at])
+            pieces.append(self.slots[int(rest[at + len(head) : end])])
+            rest = rest[end + 1 :]
+        ids: dict[str, tuple[str, ...]] = {}
+        for kind in ("upvote", "save", "save_form"):
+            found = tuple(dict.fromkeys(s.args[0] for s in self.slots if s.kind == kind))
+            if found:
+                ids[kind] = found
+        return Entry(pieces=pieces, paper_ids=ids, members_ok=not self.consulted, status=status)
+
+
+def recorder(request: Request) -> Recorder | None:
+    """The Recorder when this request is rendering a shared page, else None."""
+    rec: Recorder | None = getattr(request.state, "fragments", None)
+    return rec
 
 
 class PageCache:
-    """Bounded TTL cache: key -> (expires, html, token the html was rendered with)."""
+    """Bounded TTL cache of recorded pages; key = (path, query, content version)."""
 
-    def __init__(self, *, ttl: float, max_entries: int = 256) -> None:
+    def __init__(self, *, ttl: float, max_entries: int = 512) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, str, str]] = OrderedDict()
+        self.poll = VERSION_POLL
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, Entry]] = OrderedDict()
         self._lock = threading.Lock()
+        self._version: tuple[float, int] = (0.0, 0)  # (monotonic time read, value)
         # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
         # this one, so a write that must show at once shows in the API too.
         self.linked: list[Any] = []
 
-    def get(self, key: tuple[Any, ...]) -> tuple[str, str] | None:
+    def get(self, key: tuple[Any, ...]) -> Entry | None:
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
             if hit is None or hit[0] <= now:
                 return None
             self._items.move_to_end(key)
-            return hit[1], hit[2]
+            return hit[1]
 
-    def put(self, key: tuple[Any, ...], html: str, token: str) -> None:
+    def put(self, key: tuple[Any, ...], entry: Entry) -> None:
         with self._lock:
-            self._items[key] = (time.monotonic() + self.ttl, html, token)
+            self._items[key] = (time.monotonic() + self.ttl, entry)
             self._items.move_to_end(key)
             while len(self._items) > self.max_entries:
                 self._items.popitem(last=False)
 
     def clear(self) -> None:
+        """Drop every entry and re-read the content version on the next request (after a
+        write in this worker; the version already keeps other workers right)."""
         with self._lock:
             self._items.clear()
+            self._version = (0.0, self._version[1])
         for other in self.linked:
             other.clear()
+
+    def version(self, request: Request, *, fresh: bool) -> int:
+        """The content version: read from the database unless `fresh` is False and the last
+        read is younger than `poll` seconds."""
+        now = time.monotonic()
+        read_at, value = self._version
+        if fresh or now - read_at >= self.poll or read_at == 0.0:
+            with request.app.state.engine.connect() as conn:
+                value = versions.current(conn)
+            self._version = (now, value)
+        return value
 
 
 def page_cache(request: Request) -> PageCache:
@@ -73,19 +168,55 @@ def is_anonymous(request: Request) -> bool:
 
 
 def cached_page(request: Request, render: Callable[[], Response]) -> Response:
-    """`render()` once per URL (path + query) and TTL for anonymous visitors; everyone else,
-    and nested calls, render fresh."""
+    """The page `render()` makes, shared between visitors (see the module docstring)."""
     cache = page_cache(request)
-    if cache.ttl <= 0 or not is_anonymous(request) or getattr(request.state, "page_cache", False):
+    if (
+        cache.ttl <= 0
+        or getattr(request.state, "page_cache", False)  # nested call
+        or not _KNOWN_COOKIES.issuperset(request.cookies)
+        or getattr(request.state, "member", None) is not None  # resolved before rendering
+    ):
         return render()
     request.state.page_cache = True
-    key = (request.url.path, request.url.query)
-    token = csrf_token(request)
-    hit = cache.get(key)
-    if hit is not None:
-        html, old = hit
-        return HTMLResponse(html.replace(old, token))
-    response = render()
-    if response.status_code == 200 and isinstance(response, HTMLResponse):
-        cache.put(key, bytes(response.body).decode(), token)
-    return response
+    signed_in = SESSION_COOKIE in request.cookies
+    key = (request.url.path, request.url.query, cache.version(request, fresh=signed_in))
+    entry = cache.get(key)
+    if entry is not None:
+        if signed_in and not entry.members_ok:
+            return render()
+        return _fill(request, entry)
+    rec = Recorder()
+    request.state.fragments = rec
+    try:
+        response = render()
+    except Exception:
+        request.state.fragments = None
+        if rec.consulted and signed_in:  # e.g. a hidden paper: moderators still see it
+            return render()
+        raise
+    request.state.fragments = None
+    if not isinstance(response, HTMLResponse):
+        return response
+    entry = rec.entry(bytes(response.body).decode(), status=response.status_code)
+    if response.status_code == 200:
+        cache.put(key, entry)
+    if rec.consulted and signed_in:
+        return render()
+    return _fill(request, entry)
+
+
+def _fill(request: Request, entry: Entry) -> Response:
+    """The recorded page with this visitor's slots and CSRF token."""
+    from paperfeed.web import slots
+    from paperfeed.web.csrf import csrf_token
+
+    member = slots.visitor(request) if SESSION_COOKIE in request.cookies else None
+    if member is None and entry.anonymous is not None:
+        html = entry.anonymous
+    else:
+        state = slots.SlotState.for_request(request, member, entry.paper_ids)
+        html = "".join(p if isinstance(p, str) else state.render(p) for p in entry.pieces)
+        if member is None:
+            entry.anonymous = html
+    html = html.replace(slots.token_placeholder(request), csrf_token(request))
+    return HTMLResponse(html, status_code=entry.status)

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from paperfeed import library
 from paperfeed.errors import BadRequest, NotFound
 from paperfeed.models import Member, utcnow
+from paperfeed.recommend.service import member_acted
 from paperfeed.storage import feed_tokens
 from paperfeed.storage.collections import CollectionRow
 from paperfeed.storage.db import write
@@ -281,6 +282,8 @@ def paper_save(
         new_collection=new_collection if cid is None else None, note=note, now=now,
     )
     page_cache(request).clear()
+    if done.added:  # a save is a "for you" signal
+        member_acted(engine, request.app.state.settings, member.id, now=now)
     if _wants_json(request):
         return JSONResponse({
             "paper": done.paper_id, "collection": done.collection_id,

@@ -68,6 +68,7 @@ def period_tabs(anchor: date, kind: str) -> list[dict[str, Any]]:
             "url": _month_period(anchor.year, anchor.month).path,
             "current": kind == "month",
         },
+        {"label": "For you", "url": "/for-you", "current": False},
     ]
 
 

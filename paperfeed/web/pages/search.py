@@ -11,12 +11,13 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.models import utcnow
 from paperfeed.search.hybrid import MAX_LIMIT
 from paperfeed.web.feeds import alternates
-from paperfeed.web.searching import filters_from, items_for, search_service
+from paperfeed.web.pages.cache import cached_page
+from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter()
 MAX_PAGE_QUERY = 20_000  # longer input is cut before parsing (the parser keeps 4,000)
@@ -32,6 +33,17 @@ def search_page(
     featured: Annotated[bool, Query()] = False,
     code: Annotated[bool, Query()] = False,
     p: Annotated[int, Query(ge=0, le=50)] = 0,
+) -> Response:
+    """Identical searches within a few seconds share one rendered page (per worker), with each
+    visitor's own upvote state and CSRF token filled in (pages/cache.py)."""
+    return cached_page(
+        request, lambda: _render(request, q, cat, date_from, date_to, featured, code, p)
+    )
+
+
+def _render(
+    request: Request, q: str, cat: str, date_from: str, date_to: str, featured: bool,
+    code: bool, p: int,
 ) -> HTMLResponse:
     settings = request.app.state.settings
     q = q[:MAX_PAGE_QUERY]
@@ -57,7 +69,7 @@ def search_page(
     }
     if q.strip() or filters.active:
         wanted = min((p + 1) * size + 1, MAX_LIMIT + 1)
-        result = search_service(request).search(q, filters=filters, limit=wanted)
+        result = shared_search(request, q, filters=filters, limit=wanted)
         with request.app.state.engine.connect() as conn:
             page_items = items_for(conn, result, hits=result.hits[p * size : (p + 1) * size])
         params = {

@@ -38,9 +38,11 @@ def upgrade() -> None:
         sa.Column("fullname", sa.String(255), nullable=True),
     )
     op.create_index("ix_paper_orgs_org_key", "paper_orgs", ["org_key"])
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("public_upvotes", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+    # A plain ADD COLUMN (a constant default needs no table copy): batch mode would copy the
+    # users table and DROP the old one, which SQLite refuses (foreign keys on) as soon as any
+    # session, vote, comment or featured row refers to a user: every real installation.
+    op.add_column("users", sa.Column("public_upvotes", sa.Boolean(), nullable=False,
+                                     server_default=sa.false()))
     from paperfeed.storage.authors import backfill
 
     backfill(op.get_bind())

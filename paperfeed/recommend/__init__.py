@@ -1,0 +1,1 @@
+""""For you": per-member recommendations (model, keyword features, service, evaluation)."""

@@ -1,0 +1,208 @@
+"""The per-visitor parts of shared pages ("slots"): upvote buttons, "save" controls and the
+account links.
+
+Templates call `upvote_button(request, paper_id, upvotes)`, `save_button(request, paper_id)`,
+`save_form(request, paper_id)` and `account_nav(request)`. While a page is recorded for
+everyone (web/pages/cache.py) they leave a marker; otherwise, and when a recorded page is
+filled for a visitor, they render `_upvote.html`, `_save.html`, `_save_form.html`,
+`_account_nav.html` for that visitor. Those templates see only what is passed to them (vote
+or save state, member, the return path, a CSRF field), so each rendering is memoised per
+(slot, visitor state): a list page's fifty buttons cost fifty dictionary lookups, and the
+member's votes and saves of the page's papers one query each. Every memoised HTML holds a
+placeholder for the CSRF token, replaced by the visitor's token, computed once per request.
+A new per-visitor control on shared pages should become a slot kind here: anything else that
+asks who the visitor is makes pages render per member again (correct, but slow).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from fastapi import Request
+from jinja2 import Environment
+from markupsafe import Markup
+
+from paperfeed.models import Member
+from paperfeed.storage import votes
+from paperfeed.web.csrf import FIELD, csrf_token
+from paperfeed.web.deps import get_engine, load_member
+from paperfeed.web.pages.cache import Recorder, Slot, recorder
+
+MEMO_ENTRIES = 20_000
+
+
+def token_placeholder(request: Request) -> str:
+    """A per-app random stand-in for the CSRF token (same alphabet and length as a token)."""
+    state = request.app.state
+    value: str | None = getattr(state, "csrf_placeholder", None)
+    if value is None:
+        value = state.csrf_placeholder = secrets.token_hex(32)
+    return value
+
+
+def visitor(request: Request) -> Member | None:
+    """Who the visitor is (outside a recording)."""
+    return load_member(request)
+
+
+def here(request: Request) -> str:
+    """This page's path and query: where a form returns to."""
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
+
+
+class _Memo:
+    """Rendered slot HTML per (slot, visitor state), bounded, shared by the worker's threads."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            return self._items.get(key)
+
+    def put(self, key: tuple[Any, ...], html: str) -> None:
+        with self._lock:
+            self._items[key] = html
+            while len(self._items) > MEMO_ENTRIES:
+                self._items.popitem(last=False)
+
+
+def _memo(request: Request) -> _Memo:
+    state = request.app.state
+    memo: _Memo | None = getattr(state, "slot_memo", None)
+    if memo is None:
+        memo = state.slot_memo = _Memo()
+    return memo
+
+
+class SlotState:
+    """One visitor's state for filling slots: the member, and which papers they upvoted."""
+
+    def __init__(
+        self, request: Request, member: Member | None, voted: set[str],
+        saved: set[str] | None = None,
+    ) -> None:
+        self.request = request
+        self.member = member
+        self.voted = voted
+        self.saved = saved or set()
+
+    @classmethod
+    def for_request(
+        cls, request: Request, member: Member | None, paper_ids: dict[str, tuple[str, ...]]
+    ) -> SlotState:
+        """`paper_ids`: the papers of each slot kind on the page."""
+        voted: set[str] = set()
+        saved: set[str] = set()
+        voting = paper_ids.get("upvote", ())
+        saving = tuple({*paper_ids.get("save", ()), *paper_ids.get("save_form", ())})
+        if member is not None and (voting or saving):  # one query per kind for the page
+            from paperfeed.storage import collections
+
+            with get_engine(request).connect() as conn:
+                if voting:
+                    voted = votes.voted_ids(conn, member.id, voting)
+                if saving:
+                    saved = collections.saved_ids(conn, member.id, saving)
+        return cls(request, member, voted, saved)
+
+    def render(self, slot: Slot) -> str:
+        """The slot's HTML for this visitor (CSRF token still the placeholder)."""
+        m = self.member
+        if slot.kind == "upvote":
+            state: tuple[Any, ...] = (m is not None, slot.args[0] in self.voted)
+        elif slot.kind in ("save", "save_form"):
+            state = (m is not None, slot.args[0] in self.saved)
+        else:
+            state = (m.id, m.username, m.role, m.display_name) if m is not None else ()
+        key = (slot.kind, slot.args, state)
+        memo = _memo(self.request)
+        html = memo.get(key)
+        if html is None:
+            html = self._render(slot)
+            memo.put(key, html)
+        return html
+
+    def _render(self, slot: Slot) -> str:
+        env: Environment = self.request.app.state.templates.env
+        field = Markup('<input type="hidden" name="{}" value="{}">').format(
+            FIELD, token_placeholder(self.request)
+        )
+        if slot.kind == "upvote":
+            paper_id, upvotes, next_path = slot.args
+            return env.get_template("_upvote.html").render(
+                paper_id=paper_id, upvotes=upvotes, next=next_path, csrf_field=field,
+                signed_in=self.member is not None, voted=paper_id in self.voted,
+            )
+        if slot.kind in ("save", "save_form"):
+            paper_id, next_path = slot.args
+            name = "_save.html" if slot.kind == "save" else "_save_form.html"
+            return env.get_template(name).render(
+                paper_id=paper_id, next=next_path, csrf_field=field,
+                signed_in=self.member is not None, saved=paper_id in self.saved,
+            )
+        path, next_path = slot.args
+        return env.get_template("_account_nav.html").render(
+            me=self.member, path=path, next=next_path, csrf_field=field
+        )
+
+
+def _slot(
+    request: Request, slot: Slot, voted: set[str] | None = None, saved: set[str] | None = None
+) -> Markup:
+    rec: Recorder | None = recorder(request)
+    if rec is not None:
+        return Markup(rec.marker(slot))
+    member = visitor(request)
+    html = SlotState(request, member, voted or set(), saved).render(slot)
+    return Markup(html.replace(token_placeholder(request), csrf_token(request)))
+
+
+def upvote_button(request: Request, paper_id: str, upvotes: int) -> Markup:
+    """Template global: the upvote toggle of one paper, for this visitor."""
+    slot = Slot("upvote", (paper_id, int(upvotes or 0), here(request)))
+    if recorder(request) is not None:
+        return _slot(request, slot)
+    from paperfeed.web.member_globals import has_voted
+
+    return _slot(request, slot, {paper_id} if has_voted(request, paper_id) else set())
+
+
+def _save_slot(request: Request, kind: str, paper_id: str) -> Markup:
+    slot = Slot(kind, (paper_id, here(request)))
+    if recorder(request) is not None or visitor(request) is None:
+        return _slot(request, slot)
+    from paperfeed.web.collect_globals import is_saved
+
+    return _slot(request, slot, saved={paper_id} if is_saved(request, paper_id) else set())
+
+
+def save_button(request: Request, paper_id: str) -> Markup:
+    """Template global: a card's "Save" control, for this visitor."""
+    return _save_slot(request, "save", paper_id)
+
+
+def save_form(request: Request, paper_id: str) -> Markup:
+    """Template global: the hidden form behind a card's "Save" button (members only)."""
+    return _save_slot(request, "save_form", paper_id)
+
+
+def account_nav(request: Request) -> Markup:
+    """Template global: the header's account links (sign in, or the member's links)."""
+    return _slot(request, Slot("account", (request.url.path, here(request))))
+
+
+def csrf_input(request: Request) -> Markup:
+    """Template global: the hidden CSRF field (the placeholder while a page is recorded)."""
+    token = token_placeholder(request) if recorder(request) is not None else csrf_token(request)
+    return Markup('<input type="hidden" name="{}" value="{}">').format(FIELD, token)
+
+
+def register(env: Environment) -> None:
+    env.globals.update(upvote_button=upvote_button, save_button=save_button,
+                       save_form=save_form, account_nav=account_nav, csrf_input=csrf_input)
