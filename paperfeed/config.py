@@ -240,6 +240,26 @@ class Settings(BaseSettings):
         4, ge=0, le=520,
         description="Scheduled backups: also keep the newest backup of this many recent weeks.",
     )
+    alerts_max_per_member: int = Field(
+        50, ge=1, le=1000, description="Saved searches (alerts) a member may keep."
+    )
+    alerts_meaning_threshold: float = Field(
+        0.55,
+        gt=0,
+        le=1,
+        description="A semantic saved search matches a new paper whose embedding is at least "
+        "this close (cosine) to the query's (calibration: docs/alerts.md).",
+    )
+    alerts_like_threshold: float = Field(
+        0.65,
+        gt=0,
+        le=1,
+        description="A 'papers like this one' alert matches a new paper at least this close "
+        "(cosine) to the paper (calibration: docs/alerts.md).",
+    )
+    alerts_mail_max_papers: int = Field(
+        20, ge=1, le=200, description="Papers listed per saved search in one alert email."
+    )
 
     _database_url_given: bool = PrivateAttr(False)
 

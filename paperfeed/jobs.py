@@ -6,6 +6,9 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
   post-ingest step every import takes (`postingest`: keyword counts, embeddings);
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
+- `alerts-match`: once an hour, match papers stored since the last run against the saved
+  searches (ingest runs it too: this catches papers any other path stored);
+- `alerts-daily` / `alerts-weekly`: with the digests, the saved-search alert emails;
 - `keyword-counts` (SQLite): once a day, refresh the stored token document counts keyword
   search prunes common words with (`storage.search.refresh_token_docs`);
 - `backup` (SQLite, when `PAPERFEED_BACKUP_DIR` is set): once a day from
@@ -97,6 +100,22 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
             log.warning("job ingest-hf-daily: %s", line)
         return "; ".join([summary.line(), *done.lines])
 
+    def match_alerts(_key: str) -> str:
+        from paperfeed.alerts.run import match_new_papers
+
+        return match_new_papers(engine, settings).line()
+
+    def alerts(frequency: str) -> Callable[[str], str]:
+        def run(label: str) -> str:
+            from paperfeed.alerts.run import match_quietly
+            from paperfeed.alerts.send import send_alerts
+            from paperfeed.digests.editions import parse_edition
+
+            match_quietly(engine, settings)  # what arrived since the last ingest
+            return send_alerts(engine, settings, parse_edition(label, frequency)).line()
+
+        return run
+
     def digest(frequency: str) -> Callable[[str], str]:
         def run(label: str) -> str:
             from paperfeed.digests.editions import parse_edition
@@ -131,6 +150,9 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         Job("thumbnails", hourly_key, thumbnails),
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
+        Job("alerts-match", hourly_key, match_alerts),
+        Job("alerts-daily", lambda now: daily_digest_due(now, settings), alerts("daily")),
+        Job("alerts-weekly", lambda now: weekly_digest_due(now, settings), alerts("weekly")),
     ]
     if engine.dialect.name == "sqlite":
         jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))

@@ -1,12 +1,14 @@
 """The one step after papers are imported, whatever imported them: `paperfeed ingest ...`,
 the scheduler's ingest job in `serve --with-jobs`, or a member's submission.
 
-It makes new papers findable: the stored keyword token counts are refreshed (SQLite keeps
+It makes new papers findable, and tells the members who wait for them: the stored keyword
+token counts are refreshed (SQLite keeps
 them for keyword search; a single submission refreshes them only once the catalog has grown
 by `STALE_FRACTION` since the last refresh, since a refresh reads every posting list), and
 the papers are embedded into the vector index, so they are in semantic search and "Similar
 papers" at once. A missing embedding model only warns: the papers stay stored and a later
-`paperfeed index` (or the next ingest) embeds them.
+`paperfeed index` (or the next ingest) embeds them. Last, the new papers are matched against
+the saved searches (`alerts.run`: words now, meaning once embedded).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def after_ingest(
     _keyword_counts(engine, done, small=paper_ids is not None)
     if index:
         _embed(engine, settings, done, paper_ids=paper_ids, progress=progress)
+    _alerts(engine, settings, done)
     return done
 
 
@@ -64,6 +67,17 @@ def after_ingest_quietly(engine: Engine, settings: Settings, paper_ids: Sequence
         log.info("after ingest of %s: %s", ", ".join(paper_ids), line)
     for line in done.warnings:
         log.warning("after ingest of %s: %s", ", ".join(paper_ids), line)
+
+
+def _alerts(engine: Engine, settings: Settings, done: AfterIngest) -> None:
+    """Match the papers stored since the last run against the saved searches (a run that
+    finds nothing new costs two small queries)."""
+    from paperfeed.alerts.run import match_new_papers
+
+    report = match_new_papers(engine, settings)
+    done.warnings.extend(report.notes)
+    if report.papers or report.meaning_papers:
+        done.lines.append(report.line())
 
 
 def _keyword_counts(engine: Engine, done: AfterIngest, *, small: bool) -> None:

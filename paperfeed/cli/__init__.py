@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from paperfeed.cli import admin, digest, ingest, outbox, rules, serve, subscribers, user
+from paperfeed.cli import alerts as alerts_cli
 from paperfeed.cli import backup as backup_cli
 from paperfeed.cli import eval as eval_cli
 from paperfeed.cli import index as index_cli
@@ -98,6 +99,7 @@ app.add_typer(user.app, name="user")
 app.add_typer(rules.app, name="rules")
 app.add_typer(digest.app, name="digest")
 app.add_typer(subscribers.app, name="subscribers")
+app.add_typer(alerts_cli.app, name="alerts")
 outbox.register(app)
 backup_cli.register(app)
 

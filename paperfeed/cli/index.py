@@ -63,6 +63,9 @@ def index(
     for note in summary.notes:
         typer.echo(f"note: {note}", err=True)
     refresh_keyword_counts(engine)
+    from paperfeed.cli.ingest import match_alerts
+
+    match_alerts(settings, engine)  # papers embedded now are matched by meaning
     typer.echo(summary.line())
 
 

@@ -44,6 +44,18 @@ def _index(settings: Settings, engine: Engine, no_index: bool, progress: bool) -
         typer.echo(f"warning: {line}", err=True)
 
 
+def match_alerts(settings: Settings, engine: Engine) -> None:
+    """Match what was just stored (and indexed) against the saved searches; one line on
+    stderr, so a command's summary stays the last line on stdout."""
+    from paperfeed.alerts.run import match_new_papers
+
+    report = match_new_papers(engine, settings)
+    for note in report.notes:
+        typer.echo(f"note: {note}", err=True)
+    if report.papers or report.meaning_papers:
+        typer.echo(report.line(), err=True)
+
+
 def _day(value: str | None, option: str) -> date | None:
     if value is None:
         return None

@@ -65,6 +65,9 @@ class Recipient:
     unsubscribe_url: str
     preferences_url: str
     for_you: tuple[DigestPaper, ...] = field(default_factory=tuple)
+    # The member's saved-search matches (alerts.mail.AlertSection), for searches delivered
+    # "in my digest".
+    alerts: tuple[Any, ...] = field(default_factory=tuple)
 
 
 def collapse(text: str) -> str:

@@ -131,7 +131,11 @@ class Renderer:
         self._shared: tuple[Digest, str, str] | None = None
 
     def recipient(
-        self, subscription_id: int, email: str, for_you: tuple[DigestPaper, ...] = ()
+        self,
+        subscription_id: int,
+        email: str,
+        for_you: tuple[DigestPaper, ...] = (),
+        alerts: tuple[Any, ...] = (),
     ) -> Recipient:
         token = self.links.manage_token(subscription_id, email)  # one signature for both
         return Recipient(
@@ -140,6 +144,7 @@ class Renderer:
             unsubscribe_url=self.links.unsubscribe_url(subscription_id, email, token=token),
             preferences_url=self.links.preferences_url(subscription_id, email, token=token),
             for_you=for_you,
+            alerts=alerts,
         )
 
     def digest_parts(self, digest: Digest, recipient: Recipient) -> tuple[str, str]:
@@ -149,7 +154,7 @@ class Renderer:
         links, so the templates are rendered once per edition with random placeholders and
         each copy substitutes its (escaped) values: a full render costs ~1.3 ms a message.
         """
-        if recipient.for_you:
+        if recipient.for_you or recipient.alerts:
             return self._render(digest, recipient)
         if self._shared is None or self._shared[0] is not digest:
             self._shared = (digest, *self._render(digest, self._placeholder))

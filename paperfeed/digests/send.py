@@ -21,8 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperfeed import shutdown
 from paperfeed.config import Settings
@@ -224,7 +225,13 @@ def classify(exc: BaseException) -> tuple[str, str]:
 
 
 class EditionSender:
-    """Sends one edition to every confirmed subscriber of its frequency, exactly once."""
+    """Sends one edition to every confirmed subscriber of its frequency, exactly once.
+
+    Saved-search alerts (`alerts/send.py`) subclass it: they keep the loop, the SMTP retries
+    and the release-on-crash, and replace what is loaded (`_load`), claimed (`_claim`) and
+    delivered (`_deliver`) on their own ledger of deliveries (`ledger`)."""
+
+    ledger: dstore.Ledger = dstore.DIGESTS
 
     def __init__(
         self,
@@ -252,13 +259,21 @@ class EditionSender:
         self._deferred_in_a_row = 0
         self._cursor = 0  # highest subscription id this run has looked at
         self._rescanned = False
+        self._alerts: Any = None  # alerts.digest.DigestAlerts, made on first use
 
-    def run(self) -> SendReport:
+    def _load(self) -> Any:
+        """The edition's shared content, handed to each `_deliver` (None: nothing to send)."""
         digest = load_digest(self.engine, self.settings, self.edition, now=self.clock())
         if digest is None:
             log.info("digest %s: no featured papers, nothing to send", self.edition.label)
-            return self.report
+            return None
         self.report.papers = len(digest.papers)
+        return digest
+
+    def run(self) -> SendReport:
+        digest = self._load()
+        if digest is None:
+            return self.report
         mailer = self.mailer or Mailer(self.settings)
         try:
             with mailer:
@@ -275,12 +290,15 @@ class EditionSender:
                     edition=self.edition.label,
                     claimer=self.claimer,
                     reason=f"sender stopped before sending: {type(exc).__name__}: {exc}",
+                    ledger=self.ledger,
                 )
             log.warning("digest %s: stopped, %d claims released", self.edition.label, released)
             raise
         finally:
             with self.engine.connect() as conn:
-                self.report.statuses = dstore.status_counts(conn, self.edition.label)
+                self.report.statuses = dstore.status_counts(
+                    conn, self.edition.label, ledger=self.ledger
+                )
         return self.report
 
     def _claim(self) -> list[dstore.Claim]:
@@ -297,19 +315,11 @@ class EditionSender:
                     lease_seconds=self.settings.digest_claim_lease_seconds,
                     claimer_gone=claimer_gone,
                     limit=self.batch_size,
+                    ledger=self.ledger,
                 )
                 if taken < self.batch_size:
-                    last = dstore.claim_new(
-                        conn,
-                        edition=self.edition.label,
-                        frequency=self.edition.frequency,
-                        claimer=self.claimer,
-                        now=now,
-                        limit=self.batch_size - taken,
-                        message_id=lambda sid: message_id(self.settings, sid, self.edition.label),
-                        after_id=self._cursor,
-                    )
-                claims = dstore.my_claims(conn, edition=self.edition.label, claimer=self.claimer)
+                    last = self._claim_new(conn, now, self.batch_size - taken)
+                claims = self._my_claims(conn)
             self.report.taken_over += taken
             if last:
                 self._cursor = last
@@ -324,6 +334,32 @@ class EditionSender:
             self._rescanned = True
             self._cursor = 0
 
+    def _saved_searches(self, claim: dstore.Claim) -> tuple[Any, ...]:
+        """The member's saved-search matches for this copy (alerts delivered in the digest)."""
+        if self._alerts is None:
+            from paperfeed.alerts.digest import DigestAlerts
+
+            self._alerts = DigestAlerts(self.engine, self.settings)
+        return self._alerts.sections(
+            claim.user_id, claim.email, self.edition.label, now=self.clock()
+        )
+
+    def _claim_new(self, conn: Connection, now: datetime, limit: int) -> int:
+        """Claim fresh rows after `self._cursor` (see `deliveries.claim_new`)."""
+        return dstore.claim_new(
+            conn,
+            edition=self.edition.label,
+            frequency=self.edition.frequency,
+            claimer=self.claimer,
+            now=now,
+            limit=limit,
+            message_id=lambda sid: message_id(self.settings, sid, self.edition.label),
+            after_id=self._cursor,
+        )
+
+    def _my_claims(self, conn: Connection) -> list[dstore.Claim]:
+        return dstore.my_claims(conn, edition=self.edition.label, claimer=self.claimer)
+
     def _deliver(self, mailer: Mailer, digest: Digest, claim: dstore.Claim) -> None:
         label, me = self.edition.label, self.claimer
         if claim.status != "confirmed":
@@ -336,6 +372,7 @@ class EditionSender:
         recipient = self.renderer.recipient(
             claim.subscription_id, claim.email,
             for_you(self.engine, self.settings, claim.user_id, digest),
+            self._saved_searches(claim),
         )
         mail = self.renderer.digest_mail(digest, recipient, now=self.clock())
         with write(self.engine) as conn:
@@ -409,6 +446,7 @@ class EditionSender:
                         self.claimer,
                         error=error,
                         status="deferred",
+                        ledger=self.ledger,
                     )
                 raise DigestSendError(
                     f"digests: the SMTP server refused to send for us ({error}); check "

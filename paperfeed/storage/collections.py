@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, Select, and_, delete, false, func, select, true, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from paperfeed.storage import versions
 from paperfeed.storage.deliveries import insert_ignore
 from paperfeed.storage.schema import collection_items, collections, papers, read_marks, users
 
@@ -177,6 +178,7 @@ def update_collection(
 ) -> None:
     if "name" in values:
         values["name_key"] = name_key(str(values["name"]))
+    versions.touch(conn)
     conn.execute(
         update(collections)
         .where(collections.c.id == collection_id)
@@ -185,6 +187,9 @@ def update_collection(
 
 
 def touch(conn: Connection, collection_id: int, now: datetime) -> None:
+    """The collection changed: its `updated_at`, and the site's content version (paper and
+    profile pages list public collections)."""
+    versions.touch(conn)
     conn.execute(
         update(collections).where(collections.c.id == collection_id).values(updated_at=now)
     )
@@ -193,6 +198,7 @@ def touch(conn: Connection, collection_id: int, now: datetime) -> None:
 def delete_collection(conn: Connection, collection_id: int) -> None:
     # Items first: SQLite enforces ON DELETE CASCADE only with foreign keys on (they are, but
     # an explicit delete keeps this independent of the connection's pragmas).
+    versions.touch(conn)
     conn.execute(delete(collection_items).where(collection_items.c.collection_id == collection_id))
     conn.execute(delete(collections).where(collections.c.id == collection_id))
 

@@ -10,6 +10,10 @@ exhausted; any later run takes it again) | skipped (no longer confirmed). A row 
 claimer) once its lease expired or, on the same host, once the claimer's process is gone.
 Only a row taken over from `sending` can produce a duplicate, and one already handed to SMTP
 twice is not sent a third time (`skipped`): see docs/digests.md. `attempts` counts handoffs.
+
+The state machine works on any table of the same shape (a `Ledger`: the table and its
+recipient key column): digests use `deliveries` keyed by subscription, saved-search alerts
+use `alert_deliveries` keyed by member (`storage/alerts.py` claims those rows).
 """
 
 from __future__ import annotations
@@ -18,12 +22,28 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, func, select
+from sqlalchemy import Column, Connection, Table, and_, bindparam, func, select
 from sqlalchemy.sql.dml import Insert, Update
 
-from paperfeed.storage.schema import deliveries, subscriptions
+from paperfeed.storage.schema import alert_deliveries, deliveries, subscriptions
 
 ACTIVE = ("claimed", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """A deliveries-shaped table: (key, edition) primary key plus the claim columns."""
+
+    table: Table
+    key_name: str
+
+    @property
+    def key(self) -> Column[int]:
+        return self.table.c[self.key_name]  # type: ignore[no-any-return]
+
+
+DIGESTS = Ledger(deliveries, "subscription_id")
+ALERTS = Ledger(alert_deliveries, "user_id")
 
 
 def insert_ignore(conn: Connection, table: object) -> Insert:
@@ -58,24 +78,26 @@ def take_over_stale(
     lease_seconds: int,
     claimer_gone: Callable[[str], bool],
     limit: int,
+    ledger: Ledger = DIGESTS,
 ) -> int:
     """Take up to `limit` rows whose sender died (or that were deferred by another run).
     Each takeover is a compare-and-set on the old claimer and state. Returns how many."""
     expired = now - timedelta(seconds=lease_seconds)
+    t = ledger.table
     rows = conn.execute(
         select(
-            deliveries.c.subscription_id,
-            deliveries.c.status,
-            deliveries.c.claimed_by,
-            deliveries.c.claimed_at,
-            deliveries.c.attempts,
+            ledger.key,
+            t.c.status,
+            t.c.claimed_by,
+            t.c.claimed_at,
+            t.c.attempts,
         )
         .where(
-            deliveries.c.edition == edition,
-            deliveries.c.status.in_((*ACTIVE, "deferred")),
-            deliveries.c.claimed_by != claimer,
+            t.c.edition == edition,
+            t.c.status.in_((*ACTIVE, "deferred")),
+            t.c.claimed_by != claimer,
         )
-        .order_by(deliveries.c.subscription_id)
+        .order_by(ledger.key)
     ).all()
     gone: dict[str, bool] = {}
     taken = 0
@@ -108,7 +130,7 @@ def take_over_stale(
                 "last_error": note,
             }
         # Compare-and-set on (status, old claimer): a concurrent taker wins at most once.
-        moved = _move(conn, sub_id, edition, old, from_status=status, **values)
+        moved = _move(conn, sub_id, edition, old, from_status=status, ledger=ledger, **values)
         if moved and values["status"] == "claimed":
             taken += 1
     return taken
@@ -209,40 +231,52 @@ def _move(
     claimer: str,
     *,
     from_status: str,
+    ledger: Ledger = DIGESTS,
     **values: object,
 ) -> bool:
+    t = ledger.table
     result = conn.execute(
-        deliveries.update()
+        t.update()
         .where(
-            deliveries.c.subscription_id == sub_id,
-            deliveries.c.edition == edition,
-            deliveries.c.claimed_by == claimer,
-            deliveries.c.status == from_status,
+            ledger.key == sub_id,
+            t.c.edition == edition,
+            t.c.claimed_by == claimer,
+            t.c.status == from_status,
         )
         .values(**values)
     )
     return bool(result.rowcount)
 
 
-def _own_row_update(from_status: str, **values: object) -> Update:
+def _own_row_update(ledger: Ledger, from_status: str, **values: object) -> Update:
     """A prepared compare-and-set update (built once: the two per-message updates run 10,000s
     of times per edition, and building statements dominated their cost)."""
+    t = ledger.table
     return (
-        deliveries.update()
+        t.update()
         .where(
-            deliveries.c.subscription_id == bindparam("b_sub"),
-            deliveries.c.edition == bindparam("b_edition"),
-            deliveries.c.claimed_by == bindparam("b_claimer"),
-            deliveries.c.status == from_status,
+            ledger.key == bindparam("b_sub"),
+            t.c.edition == bindparam("b_edition"),
+            t.c.claimed_by == bindparam("b_claimer"),
+            t.c.status == from_status,
         )
         .values(**values)
     )
 
 
-_START_SENDING = _own_row_update(
-    "claimed", status="sending", claimed_at=bindparam("b_now"), attempts=deliveries.c.attempts + 1
-)
-_MARK_SENT = _own_row_update("sending", status="sent", sent_at=bindparam("b_now"))
+def _prepared(ledger: Ledger) -> tuple[Update, Update]:
+    """(start sending, mark sent) of a ledger."""
+    t = ledger.table
+    return (
+        _own_row_update(
+            ledger, "claimed", status="sending", claimed_at=bindparam("b_now"),
+            attempts=t.c.attempts + 1,
+        ),
+        _own_row_update(ledger, "sending", status="sent", sent_at=bindparam("b_now")),
+    )
+
+
+_PREPARED = {DIGESTS: _prepared(DIGESTS), ALERTS: _prepared(ALERTS)}
 
 
 def _run(
@@ -252,18 +286,25 @@ def _run(
     return bool(conn.execute(stmt, params).rowcount)
 
 
-def start_sending(conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime) -> bool:
+def start_sending(
+    conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime,
+    *, ledger: Ledger = DIGESTS,
+) -> bool:
     """claimed -> sending, only if this sender still holds the claim (False: taken over).
     `attempts` counts these handoffs to SMTP."""
-    return _run(conn, _START_SENDING, sub_id, edition, claimer, now)
+    return _run(conn, _PREPARED[ledger][0], sub_id, edition, claimer, now)
 
 
-def mark_sent(conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime) -> bool:
-    return _run(conn, _MARK_SENT, sub_id, edition, claimer, now)
+def mark_sent(
+    conn: Connection, sub_id: int, edition: str, claimer: str, now: datetime,
+    *, ledger: Ledger = DIGESTS,
+) -> bool:
+    return _run(conn, _PREPARED[ledger][1], sub_id, edition, claimer, now)
 
 
 def mark_failed(
-    conn: Connection, sub_id: int, edition: str, claimer: str, *, error: str, status: str
+    conn: Connection, sub_id: int, edition: str, claimer: str, *, error: str, status: str,
+    ledger: Ledger = DIGESTS,
 ) -> bool:
     """sending -> failed (permanent) or deferred (transient, retried by a later run)."""
     return _move(
@@ -272,36 +313,43 @@ def mark_failed(
         edition,
         claimer,
         from_status="sending",
+        ledger=ledger,
         status=status,
         last_error=error[:2000],
     )
 
 
-def mark_skipped(conn: Connection, sub_id: int, edition: str, claimer: str, reason: str) -> bool:
+def mark_skipped(
+    conn: Connection, sub_id: int, edition: str, claimer: str, reason: str,
+    *, ledger: Ledger = DIGESTS,
+) -> bool:
     return _move(
-        conn, sub_id, edition, claimer, from_status="claimed", status="skipped", last_error=reason
+        conn, sub_id, edition, claimer, from_status="claimed", ledger=ledger, status="skipped",
+        last_error=reason,
     )
 
 
-def release(conn: Connection, *, edition: str, claimer: str, reason: str) -> int:
+def release(
+    conn: Connection, *, edition: str, claimer: str, reason: str, ledger: Ledger = DIGESTS
+) -> int:
     """Give back every row this sender still holds in `claimed` (never sent) as deferred."""
+    t = ledger.table
     result = conn.execute(
-        deliveries.update()
+        t.update()
         .where(
-            deliveries.c.edition == edition,
-            deliveries.c.claimed_by == claimer,
-            deliveries.c.status == "claimed",
+            t.c.edition == edition,
+            t.c.claimed_by == claimer,
+            t.c.status == "claimed",
         )
         .values(status="deferred", last_error=reason[:2000])
     )
     return int(result.rowcount)
 
 
-def status_counts(conn: Connection, edition: str) -> dict[str, int]:
+def status_counts(conn: Connection, edition: str, *, ledger: Ledger = DIGESTS) -> dict[str, int]:
+    t = ledger.table
     rows = conn.execute(
-        select(deliveries.c.status, func.count())
-        .where(deliveries.c.edition == edition)
-        .group_by(deliveries.c.status)
+        select(t.c.status, func.count()).where(t.c.edition == edition).group_by(t.c.status)
     ).all()
     return {str(status): int(n) for status, n in rows}
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -363,4 +364,94 @@ site_versions = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+# Saved searches: words and filters in the search syntax (`query`), and/or "papers like this
+# one" (`like_paper_id`); `delivery` says how the member hears of new matches. New papers are
+# matched as they arrive (alerts/), never by re-running searches over the catalog.
+saved_searches = Table(
+    "saved_searches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("query", Text, nullable=False, default=""),
+    Column(
+        "like_paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), nullable=True
+    ),
+    Column("semantic", Boolean, nullable=False, default=False),  # also close in meaning
+    Column("rule", JSON, nullable=True),  # the compiled query (alerts/rules.py), made on save
+    Column("delivery", String(16), nullable=False),  # daily | weekly | digest | none (feed)
+    Column("vector", LargeBinary, nullable=True),  # the query's embedding (semantic searches)
+    Column("model_id", String(128), nullable=True),  # the model that made `vector`
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("last_match_at", DateTime, nullable=True),
+)
+Index("ix_saved_searches_user", saved_searches.c.user_id)
+
+# The percolator's inverted index: a search can only match a paper holding one of its anchor
+# tokens (its rarest required word, each of its categories as "cat:<c>", or "*": any paper).
+saved_search_anchors = Table(
+    "saved_search_anchors",
+    metadata,
+    Column("token", String(80), primary_key=True),
+    Column(
+        "search_id",
+        Integer,
+        ForeignKey("saved_searches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+Index("ix_saved_search_anchors_search", saved_search_anchors.c.search_id)
+
+saved_search_matches = Table(
+    "saved_search_matches",
+    metadata,
+    Column(
+        "search_id",
+        Integer,
+        ForeignKey("saved_searches.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("matched_at", DateTime, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("via", String(16), nullable=False),  # words | meaning | like
+    Column("edition", String(16), nullable=True),  # the alert mail / digest that carried it
+)
+Index("ix_saved_search_matches_recent", saved_search_matches.c.search_id,
+      saved_search_matches.c.matched_at)
+Index("ix_saved_search_matches_edition", saved_search_matches.c.edition)
+
+# Which new papers the matcher has looked at (words; meaning once the paper had a vector).
+alert_scans = Table(
+    "alert_scans",
+    metadata,
+    Column("paper_id", String(64), ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    Column("indexed_at", DateTime, nullable=False),
+    Column("words_at", DateTime, nullable=False),
+    Column("meaning_at", DateTime, nullable=True),
+)
+Index("ix_alert_scans_pending", alert_scans.c.meaning_at, alert_scans.c.indexed_at)
+
+# One row per (member, alert edition): the same exactly-once claim protocol as `deliveries`.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("edition", String(16), primary_key=True),  # YYYY-MM-DD or YYYY-Www
+    Column("status", String(16), nullable=False),
+    Column("claimed_by", String(128), nullable=True),
+    Column("claimed_at", DateTime, nullable=True),
+    Column("sent_at", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text, nullable=True),
+    Column("message_id", String(255), nullable=True),
+)
+Index(
+    "ix_alert_deliveries_edition_status",
+    alert_deliveries.c.edition,
+    alert_deliveries.c.status,
+    alert_deliveries.c.claimed_by,
 )

@@ -124,6 +124,7 @@ def test_every_cli_command_works_end_to_end(
     search_every_mode(shell)
     members(shell)
     digests(shell, smtp[0])
+    alerts(shell, smtp[0], tmp_path)
     rules_and_eval(shell, tmp_path)
 
 
@@ -250,6 +251,42 @@ def digests(sh: Shell, sink: Sink) -> None:
     assert "reader@example.org" in listed.stdout and "19 August 2026" in listed.stdout
     links = sh.run("outbox", "--to", "reader@example.org", "--links", PAPERFEED_SMTP_HOST="")
     assert any("/unsubscribe" in link for link in links.stdout.splitlines())
+
+
+def alerts(sh: Shell, sink: Sink, tmp_path: Path) -> None:
+    """A saved search (made through the service: the CLI has no command for it) gets the new
+    paper an ingest brings, by `alerts send`, once."""
+    from paperfeed.alerts.searches import create_search
+    from paperfeed.models import utcnow
+    from paperfeed.storage.users import get_by_email
+
+    sh.run("user", "create", "alice@example.org", "--username", "alice")
+    settings = sh.settings()
+    engine = connect(settings)
+    try:
+        with engine.connect() as conn:
+            alice = get_by_email(conn, "alice@example.org")
+        assert alice is not None
+        create_search(engine, settings, alice, query='"gaussian splatting" cat:cs.CV', now=utcnow())
+    finally:
+        engine.dispose()
+    new = tmp_path / "new.jsonl"
+    new.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"id": "2607.00001", "title": "Gaussian splatting for cats", "abstract": "Fur.",
+         "authors": ["A. B."], "categories": ["cs.CV"], "listing_date": "2026-07-01"},
+        {"id": "2607.00002", "title": "Gaussian processes", "abstract": "No splatting here.",
+         "authors": ["C. D."], "categories": ["cs.LG"], "listing_date": "2026-07-01"},
+    ]))
+    ingested = sh.run("ingest", "jsonl", str(new), "--no-progress", "--no-index")
+    assert "alerts: 2 new papers matched against saved searches" in ingested.stderr
+    listed = sh.run("alerts", "list", "alice@example.org").stdout
+    assert "\tdaily\t1 matches\t" in listed, listed
+    before = len(sink.messages)
+    sh.run("alerts", "send", "--frequency", "daily", "--edition", DEMO_DAY)
+    sh.run("alerts", "send", "--frequency", "daily", "--edition", DEMO_DAY)  # exactly once
+    mine = [m for m in sink.messages[before:] if "alice@example.org" in m.rcpt]
+    assert len(mine) == 1 and b"2607.00001" in mine[0].data and b"2607.00002" not in mine[0].data
+    assert "0 new matches" in sh.run("alerts", "match").stdout
 
 
 def rules_and_eval(sh: Shell, tmp_path: Path) -> None:

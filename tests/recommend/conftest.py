@@ -47,7 +47,8 @@ class Demo:
         """Ids of demo papers whose title contains `word` (case-insensitive), newest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(papers.c.id, papers.c.title).order_by(papers.c.published_at.desc())
+                select(papers.c.id, papers.c.title).order_by(papers.c.published_at.desc(),
+                                                           papers.c.id)
             ).all()
         return [pid for pid, title in rows if word.lower() in title.lower()][:limit]
 

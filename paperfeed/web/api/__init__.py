@@ -7,6 +7,7 @@ One module per resource, each with its own router included here. Keep `papers` l
 from fastapi import APIRouter
 
 from paperfeed.web.api import (
+    alerts,
     collections,
     daily_papers,
     foryou,
@@ -31,6 +32,7 @@ router.include_router(daily_papers.router)
 router.include_router(members.router)
 router.include_router(foryou.router)
 router.include_router(collections.router)
+router.include_router(alerts.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
 router.include_router(subscriptions.router)
 router.include_router(suggest.router)

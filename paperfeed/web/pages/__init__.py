@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from paperfeed.web.pages import (
     account,
+    alerts,
     calendar,
     cite,
     collections,
@@ -35,6 +36,7 @@ router.include_router(account.router)
 router.include_router(contributions.router)
 router.include_router(cite.router)  # before collections and paper: /papers/{id}.bib
 router.include_router(collections.router)
+router.include_router(alerts.router)
 router.include_router(moderation.router)
 router.include_router(search.router)
 router.include_router(subscribe.router)
