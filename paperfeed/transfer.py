@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import orjson
 from sqlalchemy import Engine, Table, func, select
@@ -93,8 +93,9 @@ def _open_out(path: str) -> Iterator[IO[bytes]]:
     partial = target.with_name(target.name + ".partial")
     raw: IO[bytes] = partial.open("wb")
     try:
-        out: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5) \
-            if target.name.endswith(".gz") else raw
+        out: IO[bytes] = raw
+        if target.name.endswith(".gz"):
+            out = cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=5))
         yield out
         if out is not raw:
             out.close()
