@@ -74,6 +74,8 @@ def test_serve_sums_metrics_logs_json_survives_a_killed_worker_and_stops_gracefu
     engine = connect(Settings(data_dir=data))
     with hf_stand_in(held=True) as hf:
         env = serve_env(data, PAPERFEED_HF_API_URL=hf.url, PAPERFEED_HTTP_RETRIES="0",
+                        # the held fetch must outlast a loaded machine's slow steps below
+                        PAPERFEED_HTTP_TIMEOUT_SECONDS="600",
                         PAPERFEED_THUMBNAIL_PDF_URL=hf.url + "/pdf/{id}",
                         PAPERFEED_SHUTDOWN_GRACE_SECONDS="60", PAPERFEED_METRICS_ENABLED="1",
                         PAPERFEED_LOG_FORMAT="json", PAPERFEED_ACCESS_LOG="1")
