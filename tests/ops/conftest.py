@@ -52,7 +52,25 @@ def add_community(engine: Engine, *, members: int = 6) -> list[str]:
         for pid in ids[:3]:
             library.save_paper(engine, member, pid, collection_id=cid, note=f"note {pid}",
                                now=now + timedelta(minutes=1))
+    _add_member_extras(engine, made, ids, now)
     return ids
+
+
+def _add_member_extras(engine: Engine, made: list, ids: list[str], now: datetime) -> None:
+    """A saved search (with its anchors), for-you feedback, a read mark and a moderation
+    entry, so copies and exports meet those tables too."""
+    from paperfeed.alerts.searches import create_search
+    from paperfeed.storage import moderation, recommend
+    from paperfeed.storage.collections import mark_read
+
+    settings = Settings(data_dir=Path("/nonexistent"))
+    create_search(engine, settings, made[1], query="diffusion language models",
+                  delivery="weekly", now=now)
+    with write(engine) as conn:
+        recommend.set_feedback(conn, made[2].id, ids[:2], "more", now=now)
+        mark_read(conn, made[2].id, ids[0], now=now)
+        moderation.record(conn, actor_id=made[0].id, action="hide_comment",
+                          target_type="comment", target_id="1", reason="test", now=now)
 
 
 @pytest.fixture(scope="session")
