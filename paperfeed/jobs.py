@@ -41,7 +41,7 @@ from paperfeed.feed import local_today
 from paperfeed.models import utcnow
 from paperfeed.storage import jobs as job_state
 from paperfeed.storage import leases
-from paperfeed.storage.db import write
+from paperfeed.storage.db import is_sqlite, write
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 3600
@@ -154,10 +154,9 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         Job("alerts-daily", lambda now: daily_digest_due(now, settings), alerts("daily")),
         Job("alerts-weekly", lambda now: weekly_digest_due(now, settings), alerts("weekly")),
     ]
-    if engine.dialect.name == "sqlite":
-        jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
-        if settings.backup_dir is not None:
-            jobs.append(Job("backup", lambda now: backup_due(now, settings), backup))
+    jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
+    if settings.backup_dir is not None and is_sqlite(engine):
+        jobs.append(Job("backup", lambda now: backup_due(now, settings), backup))
     return jobs
 
 

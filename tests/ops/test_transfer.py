@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from paperfeed.cli import app
 from paperfeed.config import Settings
 from paperfeed.storage import transfer as store
-from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.comments import add_comment
+from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.schema import comments as comment_rows
 from paperfeed.storage.schema import metadata
 from tests.ops.conftest import SECRET, ops_settings
