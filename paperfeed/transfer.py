@@ -146,7 +146,7 @@ def export_instance(
             "dialect": conn.dialect.name,
             "secrets": secrets,
             "embeddings": embeddings,
-            "tables": [t.name for t in tables],
+            "tables": [str(t.name) for t in tables],
         }
         out.write(_line(header))
         for table in tables:
@@ -160,7 +160,7 @@ def export_instance(
                 encoded = {k: store.encode_value(table, k, v) for k, v in row.items()}
                 out.write(_line({"table": table.name, "row": encoded}))
                 n += 1
-            counts[table.name] = n
+            counts[str(table.name)] = n  # plain str keys: orjson refuses quoted_name
         out.write(_line({"end": True, "counts": counts}))
     return ExportSummary(path, counts, time.perf_counter() - start)
 

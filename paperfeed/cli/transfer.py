@@ -60,7 +60,7 @@ def import_(
         migrate(engine)  # a new database: made here; an older one is left to `migrate`
     check_schema(engine)
     summary = import_instance(engine, path)
-    done = after_ingest(engine, settings, index=not no_index)
+    done = after_ingest(engine, settings, index=not no_index, alerts=False)
     for line in done.lines:
         typer.echo(line, err=True)
     for line in done.warnings:

@@ -124,8 +124,6 @@ def tables_to_move(*, secrets: bool, embeddings: bool) -> list[Table]:
 # -- reading ---------------------------------------------------------------------------------
 
 
-
-
 @contextmanager
 def snapshot(engine: Engine) -> Iterator[Connection]:
     """A connection whose reads all see one instant of the database (a read transaction on
@@ -143,7 +141,7 @@ def stream_rows(conn: Connection, table: Table, *, batch: int = 1000) -> Iterato
     order = list(table.primary_key.columns) or list(table.columns)
     result = conn.execution_options(yield_per=batch).execute(select(table).order_by(*order))
     for row in result.mappings():
-        yield dict(row)
+        yield {str(k): v for k, v in row.items()}  # plain str: orjson refuses str subclasses
 
 
 def count_rows(conn: Connection, table: Table) -> int:
