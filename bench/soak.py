@@ -239,6 +239,7 @@ class Log:
     submissions: list[str] = field(default_factory=list)
     subscriptions: list[str] = field(default_factory=list)
     events: list[tuple[float, str]] = field(default_factory=list)
+    down: bool = False  # between the restart's SIGTERM and the new server's readiness
 
     def now(self) -> float:
         return time.monotonic() - self.start
@@ -258,12 +259,16 @@ class Client(threading.Thread):
                                  follow_redirects=False)
         self.seq = 0
 
-    def call(self, route: str, method: str, path: str, **kw: Any) -> httpx.Response | None:
+    def call(self, route: str, method: str, path: str, *, via: httpx.Client | None = None,
+             **kw: Any) -> httpx.Response | None:
         t0 = time.monotonic()
         try:
-            r = self.http.request(method, self.server.url(path), **kw)
+            r = (via or self.http).request(method, self.server.url(path), **kw)
         except httpx.TransportError:
-            self.log.requests.append((t0 - self.log.start, route, 0, time.monotonic() - t0))
+            down = self.log.down
+            self.log.requests.append((t0 - self.log.start, route, -1 if down else 0,
+                                      time.monotonic() - t0))
+            self.stop_ev.wait(0.5)  # a server restarting (or a worker replaced): back off
             return None
         self.log.requests.append((t0 - self.log.start, route, r.status_code,
                                   time.monotonic() - t0))
@@ -339,15 +344,19 @@ class Client(threading.Thread):
         from paperfeed.accounts.signin import SESSION_COOKIE
 
         pid = self.rng.choice(self.fx.papers)
-        cookies = {SESSION_COOKIE: self.fx.cookies[m]}
-        page = self.call("/papers/{arxiv_id}", "GET", f"/papers/{pid}", cookies=cookies)
-        found = CSRF_RE.search(page.text) if page is not None and page.status_code == 200 else None
-        if found is None:
-            return
-        self.seq += 1
-        body = f"soak comment {self.n}-{self.seq} on {pid}"
-        r = self.call("/papers/{arxiv_id}/comments", "POST", f"/papers/{pid}/comments",
-                      cookies=cookies, data={"body": body, "csrf_token": found.group(1)})
+        # a browser's visit: the session cookie, the page (with its CSRF token and any cookie
+        # it sets), then the form's POST
+        with httpx.Client(timeout=60, limits=httpx.Limits(max_keepalive_connections=0),
+                          cookies={SESSION_COOKIE: self.fx.cookies[m]}) as browser:
+            page = self.call("/papers/{arxiv_id}", "GET", f"/papers/{pid}", via=browser)
+            found = (CSRF_RE.search(page.text)
+                     if page is not None and page.status_code == 200 else None)
+            if found is None:
+                return
+            self.seq += 1
+            body = f"soak comment {self.n}-{self.seq} on {pid}"
+            r = self.call("/papers/{arxiv_id}/comments", "POST", f"/papers/{pid}/comments",
+                          via=browser, data={"body": body, "csrf_token": found.group(1)})
         if r is not None and r.status_code == 303:
             m2 = re.search(r"#comment-(\d+)$", r.headers.get("location", ""))
             if m2:
@@ -355,6 +364,16 @@ class Client(threading.Thread):
 
 
 # -- the run ---------------------------------------------------------------------------------
+
+
+def take_backup(env: dict[str, str], target: Path, log: Log, out: dict[str, Any]) -> None:
+    """`paperfeed backup` while the traffic goes on (in a thread: the plan keeps its times)."""
+    log.event("backup started")
+    began = time.monotonic()
+    proc = paperfeed(env, "backup", str(target), check=False)
+    line = (proc.stdout + proc.stderr).strip().splitlines()[-1:]
+    out.update(seconds=round(time.monotonic() - began, 1), line=line, ok=proc.returncode == 0)
+    log.event(f"backup done in {out['seconds']} s: {line}")
 
 
 def p95(values: list[float]) -> float:
@@ -374,8 +393,8 @@ def verify_writes(data: Path, log: Log) -> dict[str, Any]:
     engine = connect(Settings(data_dir=data, secret_key=SECRET,  # type: ignore[arg-type]
                               environment="development"))
     with engine.connect() as conn:
-        have_votes = set(conn.execute(select(votes.c.user_id, votes.c.paper_id)).tuples())
-        have_comments = dict(conn.execute(select(comments.c.id, comments.c.body)).tuples())
+        have_votes = {(u, p) for u, p in conn.execute(select(votes.c.user_id, votes.c.paper_id))}
+        have_comments = {i: b for i, b in conn.execute(select(comments.c.id, comments.c.body))}
         have_featured = set(conn.execute(select(featured.c.paper_id).where(
             featured.c.paper_id.in_(log.submissions))).scalars()) if log.submissions else set()
         have_subs = set(conn.execute(select(subscriptions.c.email)).scalars())
@@ -415,10 +434,10 @@ def check_restore(backup: Path, work: Path, base_env: dict[str, str]) -> dict[st
     engine = connect(Settings(data_dir=target, secret_key=SECRET,  # type: ignore[arg-type]
                               environment="development"))
     with engine.connect() as conn:
-        counted = dict(conn.execute(select(votes.c.paper_id, func.count())
-                                    .group_by(votes.c.paper_id)).tuples())
-        stored = dict(conn.execute(select(papers.c.id, papers.c.member_upvotes)
-                                   .where(papers.c.member_upvotes > 0)).tuples())
+        counted = {p: n for p, n in conn.execute(select(votes.c.paper_id, func.count())
+                                                 .group_by(votes.c.paper_id))}
+        stored = {p: n for p, n in conn.execute(select(papers.c.id, papers.c.member_upvotes)
+                                                .where(papers.c.member_upvotes > 0))}
     engine.dispose()
     out["vote_counters_match"] = counted == stored
     out["votes"] = sum(counted.values())
@@ -430,7 +449,8 @@ def report(log: Log, rss: list[tuple[float, float]], minutes: float, bucket: flo
            ) -> dict[str, Any]:
     by_status: dict[str, int] = defaultdict(int)
     for _, _, status, _ in log.requests:
-        by_status["connection failed" if status == 0 else f"{status // 100}xx"] += 1
+        by_status[{0: "connection failed", -1: "refused during the restart"}.get(
+            status, f"{status // 100}xx")] += 1
     failures = [(round(t, 1), route, status) for t, route, status, _ in log.requests
                 if status == 0 or status >= 500]
     routes = sorted({r for _, r, _, _ in log.requests})
@@ -440,7 +460,7 @@ def report(log: Log, rss: list[tuple[float, float]], minutes: float, bucket: flo
     for route in routes:
         cells: list[list[float]] = [[] for _ in range(n_buckets)]
         for t, r, status, s in log.requests:
-            if r == route and status and status < 500:
+            if r == route and 0 < status < 500:
                 cells[min(int(t / bucket), n_buckets - 1)].append(s)
                 counts[route] += 1
         table[route] = [round(p95(c) * 1000) if c else None for c in cells]
@@ -460,9 +480,13 @@ def print_report(rep: dict[str, Any], bucket: float) -> None:
     print(f"requests: {rep['requests']}  outcomes: {rep['by_outcome']}")
     for t, e in rep["events"]:
         print(f"  {t:7.1f} s  {e}")
-    print(f"5xx and failed connections ({len(rep['failures'])}):")
-    for t, route, status in rep["failures"][:40]:
-        print(f"  {t:7.1f} s  {route}  {status or 'connection failed'}")
+    groups: dict[tuple[int, str], int] = defaultdict(int)
+    for t, _route, status in rep["failures"]:
+        groups[(int(t // 5) * 5, str(status or "connection failed"))] += 1
+    print(f"5xx and failed connections outside the restart ({len(rep['failures'])}), "
+          "by 5 s window:")
+    for (t, kind), n in sorted(groups.items()):
+        print(f"  {t:5d}-{t + 5:<5d} s  {kind}: {n}")
     width = len(rep["rss_mb"])
     head = " ".join(f"{int(i * bucket / 60):>5}m" if bucket >= 60 else f"{int(i * bucket):>5}s"
                     for i in range(width))
@@ -504,8 +528,8 @@ def main() -> None:
           f"{len(fx.tokens)} members", flush=True)
 
     server = Server(env, port, args.work / "serve.log", args.workers)
-    log = Log()
     took = server.start()
+    log = Log()  # the clock starts with the traffic
     log.event(f"server up in {took:.1f} s (pids {server.pids()})")
     stop = threading.Event()
     rss: list[tuple[float, float]] = []
@@ -536,23 +560,23 @@ def main() -> None:
             os.kill(victim, signal.SIGKILL)
             log.event(f"SIGKILL worker {victim}")
         elif what == "backup":
-            log.event("backup started")
-            began = time.monotonic()
-            proc = paperfeed(env, "backup", str(backup_dir), check=False)
-            backup_out = {"ok": proc.returncode == 0, "seconds": round(time.monotonic() - began, 1),
-                          "line": (proc.stdout + proc.stderr).strip().splitlines()[-1:]}
-            log.event(f"backup done in {backup_out['seconds']} s: {backup_out['line']}")
+            threading.Thread(target=take_backup, args=(env, backup_dir, log, backup_out),
+                             daemon=True).start()
         else:
             log.event("SIGTERM to the server (restart)")
+            log.down = True
             code, secs = server.stop()
             log.event(f"server exited {code} after {secs:.1f} s; starting again")
             took = server.start()
+            log.down = False
             log.event(f"server up again in {took:.1f} s")
     while log.now() < total:
         time.sleep(0.5)
     stop.set()
     for c in clients:
         c.join(timeout=90)
+    while "ok" not in backup_out and backup_dir.parent.exists():
+        time.sleep(1)  # a backup still running finishes before the server stops
     code, secs = server.stop()
     log.event(f"end: server exited {code} after {secs:.1f} s")
     upstream.shutdown()

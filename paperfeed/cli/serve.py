@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 
 import typer
 
@@ -107,12 +109,22 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=int(grace) if grace else None,
     )
+    ended = True
     try:
         run_server(config, on_stop=scheduler.request_stop if scheduler else None)
     finally:
         if scheduler is not None:
-            scheduler.stop(timeout=grace)
+            ended = scheduler.stop(timeout=grace)
         remove_multiprocess_dir(metrics_dir)
+    if not ended:
+        # A job outlived the grace period (its lease is released, its committed batches
+        # kept). Leave now: interpreter shutdown under a thread inside native code (the
+        # embedding model) aborts the process ("terminate called without an active
+        # exception", exit -6) instead of exiting.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _explain_derived_base_url(settings: Settings, url: str, host: str) -> None:
