@@ -108,6 +108,9 @@ def serve(
         log_level="info",  # uvicorn.error at INFO: only its lifecycle lines pass (logs.py)
         access_log=False,
         timeout_graceful_shutdown=int(grace) if grace else None,
+        # Forwarded headers are handled by the app, from PAPERFEED_TRUSTED_PROXIES only
+        # (uvicorn's default would believe any local process or pass-through proxy).
+        proxy_headers=False,
     )
     ended = True
     try:
