@@ -260,15 +260,16 @@ def tree(pid: int) -> list[int]:
 
 
 def workers_of(pid: int) -> list[int]:
-    """The uvicorn worker processes (multiprocessing children started by spawn_main; with one
-    worker uvicorn serves in the `paperfeed serve` process itself)."""
+    """The uvicorn worker processes: the supervisor's children, forked (web/preload.py) or
+    spawned (spawn_main), less multiprocessing's resource tracker; with one worker uvicorn
+    serves in the `paperfeed serve` process itself."""
     out = []
     for p in tree(pid)[1:]:
         try:
             cmd = Path(f"/proc/{p}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"multiprocessing" in cmd and b"spawn_main" in cmd:
+        if b"resource_tracker" not in cmd:
             out.append(p)
     return out or [pid]
 
