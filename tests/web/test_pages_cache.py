@@ -225,3 +225,43 @@ def test_members_and_visitors_share_one_render_per_version(client, engine, setti
     for c in (ann, ben, ann):
         c.get(DAY)
     assert len(calls) == 2
+
+
+def test_members_share_one_render_of_a_paper_page_with_their_own_parts(
+    client, engine, settings, monkeypatch
+):
+    """A paper page is rendered once per version for members too; what is a member's own (the
+    comment form and their comments' buttons, their collections, the moderation panel) is
+    filled in per request (issue 11: signed-in paper pages rendered per member)."""
+    from paperfeed.web.pages import paper as paper_page
+
+    calls: list[object] = []
+    real = paper_page.similar_items
+    monkeypatch.setattr(paper_page, "similar_items",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    feature(engine, [paper("2506.00001")], D)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    ben = browser(client.app, member(engine, settings, "ben", role="moderator"))
+    url = "/papers/2506.00001"
+    html = ann.get(url).text
+    r = ann.post(f"{url}/comments", data={FIELD: token(html), "body": "Ann was here", "next": url},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    renders = len(calls)
+    for _ in range(2):
+        a, b, anon = ann.get(url).text, ben.get(url).text, client.get(url).text
+        assert "Ann was here" in a and "Ann was here" in b and "Ann was here" in anon
+        # each one's own controls: ann edits her comment, ben moderates, visitors sign in
+        assert 'action="/comments/' in a and "/edit" in a and "Moderation" not in a
+        assert "Moderation" in b and "Hide paper from feeds" in b and "/edit" not in b
+        assert "Sign in</a> to comment" in anon and 'class="comment-form' not in anon
+        assert 'id="save-form"' in a and 'id="save-form"' in b and 'id="save-form"' not in anon
+        for page, c in ((a, ann), (b, ben)):  # forms carry the member's own token
+            assert set(re.findall(rf'name="{FIELD}" value="([0-9a-f]+)"', page)) == {
+                _token_of(c)}
+        assert "\ue000" not in a + b + anon
+    assert len(calls) == renders + 1  # one render after the comment's new version, shared
+
+
+def _token_of(c: TestClient) -> str:
+    return token(c.get("/submit").text)
