@@ -68,9 +68,9 @@ def single_threaded_math() -> None:
 def fewer_malloc_arenas(arenas: int = 2) -> None:
     """At most `arenas` glibc malloc arenas in a web process (the default is 8 per core). Each
     request thread that allocates may get an arena of its own, and each arena keeps the peak of
-    what was freed in it: FTS5 and the search page's rows freed ~100 MB per worker that stayed
-    resident (bench/pages.py --memory, 75k catalog: the second worker added 130 -> 81 MB). An
-    operator's MALLOC_ARENA_MAX wins; elsewhere than glibc this does nothing."""
+    what was freed in it (bench/pages.py --memory, 75k catalog, one worker: 243 -> 213 MB of
+    anonymous memory after the same load). An operator's MALLOC_ARENA_MAX wins; elsewhere
+    than glibc this does nothing."""
     import ctypes
     import ctypes.util
     import os

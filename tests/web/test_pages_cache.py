@@ -265,3 +265,32 @@ def test_members_share_one_render_of_a_paper_page_with_their_own_parts(
 
 def _token_of(c: TestClient) -> str:
     return token(c.get("/submit").text)
+
+
+def test_page_cache_holds_at_most_its_budget_of_html() -> None:
+    """Every distinct search is an entry of ~110 kB: the cache is bounded by what it holds,
+    not only by its number of entries (a crawler's distinct queries cannot fill a worker)."""
+    from paperfeed.web.pages.cache import Entry, PageCache, entry_chars
+
+    cache = PageCache(ttl=60, max_entries=100, max_chars=10_000)
+    page = Entry(pieces=["x" * 1_000], paper_ids={}, members_ok=True)
+    assert entry_chars(page) == 2_000  # the pieces and the anonymous copy
+    for k in range(20):
+        cache.put((f"/search?q={k}", "", 1), page)
+        cache.put((f"/search?q={k}", "", 1), page)  # the same key again: counted once
+        assert cache.chars <= 10_000
+    assert cache.chars == 10_000
+    assert cache.get(("/search?q=19", "", 1)) is page and cache.get(("/search?q=0", "", 1)) is None
+    cache.put(("/huge", "", 1), Entry(pieces=["x" * 6_000], paper_ids={}, members_ok=True))
+    assert cache.get(("/huge", "", 1)) is None and cache.chars == 10_000  # too big: not kept
+    cache.clear()
+    assert cache.chars == 0
+
+
+def test_api_response_cache_holds_at_most_its_budget_of_bytes() -> None:
+    from paperfeed.web.api.json import ResponseCache
+
+    cache = ResponseCache(ttl=60, max_entries=100, max_bytes=1_000)
+    for k in range(10):
+        cache.get_or_build(("day", k), lambda: "x" * 298)  # 300 bytes of JSON
+    assert [cache.get(("day", k)) is not None for k in range(10)] == [False] * 7 + [True] * 3
