@@ -44,18 +44,22 @@ def load(corpus: Path, query_sets: dict[str, tuple[Path, Path]], cache: Path) ->
     """Index `corpus` once; per query set: keyword hits, cosines to all documents, qrels."""
     out: dict[str, Any] = {}
     with EvalStore(corpus, settings=Settings(), with_vectors=True, cache_dir=cache) as store:
-        backend = store.semantic
+        embedder = store.service().embedder()
+        assert embedder is not None
+        search_backend = store.service().backend
         ids = [p.id for p in read_corpus(corpus)]
-        matrix = np.stack([backend.index.vector(pid) for pid in ids])
+        vecs = search_backend.vectors(ids)
+        matrix = np.stack([vecs[pid] for pid in ids])
         for name, (queries_path, qrels_path) in query_sets.items():
             queries, qrels = read_queries(queries_path), read_qrels(qrels_path)
             rows = []
-            with store.engine.connect() as conn:
-                for qid, text in queries.items():
-                    if qid not in qrels:
-                        continue
-                    hits = keyword_search(conn, parse(text), SearchFilters(), limit=1000)
-                    rows.append((hits, matrix @ backend.embed_query(text), qrels[qid]))
+            for qid, text in queries.items():
+                if qid not in qrels:
+                    continue
+                found, _ = keyword_search(search_backend, parse(text), SearchFilters(),
+                                          limit=1000)
+                hits = [(h.paper_id, h.score) for h in found]
+                rows.append((hits, matrix @ embedder.embed_query(text), qrels[qid]))
             out[name] = (ids, rows)
             print(f"{name}: {len(rows)} queries over {len(ids)} documents", flush=True)
     return out

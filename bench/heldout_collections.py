@@ -74,10 +74,23 @@ ARXIV = Path("arxiv-cs/arxiv_cs_daily_2025-03_2026-07.jsonl.gz")
 HF = Path("hf-daily-papers/hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz")
 DEFAULT_OUT = Path("/work/cache/heldout/collections")
 DEFAULT_CACHE = Path("/work/cache/heldout/embed")
-COLLECTIONS = ("titles", "summaries", "descriptions", "keywords")  # the default set
+COLLECTIONS = ("titles", "summaries", "descriptions", "keywords", "questions")  # the default set
 KEYWORDS_PER_QUERY = 3
 MIN_DESCRIPTION_WORDS = 5
 _PARTS = re.compile(r"[^\W_]+")
+QUESTION_MIN_WORDS = 30  # a question is the abstract's leading sentences up to this many words
+QUESTION_MAX_SENTENCES = 3
+QUESTION_TITLE_ONLY = 0.6  # share of documents (judged and distractors alike) with no abstract
+QUESTION_CORPUS = 6000
+# How people phrase a request to a librarian or a search box (CACM-style "What articles ...").
+QUESTION_FRAMES = (
+    "I am looking for papers on the following problem. {}",
+    "Which papers address this? {}",
+    "{} What research has been done on this?",
+    "Are there articles that deal with the following: {}",
+    "{} I need work that tackles this.",
+    "Find me studies about this: {}",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +116,16 @@ def collection_paths(out: Path, shared: Path = SHARED) -> dict[str, Collection]:
                                    hf / "qrels_descriptions.tsv"),
         "keywords": Collection("keywords", hf / "corpus.jsonl.gz",
                                hf / "queries_keywords.jsonl", hf / "qrels_keywords.tsv"),
+        "questions": Collection("questions", out / "questions" / "corpus.jsonl.gz",
+                                out / "questions" / "queries.jsonl",
+                                out / "questions" / "qrels.tsv"),
         "scifact": Collection("scifact", scifact / "corpus.jsonl.gz",
                               scifact / "queries_train.jsonl", scifact / "qrels_train_cited.tsv"),
     }
 
 
 # -- the variants (one place: add rows here) ---------------------------------------------------
-def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
+def variants(quick: bool = False, only: Sequence[str] = ()) -> list[tuple[str, str, HybridParams]]:
     """(mode, label, params) rows scored on every collection. The label containing "(default)"
     marks the service's settings; the table's delta column is relative to the default hybrid."""
     base = HybridParams()
@@ -121,7 +137,6 @@ def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
         ("keyword", "all fields weight 1", replace(base, keyword=replace(kw, weights=(1, 1, 1)))),
         ("keyword", "no common-word pruning", replace(base, keyword=unpruned)),
         ("keyword", "+ adjacent-word phrases (bigrams)", replace(base, keyword=replace(kw, bigrams=True))),
-        ("keyword", "+ pseudo-relevance feedback (top 3, 10 terms)", replace(base, keyword=replace(kw, prf_docs=3))),
         ("semantic", "MiniLM-L6 int8, exact cosine (default)", base),
         ("hybrid", "score blend (z-scores) w=0.5, depth 100 (default)", base),
         ("hybrid", "score blend w=0.3", replace(base, blend_weight=0.3)),
@@ -134,9 +149,17 @@ def variants(quick: bool = False) -> list[tuple[str, str, HybridParams]]:
         ("hybrid", "score blend, title 10 / authors 3 / abstract 1", replace(base, keyword=replace(kw, weights=(10, 3, 1)))),
         ("hybrid", "score blend, all fields weight 1", replace(base, keyword=replace(kw, weights=(1, 1, 1)))),
         ("hybrid", "score blend, keyword + bigrams", replace(base, keyword=replace(kw, bigrams=True))),
+        ("hybrid", "no similarity floor", replace(base, query_floor=0.0, doc_floor=0.0)),
+        ("hybrid", "floor: query 0.43, papers 0.43", replace(base, query_floor=0.43, doc_floor=0.43)),
+        ("hybrid", "floor: query 0.43, papers 0.30", replace(base, query_floor=0.43, doc_floor=0.30)),
+        ("hybrid", "floor: query 0.43, papers 0.25", replace(base, query_floor=0.43, doc_floor=0.25)),
+        ("semantic", "no similarity floor", replace(base, query_floor=0.0, doc_floor=0.0)),
+        ("semantic", "floor: query 0.43, papers 0.30", replace(base, query_floor=0.43, doc_floor=0.30)),
     ]
     if quick:
         rows = [r for r in rows if "(default)" in r[1]]
+    if only:
+        rows = [r for r in rows if any(word in r[1] for word in only)]
     return rows
 
 
@@ -258,6 +281,89 @@ def build_hf(
     return corpus, texts, qrels
 
 
+_LATEX_CMD = re.compile(r"\\[A-Za-z]+\*?\s*(\{([^{}]*)\})?")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+def plain_text(text: str) -> str:
+    """Abstract text without LaTeX markup: `\\emph{x}` -> x, `$x$` -> x, braces dropped."""
+    text = _LATEX_CMD.sub(lambda m: m.group(2) or "", text)
+    return clean_text(text.replace("$", "").replace("{", "").replace("}", ""))
+
+
+def leading_sentences(abstract: str) -> tuple[list[str], list[str]]:
+    """(the abstract's leading sentences, up to QUESTION_MIN_WORDS words and at most
+    QUESTION_MAX_SENTENCES; the rest). The split is the same for every paper."""
+    sentences = [s for s in _SENTENCE_END.split(plain_text(abstract)) if s]
+    head: list[str] = []
+    while sentences and len(head) < QUESTION_MAX_SENTENCES and \
+            sum(len(s.split()) for s in head) < QUESTION_MIN_WORDS:
+        head.append(sentences.pop(0))
+    return head, sentences
+
+
+def coined_names(title: str) -> set[str]:
+    """Casefolded words a reader would not know before finding the paper: the name before a
+    title's colon ("FreeEnricher: ...") and words with inner capitals or digits (LLMs, EUGens,
+    GPT-4)."""
+    names: set[str] = set()
+    if ":" in title:
+        names |= {w.casefold() for w in _PARTS.findall(title.split(":", 1)[0])
+                  if len(title.split(":", 1)[0].split()) <= 3}
+    return names
+
+
+def strip_coined(text: str, title: str) -> str:
+    """`text` without the paper's coined names, acronyms and other words that only someone who
+    already knows the paper would type (inner capitals or digits), and without parenthesised
+    asides emptied by that."""
+    banned = coined_names(title)
+    kept: list[str] = []
+    for tok in text.split():
+        parts = _PARTS.findall(tok)
+        if not parts:
+            continue
+        if any(p.casefold() in banned for p in parts):
+            continue
+        if any(any(ch.isdigit() for ch in p) or any(ch.isupper() for ch in p[1:]) for p in parts):
+            continue
+        kept.append(tok)
+    text = " ".join(kept).replace('"', "")  # quotes around a removed name would be left unpaired
+    return re.sub(r"\(\s*\)", "", text).replace(" ,", ",").replace(" .", ".")
+
+
+def build_questions(
+    papers: dict[str, dict[str, Any]], *, queries: int, size: int, seed: int
+) -> tuple[list[dict[str, str]], dict[str, str], dict[str, str]]:
+    """Long natural-language questions over short documents (the CACM shape): the query is a
+    request frame around the leading sentences of a paper's abstract (background and problem,
+    >= 30 words) with its coined names removed; every document in the corpus, the judged paper
+    included, is its title plus the abstract *without those leading sentences*, and a seeded
+    60% of all documents are title-only. So the query's sentences occur in no document
+    (no lexical leakage), title-only is no tell, and what links a question to its paper is the
+    ordinary overlap of topic words with the title (and, for 40%, the abstract's later part)."""
+    rng = random.Random(f"questions-{seed}")
+    eligible = sorted(pid for pid, rec in papers.items()
+                      if len(leading_sentences(rec["abstract"])[0]) >= 1
+                      and len(strip_coined(" ".join(leading_sentences(rec["abstract"])[0]),
+                                           rec["title"]).split()) >= QUESTION_MIN_WORDS - 5)
+    judged = rng.sample(eligible, min(queries, len(eligible)))
+    ids = pick_corpus(judged, papers, size, rng)
+    corpus = []
+    for pid in ids:
+        rest = " ".join(leading_sentences(papers[pid]["abstract"])[1])
+        title_only = rng.random() < QUESTION_TITLE_ONLY or len(rest.split()) < 15
+        corpus.append({"_id": pid, "title": papers[pid]["title"],
+                       "text": "" if title_only else rest})
+    qtext: dict[str, str] = {}
+    for pid in judged:
+        head = " ".join(leading_sentences(papers[pid]["abstract"])[0])
+        frame = QUESTION_FRAMES[rng.randrange(len(QUESTION_FRAMES))]
+        qtext[f"q{pid}"] = frame.format(strip_coined(head, papers[pid]["title"]))
+    qrels = {qid: qid[1:] for qid in qtext}
+    return corpus, qtext, qrels
+
+
 def write_corpus(path: Path, rows: Iterable[dict[str, str]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     # mtime=0: the same rows give the same bytes
@@ -295,6 +401,15 @@ def build(out: Path, *, shared: Path, queries: int, size: int, seed: int) -> dic
     write_qrels(c.qrels, qrels)
     manifest["titles"] = {"documents": len(corpus), "queries": len(qtext)}
 
+    corpus, qtext, qrels = build_questions(papers, queries=queries, size=QUESTION_CORPUS,
+                                           seed=seed)
+    c = paths["questions"]
+    write_corpus(c.corpus, corpus)
+    write_queries(c.queries, qtext)
+    write_qrels(c.qrels, qrels)
+    manifest["questions"] = {"documents": len(corpus), "queries": len(qtext),
+                             "title_only": sum(1 for r in corpus if not r["text"])}
+
     corpus, texts, rels = build_hf(papers, hf, queries=queries, size=size, seed=seed)
     write_corpus(paths["summaries"].corpus, corpus)
     for name in ("summaries", "descriptions", "keywords"):
@@ -307,7 +422,8 @@ def build(out: Path, *, shared: Path, queries: int, size: int, seed: int) -> dic
 
 # -- evaluation -----------------------------------------------------------------------------
 def score_collections(
-    names: Sequence[str], paths: dict[str, Collection], *, cache_dir: Path, quick: bool
+    names: Sequence[str], paths: dict[str, Collection], *, cache_dir: Path, quick: bool,
+    only: Sequence[str] = (),
 ) -> None:
     """One store per distinct corpus; every variant scored on each query set; one markdown
     table per collection."""
@@ -321,7 +437,7 @@ def score_collections(
             print(f"\n{corpus}: {store.documents} documents indexed and embedded in "
                   f"{time.perf_counter() - t:.0f} s (load average {os.getloadavg()[0]:.1f})",
                   flush=True)
-            backend = store.semantic
+            backend = store.embedder
             backend.embed_query = functools.lru_cache(maxsize=None)(backend.embed_query)
             for name in group:
                 c = paths[name]
@@ -331,7 +447,7 @@ def score_collections(
                 print("| mode | variant | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | Δ nDCG@10 vs default hybrid |")
                 print("|---|---|---|---|---|---|---|")
                 rows = []
-                for mode, label, params in variants(quick):
+                for mode, label, params in variants(quick, only):
                     m = evaluate(store, queries, qrels, mode=mode, params=params).metrics
                     rows.append((mode, label, m))
                 ref = next(m["ndcg@10"] for mode, label, m in rows
@@ -366,6 +482,8 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true", help="rewrite the collections first")
     ap.add_argument("--build-only", action="store_true")
     ap.add_argument("--quick", action="store_true", help="only the default of each mode")
+    ap.add_argument("--only", default="", help="comma-separated words: only variants whose "
+                    "label holds one of them (plus the defaults)")
     args = ap.parse_args()
     names = [n.strip() for n in args.collections.split(",") if n.strip()]
     paths = collection_paths(args.out, args.shared)
@@ -383,7 +501,10 @@ def main() -> None:
         print(f"built in {time.perf_counter() - t:.1f} s under {args.out}: "
               f"{json.dumps(manifest)}", flush=True)
     if not args.build_only:
-        score_collections(names, paths, cache_dir=args.cache_dir, quick=args.quick)
+        only = [w.strip() for w in args.only.split(",") if w.strip()]
+        if only:
+            only.append("(default)")
+        score_collections(names, paths, cache_dir=args.cache_dir, quick=args.quick, only=only)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""pgvector bench: nearest-vector latency (p50/p95) and recall@10 of `PgVectorIndex` on a
+"""pgvector bench: nearest-vector latency (p50/p95) and recall@10 of `PgVectors` on a
 throwaway PostgreSQL 16 + pgvector (the pgserver wheel), unfiltered and filtered.
 
 Vectors: the 2,926 real demo-paper embeddings (paperfeed/demo/vectors.npy), extended to --size
@@ -6,7 +6,7 @@ by mixing two random real vectors plus noise (as bench/vector_search.py does). Q
 SciFact claims embedded by the bundled model (/work/cache/embed/bench-queries.npy when
 present, else the first 50 claims embedded here). Papers are synthetic rows (ids, dates over two
 years, one of 8 categories, a GitHub repository for 10%), written through `upsert_papers` and
-`store_embeddings`; the HNSW index is built by `PgVectorIndex.sync` (what `paperfeed index`
+`store_embeddings`; the HNSW index is built by `PgVectors.sync` (what `paperfeed index`
 runs). Recall@10 compares with the exact plan of the same query (same filters).
 
     PYTHONPATH=. python bench/pgvector_search.py --size 30000 --queries 50
@@ -26,12 +26,12 @@ import numpy as np
 
 from paperfeed.config import Settings
 from paperfeed.models import Author, Paper, utcnow
-from paperfeed.search.pgvectors import PgVectorIndex
 from paperfeed.storage import embeddings as store
-from paperfeed.storage import pgvector as sql
 from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.papers import upsert_papers
 from paperfeed.storage.search import SearchFilters
+from paperfeed.storage.search import pgvector as sql
+from paperfeed.storage.search.nearest import PgVectors
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_ID, DIM = "bench", 384
@@ -125,9 +125,10 @@ def main() -> None:
             conn.exec_driver_sql("ANALYZE papers")
             conn.exec_driver_sql("ANALYZE embeddings")
             conn.commit()
-        index = PgVectorIndex.open(settings, engine, model_id=MODEL_ID, dim=DIM)
+        with engine.connect() as conn:
+            index = PgVectors(engine, MODEL_ID, DIM, sql.info(conn))
         t0 = time.perf_counter()
-        index.sync(engine)
+        index.sync()
         t_build = time.perf_counter() - t0
         qs = queries(args.queries)
         print(f"pgvector {version}, {args.size} vectors, load {t_load:.1f} s, HNSW build "
@@ -143,8 +144,8 @@ def main() -> None:
         for name, (filters, k) in cases.items():
             if args.only_unfiltered and filters.active:
                 continue
-            index.search(qs[0], k, filters=filters)  # warm
-            times, got = timed(lambda q, f=filters, k=k: index.search(q, k, filters=f), qs)
+            index.nearest(qs[0], k, filters=filters)  # warm
+            times, got = timed(lambda q, f=filters, k=k: index.nearest(q, k, filters=f), qs)
 
             def exact(q: np.ndarray, f: SearchFilters = filters, k: int = k) -> list:
                 with engine.connect() as conn:

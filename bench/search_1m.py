@@ -7,7 +7,7 @@
     PYTHONPATH=. python bench/search_1m.py latency [--save F] [--baseline F]
 
 Real vectors: the bundled model's embeddings of real scientific text, made once and cached under
-/work/cache/embed/real-cs/: the 74,728 arxiv-cs titles, the first sentence of each of their
+$PAPERFEED_BENCH_CACHE/embed/real-cs/ (default /tmp/paperfeed-bench): the 74,728 arxiv-cs titles, the first sentence of each of their
 abstracts, and the titles of the Hugging Face daily papers that are not in arxiv-cs (500 of
 those are held out as queries, never indexed). Growth to 1M: each extra vector is a real vector
 plus Gaussian noise shaped like the real set's own covariance (so it varies along the directions
@@ -43,8 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("PAPERFEED_SHARED_DATA", "/work/shared/data"))
 ARXIV = SHARED / "arxiv-cs" / "arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
 HF = SHARED / "hf-daily-papers" / "hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz"
-REAL = Path("/work/cache/embed/real-cs")
-SCALE = Path("/work/cache/scale1m")
+# Everything this script makes (~10 GB at 1M) lives under one reusable directory.
+CACHE = Path(os.environ.get("PAPERFEED_BENCH_CACHE", "/tmp/paperfeed-bench"))
+REAL = CACHE / "embed" / "real-cs"
+SCALE = CACHE / "scale1m"
 HELD_OUT = 500
 N = 1_000_000
 SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
@@ -172,12 +174,19 @@ def cmd_vectors(args: argparse.Namespace) -> None:
 def queries() -> tuple[np.ndarray, np.ndarray]:
     """(held-out real titles, SciFact claims), both embedded by the bundled model."""
     _, _, held = real_set()
-    claims = np.load("/work/cache/embed/bench-queries.npy")[:200]
+    path = CACHE / "embed" / "bench-queries.npy"
+    if not path.exists():
+        from paperfeed.search.embed import Embedder
+
+        lines = (SHARED / "scifact" / "queries_train.jsonl").read_text().splitlines()
+        texts = [json.loads(x)["text"] for x in lines[:400]]
+        np.save(path, Embedder.load(model="minilm-l6-v2").embed_documents(texts))
+    claims = np.load(path)[:200]
     return held, claims
 
 
 def cmd_recall(args: argparse.Namespace) -> None:
-    from paperfeed.search import vectors
+    from paperfeed.storage.vectors.files import VectorFiles
 
     real, _, _ = real_set()
     for n in args.size:
@@ -186,7 +195,7 @@ def cmd_recall(args: argparse.Namespace) -> None:
         n = mat.shape[0]
         directory = args.index_dir or SCALE / f"ann-{n}-s{args.scale}"
         if not (directory / "manifest.json").exists():
-            index = vectors.VectorIndex(directory, "bench", mat.shape[1])
+            index = VectorFiles(directory, "bench", mat.shape[1])
             t = time.perf_counter()
             with index.bulk():
                 for s in range(0, n, 100_000):
@@ -200,11 +209,11 @@ def cmd_recall(args: argparse.Namespace) -> None:
 
 def recall_child(directory: Path, efs: list[int]) -> None:
     """A fresh process: recall@10 of the graph vs exact search, per expansion_search value."""
-    from paperfeed.search import vectors
+    from paperfeed.storage.vectors.files import VectorFiles
 
     held, claims = queries()
     model_id = json.loads((directory / "manifest.json").read_text())["model_id"]
-    index = vectors.VectorIndex(directory, model_id, held.shape[1])
+    index = VectorFiles(directory, model_id, held.shape[1])
     st = index._state
     index.search(held[0], 10)
     print(f"n={st.live:,} ann={index.uses_ann} (service ef_search {index.expansion_search()}) "
@@ -370,15 +379,15 @@ def latency_child(nq: int, limit: int) -> None:
     for q in qs[:10]:  # warm-up: load the model, page in the graph's upper layers
         service.search(q, limit=limit)
     open_s = time.perf_counter() - t
-    backend = service.semantic_backend()
-    index = backend.index if backend is not None else None  # type: ignore[attr-defined]
+    embedder = service.embedder()
+    backend = service.backend
     modes = {}
     # "hybrid-again": the same queries once more; their words' document counts are cached by
     # then (10 min per process), as common words are in a busy worker; query vectors are not
     for label in ("hybrid", "keyword", "semantic", "hybrid-again"):
         mode = label.split("-")[0]
-        if backend is not None and hasattr(backend, "forget_queries"):
-            backend.forget_queries()
+        if embedder is not None:
+            embedder.forget_queries()
         load = os.getloadavg()[0]
         times = []
         for q in qs:
@@ -393,9 +402,9 @@ def latency_child(nq: int, limit: int) -> None:
 
         papers = conn.execute(text("SELECT count(*) FROM papers")).scalar_one()
     print(json.dumps({
-        "papers": papers, "vectors": len(index) if index is not None else 0,
-        "ann": bool(index is not None and index.uses_ann),
-        "ef_search": index.expansion_search() if index is not None else None,
+        "papers": papers, "vectors": backend.vector_count(), "ann": backend.uses_ann(),
+        "ef_search": getattr(getattr(backend.side, "files", None), "expansion_search",
+                             lambda: None)(),
         "modes": modes, "open_s": open_s,
         "rss_mb": int(status.split("VmRSS:")[1].split()[0]) // 1024,
         "hwm_mb": int(status.split("VmHWM:")[1].split()[0]) // 1024,

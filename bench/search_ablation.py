@@ -40,7 +40,6 @@ def variants(quick: bool) -> list[tuple[str, str, HybridParams]]:
         ("keyword", "no common-word pruning", replace(base, keyword=replace(kw, max_df_ratio=1.0, posting_budget=0))),
         ("keyword", "AND of words", replace(base, keyword=replace(kw, operator="AND"))),
         ("keyword", "+ adjacent-word phrases (bigrams)", replace(base, keyword=replace(kw, bigrams=True))),
-        ("keyword", "+ pseudo-relevance feedback (top 3, 10 terms)", replace(base, keyword=replace(kw, prf_docs=3))),
         ("semantic", "MiniLM-L6 int8, exact cosine", base),
         ("hybrid", "RRF k=60, depth 100", replace(base, fusion="rrf", rrf_k=60)),
         ("hybrid", "RRF k=10, depth 100", replace(base, fusion="rrf", rrf_k=10)),
@@ -70,7 +69,7 @@ def main() -> None:
         args.data / "corpus.jsonl.gz", settings=settings, with_vectors=True, cache_dir=cache
     ) as store:
         print(f"indexed {store.documents} documents in {time.perf_counter() - t:.0f} s")
-        backend = store.semantic
+        backend = store.embedder
         backend.embed_query = functools.lru_cache(maxsize=None)(backend.embed_query)
         print("| mode | variant | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |")
         print("|---|---|---|---|---|---|")

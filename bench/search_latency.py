@@ -92,9 +92,9 @@ def main() -> None:
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
     print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
     for mode in ("hybrid", "keyword", "semantic"):
-        backend = service.semantic_backend()
-        if backend is not None and hasattr(backend, "forget_queries"):
-            backend.forget_queries()  # each mode pays for its query embeddings
+        embedder = service.embedder()
+        if embedder is not None:
+            embedder.forget_queries()  # each mode pays for its query embeddings
         times = []
         for q in queries:
             t = time.perf_counter()
@@ -102,7 +102,7 @@ def main() -> None:
             times.append((time.perf_counter() - t) * 1000)
             assert result.used in (mode, "pinned", "keyword", "semantic", "none"), result.used
         print(f"{mode:<9} {pct(times, 50):7.1f} {pct(times, 95):7.1f} {statistics.mean(times):8.1f}")
-    emb = service.semantic_backend()
+    emb = service.embedder()
     if emb is not None:
         times = []
         for q in queries:

@@ -71,7 +71,7 @@ def synthesise(real: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 def build(n: int, real: np.ndarray) -> Path:
-    from paperfeed.search.vectors import VectorIndex
+    from paperfeed.storage.vectors.files import VectorFiles as VectorIndex
 
     directory = OUT / str(n)
     if (directory / "manifest.json").exists():
@@ -91,7 +91,7 @@ def build(n: int, real: np.ndarray) -> Path:
 def search_child(n: int, k: int, nq: int, exact_too: bool) -> None:
     """Runs in a fresh process: open the index, search, report latency, recall and RSS."""
     from paperfeed.search import vectors
-    from paperfeed.search.vectors import VectorIndex
+    from paperfeed.storage.vectors.files import VectorFiles as VectorIndex
 
     q = queries(nq)
     index = VectorIndex(OUT / str(n), MODEL_ID, DIM)

@@ -97,6 +97,14 @@ class Settings(BaseSettings):
         "minilm-l6-v2",
         description="Embedding model: the bundled `minilm-l6-v2` or a path to a model directory.",
     )
+    search_similarity_floor: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Cosine similarity below which a paper is not a search result by meaning "
+        "alone (it may still match words); unset: the embedding model's calibrated value "
+        "(0.40 for the bundled model; docs/search.md), 0 turns the floor off.",
+    )
     vector_backend: Literal["auto", "files", "pgvector"] = Field(
         "auto",
         description="Where semantic search finds nearest vectors: `files` (per-machine index "
@@ -257,8 +265,9 @@ class Settings(BaseSettings):
                 return DEV_SECRET
             raise ConfigError(
                 "config: PAPERFEED_SECRET_KEY is unset or a placeholder; set it to a long random "
-                "string (python -c 'import secrets; print(secrets.token_urlsafe(32))') or use "
-                "--demo / PAPERFEED_ENVIRONMENT=development"
+                "string (python -c 'import secrets; print(secrets.token_urlsafe(32))'), or to "
+                "try paperfeed out set PAPERFEED_ENVIRONMENT=development (what `paperfeed serve "
+                "--demo` and `paperfeed --demo COMMAND` do)"
             )
         return value
 

@@ -1,6 +1,25 @@
-"""The one exception hierarchy: each error names its component and carries an HTTP status."""
+"""The one exception hierarchy: each error names its component and carries an HTTP status.
+
+Messages start with the component ("feed: invalid date ...") for logs and the CLI; pages show
+them to visitors through `public_message`, without that prefix.
+"""
 
 from __future__ import annotations
+
+import re
+
+_COMPONENT = re.compile(r"^[a-z][a-z0-9_-]{1,19}: ")
+
+
+def public_message(error: BaseException | str) -> str:
+    """The message as a visitor reads it: "feed: invalid date" -> "Invalid date" (a first
+    word with capitals of its own, "arXiv", is left as it is)."""
+    text = str(error)
+    m = _COMPONENT.match(text)
+    if m:
+        text = text[m.end():]
+    first = text.split(" ", 1)[0]
+    return text[:1].upper() + text[1:] if first.islower() else text
 
 
 class PaperfeedError(Exception):

@@ -192,7 +192,9 @@ def count_label(n: int, noun: str) -> str:
 @dataclass(slots=True)
 class FeedItem:
     """One featured paper as every list shows it: the paper, its featured day and submitter,
-    and the live counts (upvotes = upstream + members'; comments = upstream + visible local)."""
+    and the live counts: upvotes = upstream + members'; `num_comments` = this site's visible
+    comments (what the comment count always counts); `hf_comments` = the count imported from
+    Hugging Face, shown as such with a link to that discussion."""
 
     paper_id: str
     title: str
@@ -218,6 +220,7 @@ class FeedItem:
     organization: dict[str, Any] | None = None
     upstream_upvotes: int = 0
     member_upvotes: int = 0
+    hf_comments: int = 0
     featured_source: str = "unknown"
     submitter: Submitter | None = None
     score: float | None = None  # trending score when sorted by trending

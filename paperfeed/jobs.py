@@ -132,8 +132,7 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         Job("alerts-daily", lambda now: daily_digest_due(now, settings), alerts("daily")),
         Job("alerts-weekly", lambda now: weekly_digest_due(now, settings), alerts("weekly")),
     ]
-    if engine.dialect.name == "sqlite":
-        jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
+    jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
     return jobs
 
 

@@ -45,10 +45,10 @@ def ban_member(
     engine: Engine, moderator: Member, username: str, *, banned: bool, reason: str | None,
     now: datetime,
 ) -> Member:
-    """Ban (or unban) a member by username; a ban also ends their sessions."""
+    """Ban (or unban) a member by username or email; a ban also ends their sessions."""
     require_moderator(moderator)
     with write(engine) as conn:
-        target = store.get_by_username(conn, username.strip())
+        target = store.find_member(conn, username)
         if target is None:
             raise NotFound(f"moderation: no member {username!r}")
         if target.id == moderator.id:
@@ -73,7 +73,7 @@ def set_role(
     if actor is not None and not actor.is_admin:
         raise Forbidden("accounts: only admins may change roles")
     with write(engine) as conn:
-        target = store.require_by_email(conn, email)
+        target = store.require_member(conn, email)
         store.set_role(conn, target.id, role)
         moderation.record(conn, actor_id=actor.id if actor else None, action=f"set_role:{role}",
                           target_type="user", target_id=target.username, reason=None, now=now)

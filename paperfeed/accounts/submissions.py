@@ -8,6 +8,7 @@ and papers moderators have hidden.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,12 +19,13 @@ from sqlalchemy.exc import IntegrityError
 from paperfeed.accounts.guards import act
 from paperfeed.autofeature import site_today
 from paperfeed.config import Settings
-from paperfeed.errors import BadRequest, Conflict, NotFound
+from paperfeed.errors import BadRequest, Conflict, NotFound, SourceError
 from paperfeed.models import Featured, Member, Paper, Submitter, normalize_arxiv_id
 from paperfeed.storage.curation import featured_on
 from paperfeed.storage.db import write
 from paperfeed.storage.papers import add_featured, get_paper, upsert_papers
 
+log = logging.getLogger(__name__)
 Fetcher = Callable[[Settings, list[str]], list[Paper]]
 
 
@@ -80,7 +82,14 @@ def submit_paper(
         raise NotFound(f"submit: {pid} was hidden by the moderators and cannot be submitted")
     fetched: Paper | None = None
     if stored is None or stored["published_at"] is None:
-        found = [p for p in fetch(settings, [pid]) if p.id == pid]
+        try:
+            found = [p for p in fetch(settings, [pid]) if p.id == pid]
+        except SourceError as exc:
+            log.warning("submit: looking up %s on arXiv failed: %s", pid, exc)
+            raise SourceError(
+                f"submit: arXiv could not be reached to look up {pid} just now; try again in a "
+                "few minutes"
+            ) from exc
         if not found:
             raise NotFound(f"submit: arXiv has no paper {pid}; check the id")
         fetched = found[0]

@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 
 from paperfeed import baseurl
 from paperfeed.config import Settings, default_data_dir, demo_data_dir
-from paperfeed.storage.db import check_schema, connect
+from paperfeed.errors import SchemaOutOfDate
+from paperfeed.storage.db import check_schema, connect, has_schema, missing_database
 
 DB_FILE = "paperfeed.db"
 
@@ -52,13 +53,20 @@ def load_settings(*, demo_fallback: bool = True, **overrides: object) -> Setting
 
 
 def _only_the_demo_exists(settings: Settings) -> bool:
-    if settings.chose_storage() or (default_data_dir() / DB_FILE).exists():
+    if settings.chose_storage() or has_schema(default_data_dir() / DB_FILE):
         return False
-    return (demo_data_dir() / DB_FILE).exists()
+    return has_schema(demo_data_dir() / DB_FILE)
 
 
 def ready_engine(settings: Settings) -> Engine:
-    """An engine on an up-to-date schema (raises SchemaOutOfDate with the fix otherwise)."""
+    """An engine on an up-to-date schema (raises SchemaOutOfDate with the fix otherwise).
+    Never creates a database: a missing SQLite file is reported with the command to run."""
+    missing = missing_database(settings)
+    if missing is not None:
+        raise SchemaOutOfDate(
+            f"storage: no paperfeed instance at {missing.parent}; create one with `paperfeed "
+            "init`, or try the demo with `paperfeed serve --demo`"
+        )
     engine = connect(settings)
     check_schema(engine)
     return engine

@@ -1,7 +1,9 @@
 """`paperfeed eval retrieval`: score search quality on a BEIR-format collection.
 
-The corpus is indexed in a temporary store through the service's own code paths (upsert ->
-FTS triggers; indexing job -> vector index), then every judged query is searched and scored.
+The corpus is indexed through the service's own code paths (upsert -> keyword index; indexing
+job -> vector index) in a temporary SQLite store, or with `--database-url` in a scratch database
+(e.g. PostgreSQL, to measure tsvector + pgvector) that is filled and emptied again; then every
+judged query is searched and scored.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def retrieval(
     cache_dir: Path | None = typer.Option(
         None, help="Document-embedding cache (default: <data_dir>/cache)."
     ),
+    database_url: str | None = typer.Option(
+        None, "--database-url",
+        help="A scratch database to evaluate on (e.g. postgresql+psycopg://.../scratch): it must "
+        "be empty or left by an earlier eval; it is filled, then emptied. Default: a temporary "
+        "SQLite file.",
+    ),
 ) -> None:
     """nDCG@10, Recall@10/100, MRR@10 and query latency of one search mode."""
     if mode not in MODES:
@@ -40,18 +48,21 @@ def retrieval(
     wanted_queries = read_queries(queries)
     judged = read_qrels(qrels)
     with EvalStore(
-        corpus, settings=settings, with_vectors=mode != "keyword", cache_dir=cache
+        corpus, settings=settings, with_vectors=mode != "keyword", cache_dir=cache,
+        database_url=database_url,
     ) as store:
         report = evaluate(store, wanted_queries, judged, mode=mode)
+        engine_name = store.engine_name
     m = report.metrics
-    typer.echo(f"mode {mode}: {store.documents} documents, {report.queries} judged queries")
+    typer.echo(f"mode {mode}: {store.documents} documents, {report.queries} judged queries "
+               f"({engine_name})")
     typer.echo(
         f"nDCG@10 {m['ndcg@10']:.4f}  Recall@10 {m['recall@10']:.4f}  "
         f"Recall@100 {m['recall@100']:.4f}  MRR@10 {m['mrr@10']:.4f}"
     )
     typer.echo(f"latency per query: p50 {m['p50_ms']:.1f} ms, p95 {m['p95_ms']:.1f} ms")
     if as_json:
-        typer.echo(json.dumps(report.as_json(), sort_keys=True))
+        typer.echo(json.dumps({**report.as_json(), "engine": engine_name}, sort_keys=True))
 
 
 @app.command("recommend")

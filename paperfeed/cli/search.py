@@ -55,5 +55,7 @@ def search(
         else:
             date = row["published_at"].date().isoformat() if row["published_at"] else "    -     "
             typer.echo(f"{n:>3}. {hit.paper_id:<16} {date}  {title}")
-    if not as_json:
-        typer.echo(f"({result.used} search)", err=True)
+    if not as_json and result.hits:
+        more = "" if result.total_exact else "more than "
+        plural = "" if result.total == 1 and result.total_exact else "s"
+        typer.echo(f"({result.used} search) {more}{result.total} result{plural}", err=True)

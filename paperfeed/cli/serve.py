@@ -10,9 +10,10 @@ from paperfeed import baseurl
 from paperfeed.baseurl import is_wildcard, listen_url
 from paperfeed.cli.common import use_demo_instance
 from paperfeed.config import Settings
+from paperfeed.errors import SchemaOutOfDate
 from paperfeed.logs import uvicorn_config
 from paperfeed.mail import mail_destination
-from paperfeed.storage.db import check_schema, connect, migrate
+from paperfeed.storage.db import check_schema, connect, migrate, missing_database
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +52,11 @@ def serve(
         # Workers, and the scheduler below, build links on the address we listen on.
         os.environ["PAPERFEED_BASE_URL"] = url
         settings = Settings()
+    if not demo and (missing := missing_database(settings)) is not None:
+        raise SchemaOutOfDate(
+            f"storage: no paperfeed instance at {missing.parent}; create one with `paperfeed "
+            "init`, or try the demo with `paperfeed serve --demo`"
+        )
     engine = connect(settings)
     if demo:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -28,14 +28,25 @@ def create(
     if username is not None and not profile.USERNAME_RE.match(username):
         _fail(f"invalid username {username!r}: 2-39 letters, digits, '.', '_' or '-'")
     with write(engine) as conn:
+        existing = store.get_by_email(conn, address)
+        if existing is not None:
+            hint = (f"paperfeed user set-role {address} admin" if admin and not existing.is_admin
+                    else f"paperfeed user set-role {address} ROLE")
+            _fail(f"{address} already has an account: {existing.username} ({existing.role}); "
+                  f"to change its role: {hint}")
+        if username is not None and store.username_taken(conn, username):
+            _fail(f"the username {username!r} is taken; choose another with --username")
         member = store.create_user(conn, email=address, now=utcnow(), username=username,
                                    role="admin" if admin else "member")
     typer.echo(f"created {member.role} {member.username} <{member.email}>")
 
 
+MEMBER_HELP = "The member's email address or username."
+
+
 @app.command("set-role")
 def set_role(
-    email: str = typer.Argument(..., help="The member's email address."),
+    email: str = typer.Argument(..., metavar="MEMBER", help=MEMBER_HELP),
     role: str = typer.Argument(..., help=f"One of: {', '.join(ROLES)}."),
 ) -> None:
     """Change a member's role (logged in the moderation log)."""
@@ -46,19 +57,19 @@ def set_role(
 
 @app.command("token")
 def token(
-    email: str = typer.Argument(..., help="The member's email address."),
+    email: str = typer.Argument(..., metavar="MEMBER", help=MEMBER_HELP),
     name: str = typer.Option("cli", "--name", help="Label shown on the settings page."),
 ) -> None:
-    """Print a new personal access token for EMAIL (for scripts: Authorization: Bearer)."""
+    """Print a new personal access token for MEMBER (for scripts: Authorization: Bearer)."""
     engine = ready_engine(load_settings())
     with engine.connect() as conn:
-        member = store.require_by_email(conn, email)
+        member = store.require_member(conn, email)
     typer.echo(profile.create_api_token(engine, member, name=name, now=utcnow()))
 
 
 @app.command("ban")
 def ban(
-    username: str = typer.Argument(..., help="The member's username."),
+    username: str = typer.Argument(..., metavar="MEMBER", help=MEMBER_HELP),
     reason: str = typer.Option(..., "--reason", help="Why (kept in the moderation log)."),
     unban: bool = typer.Option(False, "--unban", help="Lift the ban instead."),
 ) -> None:
@@ -66,10 +77,7 @@ def ban(
     engine = ready_engine(load_settings())
     now = utcnow()
     with write(engine) as conn:
-        member = store.get_by_username(conn, username)
-        if member is None:
-            _fail(f"no member {username!r}")
-        assert member is not None
+        member = store.require_member(conn, username)
         store.set_banned(conn, member.id, not unban)
         moderation.record(conn, actor_id=None, action="unban_member" if unban else "ban_member",
                           target_type="user", target_id=member.username, reason=reason, now=now)

@@ -113,8 +113,7 @@ def load_demo(
             {"sha256": checksum, "archive": ARCHIVE_NAME, "papers": total},
             now=utcnow(),
         )
-    if engine.dialect.name == "sqlite":  # keyword search reads these counts (storage.search)
-        refresh_token_docs(engine, now=utcnow())
+    refresh_token_docs(engine, now=utcnow())  # keyword search reads these counts
     log.info("demo: loaded %s: %s", ARCHIVE_NAME, summary.line())
     if settings is not None:
         import_demo_vectors(engine, settings, progress=progress)

@@ -82,6 +82,9 @@ class ModelInfo:
     model_id: str
     dim: int | None
     max_tokens: int
+    # Cosine below which a paper is not "close in meaning" to a query (calibrated per model:
+    # bench/similarity_floor.py); 0.0 when the model declares none.
+    similarity_floor: float = 0.0
 
 
 def resolve_model_dir(name: str) -> Path:
@@ -127,6 +130,7 @@ def model_info(name: str) -> ModelInfo:
         model_id=str(model_id),
         dim=int(meta["dim"]) if meta.get("dim") else None,
         max_tokens=int(meta.get("max_tokens", DEFAULT_MAX_TOKENS)),
+        similarity_floor=float(meta.get("similarity_floor") or 0.0),
     )
 
 

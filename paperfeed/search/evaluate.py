@@ -24,9 +24,11 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.errors import ParseError
 from paperfeed.models import Paper, utcnow
-from paperfeed.search.hybrid import HybridParams, SearchService
+from paperfeed.search.backend import open_backend
+from paperfeed.search.hybrid import HybridParams, QueryEmbedder, SearchService
 from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.papers import upsert_papers
+from paperfeed.storage.scratch import claim, clear
 from paperfeed.storage.search import refresh_token_docs
 
 log = logging.getLogger(__name__)
@@ -172,9 +174,11 @@ def run_queries(
 
 
 class EvalStore:
-    """A temporary paperfeed store holding a BEIR corpus, indexed by the service's own code:
-    papers upserted in one write transaction (the FTS triggers build the keyword index) and,
-    when vectors are wanted, embedded by the indexing job into the vector index.
+    """A paperfeed store holding a BEIR corpus, indexed by the service's own code: papers
+    upserted in one write transaction (the keyword index follows: FTS5 triggers, or the
+    generated tsvector) and, when vectors are wanted, embedded by the indexing job into the
+    engine's vector index. By default a temporary SQLite store; with `database_url` a scratch
+    database (PostgreSQL or SQLite) that is filled and emptied again (`storage.scratch`).
 
     Use as a context manager; `service(params)` gives a SearchService over it.
     """
@@ -187,17 +191,26 @@ class EvalStore:
         with_vectors: bool,
         cache_dir: Path | None = None,
         workdir: Path | None = None,
+        database_url: str | None = None,
     ) -> None:
         self.corpus = corpus
         self.base_settings = settings
         self.with_vectors = with_vectors
         self.cache_dir = cache_dir
         self.workdir = workdir
+        self.database_url = database_url
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.engine: Engine | None = None
         self.settings: Settings | None = None
-        self.semantic: Any = None
+        self.embedder: QueryEmbedder | None = None
         self.documents = 0
+
+    @property
+    def engine_name(self) -> str:
+        """"sqlite" or "postgresql" (+ where vectors live), for reports."""
+        assert self.engine is not None and self.settings is not None
+        backend = open_backend(self.settings, self.engine)
+        return f"{backend.name} + {backend.vector_store}" if self.with_vectors else backend.name
 
     def __enter__(self) -> EvalStore:
         if self.workdir is None:
@@ -206,39 +219,44 @@ class EvalStore:
         else:
             root = self.workdir
             root.mkdir(parents=True, exist_ok=True)
+        url = self.database_url or f"sqlite:///{root / 'eval.db'}"
         self.settings = self.base_settings.model_copy(
-            update={"data_dir": root, "database_url": f"sqlite:///{root / 'eval.db'}"}
+            update={"data_dir": root, "database_url": url}
         )
         self.engine = connect(self.settings)
-        migrate(self.engine)
+        if self.database_url:
+            claim(self.engine)
+        else:
+            migrate(self.engine)
         with write(self.engine) as conn:
             summary = upsert_papers(conn, read_corpus(self.corpus), now=utcnow())
         self.documents = summary.new + summary.updated + summary.unchanged
         refresh_token_docs(self.engine, now=utcnow())  # as after `paperfeed ingest`
         log.info("eval: %d documents in the keyword index (%s)", self.documents, summary.line())
         if self.with_vectors:
-            self.semantic = index_vectors(self.engine, self.settings, self.cache_dir)
+            self.embedder = index_vectors(self.engine, self.settings, self.cache_dir)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.engine is not None:
+            if self.database_url:
+                clear(self.engine)
             self.engine.dispose()
         if self._tmp is not None:
             self._tmp.cleanup()
 
     def service(self, params: HybridParams | None = None) -> SearchService:
         assert self.engine is not None and self.settings is not None
-        return SearchService(self.engine, self.settings, params=params, semantic=self.semantic)
+        return SearchService(self.engine, self.settings, params=params,
+                             embedder=self.embedder)
 
 
-def index_vectors(engine: Engine, settings: Settings, cache_dir: Path | None) -> Any:
+def index_vectors(engine: Engine, settings: Settings, cache_dir: Path | None) -> QueryEmbedder:
     """Embed every paper through the indexing job (with the on-disk embedding cache) and return
-    the semantic backend over the resulting vector index."""
+    the query embedder to search with."""
     from paperfeed.search.embed import Embedder
     from paperfeed.search.embed_cache import CachedEmbedder
-    from paperfeed.search.hybrid import EmbeddingBackend
     from paperfeed.search.indexing import index_papers
-    from paperfeed.search.pgvectors import open_vector_index
 
     embedder: Any = Embedder.load(settings)
     if cache_dir is not None:
@@ -247,7 +265,7 @@ def index_vectors(engine: Engine, settings: Settings, cache_dir: Path | None) ->
     if isinstance(embedder, CachedEmbedder):
         embedder.flush()
         log.info("eval: embedding cache %d hits, %d new", embedder.hits, embedder.misses)
-    return EmbeddingBackend(embedder, open_vector_index(settings, engine))
+    return QueryEmbedder(embedder)
 
 
 def evaluate(

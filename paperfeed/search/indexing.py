@@ -1,4 +1,5 @@
-"""The indexing job: embed papers that need it, store the vectors, keep the vector index in step.
+"""The indexing job: embed papers that need it, store the vectors, keep the vector index in step
+(through the engine's search backend: vector files, or pgvector on PostgreSQL).
 
 Resumable by construction: each batch is committed on its own, and which papers are due is
 recomputed from the table (missing vector, another model, or a changed title/abstract), so an
@@ -21,9 +22,8 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.errors import BadRequest
 from paperfeed.models import utcnow
+from paperfeed.search.backend import open_backend
 from paperfeed.search.embed import Embedder, document_text, model_info, text_hash
-from paperfeed.search.pgvectors import open_vector_index, prepare_for_indexing
-from paperfeed.search.vectors import VectorIndex, prune_other_models
 from paperfeed.storage import embeddings as store
 from paperfeed.storage.db import write
 
@@ -117,7 +117,6 @@ def index_papers(
     model_id = embedder.model_id if embedder is not None else model_info(
         settings.embedding_model).model_id
     summary = IndexSummary(model_id=model_id)
-    prepare_for_indexing(settings, engine)
     if paper_ids is None:
         with write(engine) as conn:
             summary.removed = store.delete_orphans(conn, now=utcnow())
@@ -132,7 +131,11 @@ def index_papers(
     if due and embedder is None:
         embedder = Embedder.load(settings)
     dim = embedder.dim if embedder is not None else model_info(settings.embedding_model).dim
-    index = open_vector_index(settings, engine, model_id=model_id, dim=dim)
+    if dim is None:  # no metadata and nothing to embed: load the model for its width
+        embedder = Embedder.load(settings)
+        dim = embedder.dim
+    backend = open_backend(settings, engine, model_id=model_id, dim=int(dim))
+    backend.prepare_vectors()
     bar = _bar(len(due), progress, "embedding")
     try:
         for pos in range(0, len(due), batch_size):
@@ -148,7 +151,7 @@ def index_papers(
                     conn, model_id=model_id, paper_ids=ids, content_hashes=hashes,
                     vectors=vecs, now=utcnow(),
                 )
-            index.add(ids, vecs, hashes, db_version=stamp)
+            backend.add_vectors(ids, vecs, hashes, db_version=stamp)
             summary.embedded += len(ids)
             if bar is not None:
                 bar.update(len(ids))
@@ -158,10 +161,10 @@ def index_papers(
         if bar is not None:
             bar.close()
         summary.seconds = time.perf_counter() - start
-    index.sync(engine)  # pgvector: also drops previous models' HNSW indexes
-    if paper_ids is None and summary.embedded >= summary.due and isinstance(index, VectorIndex):
-        # every paper has the configured model's vector: the previous model's files can go
-        for old in prune_other_models(settings, model_id):
+    backend.sync_vectors()  # pgvector: fill the column, build the model's HNSW index
+    if paper_ids is None and summary.embedded >= summary.due:
+        # every paper has the configured model's vector: the previous model's index can go
+        for old in backend.retire_other_models():
             summary.notes.append(f"removed the vector index of the previous model {old}")
     summary.seconds = time.perf_counter() - start
     return summary
@@ -267,11 +270,11 @@ def import_vectors(
     if unknown:
         summary.notes.append(f"{len(unknown)} unknown ids skipped")
     keep = [n for n, pid in enumerate(ids) if pid in texts]
-    prepare_for_indexing(settings, engine)
-    index = open_vector_index(settings, engine, model_id=info.model_id, dim=matrix.shape[1])
+    backend = open_backend(settings, engine, model_id=info.model_id, dim=int(matrix.shape[1]))
+    backend.prepare_vectors()
     bar = _bar(len(keep), progress, "importing")
     try:
-        with index.bulk():  # one graph build at the end, not one extension per ANN_DELTA rows
+        with backend.bulk():  # one graph build at the end, not one extension per ANN_DELTA rows
             for pos in range(0, len(keep), batch_size):
                 rows = keep[pos : pos + batch_size]
                 batch_ids = [ids[n] for n in rows]
@@ -282,14 +285,14 @@ def import_vectors(
                         conn, model_id=info.model_id, paper_ids=batch_ids, content_hashes=hashes,
                         vectors=vecs, now=utcnow(),
                     )
-                index.add(batch_ids, vecs, hashes, db_version=stamp)
+                backend.add_vectors(batch_ids, vecs, hashes, db_version=stamp)
                 summary.imported += len(rows)
                 if bar is not None:
                     bar.update(len(rows))
     finally:
         if bar is not None:
             bar.close()
-    index.sync(engine)  # pgvector: create the model's HNSW index when missing
+    backend.sync_vectors()  # pgvector: create the model's HNSW index when missing
     with engine.connect() as conn:
         summary.papers = store.count_embeddings(conn, info.model_id)
     summary.due = 0

@@ -7,9 +7,9 @@ Syntax (everything else is plain words):
   cat:cs.CL               category (any of a paper's categories)
   year:2024  year:2020..2023  after:2021  before:2024   (published year, inclusive)
 
-`parse()` never raises. `fts_match()` builds an FTS5 MATCH expression in which every user token
-is a double-quoted string (FTS5 treats its content as literal text for the tokenizer), so FTS
-operators (`NEAR(`, `*`, `^`, `:`, AND/OR/NOT, parentheses) typed by a user are only words.
+`parse()` never raises and produces a `Query`, a plain structure: nothing here knows an index's
+syntax. `search.keyword` turns it into a `KeywordRequest`, which each search backend compiles
+into its own (FTS5 MATCH, tsquery), quoting every user token.
 """
 
 from __future__ import annotations
@@ -176,11 +176,6 @@ def parse(raw: str) -> Query:
     )
 
 
-def quote(token: str) -> str:
-    """One FTS5 string: double quotes around, inner quotes doubled, control chars removed."""
-    return '"' + clean_text(token).replace('"', '""') + '"'
-
-
 def keyword_terms(query: Query, *, limit: int = MAX_MATCH_TERMS) -> list[str]:
     """The plain words sent to the keyword index: lower-cased, de-duplicated, stopwords and
     one-character words dropped (unless nothing else is left), at most `limit`."""
@@ -210,44 +205,3 @@ def keyword_bigrams(query: Query, *, limit: int = 12) -> list[str]:
             pairs.append(f"{prev} {w}")
         prev = w
     return list(dict.fromkeys(pairs))[:limit]
-
-
-def fts_match(
-    query: Query, *, operator: str = "OR", bigrams: bool = False, words: list[str] | None = None
-) -> str | None:
-    """A safe FTS5 MATCH expression for the query's words, phrases, authors and exclusions.
-
-    `operator` joins the plain words ("OR": ranked by BM25, the default; "AND": all words);
-    `words` replaces the query's own plain words (keyword search passes a pruned list).
-    Phrases are always required; `author:` values must match the authors column. Returns None
-    when nothing searchable is left (the caller then lists by filters only).
-    """
-    if operator not in ("OR", "AND"):
-        raise ValueError(operator)
-    required: list[str] = [quote(p) for p in query.phrases]
-    required += ["authors : " + quote(a) for a in query.authors if _searchable(a)]
-    terms = [quote(w) for w in (keyword_terms(query) if words is None else words)]
-    if bigrams and operator == "OR":
-        terms += [quote(b) for b in keyword_bigrams(query)]
-    if terms:
-        group = f" {operator} ".join(terms)
-        required.append(f"({group})" if len(terms) > 1 else group)
-    if not required:
-        return None
-    expr = " AND ".join(required)
-    excluded = [quote(x) for x in query.excluded if _searchable(x)]
-    if excluded:
-        expr = f"({expr}) NOT ({' OR '.join(excluded)})"
-    return expr
-
-
-def exclusion_match(query: Query) -> str | None:
-    """MATCH expression of what the query excludes (to filter semantic results), or None."""
-    excluded = [quote(x) for x in query.excluded if _searchable(x)]
-    return " OR ".join(excluded) if excluded else None
-
-
-def author_match(query: Query) -> str | None:
-    """MATCH expression requiring every `author:` value in the authors column, or None."""
-    parts = ["authors : " + quote(a) for a in query.authors if _searchable(a)]
-    return " AND ".join(parts) if parts else None

@@ -1,7 +1,8 @@
 """Comments on papers: plain text bodies, edited/deleted by their author, hidden by moderators.
 
-"Visible" = neither deleted nor hidden; storage.catalog.comment_counts counts those for
-`numComments` in the API (upstream_comments + visible member comments).
+"Visible" = neither deleted nor hidden; storage.catalog.comment_counts counts those: the
+comment count on cards, paper pages and `numComments` in the API. The count imported from
+Hugging Face (`papers.upstream_comments`) is shown apart, as theirs.
 """
 
 from __future__ import annotations

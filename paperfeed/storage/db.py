@@ -94,6 +94,40 @@ def create_db_engine(url: str, *, pool_size: int = 5, role: str = "batch") -> En
     )
 
 
+def missing_database(settings: Settings) -> Path | None:
+    """The SQLite file the settings name when it does not exist yet (None otherwise, and for
+    PostgreSQL): commands that need an instance say so instead of creating an empty file."""
+    parsed = make_url(settings.db_url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database).expanduser()
+    return None if path.exists() else path
+
+
+def has_schema(path: Path) -> bool:
+    """Whether the SQLite file at `path` holds a paperfeed schema (opened read-only; an empty
+    or foreign file does not count)."""
+    import sqlite3
+
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        ).fetchone()
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
+    return row is not None
+
+
 def connect(settings: Settings, *, role: str = "batch") -> Engine:
     """The engine for the configured database; web workers pass role="web"."""
     return create_db_engine(settings.db_url, role=role)

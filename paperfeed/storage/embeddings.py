@@ -5,11 +5,13 @@ of the exact text embedded, so a model change or an edited title/abstract makes 
 for re-embedding. Every write bumps a version stamp in `job_state`, which lets each web worker
 notice (with one cheap read) that its vector index is behind the table. On PostgreSQL with
 pgvector (migration 0005) each write also fills `embeddings.embedding`, the column
-`storage.pgvector` searches.
+`storage.search.pgvector` searches; that column's type and state are described at the end of
+this module (`PgVectorInfo`, `Vector`).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,10 +19,10 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, cast, column, delete, func, select, table, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import UserDefinedType
 
-from paperfeed.storage import pgvector
 from paperfeed.storage.jobs import get_state, set_state
 from paperfeed.storage.schema import embeddings, papers
 
@@ -130,11 +132,11 @@ def store_embeddings(
         insert: Any = sqlite.insert
     else:
         insert = postgresql.insert
-        if pgvector.has_column(conn):  # keep the pgvector column in step (migration 0005)
-            target = pgvector.EMBEDDINGS_PG
+        if has_column(conn):  # keep the pgvector column in step (migration 0005)
+            target = EMBEDDINGS_PG
             columns.append("embedding")
             for row, vec in zip(rows, vectors, strict=True):
-                row["embedding"] = pgvector.vector_text(vec)
+                row["embedding"] = vector_text(vec)
     for i in range(0, len(rows), CHUNK):
         stmt = insert(target).values(rows[i : i + CHUNK])
         stmt = stmt.on_conflict_do_update(
@@ -236,3 +238,88 @@ def iter_vectors(
             [r[1] for r in rows],
             np.stack([from_bytes(r[2], dim) for r in rows]),
         )
+
+
+# -- the pgvector column (PostgreSQL with migration 0005) ----------------------------------
+@dataclass(frozen=True, slots=True)
+class PgVectorInfo:
+    """What the database offers: the extension's version and whether the column exists."""
+
+    version: str | None  # installed extension version, e.g. "0.6.2"
+    column: bool  # embeddings.embedding exists
+
+    @property
+    def usable(self) -> bool:
+        return self.version is not None and self.column
+
+    @property
+    def iterative_scan(self) -> bool:
+        """pgvector 0.8 added `hnsw.iterative_scan`: filtered index scans keep going until
+        enough rows pass, instead of stopping after ef_search candidates."""
+        return _version_tuple(self.version) >= (0, 8, 0)
+
+
+def _version_tuple(version: str | None) -> tuple[int, ...]:
+    if not version:
+        return (0,)
+    return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
+
+
+def info(conn: Connection) -> PgVectorInfo:
+    """The pgvector state of this database (both False/None on SQLite)."""
+    if conn.dialect.name != "postgresql":
+        return PgVectorInfo(None, False)
+    version = conn.execute(
+        text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+    ).scalar_one_or_none()
+    column = conn.execute(
+        text(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = 'embeddings' AND column_name = 'embedding'"
+        )
+    ).first()
+    return PgVectorInfo(None if version is None else str(version), column is not None)
+
+
+def has_column(conn: Connection) -> bool:
+    """True when `embeddings.embedding` exists (PostgreSQL with migration 0005 applied)."""
+    return info(conn).column
+
+
+def vector_text(vec: np.ndarray) -> str:
+    """pgvector's text form of a vector; 9 significant digits round-trip float32 exactly."""
+    return "[" + ",".join(format(float(x), ".9g") for x in np.asarray(vec, np.float32)) + "]"
+
+
+def parse_vector(value: object) -> np.ndarray:
+    """A vector read back as text ('[1,2,3]') into float32."""
+    return np.array(str(value).strip("[]").split(","), dtype=np.float32)
+
+
+class Vector(UserDefinedType[str]):
+    """pgvector's `vector` / `vector(DIM)` type, for casts of bound text values."""
+
+    cache_ok = True
+
+    def __init__(self, dim: int | None = None) -> None:
+        self.dim = dim
+
+    def get_col_spec(self, **_kw: object) -> str:
+        return "vector" if self.dim is None else f"vector({int(self.dim)})"
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast(bindvalue, self)  # values are sent as text: '[0.1,0.2,...]'
+
+
+# `embeddings` with the pgvector column, for writes on PostgreSQL (schema.py's Table describes
+# the columns every database has).
+EMBEDDINGS_PG = table(
+    "embeddings",
+    column("paper_id"),
+    column("model_id"),
+    column("content_hash"),
+    column("dim"),
+    column("vector"),
+    column("created_at"),
+    column("embedding", Vector()),
+)

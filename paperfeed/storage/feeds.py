@@ -285,7 +285,8 @@ def _item(r: Any, local_comments: int) -> FeedItem:
         day=r["day"],
         submitted_at=r["submitted_at"],
         upvotes=upstream + member,
-        num_comments=int(r["upstream_comments"] or 0) + local_comments,
+        num_comments=local_comments,
+        hf_comments=int(r["upstream_comments"] or 0),
         version=r["version"],
         categories=list(r["categories"] or []),
         primary_category=r["primary_category"],
@@ -305,6 +306,12 @@ def _item(r: Any, local_comments: int) -> FeedItem:
         featured_source=r["featured_source"],
         submitter=submitter,
     )
+
+
+def item_from_row(r: Any, local_comments: int) -> FeedItem:
+    """A FeedItem from a row holding the papers columns, the featured row's day,
+    submitted_at and featured_source, and the submitter's user columns (or None)."""
+    return _item(r, local_comments)
 
 
 def latest_featured_day(conn: Connection, *, on_or_before: date | None = None) -> date | None:
@@ -357,6 +364,7 @@ __all__ = [
     "comment_counts",
     "count_featured",
     "featured_days_of",
+    "item_from_row",
     "latest_featured_day",
     "list_featured",
     "page_featured",

@@ -142,6 +142,23 @@ def update_profile(
         raise Conflict(f"accounts: the username {username!r} is taken; choose another") from exc
 
 
+def find_member(conn: Connection, login: str) -> Member | None:
+    """A member by email address or username, whichever `login` is (usernames of imported
+    Hugging Face submitters may contain '@', so both are tried)."""
+    login = login.strip()
+    return get_by_email(conn, login) or get_by_username(conn, login)
+
+
+def require_member(conn: Connection, login: str) -> Member:
+    member = find_member(conn, login)
+    if member is None:
+        raise NotFound(
+            f"accounts: no member with email or username {login.strip()!r} "
+            "(create one: paperfeed user create EMAIL)"
+        )
+    return member
+
+
 def require_by_email(conn: Connection, email: str) -> Member:
     member = get_by_email(conn, email)
     if member is None:

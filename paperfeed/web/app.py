@@ -11,13 +11,13 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.errors import PaperfeedError, RateLimited
+from paperfeed.errors import PaperfeedError, RateLimited, public_message
 from paperfeed.storage.db import check_schema, connect
 from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.csrf import CSRFCookieMiddleware
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.templates = make_templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_middleware(CSRFCookieMiddleware, secure=settings.base_url.startswith("https://"))
     _install_error_handlers(app)
     install_api_docs(app)
@@ -87,6 +88,12 @@ def fewer_malloc_arenas(arenas: int = 2) -> None:
 M_ARENA_MAX = -8  # glibc <malloc.h>
 
 
+def _favicon() -> FileResponse:
+    """Browsers, feed readers and bookmarks ask for /favicon.ico whatever the page says."""
+    return FileResponse(STATIC_DIR / "favicon.ico", media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
+
+
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: settings from `PAPERFEED_*` environment variables.
 
@@ -124,14 +131,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _paperfeed_error(request: Request, exc: PaperfeedError) -> Response:
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
-        response = _error_response(request, exc.status, str(exc))
+        message = str(exc) if _wants_json(request) else public_message(exc)
+        response = _error_response(request, exc.status, message)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        message = str(exc.detail) if exc.status_code != 404 else "Not found"
+        # A 404 of the router has no message of its own: the page's heading says it all.
+        message = str(exc.detail) if exc.status_code != 404 else ""
+        if _wants_json(request) and not message:
+            message = "Not found"
         response = _error_response(request, exc.status_code, message)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value

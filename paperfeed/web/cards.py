@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment
+from sqlalchemy import Connection
 
 from paperfeed.models import Author, Submitter
+from paperfeed.storage.catalog import comment_counts
 
 HUES = 12
 MAX_CARD_AUTHORS = 3
@@ -91,26 +94,36 @@ class CardItem:
     organization: dict[str, Any] | None = None
     submitter: Submitter | None = None
     day: date | None = None
+    hf_comments: int = 0
 
     @property
     def num_authors(self) -> int:
         return len(self.authors)
 
 
-def card_from_row(row: Any) -> CardItem:
+def card_from_row(row: Any, local_comments: int = 0) -> CardItem:
+    """A card for a catalog row; `local_comments` is the paper's visible comment count here
+    (the count cards show; the imported Hugging Face one is shown apart)."""
     return CardItem(
         paper_id=row["id"],
         title=row["title"],
         abstract=row["abstract"],
         authors=[Author(name=n) for n in author_names(row["authors"])],
         upvotes=int(row["upstream_upvotes"] or 0) + int(row["member_upvotes"] or 0),
-        num_comments=int(row["upstream_comments"] or 0),
+        num_comments=local_comments,
+        hf_comments=int(row["upstream_comments"] or 0),
         published_at=row["published_at"],
         categories=list(row["categories"] or []),
         primary_category=row["primary_category"],
         organization=row["organization"],
         day=row.get("day"),
     )
+
+
+def cards_from_rows(conn: Connection, rows: Sequence[Any]) -> list[CardItem]:
+    """Cards for catalog rows, with their local comment counts (one query)."""
+    counts = comment_counts(conn, [r["id"] for r in rows])
+    return [card_from_row(r, counts.get(r["id"], 0)) for r in rows]
 
 
 def register(env: Environment) -> None:

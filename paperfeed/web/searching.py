@@ -19,6 +19,7 @@ from sqlalchemy import Connection
 from paperfeed.errors import BadRequest
 from paperfeed.search.highlight import highlighter
 from paperfeed.search.hybrid import SearchHit, SearchResult, SearchService
+from paperfeed.storage.catalog import comment_counts
 from paperfeed.storage.search import SearchFilters, papers_by_ids
 from paperfeed.storage.stems import stemmer_for
 
@@ -104,7 +105,8 @@ def shared_search(
     if len(result.hits) <= limit:
         return result
     return SearchResult(query=result.query, hits=result.hits[:limit], mode=result.mode,
-                        used=result.used, notes=result.notes)
+                        used=result.used, notes=result.notes, total=result.total,
+                        total_exact=result.total_exact)
 
 
 def parse_date(value: str | None, name: str) -> date | None:
@@ -143,6 +145,7 @@ class SearchItem:
     upvotes: int
     num_comments: int
     published_at: datetime | None
+    hf_comments: int = 0
     row: Any = None
     highlighted_title: bool = False
     highlighted_abstract: bool = False
@@ -161,6 +164,7 @@ def items_for(
     those) -> SearchItems in rank order (rows that vanished meanwhile are skipped)."""
     hits = result.hits if hits is None else hits
     rows = papers_by_ids(conn, [h.paper_id for h in hits])
+    local_comments = comment_counts(conn, list(rows))
     marks = highlighter(result.query, stemmer_for(conn))
     marks.prime(t for row in rows.values() for t in (str(row["title"]), str(row["abstract"])))
     items: list[SearchItem] = []
@@ -178,7 +182,8 @@ def items_for(
                 abstract=abstract,
                 num_authors=len(row["authors"] or []),
                 upvotes=int(row["upstream_upvotes"] or 0) + int(row["member_upvotes"] or 0),
-                num_comments=int(row["upstream_comments"] or 0),
+                num_comments=local_comments.get(hit.paper_id, 0),
+                hf_comments=int(row["upstream_comments"] or 0),
                 published_at=row["published_at"],
                 row=row,
                 highlighted_title="<mark>" in title,

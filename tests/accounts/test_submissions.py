@@ -87,7 +87,7 @@ def test_submit_page_needs_sign_in_and_rejects_garbage(
     assert client.get("/submit").status_code == 401
     sign_in(client, inbox, "ada@example.org")
     r = client.post("/submit", data={"paper": "not an id", "csrf_token": csrf(client, "/submit")})
-    assert r.status_code == 400 and "not an arXiv id" in r.text
+    assert r.status_code == 400 and "not an arxiv id" in r.text.lower()
     assert client.post("/submit", data={"paper": PID}).status_code == 403  # no CSRF token
 
 

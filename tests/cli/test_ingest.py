@@ -82,6 +82,12 @@ def test_ingest_missing_file_is_one_line_error(settings, engine, tmp_path: Path)
 
 
 def test_ingest_refuses_an_unmigrated_database(settings) -> None:
+    from paperfeed.storage.db import connect
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(settings)
+    engine.connect().close()  # an empty database file: schema not created
+    engine.dispose()
     done = run_cli(settings, "ingest", "jsonl", str(FIXTURES / "snapshot" / "arxiv_cs_sample.jsonl"))
     assert done.returncode == 1 and "paperfeed migrate" in done.stderr
 

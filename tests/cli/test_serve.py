@@ -58,7 +58,9 @@ def test_serve_refuses_missing_secret_outside_demo_with_one_line(tmp_path: Path)
 def test_serve_refuses_out_of_date_schema_and_names_the_migrate_command(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     settings.data_dir.mkdir(parents=True)
-    connect(settings).dispose()  # an empty database file: schema not created
+    engine = connect(settings)
+    engine.connect().close()  # an empty database file: schema not created
+    engine.dispose()
     result = _run(
         tmp_path, "serve", "--port", str(_free_port()), PAPERFEED_SECRET_KEY="x" * 40
     )

@@ -11,12 +11,18 @@ import paperfeed.demo as demo
 from paperfeed.config import Settings
 from paperfeed.search.embed import Embedder, document_text, model_info
 from paperfeed.search.indexing import due_papers
-from paperfeed.search.vectors import VectorIndex
 from paperfeed.storage import embeddings as store
 from paperfeed.storage.papers import get_paper
+from paperfeed.storage.vectors.files import VectorFiles
 
 FOLDER = Path(demo.__file__).parent
 
+
+
+def files_of(settings: Settings, engine: Engine) -> VectorFiles:
+    """The configured model's vector files as a fresh process would open them."""
+    info = model_info(settings.embedding_model)
+    return VectorFiles.open(settings.data_dir, info.model_id, info.dim, engine)
 
 def test_demo_vectors_match_the_bundled_model_and_corpus() -> None:
     ids = (FOLDER / demo.IDS_NAME).read_text().split()
@@ -33,7 +39,7 @@ def test_load_demo_stores_vectors_so_semantic_search_is_ready(
     with engine.connect() as conn:
         assert store.count_embeddings(conn, model_id) == 2926
     assert due_papers(engine, model_id)[0] == []  # nothing left for `paperfeed index`
-    index = VectorIndex.open(settings, engine)
+    index = files_of(settings, engine)
     assert len(index) == 2926
     # a paper's own title + abstract, embedded now, finds that paper among the stored vectors
     pid = (FOLDER / demo.IDS_NAME).read_text().split()[100]

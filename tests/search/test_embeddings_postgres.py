@@ -7,10 +7,10 @@ import pytest
 
 from paperfeed.config import Settings
 from paperfeed.models import utcnow
-from paperfeed.search.vectors import VectorIndex
 from paperfeed.storage import embeddings as store
 from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.papers import upsert_papers
+from paperfeed.storage.vectors.files import VectorFiles
 from tests.search.conftest import real_papers
 
 pytestmark = pytest.mark.postgres
@@ -40,7 +40,7 @@ def test_store_replace_delete_and_sync_on_postgresql(pg_settings: Settings) -> N
     assert sorted(got_ids) == sorted(ids[:4])
     assert hashes[got_ids.index(ids[0])] == "h2"
     assert np.allclose(got[got_ids.index(ids[0])], mat[1])
-    index = VectorIndex.open(pg_settings, engine, model_id="m", dim=8)
+    index = VectorFiles.open(pg_settings.data_dir, "m", 8, engine)
     assert len(index) == 4 and ids[4] not in index
     top = [h[0] for h in index.search(mat[1], 2)]
     assert set(top) == {ids[0], ids[1]}

@@ -23,12 +23,18 @@ from paperfeed.config import Settings
 from paperfeed.errors import BadRequest
 from paperfeed.search.embed import MODELS_DIR, Embedder, document_text, model_info, text_hash
 from paperfeed.search.indexing import due_papers, import_vectors, index_papers
-from paperfeed.search.vectors import VectorIndex
 from paperfeed.storage import embeddings as store
 from paperfeed.storage.db import write
 from paperfeed.storage.papers import upsert_papers
+from paperfeed.storage.vectors.files import VectorFiles
 from tests.conftest import REPO_ROOT
 from tests.search.conftest import MemoEmbedder, real_papers
+
+
+def files_of(settings: Settings, engine: Engine) -> VectorFiles:
+    """The configured model's vector files as a fresh process would open them."""
+    info = model_info(settings.embedding_model)
+    return VectorFiles.open(settings.data_dir, info.model_id, info.dim, engine)
 
 MODEL_ID = model_info("minilm-l6-v2").model_id
 
@@ -57,7 +63,7 @@ def test_index_embeds_due_papers_and_a_rerun_does_nothing(
     assert (first.papers, first.due, first.embedded) == (40, 40, 40)
     second = index_papers(catalog, settings, embedder=embedder)
     assert (second.due, second.embedded) == (0, 0)
-    index = VectorIndex.open(settings, catalog)
+    index = files_of(settings, catalog)
     assert len(index) == 40
     # a paper's own text finds it; "similar" needs no model call
     paper = real_papers()[5]
@@ -81,7 +87,7 @@ def test_changed_abstract_and_other_model_are_re_embedded(
     assert due_papers(catalog, MODEL_ID)[0] == [paper.id]
     summary = index_papers(catalog, settings, embedder=embedder)
     assert summary.embedded == 1
-    index = VectorIndex.open(settings, catalog)
+    index = files_of(settings, catalog)
     assert index.search(embedder.embed_query("soil"), 1)[0][0] == paper.id
     # another model (a directory with its own id): every paper is due again
     other = tmp_path / "other-model"
@@ -95,14 +101,14 @@ def test_changed_abstract_and_other_model_are_re_embedded(
     with catalog.connect() as conn:
         assert store.count_embeddings(conn, "other") == 7
         assert store.count_embeddings(conn, MODEL_ID) == 33
-    assert len(VectorIndex.open(other_settings, catalog)) == 7
+    assert len(files_of(other_settings, catalog)) == 7
 
 
 def test_deleted_papers_lose_their_vectors(
     settings: Settings, catalog: Engine, embedder: MemoEmbedder, now: datetime
 ) -> None:
     index_papers(catalog, settings, embedder=embedder)
-    index = VectorIndex.open(settings, catalog)
+    index = files_of(settings, catalog)
     gone = real_papers()[3].id
     with write(catalog) as conn:
         conn.exec_driver_sql("DELETE FROM papers WHERE id = ?", (gone,))
@@ -138,7 +144,7 @@ def test_index_killed_mid_run_keeps_batches_and_rerun_completes(
     line = again.stdout.strip().splitlines()[-1]
     assert f"{40 - partial} embedded" in line and f"{partial} already current" in line
     assert stored(settings) == 40
-    assert len(VectorIndex.open(settings, catalog)) == 40
+    assert len(files_of(settings, catalog)) == 40
 
 
 def write_import(tmp_path: Path, ids: list[str], mat: np.ndarray, model: str | None) -> Path:
@@ -160,7 +166,7 @@ def test_import_stores_vectors_for_search(settings: Settings, catalog: Engine) -
     )
     assert result.exit_code == 0, result.output
     assert "40 vectors imported" in result.stdout
-    index = VectorIndex.open(settings, catalog)
+    index = files_of(settings, catalog)
     assert index.search(mat[9].astype(np.float32), 1)[0][0] == ids[9]
     # imported vectors count as current: nothing is due
     assert due_papers(catalog, MODEL_ID)[0] == []
@@ -229,7 +235,7 @@ def test_complete_index_run_removes_the_previous_models_files(
     (old / "vectors-0.f32").write_bytes(b"\0" * 1536)
     foreign = vectors / "not-an-index"
     foreign.mkdir()
-    current = VectorIndex.open(settings, catalog).directory
+    current = files_of(settings, catalog).directory
     # an unfinished run (a paper still due) keeps the old files: workers may still use them
     with write(catalog) as conn:
         store.delete_embeddings(conn, [p.id for p in real_papers()[:2]], now=datetime(2025, 6, 16))
@@ -241,4 +247,4 @@ def test_complete_index_run_removes_the_previous_models_files(
     assert result.exit_code == 0, result.output
     assert "removed the vector index of the previous model old-model" in result.output
     assert not old.exists() and foreign.is_dir() and current.is_dir()
-    assert len(VectorIndex.open(settings, catalog)) == 40
+    assert len(files_of(settings, catalog)) == 40

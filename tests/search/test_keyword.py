@@ -8,10 +8,20 @@ import pytest
 from sqlalchemy import Engine
 
 from paperfeed.search.hybrid import SearchService
-from paperfeed.search.keyword import keyword_search
+from paperfeed.search.keyword import KeywordParams, effective_filters, keyword_search
 from paperfeed.search.query import parse
 from paperfeed.storage.search import SearchFilters
 from tests.search.conftest import CODE_ID, FEATURED_ID, HIDDEN_ID, real_papers
+
+
+def kw_hits(engine: Engine, text: str, *, limit: int = 20, posting_cap: int | None = None,
+            params: KeywordParams = KeywordParams()) -> list[tuple[str, float]]:
+    """The keyword side alone, as the service runs it (plan, then the engine's backend)."""
+    query = parse(text)
+    hits, _ = keyword_search(SearchService(engine).backend, query,
+                             effective_filters(query, SearchFilters()), limit=limit,
+                             params=params, posting_cap=posting_cap)
+    return [(h.paper_id, h.score) for h in hits]
 
 
 def ids(engine: Engine, text: str, **kw: object) -> list[str]:
@@ -25,8 +35,7 @@ def test_keyword_search_finds_title_words_first(catalog: Engine) -> None:
 
 
 def test_title_match_outranks_abstract_match(catalog: Engine) -> None:
-    with catalog.connect() as conn:
-        hits = keyword_search(conn, parse("diffusion"), SearchFilters(), limit=20)
+    hits = kw_hits(catalog, "diffusion")
     titles_with = {"2602.22661", "2505.21848", "2509.01134", "2606.14756"}
     top = [h[0] for h in hits[: len(titles_with)]]
     assert set(top) == titles_with
@@ -88,12 +97,9 @@ def test_within_cap_keeps_the_rarest_words_that_fit() -> None:
 
 
 def test_posting_cap_drops_common_words_but_keeps_phrases(catalog: Engine) -> None:
-    with catalog.connect() as conn:
-        full = keyword_search(conn, parse("voice cloning benchmark"), SearchFilters(), limit=20)
-        capped = keyword_search(conn, parse("voice cloning benchmark"), SearchFilters(),
-                                limit=20, posting_cap=0)
-        phrase = keyword_search(conn, parse('"voice cloning" benchmark'), SearchFilters(),
-                                limit=20, posting_cap=0)
+    full = kw_hits(catalog, "voice cloning benchmark")
+    capped = kw_hits(catalog, "voice cloning benchmark", posting_cap=0)
+    phrase = kw_hits(catalog, '"voice cloning" benchmark', posting_cap=0)
     assert full and full[0][0] == "2504.20581"
     assert capped == []  # every word matches more papers than the cap: nothing scored
     assert [h[0] for h in phrase][:1] == ["2504.20581"]  # a quoted phrase is still searched

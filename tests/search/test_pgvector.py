@@ -18,17 +18,16 @@ from sqlalchemy.engine import make_url
 
 from paperfeed.config import Settings
 from paperfeed.models import utcnow
-from paperfeed.search.embed import Embedder, document_text, text_hash
+from paperfeed.search.backend import open_backend
+from paperfeed.search.embed import Embedder, document_text, model_info, text_hash
 from paperfeed.search.hybrid import SearchService
 from paperfeed.search.indexing import index_papers
-from paperfeed.search.pgvectors import PgVectorIndex, open_vector_index
-from paperfeed.search.vectors import VectorIndex
 from paperfeed.storage import embeddings as store
-from paperfeed.storage import pgvector as sql
 from paperfeed.storage.db import alembic_config, check_schema, connect, migrate, write
 from paperfeed.storage.papers import upsert_papers
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search import SearchFilters
+from paperfeed.storage.search import pgvector as sql
 from paperfeed.web.app import create_app
 from tests.search.conftest import (
     CODE_ID,
@@ -114,11 +113,12 @@ def test_indexing_fills_the_column_and_creates_one_hnsw_index_idempotently(
     again = index_papers(indexed, pg_settings, embedder=embedder)
     assert (again.due, again.embedded) == (0, 0)
     assert len(hnsw_indexes(indexed)) == 1
-    index = open_vector_index(pg_settings, indexed)
-    assert isinstance(index, PgVectorIndex) and len(index) == 40 and index.uses_ann
+    backend = open_backend(pg_settings, indexed)
+    assert backend.vector_store == "pgvector" and backend.vector_count() == 40
+    assert backend.uses_ann()
     assert not (pg_settings.data_dir / "vectors").exists()  # no vector files on this machine
     q = embedder.embed_query(document_text(paper.title, paper.abstract))
-    assert index.search(q, 1)[0][0] == paper.id
+    assert backend.nearest(q, 1)[0][0] == paper.id
 
 
 def test_hybrid_search_on_postgresql_finds_the_semantic_neighbour(
@@ -132,7 +132,7 @@ def test_hybrid_search_on_postgresql_finds_the_semantic_neighbour(
     assert hybrid.used == "hybrid" and any(h.keyword_rank for h in hybrid.hits)
     top = {h.paper_id: h for h in hybrid.hits}
     assert CODE_ID in top and top[CODE_ID].semantic_rank == 1
-    assert isinstance(service._vector_index(), PgVectorIndex)
+    assert service.backend.vector_store == "pgvector"
 
 
 def test_unfiltered_nearest_query_is_answered_by_the_hnsw_index(
@@ -163,13 +163,13 @@ def test_filters_are_applied_inside_the_vector_query(
     indexed: Engine, pg_settings: Settings, embedder: MemoEmbedder,
     monkeypatch: pytest.MonkeyPatch, exact_max: int,
 ) -> None:
-    monkeypatch.setattr("paperfeed.search.pgvectors.EXACT_MAX", exact_max)
-    index = open_vector_index(pg_settings, indexed)
+    monkeypatch.setattr("paperfeed.storage.search.nearest.ALLOWED_MAX", exact_max)
+    index = open_backend(pg_settings, indexed)
     q = embedder.embed_query(VOICE_QUERY)
     rows = {p.id: p for p in real_papers()}
 
     def ids(filters: SearchFilters, k: int = 40) -> list[str]:
-        return [h[0] for h in index.search(q, k, filters=filters)]
+        return [h[0] for h in index.nearest(q, k, filters=filters)]
 
     assert ids(SearchFilters()) and HIDDEN_ID not in ids(SearchFilters())
     assert len(ids(SearchFilters())) == 39  # every visible paper, nothing else
@@ -186,10 +186,13 @@ def test_filters_are_applied_inside_the_vector_query(
     assert ids(SearchFilters(date_from=date(2099, 1, 1))) == []
     # the service passes the query's own filters through (cat: and year:)
     service = SearchService(indexed, pg_settings)
-    hits = service.search("language models cat:cs.CV", limit=40, mode="semantic").hits
-    assert [h.paper_id for h in hits] == [
-        h[0] for h in index.search(embedder.embed_query("language models"), 40,
-                                   filters=SearchFilters(categories=("cs.CV",)))
+    hits = service.search("image generation with diffusion cat:cs.CV", limit=40,
+                          mode="semantic").hits
+    assert hits
+    floor = model_info(pg_settings.embedding_model).similarity_floor
+    assert [h.paper_id for h in hits] == [  # what is close in meaning, in the index's order
+        h[0] for h in index.nearest(embedder.embed_query("image generation with diffusion"), 40,
+                                    filters=SearchFilters(categories=("cs.CV",))) if h[1] >= floor
     ]
     assert service.search("voice cloning", mode="semantic").hits[0].paper_id == CODE_ID
 
@@ -205,14 +208,14 @@ def test_similar_papers_need_no_model_and_deleted_papers_lose_their_vector(
     service = SearchService(indexed, settings)
     similar = service.similar(FEATURED_ID, k=5)
     assert len(similar) == 5 and FEATURED_ID not in similar and HIDDEN_ID not in similar
-    index = service._vector_index()
+    backend = service.backend
     gone = similar[0]
-    assert gone in index
+    assert gone in backend.vectors([gone])
     with write(indexed) as conn:
         conn.execute(papers.delete().where(papers.c.id == gone))
-    assert gone not in index and len(index) == 39
+    assert backend.vectors([gone]) == {} and backend.vector_count() == 39
     assert gone not in service.similar(FEATURED_ID, k=10)
-    assert index.vector(gone) is None and index.similar(gone, 3) == []
+    assert backend.similar(gone, 3) == []
 
 
 def test_rows_stored_without_the_column_are_filled_by_the_next_index_run(
@@ -220,10 +223,10 @@ def test_rows_stored_without_the_column_are_filled_by_the_next_index_run(
 ) -> None:
     with write(indexed) as conn:
         conn.execute(text("UPDATE embeddings SET embedding = NULL"))
-    index = open_vector_index(pg_settings, indexed)
-    assert len(index) == 0
+    backend = open_backend(pg_settings, indexed)
+    assert backend.vector_count() == 0
     summary = index_papers(indexed, pg_settings, embedder=embedder)
-    assert summary.embedded == 0 and len(index) == 40
+    assert summary.embedded == 0 and backend.vector_count() == 40
     paper = real_papers()[7]
     with indexed.connect() as conn:
         state = {r.paper_id: r for r in store.scan_papers(conn)}[paper.id]
@@ -234,12 +237,12 @@ def test_files_backend_can_be_forced_and_pgvector_refuses_sqlite(
     indexed: Engine, pg_settings: Settings, settings: Settings, engine: Engine
 ) -> None:
     files = pg_settings.model_copy(update={"vector_backend": "files"})
-    index = open_vector_index(files, indexed)
-    assert isinstance(index, VectorIndex) and len(index) == 40
-    assert isinstance(open_vector_index(settings, engine), VectorIndex)  # SQLite: auto = files
+    backend = open_backend(files, indexed)
+    assert backend.vector_store == "files" and backend.vector_count() == 40
+    assert open_backend(settings, engine).vector_store == "files"  # SQLite: auto = files
     forced = settings.model_copy(update={"vector_backend": "pgvector"})
-    with pytest.raises(Exception, match="PAPERFEED_VECTOR_BACKEND=files"):
-        open_vector_index(forced, engine)
+    with pytest.raises(Exception, match="PAPERFEED_VECTOR_BACKEND"):
+        open_backend(forced, engine).vector_count()
     result = SearchService(engine, forced).search("voice cloning")
     assert result.used in ("keyword", "none")  # degrades to keywords, never fails
 
@@ -250,10 +253,11 @@ def test_index_enables_pgvector_installed_after_the_migration(
     with write(pg) as conn:  # as if the server got pgvector after migration 0005 ran
         conn.execute(text("ALTER TABLE embeddings DROP COLUMN embedding"))
         conn.execute(text("DROP EXTENSION vector"))
-    assert isinstance(open_vector_index(pg_settings, pg), VectorIndex)
+    assert open_backend(pg_settings, pg).vector_store == "files"
     assert index_papers(pg, pg_settings, embedder=embedder).embedded == 40
-    index = open_vector_index(pg_settings, pg)
-    assert isinstance(index, PgVectorIndex) and len(index) == 40 and index.uses_ann
+    backend = open_backend(pg_settings, pg)
+    assert backend.vector_store == "pgvector" and backend.vector_count() == 40
+    assert backend.uses_ann()
 
 
 def test_a_role_that_may_not_create_the_extension_keeps_the_index_files(
@@ -278,7 +282,7 @@ def test_a_role_that_may_not_create_the_extension_keeps_the_index_files(
             assert sql.info(conn) == sql.PgVectorInfo(None, False)
         assert index_papers(engine, settings, embedder=embedder).embedded == 40
         service = SearchService(engine, settings)
-        assert isinstance(service._vector_index(), VectorIndex)
+        assert service.backend.vector_store == "files"
         assert service.search(VOICE_QUERY, mode="semantic").hits[0].paper_id == CODE_ID
     finally:
         engine.dispose()

@@ -1,4 +1,5 @@
-"""The query parser: syntax, safety of the FTS5 MATCH text (property-based, on real FTS5)."""
+"""The query parser and what the SQLite backend compiles it to: syntax, safety of the FTS5
+MATCH text (property-based, on real FTS5)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paperfeed.search.query import (
-    MAX_MATCH_TERMS,
-    MAX_QUERY_CHARS,
-    exclusion_match,
-    fts_match,
-    keyword_terms,
-    parse,
-)
+from paperfeed.search.keyword import KeywordParams, constraints, plan
+from paperfeed.search.query import MAX_MATCH_TERMS, MAX_QUERY_CHARS, Query, keyword_terms, parse
+from paperfeed.storage.search import fts5
+
+
+def fts_match(q: Query, *, operator: str = "OR") -> str | None:
+    """The MATCH expression the SQLite backend runs for a parsed query (no word pruning)."""
+    return fts5.compile_match(plan(q, None, KeywordParams(operator=operator))[0])
+
+
+def exclusion_match(q: Query) -> str | None:
+    return fts5.exclusion_match(constraints(q))
 
 HOSTILE = [
     '"', '""', '"""', "-", "--", "-\"", "NEAR(", "NEAR(a b, 2)", "*", "a*", "^title", ":",

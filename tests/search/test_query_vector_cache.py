@@ -1,11 +1,11 @@
-"""The semantic backend reuses a repeated query's vector instead of running the model again."""
+"""The query embedder reuses a repeated query's vector instead of running the model again."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from paperfeed.search.hybrid import EmbeddingBackend
+from paperfeed.search.hybrid import QueryEmbedder
 
 
 class _CountingEmbedder:
@@ -21,7 +21,7 @@ class _CountingEmbedder:
 
 def test_repeated_query_reuses_its_vector_and_the_vector_is_read_only() -> None:
     model = _CountingEmbedder()
-    backend = EmbeddingBackend(model, index=None)
+    backend = QueryEmbedder(model)
     first = backend.embed_query("graph neural networks")
     again = backend.embed_query("graph neural networks")
     assert model.calls == 1
@@ -34,11 +34,11 @@ def test_repeated_query_reuses_its_vector_and_the_vector_is_read_only() -> None:
 
 def test_query_cache_is_bounded_and_can_be_emptied() -> None:
     model = _CountingEmbedder()
-    backend = EmbeddingBackend(model, index=None)
-    for n in range(EmbeddingBackend.QUERY_CACHE_SIZE + 1):
+    backend = QueryEmbedder(model)
+    for n in range(QueryEmbedder.CACHE_SIZE + 1):
         backend.embed_query(f"q{n}")
     backend.embed_query("q0")  # evicted: the oldest entry
-    assert model.calls == EmbeddingBackend.QUERY_CACHE_SIZE + 2
+    assert model.calls == QueryEmbedder.CACHE_SIZE + 2
     backend.forget_queries()
     backend.embed_query("q0")
-    assert model.calls == EmbeddingBackend.QUERY_CACHE_SIZE + 3
+    assert model.calls == QueryEmbedder.CACHE_SIZE + 3

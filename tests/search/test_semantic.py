@@ -56,7 +56,7 @@ def test_hybrid_fuses_both_sides_and_filters_semantic_hits(
     result = service.search("diffusion models for image generation", limit=10)
     assert result.used == "hybrid"
     assert any(h.keyword_rank and h.semantic_rank for h in result.hits)
-    cl = service.search("language models cat:cs.CV", limit=40, mode="semantic")
+    cl = service.search("image generation with diffusion cat:cs.CV", limit=40, mode="semantic")
     rows = {p.id: p.categories for p in real_papers()}
     assert cl.hits and all("cs.CV" in rows[h.paper_id] for h in cl.hits)
     excluded = service.search("voice cloning -benchmark", limit=40)

@@ -15,12 +15,9 @@ from paperfeed.search.query import parse
 from paperfeed.storage.db import write
 from paperfeed.storage.jobs import get_state
 from paperfeed.storage.papers import upsert_papers
-from paperfeed.storage.search import (
-    TOKEN_DOCS_STATE,
-    SearchFilters,
-    refresh_token_docs,
-    token_doc_counts,
-)
+from paperfeed.storage.search import SearchFilters, refresh_token_docs
+from paperfeed.storage.search.backend import SqliteBackend
+from paperfeed.storage.search.fts5 import TOKEN_DOCS_STATE, token_doc_counts
 from tests.cli.test_ingest import env_for
 from tests.conftest import FIXTURES
 from tests.search.conftest import real_papers
@@ -71,16 +68,16 @@ def test_stale_counts_shift_pruning_not_matching(catalog: Engine, now: datetime)
     refresh_token_docs(catalog, now=now)
     params = KeywordParams(max_df_ratio=0.25, min_terms=1, posting_budget=0)
     query = parse("model voice")  # 'model' is in most of the 40 papers, 'voice' in few
-    with catalog.connect() as conn:
-        before = keyword_search(conn, query, SearchFilters(), limit=50, params=params)
+
+    def search() -> list[tuple[str, float]]:  # a fresh backend: no per-process count cache
+        backend = SqliteBackend(catalog, data_dir=catalog.url.database, model_id="", dim=0)
+        hits, _ = keyword_search(backend, query, SearchFilters(), limit=50, params=params)
+        return [(h.paper_id, h.score) for h in hits]
+
+    before = search()
     with write(catalog) as conn:
         conn.execute(text("UPDATE fts_token_docs SET docs = 1 WHERE token = 'model'"))
-    from paperfeed.search import keyword
-
-    keyword._DF_CACHE._items.clear()  # the per-process cache would hide the table change
-    keyword._DF_CACHE._total.clear()
-    with catalog.connect() as conn:
-        after = keyword_search(conn, query, SearchFilters(), limit=50, params=params)
+    after = search()
     assert len(after) > len(before)  # 'model' is searched now, so more papers match
     assert {h[0] for h in before} <= {h[0] for h in after}
 

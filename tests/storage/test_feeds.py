@@ -109,7 +109,7 @@ def test_submitter_filter(engine):
         assert feeds.count_featured(conn, start=D, end=D, submitter="alice") == 1
 
 
-def test_upvotes_and_comments_add_upstream_and_local_counts(engine):
+def test_upvotes_add_upstream_and_local_counts_comments_count_local_ones(engine):
     feature(engine, [paper("2506.00001", upvotes=4, comments=2)], D)
     with write(engine) as conn:
         conn.execute(update(papers).values(member_upvotes=3))
@@ -121,7 +121,8 @@ def test_upvotes_and_comments_add_upstream_and_local_counts(engine):
     with engine.connect() as conn:
         (item,) = _list(conn)
     assert item.upvotes == 7 and item.upstream_upvotes == 4 and item.member_upvotes == 3
-    assert item.num_comments == 4  # 2 upstream + 2 visible local
+    assert item.num_comments == 2  # the visible local ones
+    assert item.hf_comments == 2  # imported from Hugging Face, shown apart
 
 
 def test_adjacent_and_latest_days_skip_empty_days(engine):

@@ -64,6 +64,9 @@ def test_api_and_page_share_a_search_until_the_catalog_changes(client, engine, m
         app = client.app
 
     service = search_service(Req())  # type: ignore[arg-type]
+    # An hour, not the 5 s default: on a loaded machine the three requests below can span
+    # more than 5 s, and the shared answer would expire before the page asks (a flaky test).
+    client.app.state.recent_searches = RecentSearches(ttl=3600)
     calls: list[str] = []
     real = service.search
     monkeypatch.setattr(service, "search", lambda q, **k: calls.append(q) or real(q, **k))

@@ -91,7 +91,10 @@ def upvotes(paper: Row) -> int:
 
 
 def num_comments(paper: Row, local_comments: int) -> int:
-    return int(paper.get("upstream_comments") or 0) + local_comments
+    """`numComments`: the visible comments on this site, as the site's pages count them (the
+    count imported from Hugging Face is about their discussion, not ours; docs/api.md)."""
+    del paper
+    return local_comments
 
 
 def paper_json(
@@ -183,7 +186,6 @@ def feed_item_json(item: FeedItem) -> dict[str, Any]:
         "published_at": item.published_at,
         "upstream_upvotes": item.upvotes,  # already upstream + members'
         "member_upvotes": 0,
-        "upstream_comments": item.num_comments,  # already upstream + visible local
         "project_page": item.project_page,
         "github_repo": item.github_repo,
         "github_stars": item.github_stars,
@@ -201,4 +203,4 @@ def feed_item_json(item: FeedItem) -> dict[str, Any]:
         "user_id": sub.user_id if sub else None,
         "featured_source": item.featured_source,
     }
-    return daily_entry_json(paper, fact)
+    return daily_entry_json(paper, fact, local_comments=item.num_comments)

@@ -8,9 +8,10 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.accounts import profile, signin
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import PaperfeedError, public_message
 from paperfeed.models import Member
 from paperfeed.storage import users as store
+from paperfeed.web import flash
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
 
@@ -57,7 +58,8 @@ def signin_request(
     except PaperfeedError as exc:
         if exc.status == 429:
             raise
-        return _page(request, "signin.html", {"sent": False, "next": "/", "error": str(exc)},
+        return _page(request, "signin.html",
+                     {"sent": False, "next": "/", "error": public_message(exc)},
                      status=exc.status)
     if message is not None:
         background.add_task(signin.send_quietly, settings, message)
@@ -92,7 +94,7 @@ def signin_password(
         if exc.status == 429:
             raise
         return _page(request, "signin.html", {"sent": False, "next": safe_next(next),
-                                              "error": str(exc)}, status=exc.status)
+                                              "error": public_message(exc)}, status=exc.status)
     return _start(request, engine, settings, member, now, next)
 
 
@@ -126,7 +128,10 @@ def _settings_page(
 
 @router.get("/settings")
 def settings_page(request: Request, engine: EngineDep, member: CurrentUser) -> Response:
-    return _settings_page(request, engine, member)
+    note = flash.take(request)
+    response = _settings_page(request, engine, member, message=note.get("message"),
+                              new_token=note.get("token"))
+    return flash.consumed(request, response)
 
 
 @router.post("/settings/profile", dependencies=CSRF)
@@ -137,8 +142,8 @@ def settings_profile(
     try:
         profile.update_profile(engine, member, username=username, display_name=display_name)
     except PaperfeedError as exc:
-        return _settings_page(request, engine, member, error=str(exc), status=exc.status)
-    return _settings_page(request, engine, member, message="Profile saved.")
+        return _settings_page(request, engine, member, error=public_message(exc), status=exc.status)
+    return flash.redirect(request, "/settings", message="Profile saved.")
 
 
 @router.post("/settings/password", dependencies=CSRF)
@@ -152,20 +157,19 @@ def settings_password(
         else:
             profile.set_password(engine, member, current=current, new=new)
     except PaperfeedError as exc:
-        return _settings_page(request, engine, member, error=str(exc), status=exc.status)
+        return _settings_page(request, engine, member, error=public_message(exc), status=exc.status)
     done = "Password removed." if remove else "Password saved."
-    return _settings_page(request, engine, member, message=done)
+    return flash.redirect(request, "/settings", message=done)
 
 
 @router.post("/settings/tokens", dependencies=CSRF)
 def settings_token_create(
     request: Request, engine: EngineDep, member: CurrentUser, now: Now, name: str = Form("")
 ) -> Response:
-    """Rendered directly (no redirect): the token is shown this once and never stored."""
+    """The settings page shows the new token once (carried by the one-shot flash cookie:
+    a reload of the page does not make another token)."""
     token = profile.create_api_token(engine, member, name=name, now=now)
-    response = _settings_page(request, engine, member, new_token=token)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return flash.redirect(request, "/settings", token=token)
 
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=CSRF)
@@ -173,4 +177,4 @@ def settings_token_revoke(
     request: Request, engine: EngineDep, member: CurrentUser, token_id: int
 ) -> Response:
     profile.revoke_api_token(engine, member, token_id)
-    return _settings_page(request, engine, member, message="Token revoked.")
+    return flash.redirect(request, "/settings", message="Token revoked.")

@@ -7,15 +7,17 @@ static/upvote.js), so with JavaScript the count updates without a reload.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.accounts import comments, submissions, voting
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import PaperfeedError, public_message
 from paperfeed.postingest import after_ingest_quietly
 from paperfeed.storage import comments as comment_store
+from paperfeed.web import flash
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
 from paperfeed.web.pages.account import safe_next
@@ -47,8 +49,14 @@ def upvote_form(
 
 @router.get("/submit")
 def submit_page(request: Request, member: CurrentUser) -> Response:
-    return _page(request, "submit.html", {"error": None, "duplicate": None, "done": None,
-                                          "value": ""})
+    note = flash.take(request)
+    done = None
+    if note.get("paper_id"):
+        done = submissions.Submission(str(note["paper_id"]), date.fromisoformat(note["day"]),
+                                      str(note.get("title", "")))
+    response = _page(request, "submit.html", {"error": None, "duplicate": None, "done": done,
+                                              "value": ""})
+    return flash.consumed(request, response)
 
 
 @router.post("/submit", dependencies=CSRF)
@@ -64,13 +72,13 @@ def submit_form(
     except PaperfeedError as exc:
         if exc.status == 429:
             raise
-        return _page(request, "submit.html", {"error": str(exc), "duplicate": None,
+        return _page(request, "submit.html", {"error": public_message(exc), "duplicate": None,
                                               "done": None, "value": paper}, status=exc.status)
     page_cache(request).clear()
     # the post-ingest step (embedding) right after the response: similar papers, search
     background.add_task(after_ingest_quietly, engine, settings, [done.paper_id])
-    return _page(request, "submit.html", {"error": None, "duplicate": None, "done": done,
-                                          "value": ""})
+    return flash.redirect(request, "/submit", paper_id=done.paper_id,
+                          day=done.day.isoformat(), title=done.title)
 
 
 @router.post("/papers/{paper_id:path}/comments", dependencies=CSRF)

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.feed import check_sort, day_period, local_today, parse_day
 from paperfeed.models import utcnow
-from paperfeed.storage import feeds
+from paperfeed.storage import arrivals, feeds
 from paperfeed.web.pages.cache import cached_page
 from paperfeed.web.pages.listing import render_period
 
@@ -20,7 +20,10 @@ def home(
     sort: str | None = Query(None, description="trending (default) or publishedAt"),
     p: int = Query(0, ge=0, le=100_000, description="0-based page"),
 ) -> Response:
-    """Today's papers in PAPERFEED_TIMEZONE; before today's list exists, the latest day's."""
+    """Today's papers in PAPERFEED_TIMEZONE; before today's list exists, the latest day's.
+
+    A day is the latest with a curated list or with new arXiv papers (an instance fed from
+    arXiv alone shows the newest day's papers, labelled as such; see storage/arrivals.py)."""
     check_sort(sort)
     return cached_page(request, lambda: _home(request, sort, p))
 
@@ -29,9 +32,12 @@ def _home(request: Request, sort: str | None, p: int) -> Response:
     settings = request.app.state.settings
     today = local_today(utcnow(), settings.timezone)
     with request.app.state.engine.connect() as conn:
-        day = feeds.latest_featured_day(conn, on_or_before=today) or feeds.latest_featured_day(
-            conn
-        )
+        days = [d for d in (feeds.latest_featured_day(conn, on_or_before=today),
+                            arrivals.latest_day(conn, on_or_before=today)) if d is not None]
+        if not days:  # everything is dated after today (a clock or timezone skew)
+            days = [d for d in (feeds.latest_featured_day(conn), arrivals.latest_day(conn))
+                    if d is not None]
+    day = max(days) if days else None
     if day is None:
         return request.app.state.templates.TemplateResponse(
             request, "empty_site.html", {"now": utcnow()}

@@ -12,11 +12,12 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
+from sqlalchemy import Connection
 
 from paperfeed.feed import Period, SortKey, check_sort, day_period, format_day, week_period
 from paperfeed.feed import month_period as _month_period
 from paperfeed.models import utcnow
-from paperfeed.storage import feeds
+from paperfeed.storage import arrivals, feeds
 from paperfeed.web.feeds import alternates
 from paperfeed.web.pages.cache import cached_page
 from paperfeed.web.pages.calendar import month_grid
@@ -107,8 +108,15 @@ def _render(
             now=now,
             half_life_hours=settings.trending_half_life_hours,
         )
+        arrivals_note = None
+        if result.total == 0:  # no curated list: the period's new papers, labelled as such
+            result = arrivals.page_new(conn, start=period.start, end=period.end,
+                                       sort=sort_key, offset=page * size, limit=size)
+            if result.total:
+                arrivals_note = arrivals.top_categories(conn, start=period.start,
+                                                        end=period.end)
         if period.kind == "day":
-            prev_day, next_day = feeds.adjacent_days(conn, period.start)
+            prev_day, next_day = _adjacent_days(conn, period.start)
             prev_p = day_period(prev_day) if prev_day else None
             next_p = day_period(next_day) if next_day else None
         else:
@@ -118,6 +126,9 @@ def _render(
     context = {
         "period": period,
         "heading": period_heading(period, now),
+        "new_papers": arrivals_note is not None,
+        "categories": arrivals_note[0] if arrivals_note else [],
+        "more_categories": arrivals_note[1] - len(arrivals_note[0]) if arrivals_note else 0,
         "items": result.items,
         "total": result.total,
         "first_rank": page * size + 1,
@@ -143,6 +154,15 @@ def _render(
                           selected=period.start if period.kind == "day" else None),
     }
     return request.app.state.templates.TemplateResponse(request, "daily.html", context)
+
+
+def _adjacent_days(conn: Connection, day: date) -> tuple[date | None, date | None]:
+    """The nearest days before and after `day` with a curated list or new papers."""
+    prev_f, next_f = feeds.adjacent_days(conn, day)
+    prev_a, next_a = arrivals.adjacent_days(conn, day)
+    prevs = [d for d in (prev_f, prev_a) if d is not None]
+    nexts = [d for d in (next_f, next_a) if d is not None]
+    return (max(prevs) if prevs else None, min(nexts) if nexts else None)
 
 
 def _feeds(period: Period, now: datetime, *, home: bool) -> list[dict[str, str]]:

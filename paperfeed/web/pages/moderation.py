@@ -7,8 +7,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.accounts import moderating
 from paperfeed.accounts.guards import require_moderator
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import PaperfeedError, public_message
 from paperfeed.storage import moderation
+from paperfeed.web import flash
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import CurrentUser, EngineDep, Now
 from paperfeed.web.pages.account import safe_next
@@ -58,7 +59,9 @@ def _admin_page(
 @router.get("/admin")
 def admin_page(request: Request, member: CurrentUser, engine: EngineDep) -> Response:
     """Moderators: the ban form. Admins also: the moderation log (who, what, when, why)."""
-    return _admin_page(request, engine, member)
+    note = flash.take(request)
+    return flash.consumed(request, _admin_page(request, engine, member,
+                                               message=note.get("message")))
 
 
 @router.post("/admin/ban", dependencies=CSRF)
@@ -71,6 +74,6 @@ def admin_ban(
         target = moderating.ban_member(engine, member, username, banned=banned != "0",
                                        reason=reason, now=now)
     except PaperfeedError as exc:
-        return _admin_page(request, engine, member, error=str(exc), status=exc.status)
+        return _admin_page(request, engine, member, error=public_message(exc), status=exc.status)
     verb = "banned" if banned != "0" else "unbanned"
-    return _admin_page(request, engine, member, message=f"{target.username} {verb}.")
+    return flash.redirect(request, "/admin", message=f"{target.username} {verb}.")

@@ -20,7 +20,7 @@ from paperfeed.models import utcnow
 from paperfeed.storage import authors, people
 from paperfeed.storage.db import write
 from paperfeed.syndication import FORMATS, FeedDoc, entries_from_rows
-from paperfeed.web.cards import author_url, card_from_row, org_url, user_url
+from paperfeed.web.cards import author_url, cards_from_rows, org_url, user_url
 from paperfeed.web.csrf import verify_csrf
 from paperfeed.web.deps import CurrentUser, EngineDep, load_member
 from paperfeed.web.feeds import alternates, check_format, feed_response
@@ -74,12 +74,13 @@ def author_page(request: Request, raw: str, p: int = Query(0, ge=0, le=10_000)) 
 def _author(request: Request, name: str, page: int) -> Response:
     with request.app.state.engine.connect() as conn:
         rows, total = authors.papers_by_author(conn, name, offset=page * PAGE, limit=PAGE)
+        items = cards_from_rows(conn, rows)
     if total == 0:
         raise NotFound(f"No papers by {name[:80]!r} in this catalog")
     path = author_url(name)
     return _render(request, "person.html", {
         "kind": "author", "name": name, "total": total,
-        "items": [card_from_row(r) for r in rows], "first_rank": page * PAGE + 1,
+        "items": items, "first_rank": page * PAGE + 1,
         "feeds": alternates(path, f"Papers by {name}"), **_pager(path, page, total),
         "search_url": "/search?q=" + _quote_query(f'author:"{name}"'),
     })
@@ -127,9 +128,10 @@ def organization_page(
     def render() -> Response:
         with request.app.state.engine.connect() as conn:
             rows, total = authors.papers_by_org(conn, name, offset=p * PAGE, limit=PAGE)
+            items = cards_from_rows(conn, rows)
         return _render(request, "person.html", {
             "kind": "organization", "name": label, "handle": info["name"], "total": total,
-            "items": [card_from_row(r) for r in rows], "first_rank": p * PAGE + 1,
+            "items": items, "first_rank": p * PAGE + 1,
             "feeds": alternates(path, f"Papers from {label}"), **_pager(path, p, total),
         })
 
@@ -146,15 +148,13 @@ def member_profile(request: Request, username: str) -> Response:
         counts = people.member_counts(conn, row["id"])
         upvoted = people.upvoted_papers(conn, row["id"], limit=PAGE) if row[
             "public_upvotes"] else []
+        submissions = cards_from_rows(conn, submitted)
+        upvoted_cards = cards_from_rows(conn, upvoted)
     me = load_member(request)
     collections = library.public_collections_of(request.app.state.engine, row["id"])
-    submissions = []
-    for r in submitted:
-        card = card_from_row(r)
-        submissions.append(card)
     return _render(request, "profile.html", {
         "profile": row, "counts": counts, "submissions": submissions,
-        "upvoted": [card_from_row(r) for r in upvoted],
+        "upvoted": upvoted_cards,
         "is_me": bool(me and me.id == row["id"]),
         "collections": collections,
         "hf_url": ("https://huggingface.co/" + username) if row["external"] else None,

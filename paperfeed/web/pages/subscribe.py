@@ -11,9 +11,10 @@ scanners cannot unsubscribe anyone. Confirm likewise needs a POST from the page.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from paperfeed.digests.editions import check_frequency
 from paperfeed.digests.links import Links
@@ -21,6 +22,7 @@ from paperfeed.digests.subscribe import ANSWER, request_subscription, send_now
 from paperfeed.models import utcnow
 from paperfeed.storage import subscriptions as sstore
 from paperfeed.storage.db import write
+from paperfeed.web import flash
 from paperfeed.web.csrf import verify_csrf
 
 router = APIRouter(tags=["subscriptions"])
@@ -58,7 +60,7 @@ def subscribe(
     background: BackgroundTasks,
     email: str = Form("", max_length=1000),
     frequency: str = Form("daily", max_length=20),
-) -> HTMLResponse:
+) -> Response:
     settings = request.app.state.settings
     address, mail = request_subscription(
         request.app.state.engine,
@@ -69,7 +71,15 @@ def subscribe(
         now=utcnow(),
     )
     background.add_task(send_now, settings, mail)
-    return _message(request, "Almost there", ANSWER.format(email=address))
+    return flash.redirect(request, "/subscribe/sent", email=address)
+
+
+@router.get("/subscribe/sent", response_class=HTMLResponse)
+def subscribe_sent(request: Request) -> Response:
+    """Where a subscribe request lands (POST-redirect-GET): a reload sends nothing again."""
+    email = flash.take(request).get("email")
+    text = ANSWER.format(email=email) if email else ANSWER.format(email="the address you gave")
+    return flash.consumed(request, _message(request, "Almost there", text))
 
 
 @router.get("/subscribe/confirm", response_class=HTMLResponse)
@@ -79,17 +89,19 @@ def confirm_page(request: Request, token: str = Query("", max_length=2000)) -> H
 
 
 @router.post("/subscribe/confirm", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
-def confirm(request: Request, token: str = Form("", max_length=2000)) -> HTMLResponse:
+def confirm(request: Request, token: str = Form("", max_length=2000)) -> Response:
     links = _links(request)
     email, frequency = links.read_confirm(token)
     with write(request.app.state.engine) as conn:
         row = sstore.confirm(conn, email, frequency, now=utcnow())
-    return _message(
-        request,
-        "You are subscribed",
-        f"{email} will receive the {frequency} digest of trending papers. Every message has "
-        "a link to change the frequency or unsubscribe.",
-        preferences_url=links.preferences_url(row["id"], row["email"]),
+    return _to_preferences(links.manage_token(row["id"], row["email"]), "subscribed")
+
+
+def _to_preferences(token: str, done: str) -> RedirectResponse:
+    """303 to the preferences page, which says what was just `done` (a fixed code, never
+    text from the request)."""
+    return RedirectResponse(
+        f"/subscribe/preferences?{urlencode({'token': token, 'done': done})}", status_code=303
     )
 
 
@@ -107,11 +119,14 @@ def unsubscribe_page(request: Request, token: str = Query("", max_length=2000)) 
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe(request: Request, token: str = Query("", max_length=2000)) -> HTMLResponse:
+async def unsubscribe(request: Request, token: str = Query("", max_length=2000)) -> Response:
     """One-click unsubscribe (RFC 8058): the token may come in the query (List-Unsubscribe
-    URL) or the form; the `List-Unsubscribe=One-Click` body is accepted and not required."""
+    URL) or the form; the `List-Unsubscribe=One-Click` body is accepted and not required.
+    A mail client's one-click POST gets its answer here; the button on our page is
+    redirected to the preferences page (POST-redirect-GET)."""
+    form = await request.form()
+    one_click = form.get("List-Unsubscribe") == "One-Click"
     if not token:
-        form = await request.form()
         value = form.get("token")
         token = value if isinstance(value, str) else ""
     links = _links(request)
@@ -120,6 +135,8 @@ async def unsubscribe(request: Request, token: str = Query("", max_length=2000))
         row = sstore.get_for_link(conn, claim.subscription_id, claim.email)
         if row is not None:
             sstore.unsubscribe(conn, row["id"], now=utcnow())
+    if row is not None and not one_click:
+        return _to_preferences(token, "unsubscribed")
     return _message(
         request,
         "You are unsubscribed",
@@ -131,9 +148,18 @@ async def unsubscribe(request: Request, token: str = Query("", max_length=2000))
     )
 
 
+DONE = {
+    "subscribed": "You are subscribed: {email} will receive the {frequency} digest of trending "
+    "papers. Every message has a link to change the frequency or unsubscribe.",
+    "saved": "Saved: {frequency} digest to {email}.",
+    "unsubscribed": "You are unsubscribed: {email} will not receive the digest any more. "
+    "Changed your mind? Subscribe again below.",
+}
+
+
 @router.get("/subscribe/preferences", response_class=HTMLResponse)
 def preferences_page(
-    request: Request, token: str = Query("", max_length=2000), saved: str = ""
+    request: Request, token: str = Query("", max_length=2000), done: str = ""
 ) -> HTMLResponse:
     claim = _links(request).read_manage(token)
     with request.app.state.engine.connect() as conn:
@@ -151,7 +177,8 @@ def preferences_page(
         status=row["status"],
         frequency=row["frequency"],
         token=token,
-        saved=saved,
+        saved=DONE[done].format(email=row["email"], frequency=row["frequency"])
+        if done in DONE else "",
     )
 
 
@@ -162,7 +189,7 @@ def save_preferences(
     request: Request,
     token: str = Form("", max_length=2000),
     frequency: str = Form("daily", max_length=20),
-) -> HTMLResponse:
+) -> Response:
     claim = _links(request).read_manage(token)
     freq = check_frequency(frequency)
     with write(request.app.state.engine) as conn:
@@ -172,4 +199,4 @@ def save_preferences(
                 sstore.set_frequency(conn, row["id"], freq)
             else:  # a signed link proves the address: subscribing again needs no new mail
                 sstore.confirm(conn, row["email"], freq, now=utcnow())
-    return preferences_page(request, token=token, saved=f"Saved: {freq} digest.")
+    return _to_preferences(token, "saved")

@@ -1,12 +1,13 @@
-"""The vector index: nearest papers to a vector, exact (numpy) for small catalogs, ANN for large.
+"""The vector files: one embedding model's vectors beside the database, searched exactly or
+through an HNSW graph (`graph.py`). The storage engine of the file-based vector index.
 
-Why files beside the database: the `embeddings` table is the truth, but scanning it per query is
-far too slow, so each model gets a directory under `<data_dir>/vectors/` holding
+Why files: the `embeddings` table is the truth, but scanning it per query is far too slow, so
+each model gets a directory under `<data_dir>/vectors/` holding
 
 - `vectors-<gen>.f32`: float32 rows, append-only (memory-mapped by every process),
 - `ids-<gen>.txt`: one `paper_id<TAB>text-hash` line per row, append-only,
 - `deleted-<gen>.i64`: row numbers of deleted or superseded rows, append-only,
-- `ann-<n>.usearch`: an HNSW graph over rows `[0, ann_rows)` when the catalog is large,
+- `ann-<gen>-<rows>.usearch`: the HNSW graph over rows `[0, ann_rows)` when the catalog is large,
 - `manifest.json`: how many rows/ids/deletions are valid, replaced atomically.
 
 A writer (the `index` job, or a worker catching up) takes a file lock, appends, and replaces the
@@ -14,8 +15,10 @@ manifest; readers only trust what the manifest counts, so a crash mid-append is 
 process re-reads the manifest when it changes, and compares the database's version stamp
 (`storage.embeddings.embeddings_version`) every few seconds to catch up with writes made
 elsewhere. Updates are "append the new row, tombstone the old one"; a compaction rewrites the
-files (next generation) when tombstones pile up. Rows appended after the ANN snapshot are
+files (next generation) when tombstones pile up. Rows appended after the graph was saved are
 searched exactly and folded into the graph in batches (incremental adds, no rebuild).
+
+The files know nothing of filters or hidden papers: `storage.search.filevectors` adds those.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -33,57 +35,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine
 
-from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.storage import embeddings as store
+from paperfeed.storage.vectors.graph import ANN_DELTA, ANN_THRESHOLD, HnswGraph
 
 log = logging.getLogger(__name__)
 
-ANN_THRESHOLD = 20_000  # live vectors from which the HNSW graph is used (bench/README.md)
-ANN_DELTA = 4_096  # rows searched exactly before they are folded into the graph
 ANN_EXTRA = 16  # graph candidates beyond k, to survive deleted and filtered rows
-ANN_CONNECTIVITY = 16
-ANN_EXPANSION_ADD = 128
-ANN_EXPANSION_SEARCH = 128  # the floor of expansion_search_for() (64 lost recall at 200k)
-ANN_EF_ROWS = 62_500  # ef is 128 at this size and grows with sqrt(rows): 512 at 1M
-ANN_EF_MAX = 1024
 COMPACT_RATIO = 0.25  # rewrite the files when this share of rows is dead
 FILTER_EXACT_MAX = 20_000  # allowed_ids lists up to this size are scanned exactly
 GRAPH_READ_MAX = 1_024  # up to this many rows are scored from the graph's vectors (_scores)
 HASH_CHARS = 16
 FORMAT = 1
-
-
-def _usearch_index() -> Any:
-    """usearch's Index class, imported safely.
-
-    Importing `usearch.index` before `onnxruntime` in one process makes the later onnxruntime
-    import crash with a segmentation fault (usearch 2.26 / onnxruntime 1.31 wheels, measured
-    here); the other order is fine, so onnxruntime is always imported first."""
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:  # pragma: no cover - a dependency; nothing to protect then
-        pass
-    from usearch.index import Index
-
-    return Index
-
-
-def expansion_search_for(rows: int) -> int:
-    """HNSW search effort (ef) for a graph over `rows` vectors, chosen automatically.
-
-    A fixed ef finds fewer true neighbours as the graph grows, so ef grows with sqrt(rows) from
-    128 (up to 62,500 rows) to 512 at 1M, in steps of 32, at most 1024. Measured on real
-    embeddings grown to 1M (bench/README.md, "Search at a million papers"): recall@10 of
-    held-out titles 0.979 / 0.995 / 0.998 and of out-of-domain SciFact claims 0.898 / 0.948 /
-    0.964 at ef 128 / 256 / 512, for 1.4 / 2.3 / 6.6 ms per search."""
-    ef = ANN_EXPANSION_SEARCH * math.sqrt(max(rows, 1) / ANN_EF_ROWS)
-    return int(min(ANN_EF_MAX, max(ANN_EXPANSION_SEARCH, 32 * math.ceil(ef / 32))))
 
 
 def _slug(model_id: str) -> str:
@@ -132,15 +99,15 @@ class _State:
     ids: list[str]
     alive: np.ndarray  # bool per row
     row_of: dict[str, int] = field(default_factory=dict)  # live rows only
-    ann: Any = None
+    ann: HnswGraph | None = None
 
     @property
     def live(self) -> int:
         return len(self.row_of)
 
 
-class VectorIndex:
-    """Nearest-neighbour search over the stored vectors of one embedding model."""
+class VectorFiles:
+    """Nearest-neighbour search over the stored vectors of one embedding model (no filters)."""
 
     def __init__(self, directory: Path, model_id: str, dim: int, *, check_every: float = 2.0):
         self.directory = directory
@@ -158,35 +125,22 @@ class VectorIndex:
     # -- opening and loading ----------------------------------------------------------------
     @classmethod
     def open(
-        cls,
-        settings: Settings,
-        engine: Engine | None = None,
-        *,
-        model_id: str | None = None,
-        dim: int | None = None,
-    ) -> VectorIndex:
-        """The index of the configured model (from its metadata, no model load), brought up to
-        date with the database when `engine` is given."""
-        if model_id is None or dim is None:
-            from paperfeed.search.embed import model_info
-
-            info = model_info(settings.embedding_model)
-            model_id = model_id or info.model_id
-            dim = dim or info.dim
-        directory = Path(settings.data_dir) / "vectors" / _slug(model_id)
-        if dim is None:  # a model directory without "dim" in paperfeed-model.json
+        cls, data_dir: Path, model_id: str, dim: int | None, engine: Engine | None = None
+    ) -> VectorFiles:
+        """The files of `model_id` under `data_dir/vectors`, brought up to date with the
+        database when `engine` is given. `dim` None: the width the files were written with."""
+        directory = Path(data_dir) / "vectors" / _slug(model_id)
+        if dim is None:
             known = Manifest.read(directory / "manifest.json")
-            if known is not None:
-                dim = known.dim
-            else:
-                from paperfeed.search.embed import cached_embedder
-
-                dim = cached_embedder(settings).dim
-        index = cls(directory, model_id, dim)
+            if known is None:
+                raise PaperfeedError(f"vectors: the width of {model_id} vectors is unknown; "
+                                     "run `paperfeed index` first")
+            dim = known.dim
+        files = cls(directory, model_id, dim)
         if engine is not None:
-            index._engine = engine
-            index.sync(engine)
-        return index
+            files._engine = engine
+            files.sync(engine)
+        return files
 
     @property
     def _manifest_path(self) -> Path:
@@ -256,8 +210,7 @@ class VectorIndex:
             if prev is not None and p is not None and p.ann_file == m.ann_file:
                 ann = prev.ann
             else:
-                ann = _usearch_index().restore(str(self.directory / m.ann_file), view=True)
-                ann.expansion_search = expansion_search_for(m.ann_rows)  # not kept in the file
+                ann = HnswGraph.open(self.directory / m.ann_file, m.ann_rows)
         return _State(m, sig, matrix, ids, alive, row_of, ann)
 
     def refresh(self, *, force: bool = False) -> None:
@@ -287,7 +240,7 @@ class VectorIndex:
     def expansion_search(self) -> int | None:
         """The graph's search effort (HNSW ef) in use; None when there is no graph."""
         ann = self._state.ann
-        return None if ann is None else int(ann.expansion_search)
+        return None if ann is None else ann.expansion_search
 
     def __contains__(self, paper_id: object) -> bool:
         return paper_id in self._state.row_of
@@ -354,11 +307,10 @@ class VectorIndex:
         in_graph = rows < st.manifest.ann_rows
         scores = np.empty(rows.size, dtype=np.float32)
         if in_graph.any():
-            got = st.ann.get(rows[in_graph].astype(np.uint64), dtype=np.float32)
-            parts = list(got) if isinstance(got, tuple) else [got]
-            if any(v is None for v in parts):  # not in the graph after all: read the matrix
+            got = st.ann.vectors(rows[in_graph])
+            if got is None:  # not in the graph after all: read the matrix
                 return st.matrix[rows] @ q
-            scores[in_graph] = np.vstack(parts).reshape(-1, q.shape[0]) @ q
+            scores[in_graph] = got @ q
         if not in_graph.all():
             scores[~in_graph] = st.matrix[rows[~in_graph]] @ q
         return scores
@@ -379,15 +331,12 @@ class VectorIndex:
         pages the float32 matrix in; rows appended since the graph was saved are scanned
         exactly."""
         m = st.manifest
+        assert st.ann is not None
         want = int((k + ANN_EXTRA) * m.rows / max(st.live, 1))
         if allowed is not None:
             want = max(want, int(want * m.rows / max(int(allowed.sum()), 1)))
         want = min(want, max(m.ann_rows, 1))
-        matches = st.ann.search(q, want, threads=1)
-        rows = np.asarray(matches.keys, dtype=np.int64)
-        scores = 1.0 - np.asarray(matches.distances, dtype=np.float32)
-        ok = (rows >= 0) & (rows < m.ann_rows)
-        rows, scores = rows[ok], scores[ok]
+        rows, scores = st.ann.search(q, want)
         keep = st.alive[rows]
         if allowed is not None:
             keep &= allowed[rows]
@@ -569,41 +518,26 @@ class VectorIndex:
             path.unlink(missing_ok=True)
         log.info("vectors: compacted %s to %d rows", self.directory, m.rows)
 
-    def _new_ann(self) -> Any:
-        return _usearch_index()(ndim=self.dim, metric="ip", dtype="f16",
-                                connectivity=ANN_CONNECTIVITY, expansion_add=ANN_EXPANSION_ADD,
-                                expansion_search=ANN_EXPANSION_SEARCH)
-
-    def _save_ann(self, m: Manifest, ann: Any, rows: int) -> None:
-        name = f"ann-{m.generation}-{rows}.usearch"
-        tmp = self.directory / (name + ".tmp")
-        ann.save(str(tmp))
-        os.replace(tmp, self.directory / name)
+    def _save_ann(self, m: Manifest, ann: HnswGraph) -> None:
+        name = f"ann-{m.generation}-{ann.rows}.usearch"
+        ann.save(self.directory / name)
         old = m.ann_file
-        m.ann_file, m.ann_rows = name, rows
+        m.ann_file, m.ann_rows = name, ann.rows
         if old and old != name:
             (self.directory / old).unlink(missing_ok=True)
 
     def _build_ann(self, m: Manifest) -> None:
         matrix, alive, _ = self._live_rows(m)
-        ann = self._new_ann()
         rows = np.flatnonzero(alive)
-        for start in range(0, rows.size, 50_000):
-            part = rows[start : start + 50_000]
-            ann.add(part.astype(np.uint64), np.ascontiguousarray(matrix[part]))
-        self._save_ann(m, ann, m.rows)
+        self._save_ann(m, HnswGraph.build(m.dim, matrix, rows, m.rows))
         log.info("vectors: built an HNSW graph over %d vectors", rows.size)
 
     def _extend_ann(self, m: Manifest) -> None:
         assert m.ann_file is not None
         matrix, alive, _ = self._live_rows(m)
-        ann = _usearch_index().restore(str(self.directory / m.ann_file), view=False)
-        ann.expansion_add = ANN_EXPANSION_ADD
         rows = np.arange(m.ann_rows, m.rows)
         rows = rows[alive[rows]]
-        if rows.size:
-            ann.add(rows.astype(np.uint64), np.ascontiguousarray(matrix[rows]))
-        self._save_ann(m, ann, m.rows)
+        self._save_ann(m, HnswGraph.extended(self.directory / m.ann_file, matrix, rows, m.rows))
 
     def _drop_ann(self, m: Manifest) -> None:
         if m.ann_file:
@@ -652,14 +586,14 @@ class VectorIndex:
         return added, len(stale)
 
 
-def prune_other_models(settings: Settings, keep_model_id: str) -> list[str]:
+def prune_other_models(data_dir: Path, keep_model_id: str) -> list[str]:
     """Delete the index directories of models other than `keep_model_id` under
     data_dir/vectors; returns their model ids.
 
     Call only once the configured model has embedded every paper (the indexing job does):
     until then a web worker still configured with the old model may be serving from its
     files. Directories without a readable manifest are not ours to judge and stay."""
-    root = Path(settings.data_dir) / "vectors"
+    root = Path(data_dir) / "vectors"
     removed: list[str] = []
     if not root.is_dir():
         return removed

@@ -25,7 +25,6 @@ import hashlib
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,17 +35,25 @@ from sqlalchemy import (
     cast,
     column,
     exists,
-    func,
     literal_column,
     select,
     table,
     text,
 )
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.types import UserDefinedType
 
+from paperfeed.storage.embeddings import (
+    PgVectorInfo,
+    Vector,
+    has_column,
+    info,
+    parse_vector,
+    vector_text,
+)
 from paperfeed.storage.schema import papers
-from paperfeed.storage.search import SearchFilters, _filter_clauses
+from paperfeed.storage.search.filters import SearchFilters, filter_clauses
+
+__all__ = ["PgVectorInfo", "Vector", "has_column", "info", "parse_vector", "vector_text"]
 
 log = logging.getLogger(__name__)
 
@@ -55,51 +62,6 @@ HNSW_EF_CONSTRUCTION = 128  # build-time candidate list (default 64; recall: ben
 EF_SEARCH_MIN = 200  # hnsw.ef_search floor (default 40; recall vs latency: bench/README.md)
 EF_SEARCH_MAX = 1000  # pgvector's upper bound for hnsw.ef_search
 BACKFILL_BATCH = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class PgVectorInfo:
-    """What the database offers: the extension's version and whether the column exists."""
-
-    version: str | None  # installed extension version, e.g. "0.6.2"
-    column: bool  # embeddings.embedding exists
-
-    @property
-    def usable(self) -> bool:
-        return self.version is not None and self.column
-
-    @property
-    def iterative_scan(self) -> bool:
-        """pgvector 0.8 added `hnsw.iterative_scan`: filtered index scans keep going until
-        enough rows pass, instead of stopping after ef_search candidates."""
-        return _version_tuple(self.version) >= (0, 8, 0)
-
-
-def _version_tuple(version: str | None) -> tuple[int, ...]:
-    if not version:
-        return (0,)
-    return tuple(int(x) for x in re.findall(r"\d+", version)[:3])
-
-
-def info(conn: Connection) -> PgVectorInfo:
-    """The pgvector state of this database (both False/None on SQLite)."""
-    if conn.dialect.name != "postgresql":
-        return PgVectorInfo(None, False)
-    version = conn.execute(
-        text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
-    ).scalar_one_or_none()
-    column = conn.execute(
-        text(
-            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
-            "AND table_name = 'embeddings' AND column_name = 'embedding'"
-        )
-    ).first()
-    return PgVectorInfo(None if version is None else str(version), column is not None)
-
-
-def has_column(conn: Connection) -> bool:
-    """True when `embeddings.embedding` exists (PostgreSQL with migration 0005 applied)."""
-    return info(conn).column
 
 
 def enable(conn: Connection) -> bool:
@@ -138,16 +100,6 @@ def literal(value: str) -> str:
     if "\x00" in value:
         raise ValueError("pgvector: NUL in a model id")
     return "'" + value.replace("'", "''") + "'"
-
-
-def vector_text(vec: np.ndarray) -> str:
-    """pgvector's text form of a vector; 9 significant digits round-trip float32 exactly."""
-    return "[" + ",".join(format(float(x), ".9g") for x in np.asarray(vec, np.float32)) + "]"
-
-
-def parse_vector(value: object) -> np.ndarray:
-    """A vector read back as text ('[1,2,3]') into float32."""
-    return np.array(str(value).strip("[]").split(","), dtype=np.float32)
 
 
 def index_name(model_id: str, dim: int) -> str:
@@ -251,35 +203,6 @@ def stored_vector(conn: Connection, model_id: str, paper_id: str) -> np.ndarray 
     return None if value is None else parse_vector(value)
 
 
-class Vector(UserDefinedType[str]):
-    """pgvector's `vector` / `vector(DIM)` type, for casts of bound text values."""
-
-    cache_ok = True
-
-    def __init__(self, dim: int | None = None) -> None:
-        self.dim = dim
-
-    def get_col_spec(self, **_kw: object) -> str:
-        return "vector" if self.dim is None else f"vector({int(self.dim)})"
-
-    def bind_expression(self, bindvalue: Any) -> Any:
-        return cast(bindvalue, self)  # values are sent as text: '[0.1,0.2,...]'
-
-
-# `embeddings` with the pgvector column, for writes on PostgreSQL (schema.py's Table describes
-# the columns every database has).
-EMBEDDINGS_PG = table(
-    "embeddings",
-    column("paper_id"),
-    column("model_id"),
-    column("content_hash"),
-    column("dim"),
-    column("vector"),
-    column("created_at"),
-    column("embedding", Vector()),
-)
-
-
 _E = table("embeddings", column("paper_id"), column("model_id"), column("embedding")).alias("e")
 
 
@@ -299,7 +222,7 @@ def nearest(
     exact: bool = False,
     ef_search: int | None = None,
     iterative_scan: bool = False,
-    exclude: str | None = None,
+    exclude: Sequence[str] = (),
 ) -> list[tuple[str, float]]:
     """(paper id, cosine similarity) of the `k` nearest stored vectors of `model_id`, best first.
 
@@ -323,7 +246,7 @@ def nearest(
         if iterative_scan:
             _set_local(conn, "hnsw.iterative_scan", "strict_order")
     visible = exists().where(
-        papers.c.id == _E.c.paper_id, *_filter_clauses(conn, filters or SearchFilters())
+        papers.c.id == _E.c.paper_id, *filter_clauses(conn, filters or SearchFilters())
     )
     stmt = (
         select(_E.c.paper_id, (1 - distance).label("score"))
@@ -337,16 +260,10 @@ def nearest(
     )
     if ids is not None:
         stmt = stmt.where(_E.c.paper_id.in_(list(ids)))
-    if exclude is not None:
-        stmt = stmt.where(_E.c.paper_id != exclude)
+    if exclude:
+        stmt = stmt.where(_E.c.paper_id.not_in(list(exclude)))
     try:
         rows = conn.execute(stmt).all()
     except DBAPIError as exc:  # e.g. a query of another width than the stored vectors
         raise ValueError(f"pgvector: nearest-vector query failed: {exc.orig}") from exc
     return [(str(r[0]), float(r[1])) for r in rows]
-
-
-def count_passing(conn: Connection, filters: SearchFilters, *, limit: int) -> int:
-    """How many visible papers pass `filters`, counting at most `limit + 1`."""
-    inner = select(papers.c.id).where(*_filter_clauses(conn, filters)).limit(limit + 1)
-    return int(conn.execute(select(func.count()).select_from(inner.subquery())).scalar_one())

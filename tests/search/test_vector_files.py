@@ -1,4 +1,5 @@
-"""Vector index: exact and ANN search against brute force, adds, deletes, other processes."""
+"""The vector files (storage engine + HNSW graph): exact and ANN search against brute force,
+adds, deletes, other processes."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 from paperfeed.models import utcnow
-from paperfeed.search import vectors
-from paperfeed.search.vectors import VectorIndex
 from paperfeed.storage import embeddings as store
 from paperfeed.storage.db import write
 from paperfeed.storage.papers import upsert_papers
+from paperfeed.storage.vectors import graph
+from paperfeed.storage.vectors.files import VectorFiles as VectorIndex
 from tests.search.conftest import real_papers
 
 DIM = 16
@@ -114,7 +115,7 @@ def test_compaction_keeps_live_vectors(index: VectorIndex) -> None:
 
 
 def test_ann_recall_and_incremental_add(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vectors, "ANN_DELTA", 100)
+    monkeypatch.setattr("paperfeed.storage.vectors.files.ANN_DELTA", 100)
     rng = np.random.default_rng(7)
     idx = VectorIndex(tmp_path / "vec", "test-model", 32)
     idx.ann_threshold = 1000
@@ -157,7 +158,7 @@ def test_sync_follows_the_embeddings_table(settings: Settings, engine: Engine) -
     with write(engine) as conn:
         store.store_embeddings(conn, model_id="m1", paper_ids=ids, content_hashes=["h"] * 6,
                                vectors=mat, now=now)
-    idx = VectorIndex.open(settings, engine, model_id="m1", dim=DIM)
+    idx = VectorIndex.open(settings.data_dir, "m1", DIM, engine)
     assert len(idx) == 6
     assert idx.search(mat[2], 1)[0][0] == ids[2]
     # a write elsewhere (another process) is picked up on the next check
@@ -191,7 +192,7 @@ def test_ann_index_then_embedder_in_one_process(tmp_path: Path) -> None:
 
     code = (
         "import numpy as np\n"
-        "from paperfeed.search.vectors import VectorIndex\n"
+        "from paperfeed.storage.vectors.files import VectorFiles as VectorIndex\n"
         f"idx = VectorIndex(__import__('pathlib').Path({str(tmp_path)!r}), 'm', 8)\n"
         "idx.ann_threshold = 10\n"
         "idx.add([f'p{i}' for i in range(20)], np.random.rand(20, 8).astype('float32'))\n"
@@ -225,6 +226,7 @@ def test_incremental_reload_equals_a_fresh_load(tmp_path: Path) -> None:
 def test_open_learns_the_dimension_of_a_model_without_metadata(
     settings: Settings, engine: Engine, tmp_path: Path
 ) -> None:
+    from paperfeed.search.backend import open_backend
     from paperfeed.search.embed import MODELS_DIR
 
     model = tmp_path / "plain-model"
@@ -232,8 +234,9 @@ def test_open_learns_the_dimension_of_a_model_without_metadata(
     for name in ("model.onnx", "tokenizer.json"):
         (model / name).symlink_to(MODELS_DIR / "minilm-l6-v2" / name)
     local = settings.model_copy(update={"embedding_model": str(model)})
-    index = VectorIndex.open(local, engine)
-    assert index.dim == 384 and index.model_id.startswith("plain-model:")
+    backend = open_backend(local, engine)
+    assert backend.dim == 384 and backend.model_id.startswith("plain-model:")
+    assert backend.vector_count() == 0
 
 
 def test_bulk_defers_the_graph_to_the_end_and_searches_exactly_meanwhile(tmp_path: Path) -> None:
@@ -273,10 +276,10 @@ def test_restricted_search_with_a_graph_scores_like_brute_force(tmp_path: Path) 
 
 
 def test_expansion_search_grows_with_the_graph() -> None:
-    ef = [vectors.expansion_search_for(n) for n in (1_000, 20_000, 200_000, 1_000_000, 10**9)]
+    ef = [graph.expansion_search_for(n) for n in (1_000, 20_000, 200_000, 1_000_000, 10**9)]
     assert ef == sorted(ef)
-    assert ef[0] == ef[1] == vectors.ANN_EXPANSION_SEARCH
-    assert ef[3] == 512 and ef[4] == vectors.ANN_EF_MAX
+    assert ef[0] == ef[1] == graph.ANN_EXPANSION_SEARCH
+    assert ef[3] == 512 and ef[4] == graph.ANN_EF_MAX
 
 
 def test_a_restored_graph_uses_the_effort_for_its_size(tmp_path: Path) -> None:
@@ -285,5 +288,5 @@ def test_a_restored_graph_uses_the_effort_for_its_size(tmp_path: Path) -> None:
     idx.ann_threshold = 100
     idx.add([f"p{i}" for i in range(300)], unit(rng, 300))
     reopened = VectorIndex(tmp_path / "vec", "test-model", DIM)
-    assert reopened.expansion_search() == vectors.expansion_search_for(300)
+    assert reopened.expansion_search() == graph.expansion_search_for(300)
     assert VectorIndex(tmp_path / "empty", "test-model", DIM).expansion_search() is None

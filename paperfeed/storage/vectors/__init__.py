@@ -1,0 +1,1 @@
+"""Vector files beside the database: `files.VectorFiles` (storage engine), `graph.HnswGraph`."""
