@@ -5,6 +5,7 @@
     python bench/pages.py ... --routes search home --clients 8 --profile search
     python bench/pages.py ... --compare /tmp/pages-before                    # A/B in one run
     python bench/pages.py ... --memory                                       # RSS, 1 vs 2 workers
+    python bench/pages.py ... --routes paper --urls 20                       # a hot set (cached)
 
 The first run builds the catalog in --data-dir through the real CLI: `ingest jsonl` (quick: the
 random 5,000-paper arxiv-cs sample; full: all 74,728), `ingest hf-daily --from` the 580-day
@@ -524,6 +525,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
     ap.add_argument("--auth", nargs="+", default=["anon", "member"], choices=("anon", "member"))
+    ap.add_argument("--urls", type=int, default=0,
+                    help="rotate over only the first N URLs of each route (a hot set: pages "
+                    "served from the page cache) instead of all (mostly first renders)")
     ap.add_argument("--profile", choices=ROUTES, help="py-spy the workers during this route")
     ap.add_argument("--compare", type=Path, help="another checkout to run side by side (first)")
     ap.add_argument("--memory", action="store_true", help="only: total PSS with 1 vs 2 workers")
@@ -534,6 +538,8 @@ def main() -> None:
         sys.exit("bench: needs wrk (Debian: apt-get install -y wrk)")
     ensure_catalog(args.data_dir, args.size, args.shared_data)
     paths = route_paths(args.data_dir)
+    if args.urls > 0:
+        paths = {route: urls[: args.urls] for route, urls in paths.items()}
     if args.engine:
         engine_mode(args.data_dir, paths)
         return
