@@ -14,6 +14,7 @@ and `\\[...\\]` are math too.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,14 +34,28 @@ class Segment:
 
 def split_math(text: str) -> list[Segment]:
     """Text and math segments of `text`, in order (joined back, they cover all of it)."""
-    out: list[Segment] = []
+    return [seg for seg, _start, _end in split_math_at(text)]
+
+
+def split_math_at(text: str) -> list[tuple[Segment, int, int]]:
+    """`split_math` with where each segment lies in `text`: (segment, start, end), a math
+    segment's range including its delimiters (so snippets and highlights can keep away from
+    the inside of a formula)."""
+    out: list[tuple[Segment, int, int]] = []
     buf: list[str] = []
+    buf_start = 0
     i, n = 0, len(text)
 
-    def flush() -> None:
+    def flush(at: int) -> None:
         if buf:
-            out.append(Segment("text", "".join(buf)))
+            out.append((Segment("text", "".join(buf)), buf_start, at))
             buf.clear()
+
+    def math(tex: str, start: int, end: int, display: bool) -> None:
+        nonlocal buf_start
+        flush(start)
+        out.append((Segment("math", tex, display=display), start, end))
+        buf_start = end
 
     while i < n:
         ch = text[i]
@@ -50,8 +65,7 @@ def split_math(text: str) -> list[Segment]:
                 close = "\\)" if nxt == "(" else "\\]"
                 end = text.find(close, i + 2)
                 if end != -1 and 0 < end - i - 2 <= MAX_MATH:
-                    flush()
-                    out.append(Segment("math", text[i + 2 : end], display=nxt == "["))
+                    math(text[i + 2 : end], i, end + 2, nxt == "[")
                     i = end + 2
                     continue
             buf.append(text[i : i + 2])  # keeps `\$` (and any escape) as text
@@ -61,19 +75,17 @@ def split_math(text: str) -> list[Segment]:
             if text.startswith("$$", i):
                 end = text.find("$$", i + 2)
                 if end != -1 and 0 < end - i - 2 <= MAX_MATH:
-                    flush()
-                    out.append(Segment("math", text[i + 2 : end], display=True))
+                    math(text[i + 2 : end], i, end + 2, True)
                     i = end + 2
                     continue
             stop = _closing_dollar(text, i)
             if stop is not None:
-                flush()
-                out.append(Segment("math", text[i + 1 : stop]))
+                math(text[i + 1 : stop], i, stop + 1, False)
                 i = stop + 1
                 continue
         buf.append(ch)
         i += 1
-    flush()
+    flush(n)
     return out
 
 
@@ -352,3 +364,135 @@ def _text_html(text: str) -> str:
 
 def has_math(text: str | None) -> bool:
     return bool(text) and any(s.kind == "math" for s in split_math(text or ""))
+
+
+# --- highlighted text (search results) ---------------------------------------------------------
+
+Spans = Sequence[tuple[int, int]]
+
+
+def marked_html(text: str, spans: Spans, *, source: bool = False) -> Markup:
+    """`to_html(text)` with `<mark>` around the words at `spans` ((start, end) in `text`).
+
+    A word inside a formula marks the whole formula (`<mark><span class="tex" ...>`), so the
+    TeX KaTeX reads is never split by a tag. With `source`, math stays TeX source (escaped,
+    delimiters kept; for the JSON API, whose clients typeset it themselves)."""
+    words = _words(text, spans)
+    return Markup(_marked(text, split_math_at(text), words, 0, len(text), source=source))
+
+
+def marked_snippet(
+    text: str, spans: Spans, *, width: int = 320, source: bool = False
+) -> tuple[Markup, bool]:
+    """A window of about `width` characters of `text` around its densest `spans`, marked as
+    `marked_html` does; and whether a span is in it. Short texts come back whole.
+
+    The window never starts or ends inside a formula: an edge that falls in one moves to the
+    formula's start, or past its end when the formula would take most of the window (a
+    formula is at most MAX_MATH characters, so the window stays bounded)."""
+    segments = split_math_at(text)
+    maths = [(a, b) for seg, a, b in segments if seg.kind == "math"]
+    words = _words(text, spans)
+    if len(text) <= width:
+        return Markup(_marked(text, segments, words, 0, len(text), source=source)), bool(words)
+    best = _densest(words, width)
+    start = 0
+    if words and best - width // 4 > 0:
+        start = _cut_start(text, best - width // 4, best, maths, width)
+    end = min(len(text), start + width)
+    if end < len(text):
+        end = _cut_end(text, start, end, maths, width)
+    inside = [(a, b) for a, b in words if a >= start and b <= end]
+    body = _marked(text, segments, inside, start, end, source=source)
+    return Markup(("…" if start else "") + body + ("…" if end < len(text) else "")), bool(inside)
+
+
+def _words(text: str, spans: Spans) -> list[tuple[int, int]]:
+    """Valid spans, in order."""
+    return sorted((a, b) for a, b in spans if 0 <= a < b <= len(text))
+
+
+def _densest(words: list[tuple[int, int]], width: int) -> int:
+    """Start of the first word of the window of `width` holding the most words (0 if none)."""
+    best_start, best_count, j = 0, -1, 0
+    for i, (s, _) in enumerate(words):
+        while j < len(words) and words[j][0] < s + width:
+            j += 1
+        if j - i > best_count:
+            best_start, best_count = s, j - i
+    return best_start
+
+
+def _math_at(pos: int, maths: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """The formula strictly around `pos` (a cut at `pos` would split it), if any."""
+    for a, b in maths:
+        if a < pos < b:
+            return a, b
+        if a >= pos:
+            break
+    return None
+
+
+def _cut_start(text: str, start: int, limit: int, maths: list[tuple[int, int]],
+               width: int) -> int:
+    """Where a window wanted at `start` begins: after a space outside math before `limit`,
+    else at the start (or end, if long) of the formula `start` falls in."""
+    space = text.find(" ", start)
+    while 0 <= space < limit:
+        inside = _math_at(space, maths)
+        if inside is None:
+            return space + 1
+        space = text.find(" ", inside[1])
+    inside = _math_at(start, maths)
+    if inside is None:
+        return start
+    a, b = inside
+    return a if b - a <= width // 2 or b > limit else b
+
+
+def _cut_end(text: str, start: int, end: int, maths: list[tuple[int, int]], width: int) -> int:
+    """Where a window wanted to end at `end` ends: at a space outside math, else at the start
+    (or end) of the formula `end` falls in."""
+    space = text.rfind(" ", start, end)
+    while space > start:
+        inside = _math_at(space, maths)
+        if inside is None:
+            return space
+        space = text.rfind(" ", start, inside[0])
+    inside = _math_at(end, maths)
+    if inside is None:
+        return end
+    a, b = inside
+    return a if a > start else b
+
+
+def _marked(text: str, segments: list[tuple[Segment, int, int]], words: list[tuple[int, int]],
+            start: int, end: int, *, source: bool) -> str:
+    out: list[str] = []
+    for seg, a, b in segments:
+        if b <= start or a >= end:
+            continue
+        if seg.kind == "math":  # windows never cut math: the segment is whole
+            if source:
+                html = str(escape(text[a:b]))
+            else:
+                readable = escape(_readable(seg.text, math=True))
+                cls = "tex tex-display" if seg.display else "tex"
+                html = f'<span class="{cls}" data-tex="{escape(seg.text)}">{readable}</span>'
+            hit = any(wa < b and wb > a for wa, wb in words)
+            out.append(f"<mark>{html}</mark>" if hit else html)
+            continue
+        lo, hi = max(a, start), min(b, end)
+        pos = lo
+        for wa, wb in words:
+            if wa < lo or wb > hi or text[wa - 1 : wa] == "\\":  # `\emph` is markup, no word
+                continue
+            out.append(_plain(text[pos:wa], source=source))
+            out.append(f"<mark>{_plain(text[wa:wb], source=source)}</mark>")
+            pos = wb
+        out.append(_plain(text[pos:hi], source=source))
+    return "".join(out)
+
+
+def _plain(text: str, *, source: bool) -> str:
+    return str(escape(text)) if source else _text_html(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ import respx
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from paperfeed.accounts import signin
 from paperfeed.config import Settings
 from paperfeed.jobs import Scheduler, default_jobs
 from paperfeed.models import utcnow
@@ -31,6 +33,8 @@ from tests.conftest import FIXTURES
 from tests.members_support import add_member, token_for
 from tests.search.conftest import real_papers
 
+SUBMITTED = "2206.06921"  # tests/fixtures/arxiv/query_doc.xml
+SUBMITTED_TITLE = "Attainable forms of Assouad spectra"
 CATALOG = 12  # papers indexed before the new one arrives (small: the real model embeds them)
 
 
@@ -100,3 +104,47 @@ def test_the_scheduler_import_embeds_what_it_imports(
     title = json.loads(day.read_text("utf-8"))[0]["paper"]["title"]
     hits = SearchService(indexed, store_settings).search(title, mode="semantic", limit=3)
     assert hits.hits[0].paper_id == "2608.16590"
+
+
+def test_a_paper_submitted_through_the_web_form_is_embedded_and_found(
+    store_settings: Settings, indexed: Engine
+) -> None:
+    """The path a member takes on the site: /submit's form (session cookie + CSRF token) on a
+    real server, the paper's metadata from arXiv (a recorded answer replayed on loopback); the
+    post-ingest step runs after the response, so the test waits for the vector to appear."""
+    from tests.members_support import CSRF_RE, replay_server
+    from tests.web.conftest import serve
+
+    arxiv, arxiv_url = replay_server(FIXTURES / "arxiv" / "query_doc.xml")
+    settings = store_settings.model_copy(update={
+        "arxiv_api_url": arxiv_url, "arxiv_delay_seconds": 0, "http_retries": 0,
+        "submission_max_age_days": 100_000,  # the recorded paper is from 2022
+    })
+    member = add_member(indexed, "ada@example.org", username="ada")
+    cookie = signin.start_session(indexed, settings, member, now=utcnow())
+    try:
+        with serve(settings) as url, httpx.Client(
+            base_url=url, cookies={signin.SESSION_COOKIE: cookie}, timeout=60, follow_redirects=True
+        ) as client:
+            form = client.get("/submit")
+            assert form.status_code == 200
+            csrf = CSRF_RE.search(form.text)
+            assert csrf
+            r = client.post("/submit", data={"paper": SUBMITTED, "csrf_token": csrf.group(1)})
+            assert r.status_code == 200 and SUBMITTED in r.text, r.text[:500]
+            deadline = time.monotonic() + 60
+            while _embedded(indexed) < CATALOG + 1 and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling the background task's result, not a fixed wait
+            assert _embedded(indexed) == CATALOG + 1
+            found = client.get("/api/papers/search", params={"q": SUBMITTED_TITLE}).json()
+            assert found[0]["paper"]["id"] == SUBMITTED
+            page = client.get(f"/papers/{SUBMITTED}").text
+            assert "Similar papers" in page
+            similar = re.findall(r'<a href="/papers/([0-9.]+)"',
+                                 page[page.index("Similar papers"):])
+            assert similar and SUBMITTED not in similar
+    finally:
+        arxiv.shutdown()
+    meaning = SearchService(indexed, settings).search(
+        "dimension spectra of fractal sets", mode="semantic", limit=3)
+    assert meaning.used == "semantic" and SUBMITTED in [h.paper_id for h in meaning.hits]

@@ -70,3 +70,31 @@ def test_html_that_is_already_markup_passes_through():
 
     highlighted = Markup("A <mark>diffusion</mark> model")
     assert to_html(highlighted) is highlighted
+
+
+MATHY = ["a", "b", " ", "  ", "$x$", "$\\log n$", "$$y$$", "\\(z\\)", "\\$", "$", "\\emph{w}",
+         "{", "}", "<", "&", "word ", "$\\mathcal{O}(n)$ "]
+
+
+@given(st.lists(st.sampled_from(MATHY), max_size=60).map("".join),
+       st.lists(st.tuples(st.integers(0, 200), st.integers(1, 6)), max_size=8),
+       st.integers(8, 60))
+def test_snippets_never_cut_or_split_a_formula(text, raw_spans, width):
+    import html as html_lib
+    import re
+
+    from paperfeed.texmath import marked_snippet, split_math_at
+
+    spans = [(a, a + n) for a, n in raw_spans if a + n <= len(text)]
+    maths = [(a, b) for seg, a, b in split_math_at(text) if seg.kind == "math"]
+    source, _ = marked_snippet(text, spans, width=width, source=True)
+    plain = html_lib.unescape(str(source).replace("<mark>", "").replace("</mark>", ""))
+    body = plain.removeprefix("…").removesuffix("…") if len(text) > width else plain
+    start = text.find(body) if body else 0
+    assert start >= 0, (text, body)
+    for edge in (start, start + len(body)):
+        assert not any(a < edge < b for a, b in maths), (text, body)
+    page, _ = marked_snippet(text, spans, width=width)
+    tex = {seg.text for seg, _a, _b in split_math_at(text) if seg.kind == "math"}
+    for value in re.findall(r'data-tex="([^"]*)"', str(page)):
+        assert html_lib.unescape(value) in tex

@@ -54,6 +54,9 @@ class Digest:
     base_url: str
     subject: str
     edition_url: str
+    # No curated list in the period: the papers are its new arXiv papers (storage/arrivals.py,
+    # an instance fed from arXiv alone), and the mail says so.
+    new_on_arxiv: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +125,10 @@ def compose(
     base_url: str,
     site_name: str,
     max_papers: int,
+    new_on_arxiv: bool = False,
 ) -> Digest | None:
-    """The edition's digest from its trending-ordered items, or None when there are none."""
+    """The edition's digest from its trending-ordered items, or None when there are none.
+    `new_on_arxiv`: the items are the period's new arXiv papers, not a curated list."""
     seen: set[str] = set()
     papers: list[DigestPaper] = []
     for item in items:
@@ -136,7 +141,11 @@ def compose(
     if not papers:
         return None
     kind = "Daily" if edition.frequency == "daily" else "Weekly"
-    subject = f"{kind} papers, {edition.title}: {shorten(papers[0].title, 70)}"
+    if new_on_arxiv:
+        kind = "New on arXiv"
+    else:
+        kind = f"{kind} papers"
+    subject = f"{kind}, {edition.title}: {shorten(papers[0].title, 70)}"
     return Digest(
         edition=edition,
         papers=tuple(papers),
@@ -144,4 +153,5 @@ def compose(
         base_url=base_url.rstrip("/"),
         subject=subject,
         edition_url=edition_url(edition, base_url),
+        new_on_arxiv=new_on_arxiv,
     )

@@ -179,7 +179,10 @@ class _Pick:
 def load_digest(
     engine: Engine, settings: Settings, edition: Edition, *, now: datetime
 ) -> Digest | None:
-    """The edition's content: its period's top trending featured papers (None: no papers)."""
+    """The edition's content: its period's top trending featured papers; where the period
+    has no curated list, its new arXiv papers, labelled so (an instance fed from arXiv alone,
+    storage/arrivals.py, the rule of the list pages). None: no papers at all."""
+    from paperfeed.storage.arrivals import page_new
     from paperfeed.storage.feeds import list_featured
 
     with engine.connect() as conn:
@@ -192,12 +195,17 @@ def load_digest(
             now=min(now, period_end_utc(edition, settings.timezone)),
             half_life_hours=settings.trending_half_life_hours,
         )
+        new_on_arxiv = not items
+        if new_on_arxiv:
+            items = page_new(conn, start=edition.start, end=edition.end, sort="trending",
+                             limit=settings.digest_max_papers).items
     return compose(
         edition,
         items,
         base_url=settings.base_url,
         site_name=settings.site_name,
         max_papers=settings.digest_max_papers,
+        new_on_arxiv=new_on_arxiv,
     )
 
 

@@ -21,6 +21,7 @@ from paperfeed.errors import PaperfeedError, RateLimited, public_message
 from paperfeed.storage.db import check_schema, connect
 from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.csrf import CSRFCookieMiddleware
+from paperfeed.web.head import HeadAsGetMiddleware
 from paperfeed.web.templating import make_templates
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
     app.add_middleware(CSRFCookieMiddleware, secure=settings.base_url.startswith("https://"))
+    app.add_middleware(HeadAsGetMiddleware)  # outermost: every layer below sees a GET
     _install_error_handlers(app)
     install_api_docs(app)
     _include_routers(app)

@@ -13,9 +13,10 @@ from datetime import date, datetime
 from typing import Any
 
 from fastapi import Request
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import Connection
 
+from paperfeed import texmath
 from paperfeed.errors import BadRequest
 from paperfeed.search.highlight import highlighter
 from paperfeed.search.hybrid import SearchHit, SearchResult, SearchService
@@ -159,9 +160,14 @@ def items_for(
     *,
     width: int = 320,
     hits: list[SearchHit] | None = None,
+    source: bool = False,
 ) -> list[SearchItem]:
     """Result hits (or just `hits`, the ones a page shows: highlighting is paid only for
-    those) -> SearchItems in rank order (rows that vanished meanwhile are skipped)."""
+    those) -> SearchItems in rank order (rows that vanished meanwhile are skipped).
+
+    Titles and snippets are page HTML with math ready for KaTeX (texmath.marked_html: a
+    snippet never cuts a formula, a query word inside one marks all of it); with `source`
+    (the JSON API) math stays TeX source, still whole."""
     hits = result.hits if hits is None else hits
     rows = papers_by_ids(conn, [h.paper_id for h in hits])
     local_comments = comment_counts(conn, list(rows))
@@ -173,8 +179,11 @@ def items_for(
         if row is None:
             continue
         title_text = " ".join(str(row["title"]).split())
-        title = marks.mark(title_text) if marks else Markup(escape(title_text))
-        abstract, found = marks.snippet(str(row["abstract"]), width=width)
+        title = texmath.marked_html(title_text, marks.spans(title_text), source=source)
+        abstract_text = " ".join(str(row["abstract"]).split())
+        abstract, found = texmath.marked_snippet(
+            abstract_text, marks.spans(abstract_text), width=width, source=source
+        )
         items.append(
             SearchItem(
                 paper_id=hit.paper_id,

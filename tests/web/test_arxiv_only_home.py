@@ -154,3 +154,65 @@ def test_arxiv_only_home_on_postgresql(
             assert prev and "New on arXiv" in client.get(prev.group(1)).text
     finally:
         engine.dispose()
+
+
+def test_arxiv_only_feeds_carry_what_the_pages_show(arxiv_site: tuple[TestClient, Engine]) -> None:
+    """A feed reader following /papers.rss (found on the home page) or a day's feed gets the
+    same new papers as the page, labelled as such, not an empty channel (on e641f96 and
+    until this test, every list feed of an arXiv-only instance was empty)."""
+    import feedparser
+
+    client, engine = arxiv_site
+    home = client.get("/").text
+    day = date.fromisoformat(_heading_day(home))
+    expected = min(_day_count(engine, day), 50)
+    for path in ("/papers.rss", "/papers.atom", f"/papers/date/{day.isoformat()}.atom"):
+        doc = feedparser.parse(client.get(path).content)
+        assert not doc.bozo, (path, doc.bozo_exception)
+        assert len(doc.entries) == expected, path
+        assert "New on arXiv" in doc.feed.subtitle, (path, doc.feed.subtitle)
+        page_ids = re.findall(r'<article class="paper-card"[^>]*>.*?href="/papers/([^"/]+)"',
+                              home, flags=re.S)
+        assert [e.link.rsplit("/", 1)[1] for e in doc.entries] == page_ids, path
+    week = feedparser.parse(client.get("/papers/week/2025-W27.rss").content)
+    assert len(week.entries) == 50 and "New on arXiv" in week.feed.subtitle
+    trending = feedparser.parse(client.get("/papers/trending.atom").content)
+    assert len(trending.entries) == 50
+    # A day with nothing at all stays an empty feed, not an error.
+    assert feedparser.parse(client.get("/papers/date/2020-01-01.rss").content).entries == []
+
+
+def test_arxiv_only_digest_sends_the_new_papers_labelled(
+    arxiv_site: tuple[TestClient, Engine], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The home page's subscribe box promises mail: a subscriber of an arXiv-only instance gets
+    the edition's new arXiv papers, labelled as such (until this test: "no featured papers,
+    nothing sent", for ever)."""
+    import email
+    from email import policy
+
+    client, engine = arxiv_site
+    day = date.fromisoformat(_heading_day(client.get("/").text))
+    data_dir = Path(str(engine.url.database)).parent
+    monkeypatch.setenv("PAPERFEED_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PAPERFEED_ENVIRONMENT", "development")
+    monkeypatch.setenv("PAPERFEED_BASE_URL", "http://testserver")
+    monkeypatch.setenv("PAPERFEED_SECRET_KEY", "test-secret-key-for-paperfeed-tests")
+    runner = CliRunner()
+    added = runner.invoke(cli_app, ["subscribers", "add", "arxiv-reader@example.org",
+                                    "--frequency", "daily", "--confirmed"])
+    assert added.exit_code == 0, added.output
+    preview = runner.invoke(cli_app, ["digest", "preview", "--edition", day.isoformat()])
+    assert preview.exit_code == 0, preview.output
+    assert "New on arXiv" in preview.output
+    sent = runner.invoke(cli_app, ["digest", "send", "--frequency", "daily",
+                                   "--edition", day.isoformat()])
+    assert sent.exit_code == 0, sent.output
+    [eml] = [f for f in (data_dir / "outbox").rglob("*.eml")
+             if "arxiv-reader@example.org" in f.read_text(errors="replace")]
+    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert str(message["Subject"]).startswith("New on arXiv")
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "New on arXiv" in text and "trending papers" not in text
+    n = _day_count(engine, day)
+    assert text.count("http://testserver/papers/") >= min(n, 10)

@@ -137,9 +137,10 @@ def test_list_and_search_pages_let_readers_discover_their_feeds(client, day):
 def test_search_page_cards_keep_their_highlights(client, day):
     html = client.get("/search", params={"q": "plain"}).text
     assert "<mark>plain</mark>" in html.lower() and "&lt;mark&gt;" not in html
-    # a title with math is typeset instead (its highlight is the one thing given up)
+    # a title with math keeps both its highlights and its math (texmath.marked_html)
     math = client.get("/search", params={"q": "attention"}).text
     assert '<span class="tex" data-tex="\\mathcal{O}(n\\log n)">' in math
+    assert "<mark>attention</mark>" in math.lower()
 
 
 def test_search_feed_lists_matches(client, day):

@@ -4,9 +4,11 @@ Items are shaped like `/api/daily_papers` entries, as huggingface.co answers it:
 {...}, title, summary, publishedAt, numComments, submittedBy?, isAuthorParticipating, ...}`
 (huggingface_hub's `list_papers` reads title, comments and submitter from the top level),
 plus `highlightedTitle?` and `highlightedSummary?`: HTML, the text escaped, query words
-wrapped in `<mark>`, present only when a query word occurs. Without a query (and without a
-filter) the answer is the newest papers of the catalog, as `list_papers()` expects.
-`q` is limited to 250 characters (400 beyond), `limit`
+wrapped in `<mark>`, present only when a query word occurs. Math stays TeX source, as in
+`title` and `summary`: a snippet never cuts a formula and a word inside one marks the whole
+formula (`<mark>$\\log n$</mark>`), so a client's own KaTeX/MathJax can still typeset it.
+Without a query (and without a filter) the answer is the newest papers of the catalog, as
+`list_papers()` expects. `q` is limited to 250 characters (400 beyond), `limit`
 to 1..120, as on huggingface.co. Registered before `papers` so `{paper_id}` does not shadow it.
 """
 
@@ -69,7 +71,7 @@ def search_papers(
             return json_response(_entries(conn, list_papers_page(conn, after=None, limit=limit)))
     result = shared_search(request, q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
-        items = items_for(conn, result)
+        items = items_for(conn, result, source=True)
         body = _entries(conn, [item.row for item in items])
     for entry, item in zip(body, items, strict=True):
         if item.highlighted_title:

@@ -7,9 +7,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.feed import check_sort, day_period, local_today, parse_day
 from paperfeed.models import utcnow
-from paperfeed.storage import arrivals, feeds
 from paperfeed.web.pages.cache import cached_page
-from paperfeed.web.pages.listing import render_period
+from paperfeed.web.pages.listing import home_day, render_period
 
 router = APIRouter()
 
@@ -32,12 +31,7 @@ def _home(request: Request, sort: str | None, p: int) -> Response:
     settings = request.app.state.settings
     today = local_today(utcnow(), settings.timezone)
     with request.app.state.engine.connect() as conn:
-        days = [d for d in (feeds.latest_featured_day(conn, on_or_before=today),
-                            arrivals.latest_day(conn, on_or_before=today)) if d is not None]
-        if not days:  # everything is dated after today (a clock or timezone skew)
-            days = [d for d in (feeds.latest_featured_day(conn), arrivals.latest_day(conn))
-                    if d is not None]
-    day = max(days) if days else None
+        day = home_day(conn, today)
     if day is None:
         return request.app.state.templates.TemplateResponse(
             request, "empty_site.html", {"now": utcnow()}

@@ -25,7 +25,7 @@ from paperfeed.feed import (
     parse_week,
 )
 from paperfeed.models import Member, utcnow
-from paperfeed.storage import feed_tokens, feeds, people
+from paperfeed.storage import arrivals, feed_tokens, feeds, people
 from paperfeed.storage.db import write
 from paperfeed.storage.users import get_by_id
 from paperfeed.syndication import FeedDoc, entries_from_items, entries_from_rows
@@ -36,7 +36,7 @@ from paperfeed.web.feeds import (
     register_private_feed,
     resolve_token,
 )
-from paperfeed.web.pages.listing import period_heading
+from paperfeed.web.pages.listing import home_day, period_heading
 from paperfeed.web.searching import filters_from, search_service
 
 router = APIRouter()
@@ -47,18 +47,26 @@ FEED_SIZE = 50
 
 def _featured_doc(request: Request, period: Period, *, title: str, page_path: str,
                   self_path: str, sort: str = "trending") -> FeedDoc:
+    """The period's curated list; where there is none, the papers that appeared on arXiv in
+    it, labelled as such (the rule of the list pages, listing.py), so an instance fed from
+    arXiv alone has feeds as well as pages."""
     settings = request.app.state.settings
+    heading = period_heading(period, utcnow())
+    subtitle = f"Papers featured by the community, {heading}"
     with request.app.state.engine.connect() as conn:
         result = feeds.page_featured(
             conn, start=period.start, end=period.end, sort=sort,  # type: ignore[arg-type]
             offset=0, limit=FEED_SIZE, now=utcnow(),
             half_life_hours=settings.trending_half_life_hours,
         )
-    return FeedDoc(
-        title=title,
-        subtitle=f"Papers featured by the community, {period_heading(period, utcnow())}",
-        page_path=page_path, self_path=self_path, entries=entries_from_items(result.items),
-    )
+        if result.total == 0:
+            result = arrivals.page_new(conn, start=period.start, end=period.end,
+                                       sort=sort, offset=0, limit=FEED_SIZE)  # type: ignore[arg-type]
+            if result.total:
+                subtitle = (f"New on arXiv, {heading}: no one has put a list together yet, so "
+                            "these are the papers that appeared on arXiv, most upvoted first")
+    return FeedDoc(title=title, subtitle=subtitle, page_path=page_path, self_path=self_path,
+                   entries=entries_from_items(result.items))
 
 
 def latest_day_doc(request: Request) -> FeedDoc:
@@ -66,13 +74,12 @@ def latest_day_doc(request: Request) -> FeedDoc:
     settings = request.app.state.settings
     today = local_today(utcnow(), settings.timezone)
     with request.app.state.engine.connect() as conn:
-        day = feeds.latest_featured_day(conn, on_or_before=today) or feeds.latest_featured_day(
-            conn
-        )
+        day = home_day(conn, today)
     period = day_period(day or today)
     doc = _featured_doc(request, period, title="Daily Papers", page_path="/",
                         self_path="/papers")
-    doc.subtitle = "Today's papers, featured and upvoted by the research community"
+    if not doc.subtitle.startswith("New on arXiv"):
+        doc.subtitle = "Today's papers, featured and upvoted by the research community"
     return doc
 
 
@@ -85,7 +92,7 @@ def daily_feed(request: Request, fmt: str) -> Response:
 def trending_feed(request: Request, fmt: str) -> Response:
     today = local_today(utcnow(), request.app.state.settings.timezone)
     with request.app.state.engine.connect() as conn:  # a quiet site still trends something
-        end = feeds.latest_featured_day(conn, on_or_before=today) or today
+        end = home_day(conn, today) or today
     period = Period("week", end - timedelta(days=TRENDING_DAYS - 1), end)
     doc = _featured_doc(request, period, title="Trending papers", page_path="/",
                         self_path="/papers/trending")

@@ -156,6 +156,19 @@ def _render(
     return request.app.state.templates.TemplateResponse(request, "daily.html", context)
 
 
+def home_day(conn: Connection, today: date) -> date | None:
+    """The day the home page (and its feed, /papers.rss) shows: the latest up to today with a
+    curated list or with new arXiv papers (an instance fed from arXiv alone shows its newest
+    day's papers; a member's submission weeks ago does not pin the page to that day); if
+    everything is dated after today (a clock or timezone skew), the latest of all."""
+    days = [d for d in (feeds.latest_featured_day(conn, on_or_before=today),
+                        arrivals.latest_day(conn, on_or_before=today)) if d is not None]
+    if not days:
+        days = [d for d in (feeds.latest_featured_day(conn), arrivals.latest_day(conn))
+                if d is not None]
+    return max(days) if days else None
+
+
 def _adjacent_days(conn: Connection, day: date) -> tuple[date | None, date | None]:
     """The nearest days before and after `day` with a curated list or new papers."""
     prev_f, next_f = feeds.adjacent_days(conn, day)
