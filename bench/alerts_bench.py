@@ -32,6 +32,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 DATA = ROOT.parent / "shared" / "data"
 ARXIV = DATA / "arxiv-cs" / "arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
 HF = DATA / "hf-daily-papers" / "hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz"
@@ -76,6 +77,9 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="an empty PostgreSQL database URL")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--profile", action="store_true", help="cProfile the match run")
+    parser.add_argument("--send", action="store_true",
+                        help="then send the daily alert edition to an SMTP sink (loopback, "
+                        "its own process) and time it")
     args = parser.parse_args()
     if not ARXIV.exists() or not HF.exists():
         sys.exit(f"needs {ARXIV} and {HF}")
@@ -234,7 +238,41 @@ def main() -> None:
         "matches": report.matches, "searches_matched": int(per_search[1]),
         "peak_rss_mb": round(rss_mb()),
     }))
+    if args.send:
+        send_phase(engine, settings)
     engine.dispose()
+
+
+def send_phase(engine: object, settings: object) -> None:
+    """Every member with matches gets the daily alert email (claims, stamping, rendering, one
+    reused SMTP connection), into the digest bench's aiosmtpd sink process."""
+    import multiprocessing as mp
+
+    from digest_bench import _sink
+
+    from paperfeed.alerts.send import send_alerts
+    from paperfeed.digests.editions import parse_edition
+    from tests.digests.smtp_sink import free_port
+
+    port = free_port()
+    ready, stop, count = mp.Event(), mp.Event(), mp.Value("i", 0)
+    sink_cpu = mp.Value("d", 0.0)
+    sink = mp.Process(target=_sink, args=(port, ready, stop, count, sink_cpu), daemon=True)
+    sink.start()
+    ready.wait(30)
+    cfg = settings.model_copy(update={  # type: ignore[attr-defined]
+        "smtp_host": "127.0.0.1", "smtp_port": port, "mail_from": "p <alerts@p.example.org>"})
+    t, cpu = time.perf_counter(), time.process_time()
+    report = send_alerts(engine, cfg, parse_edition("2026-06-02"))  # type: ignore[arg-type]
+    elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
+    time.sleep(0.2)
+    stop.set()
+    sink.join(10)
+    print(report.line())
+    print(f"send: {report.sent} alert emails ({report.papers} papers listed) in {elapsed:.1f} s "
+          f"= {report.sent / max(elapsed, 1e-9):.0f} messages/s, sender CPU "
+          f"{cpu / max(report.sent, 1) * 1000:.2f} ms per message; sink received {count.value}",
+          flush=True)
 
 
 if __name__ == "__main__":

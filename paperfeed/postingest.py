@@ -7,8 +7,10 @@ them for keyword search; a single submission refreshes them only once the catalo
 by `STALE_FRACTION` since the last refresh, since a refresh reads every posting list), and
 the papers are embedded into the vector index, so they are in semantic search and "Similar
 papers" at once. A missing embedding model only warns: the papers stay stored and a later
-`paperfeed index` (or the next ingest) embeds them. Last, the new papers are matched against
-the saved searches (`alerts.run`: words now, meaning once embedded).
+`paperfeed index` (or the next ingest) embeds them. When only given papers were added (a
+submission), the members who acted on them before they had a vector get their "For you" model
+refitted. Last, the new papers are matched against the saved searches (`alerts.run`: words now,
+meaning once embedded).
 """
 
 from __future__ import annotations
@@ -126,3 +128,11 @@ def _embed(
     done.embedded = summary.embedded
     done.lines.extend(f"note: {note}" for note in summary.notes)
     done.lines.append(summary.line())
+    if paper_ids and summary.embedded:
+        # A member who upvoted or submitted one of these before it had a vector gets a
+        # model that counts it now, not on their next action.
+        from paperfeed.recommend.service import papers_embedded
+
+        refitted = papers_embedded(engine, settings, paper_ids)
+        if refitted:
+            done.lines.append(f"for you: {refitted} member model(s) refitted")

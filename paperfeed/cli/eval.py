@@ -92,7 +92,7 @@ def recommend(
         parse_cut,
         run,
     )
-    from paperfeed.storage.recommend import day_lists
+    from paperfeed.storage.recommend_eval import day_lists
 
     settings = load_settings()
     cache = cache_dir or settings.data_dir / "cache"

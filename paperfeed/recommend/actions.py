@@ -7,7 +7,7 @@ Active learning (`round_papers`): ten recent papers the member has not rated, ha
 model is most sure they want (confirmations keep the list honest) and half the most uncertain
 (the middle of the score range), each half spread out by greedy farthest-point selection so the
 ten cover different topics. With no model yet, ten diverse recent papers (of the chosen
-categories, when there are some).
+categories or topics, when there are some).
 """
 
 from __future__ import annotations
@@ -69,18 +69,24 @@ def give_feedback(
 
 def choose_categories(
     engine: Engine, settings: Settings, member: Member, categories: Sequence[str], *, ip: str,
-    now: datetime,
+    now: datetime, topics: Sequence[str] = (),
 ) -> list[str]:
-    """Keep the member's cold-start categories (those the catalog has), then refit."""
+    """Keep the member's cold-start arXiv categories and topics (those the catalog has: topics
+    are the `ai_keywords` of recent Hugging Face papers, offered when papers carry no arXiv
+    category), then refit. Returns what was kept."""
     _guard(engine, settings, member, ip, now)
     wanted = [c.strip() for c in categories if c.strip()][:MAX_CATEGORIES]
     with engine.connect() as conn:
         known = {c for c, _ in store.top_categories(conn, limit=500)}
     kept = [c for c in dict.fromkeys(wanted) if c in known]
+    rec = open_recommender(settings, engine)
+    offered = {t for t, _ in rec.topics(limit=500)} if topics else set()
+    picked = [" ".join(t.split()).lower() for t in topics if t.strip()][:MAX_CATEGORIES]
+    kept_topics = [t for t in dict.fromkeys(picked) if t in offered]
     with write(engine) as conn:
-        store.set_choices(conn, member.id, categories=kept, now=now)
+        store.set_choices(conn, member.id, categories=kept, topics=kept_topics, now=now)
     _refit(engine, settings, member, now)
-    return kept
+    return kept + kept_topics
 
 
 def set_popularity(
@@ -171,7 +177,12 @@ def round_papers(engine: Engine, settings: Settings, member: Member, *,
         profile = store.get_profile(conn, member.id)
         categories = profile.categories if profile else []
         rated = {s.paper_id for s in store.member_signals(conn, member.id, limit=2000)}
-        pool = store.recent_ids(conn, nb.model_id, limit=ROUND_POOL, categories=categories)
+        pool = (store.recent_ids(conn, nb.model_id, limit=ROUND_POOL, categories=categories)
+                if categories else [])
+        if profile is not None and profile.topics:
+            recent = rec.background().topic_ids
+            for topic in profile.topics:
+                pool += recent.get(topic, [])[: ROUND_POOL // len(profile.topics)]
         if len(pool) < size:
             pool += store.recent_ids(conn, nb.model_id, limit=ROUND_POOL)
     pool = [p for p in dict.fromkeys(pool) if p not in rated]

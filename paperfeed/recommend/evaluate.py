@@ -19,6 +19,7 @@ submitters below the history thresholds.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import tempfile
@@ -37,6 +38,7 @@ from paperfeed.errors import BadRequest
 from paperfeed.models import utcnow
 from paperfeed.search.evaluate import mrr_at_k, ndcg_at_k, recall_at_k
 from paperfeed.storage import recommend as store
+from paperfeed.storage import recommend_eval as eval_store
 from paperfeed.storage.db import connect, migrate
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ MIN_TOTAL, MIN_BEFORE = 10, 5
 RANDOM_SHUFFLES = 20
 BOOTSTRAP = 10_000
 METRICS = ("recall@10", "ndcg@10", "mrr")
+# What each tf-idf baseline indexes ("tfidf" is the issue's baseline).
+FEATURES = {"tfidf": "title+abstract", "tfidf_authors": "title+abstract+authors"}
 Ranker = Callable[[str, list[str]], list[str]]  # (member, candidates) -> ranked candidates
 
 
@@ -77,6 +81,8 @@ class Report:
     diffs: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     wins_vs_popularity: float = 0.0
     excluded: list[tuple[str, str]] = field(default_factory=list)
+    # for you without its author part vs the title+abstract tf-idf: the content-only margin
+    content_diff: tuple[float, float, float] | None = None
 
     def as_json(self) -> dict[str, Any]:
         ours = self.methods["for_you"]
@@ -84,11 +90,18 @@ class Report:
         out["members"] = self.members
         out["days"] = self.days
         out["cut"] = self.cut.isoformat()
-        for name in ("popularity", "random", "tfidf", "tfidf_centroid", "tfidf_svm"):
+        for name in ("popularity", "random", "tfidf", "tfidf_centroid", "tfidf_svm",
+                     "tfidf_authors", "tfidf_authors_centroid", "tfidf_authors_svm",
+                     "for_you_content"):
             if name in self.methods:
                 out[name] = self.methods[name]
-        out["ndcg@10_diff_vs_tfidf"] = {
-            "mean": self.diffs["tfidf"][0], "ci95": list(self.diffs["tfidf"][1:])}
+        for name in ("tfidf", "tfidf_authors", "popularity"):
+            if name in self.diffs:
+                mean, low, high = self.diffs[name]
+                out[f"ndcg@10_diff_vs_{name}"] = {"mean": mean, "ci95": [low, high]}
+        if self.content_diff is not None:
+            mean, low, high = self.content_diff
+            out["ndcg@10_diff_for_you_content_vs_tfidf"] = {"mean": mean, "ci95": [low, high]}
         out["wins_vs_popularity"] = self.wins_vs_popularity
         out["excluded"] = len(self.excluded)
         return out
@@ -185,6 +198,10 @@ def summarise(task: Task, results: Mapping[str, Mapping[str, dict[str, float]]])
         if method != "for_you":
             report.diffs[method] = bootstrap_diff(
                 ours, [results[method][u]["ndcg@10"] for u in users])
+    if "for_you_content" in results and "tfidf" in results:
+        report.content_diff = bootstrap_diff(
+            [results["for_you_content"][u]["ndcg@10"] for u in users],
+            [results["tfidf"][u]["ndcg@10"] for u in users])
     pop = [results["popularity"][u]["ndcg@10"] for u in users]
     wins = sum(1 for a, b in zip(ours, pop, strict=True) if a > b)
     report.wins_vs_popularity = round(wins / len(users), 4) if users else 0.0
@@ -208,40 +225,51 @@ def random_score(member: Member, lists: Mapping[date, list[tuple[str, int]]]) ->
 
 
 def tfidf_rankers(engine: Engine, task: Task, *, svm: bool) -> dict[str, Ranker]:
-    """arxiv-sanity-lite's features (tf-idf of title and abstract) over every paper of the
-    archive, with a per-member centroid and (optionally) a per-member linear SVM whose
-    negatives are all papers featured before the cut."""
+    """arxiv-sanity-lite's method over every paper of the archive, per member: the centroid of
+    their papers and (optionally) a linear SVM whose negatives are all papers featured before
+    the cut. Two feature sets: tf-idf of title and abstract (`tfidf_*`, the issue's baseline)
+    and of title, abstract and author names (`tfidf_authors_*`, what arxiv-sanity-lite really
+    indexes)."""
     from paperfeed.recommend.tfidf import TfidfFeatures, linear_svm
 
     with engine.connect() as conn:
-        first = store.paper_days(conn)
+        first = eval_store.paper_days(conn)
         ids = sorted(first)
-        texts = store.paper_texts(conn, ids)
+        docs = store.paper_docs(conn, ids)
     row = {pid: i for i, pid in enumerate(ids)}
-    x = TfidfFeatures().fit_transform(f"{texts[p][0]} {texts[p][1]}" for p in ids)
     earlier = [row[p] for p in ids if first[p] < task.cut]
-    centroids: dict[str, np.ndarray] = {}
-    svms: dict[str, tuple[np.ndarray, float]] = {}
-    for m in task.members:
-        pos = [row[p] for p in m.before if p in row]
-        centroids[m.username] = x.mean(pos)
+    out: dict[str, Ranker] = {}
+    for prefix, with_authors in (("tfidf", False), ("tfidf_authors", True)):
+        x = TfidfFeatures().fit_transform(
+            f"{docs[p].title} {docs[p].abstract}"
+            + (" " + " ".join(docs[p].authors) if with_authors else "") for p in ids)
+        centroids: dict[str, np.ndarray] = {}
+        svms: dict[str, tuple[np.ndarray, float]] = {}
+        for m in task.members:
+            pos = [row[p] for p in m.before if p in row]
+            centroids[m.username] = x.mean(pos)
+            if svm:
+                posset = set(pos)
+                train = pos + [i for i in earlier if i not in posset]
+                y = np.concatenate([np.ones(len(pos)), -np.ones(len(train) - len(pos))])
+                svms[m.username] = linear_svm(x.take(train), y)
+
+        def by(x: Any, weights: Callable[[str], tuple[np.ndarray, float]]) -> Ranker:
+            def rank(user: str, cands: list[str]) -> list[str]:
+                w, b = weights(user)
+                scores = x.take([row[p] for p in cands]).dot(w) + b
+                return [cands[i] for i in np.argsort(-scores, kind="stable")]
+            return rank
+
+        out[f"{prefix}_centroid"] = by(x, _lookup({u: (c, 0.0) for u, c in centroids.items()}))
         if svm:
-            posset = set(pos)
-            train = pos + [i for i in earlier if i not in posset]
-            y = np.concatenate([np.ones(len(pos)), -np.ones(len(train) - len(pos))])
-            svms[m.username] = linear_svm(x.take(train), y)
-
-    def by(weights: Callable[[str], tuple[np.ndarray, float]]) -> Ranker:
-        def rank(user: str, cands: list[str]) -> list[str]:
-            w, b = weights(user)
-            scores = x.take([row[p] for p in cands]).dot(w) + b
-            return [cands[i] for i in np.argsort(-scores, kind="stable")]
-        return rank
-
-    out = {"tfidf_centroid": by(lambda u: (centroids[u], 0.0))}
-    if svm:
-        out["tfidf_svm"] = by(lambda u: svms[u])
+            out[f"{prefix}_svm"] = by(x, _lookup(svms))
     return out
+
+
+def _lookup(table: Mapping[str, tuple[np.ndarray, float]]
+            ) -> Callable[[str], tuple[np.ndarray, float]]:
+    return lambda user: table[user]
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -291,9 +319,9 @@ class RecommendEvalStore:
 def load_task(engine: Engine, cut: date) -> Task:
     """The evaluation task of a loaded store (BadRequest when nobody qualifies)."""
     with engine.connect() as conn:
-        subs = store.submissions(conn)
-        lists = store.day_lists(conn)
-        user_ids = store.user_ids(conn, sorted({u for u, _, _ in subs}))
+        subs = eval_store.submissions(conn)
+        lists = eval_store.day_lists(conn)
+        user_ids = eval_store.user_ids(conn, sorted({u for u, _, _ in subs}))
     task = build_task(subs, lists, user_ids, cut)
     if not task.members:
         raise BadRequest(
@@ -316,26 +344,36 @@ def run(engine: Engine, settings: Settings, task: Task, *, svm: bool = True) -> 
         rec.refit(m.user_id, now=now)
         profiles[m.username] = rec.profile(m.user_id)
 
-    def for_you(user: str, cands: list[str]) -> list[str]:
-        ranking = rec.rank(user_ids[user], cands, profile=profiles[user])
-        ranked = [r.paper_id for r in ranking.items]
-        seen = set(ranked)
-        return ranked + [p for p in cands if p not in seen]
+    def ranker(content_only: bool) -> Ranker:
+        def rank(user: str, cands: list[str]) -> list[str]:
+            profile = profiles[user]
+            if content_only and profile is not None:
+                profile = dataclasses.replace(profile, authors={})
+            ranking = rec.rank(user_ids[user], cands, profile=profile)
+            ranked = [r.paper_id for r in ranking.items]
+            seen = set(ranked)
+            return ranked + [p for p in cands if p not in seen]
+        return rank
 
-    rankers: dict[str, Ranker] = {"for_you": for_you,
+    rankers: dict[str, Ranker] = {"for_you": ranker(False), "for_you_content": ranker(True),
                                   "popularity": popularity_ranker(task.lists)}
     rankers.update(tfidf_rankers(engine, task, svm=svm))
     results: dict[str, dict[str, dict[str, float]]] = {name: {} for name in rankers}
     results["random"] = {}
     for m in task.members:
-        for name, ranker in rankers.items():
-            results[name][m.username] = score_member(ranker, m, task.lists)
+        for name, ranker_ in rankers.items():
+            results[name][m.username] = score_member(ranker_, m, task.lists)
         results["random"][m.username] = random_score(m, task.lists)
-    best = max((n for n in results if n.startswith("tfidf_")),
-               key=lambda n: np.mean([results[n][m.username]["ndcg@10"] for m in task.members]))
-    results["tfidf"] = results[best]
+    best: dict[str, str] = {}
+    for group in ("tfidf", "tfidf_authors"):
+        variants = [n for n in results if n in (f"{group}_centroid", f"{group}_svm")]
+        best[group] = max(variants, key=lambda n: np.mean(
+            [results[n][m.username]["ndcg@10"] for m in task.members]))
+        results[group] = results[best[group]]
     report = summarise(task, results)
-    report.methods["tfidf"]["method"] = best  # type: ignore[assignment]
+    for group, name in best.items():
+        report.methods[group]["method"] = name  # type: ignore[assignment]
+        report.methods[group]["features"] = FEATURES[group]  # type: ignore[assignment]
     return report
 
 
@@ -343,17 +381,30 @@ def format_report(report: Report) -> list[str]:
     """Human-readable lines (the CLI adds the JSON line)."""
     lines = [f"cut {report.cut.isoformat()}: {report.members} submitters, "
              f"{report.days} submitter-days ranked"]
-    names = {"for_you": "for you", "tfidf_centroid": "tf-idf centroid",
-             "tfidf_svm": "tf-idf linear SVM", "popularity": "popularity", "random": "random"}
+    names = {"for_you": "for you", "for_you_content": "for you, no authors",
+             "tfidf_centroid": "tf-idf centroid", "tfidf_svm": "tf-idf linear SVM",
+             "tfidf_authors_centroid": "tf-idf+authors centroid",
+             "tfidf_authors_svm": "tf-idf+authors SVM",
+             "popularity": "popularity", "random": "random"}
     for method, label in names.items():
         if method in report.methods:
             m = report.methods[method]
-            lines.append(f"  {label:18s} recall@10 {m['recall@10']:.4f}  nDCG@10 "
+            lines.append(f"  {label:24s} recall@10 {m['recall@10']:.4f}  nDCG@10 "
                          f"{m['ndcg@10']:.4f}  MRR {m['mrr']:.4f}")
+    for group, text in (("tfidf", "title + abstract: the issue's baseline, JSON key \"tfidf\""),
+                        ("tfidf_authors", "title + abstract + author names, JSON key "
+                                          "\"tfidf_authors\"")):
+        if group in report.methods:
+            best = str(report.methods[group].get("method", group))
+            lines.append(f"  best tf-idf on {text}: {names.get(best, best)}")
     for method, (mean, low, high) in sorted(report.diffs.items()):
         if method in names:
             lines.append(f"  nDCG@10 difference vs {names[method]}: {mean:+.4f} "
                          f"(95% bootstrap interval {low:+.4f} .. {high:+.4f})")
+    if report.content_diff is not None:
+        mean, low, high = report.content_diff
+        lines.append(f"  nDCG@10 difference, for you without authors vs tf-idf (title + "
+                     f"abstract): {mean:+.4f} (95% bootstrap interval {low:+.4f} .. {high:+.4f})")
     lines.append(f"  beats popularity for {report.wins_vs_popularity:.0%} of submitters")
     if report.excluded:
         lines.append(f"  excluded ({len(report.excluded)}):")

@@ -185,11 +185,14 @@ def stored_hashes(
     )
     if paper_ids is None:
         return {r[0]: r[1] for r in conn.execute(query)}
+    # By primary key, the model compared here: with the model in the WHERE clause SQLite
+    # (no ANALYZE statistics) walks ix_embeddings_model, i.e. every vector of the model.
+    by_id = select(embeddings.c.paper_id, embeddings.c.content_hash, embeddings.c.model_id)
     out: dict[str, str] = {}
     for i in range(0, len(paper_ids), CHUNK):
         chunk = list(paper_ids[i : i + CHUNK])
         out.update({r[0]: r[1] for r in conn.execute(
-            query.where(embeddings.c.paper_id.in_(chunk)))})
+            by_id.where(embeddings.c.paper_id.in_(chunk))) if r[2] == model_id})
     return out
 
 
@@ -202,12 +205,15 @@ def load_vectors(
     vecs: list[np.ndarray] = []
     for i in range(0, len(paper_ids), CHUNK):
         chunk = list(paper_ids[i : i + CHUNK])
+        # By primary key, the model compared here (see `stored_hashes`): 0.1 ms per 200
+        # vectors instead of a walk over every vector of the model (~50 ms at 80k papers).
         rows = conn.execute(
-            select(embeddings.c.paper_id, embeddings.c.content_hash, embeddings.c.vector).where(
-                embeddings.c.paper_id.in_(chunk), embeddings.c.model_id == model_id
-            )
+            select(embeddings.c.paper_id, embeddings.c.content_hash, embeddings.c.vector,
+                   embeddings.c.model_id).where(embeddings.c.paper_id.in_(chunk))
         )
-        for pid, chash, data in rows:
+        for pid, chash, data, model in rows:
+            if model != model_id:
+                continue
             ids.append(pid)
             hashes.append(chash)
             vecs.append(from_bytes(data, dim))

@@ -24,7 +24,6 @@ from paperfeed.storage.schema import (
     papers,
     recommend_feedback,
     recommend_profiles,
-    users,
     votes,
 )
 
@@ -57,6 +56,19 @@ class StoredProfile:
     popularity: bool = False
     version: int = 0
     fitted_at: datetime | None = None
+    authors: dict[str, float] = field(default_factory=dict)
+    topics: list[str] = field(default_factory=list)
+    missing: int = 0  # liked papers that had no vector at the last fit
+
+
+@dataclass(slots=True)
+class PaperDoc:
+    """What the recommender's sparse features are computed from."""
+
+    title: str
+    abstract: str
+    authors: list[str]  # display names, in byline order
+    topics: list[str]  # Hugging Face ai_keywords, lower-cased
 
 
 def _insert(conn: Connection) -> Any:
@@ -151,6 +163,24 @@ def feedback_of(conn: Connection, user_id: int, paper_ids: Sequence[str]) -> dic
     return out
 
 
+def members_acting_on(conn: Connection, paper_ids: Sequence[str], *, limit: int = 200) -> list[int]:
+    """Members who upvoted, submitted or gave feedback on any of `paper_ids` (at most `limit`):
+    whose model may have been fitted before those papers had a vector."""
+    ids = list(dict.fromkeys(paper_ids))[:CHUNK]
+    if not ids:
+        return []
+    found: dict[int, None] = {}
+    for query in (
+        select(votes.c.user_id).where(votes.c.paper_id.in_(ids)),
+        select(featured.c.submitter_id).where(featured.c.paper_id.in_(ids),
+                                              featured.c.submitter_id.is_not(None)),
+        select(recommend_feedback.c.user_id).where(recommend_feedback.c.paper_id.in_(ids)),
+    ):
+        for uid in conn.execute(query.distinct().limit(limit)).scalars():
+            found.setdefault(int(uid))
+    return list(found)[:limit]
+
+
 # -- profiles ---------------------------------------------------------------------------------
 def _profile(row: Any) -> StoredProfile:
     weights = None
@@ -169,6 +199,9 @@ def _profile(row: Any) -> StoredProfile:
         popularity=bool(row.popularity),
         version=int(row.version or 0),
         fitted_at=row.fitted_at,
+        authors={str(k): float(v) for k, v in (row.authors or {}).items()},
+        topics=[str(t) for t in (row.topics or [])],
+        missing=int(row.missing or 0),
     )
 
 
@@ -197,6 +230,8 @@ def save_fit(
     positives: int,
     negatives: int,
     now: datetime,
+    authors: dict[str, float] | None = None,
+    missing: int = 0,
 ) -> int:
     """Store a freshly fitted model (creating the row); returns the new version."""
     _ensure_profile(conn, user_id, now)
@@ -209,7 +244,9 @@ def save_fit(
             dim=None if weights is None else int(len(weights)),
             weights=blob,
             keywords={k: round(float(v), 6) for k, v in keywords.items()},
+            authors={k: round(float(v), 6) for k, v in (authors or {}).items()},
             anchors=[[pid, kind] for pid, kind in anchors],
+            missing=missing,
             positives=positives,
             negatives=negatives,
             version=recommend_profiles.c.version + 1,
@@ -228,13 +265,16 @@ def set_choices(
     *,
     now: datetime,
     categories: Sequence[str] | None = None,
+    topics: Sequence[str] | None = None,
     popularity: bool | None = None,
 ) -> None:
-    """Store the member's cold-start categories and/or popularity opt-in."""
+    """Store the member's cold-start categories or topics and/or popularity opt-in."""
     _ensure_profile(conn, user_id, now)
     values: dict[str, Any] = {"updated_at": now}
     if categories is not None:
         values["categories"] = list(dict.fromkeys(categories))
+    if topics is not None:
+        values["topics"] = list(dict.fromkeys(topics))
     if popularity is not None:
         values["popularity"] = popularity
     conn.execute(
@@ -246,14 +286,15 @@ def profile_sizes(conn: Connection) -> tuple[int, int]:
     """(profiles, total bytes of their weights + keyword + anchor columns), for the bench."""
     rows = conn.execute(
         select(recommend_profiles.c.weights, recommend_profiles.c.keywords,
-               recommend_profiles.c.anchors)
+               recommend_profiles.c.anchors, recommend_profiles.c.authors)
     )
     import json
 
     n = total = 0
-    for w, k, a in rows:
+    for w, k, a, au in rows:
         n += 1
-        total += len(w or b"") + len(json.dumps(k or {})) + len(json.dumps(a or []))
+        total += (len(w or b"") + len(json.dumps(k or {})) + len(json.dumps(a or []))
+                  + len(json.dumps(au or {})))
     return n, total
 
 
@@ -278,6 +319,32 @@ def paper_texts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, tuple[s
             papers.c.id.in_(list(paper_ids[i : i + CHUNK]))))
         out.update({pid: (t or "", a or "") for pid, t, a in rows})
     return out
+
+
+def paper_docs(conn: Connection, paper_ids: Sequence[str]) -> dict[str, PaperDoc]:
+    """{id: title, abstract, author names, ai_keywords topics} of those papers."""
+    out: dict[str, PaperDoc] = {}
+    for i in range(0, len(paper_ids), CHUNK):
+        rows = conn.execute(select(
+            papers.c.id, papers.c.title, papers.c.abstract, papers.c.authors,
+            papers.c.ai_keywords,
+        ).where(papers.c.id.in_(list(paper_ids[i : i + CHUNK]))))
+        for pid, title, abstract, authors, topics in rows:
+            out[pid] = PaperDoc(title or "", abstract or "", _names(authors), _topics(topics))
+    return out
+
+
+def _names(authors: Any) -> list[str]:
+    if not isinstance(authors, list):
+        return []
+    names = (a.get("name") if isinstance(a, dict) else a for a in authors)
+    return [n for n in names if isinstance(n, str) and n.strip()]
+
+
+def _topics(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [" ".join(t.split()).lower() for t in value if isinstance(t, str) and t.strip()]
 
 
 def paper_cards(conn: Connection, paper_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -353,6 +420,29 @@ def recent_ids(
     return list(conn.execute(query).scalars())
 
 
+def recent_topics(
+    conn: Connection, model_id: str, *, pool: int, before: datetime | None = None,
+) -> dict[str, list[str]]:
+    """{topic: paper ids, newest first} of the Hugging Face `ai_keywords` of the `pool` newest
+    visible papers with a vector of `model_id`: the cold-start topics of catalogs whose papers
+    carry no arXiv category (one light read: no texts)."""
+    query = (
+        select(papers.c.id, papers.c.ai_keywords)
+        .join(embeddings, embeddings.c.paper_id == papers.c.id)
+        .where(embeddings.c.model_id == model_id, papers.c.hidden.is_(False),
+               papers.c.published_at.is_not(None))
+        .order_by(papers.c.published_at.desc(), papers.c.id)
+        .limit(pool)
+    )
+    if before is not None:
+        query = query.where(papers.c.published_at < before)
+    out: dict[str, list[str]] = {}
+    for pid, value in conn.execute(query):
+        for topic in dict.fromkeys(_topics(value)):
+            out.setdefault(topic, []).append(pid)
+    return out
+
+
 def top_categories(conn: Connection, *, limit: int = 40) -> list[tuple[str, int]]:
     """The most common primary categories of the catalog, for the cold-start picker."""
     rows = conn.execute(
@@ -388,47 +478,3 @@ def find_dois(conn: Connection, dois: Sequence[str]) -> dict[str, str]:
         for pid, doi in rows:
             out.setdefault(str(doi), str(pid))
     return out
-
-
-# -- evaluation reads -------------------------------------------------------------------------
-def submissions(conn: Connection) -> list[tuple[str, str, date]]:
-    """(submitter username, paper id, day) of every featured row with a submitter."""
-    return [(u, p, d) for u, p, d in conn.execute(
-        select(users.c.username, featured.c.paper_id, featured.c.day)
-        .join(users, users.c.id == featured.c.submitter_id)
-        .where(featured.c.removed.is_(False))
-        .order_by(featured.c.day, featured.c.id)
-    )]
-
-
-def day_lists(conn: Connection) -> dict[date, list[tuple[str, int]]]:
-    """{day: [(paper id, upvotes), ...]} of every featured day (the eval's candidate lists)."""
-    out: dict[date, list[tuple[str, int]]] = {}
-    rows = conn.execute(
-        select(featured.c.day, featured.c.paper_id,
-               papers.c.upstream_upvotes + papers.c.member_upvotes)
-        .join(papers, papers.c.id == featured.c.paper_id)
-        .where(featured.c.removed.is_(False), papers.c.hidden.is_(False))
-        .order_by(featured.c.day, featured.c.id)
-    )
-    for day, pid, up in rows:
-        out.setdefault(day, []).append((pid, int(up or 0)))
-    return out
-
-
-def user_ids(conn: Connection, usernames: Sequence[str]) -> dict[str, int]:
-    """{username: users.id} for the given usernames."""
-    out: dict[str, int] = {}
-    for i in range(0, len(usernames), CHUNK):
-        out.update(conn.execute(select(users.c.username, users.c.id).where(
-            users.c.username.in_(list(usernames[i : i + CHUNK])))).all())
-    return out
-
-
-def paper_days(conn: Connection) -> dict[str, date]:
-    """{paper id: first featured day} (what "before the cut" means for the eval's papers)."""
-    rows = conn.execute(
-        select(featured.c.paper_id, func.min(featured.c.day)).group_by(featured.c.paper_id)
-    )
-    return {pid: day for pid, day in rows}
-

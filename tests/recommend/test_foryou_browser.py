@@ -79,6 +79,11 @@ def test_cold_start_round_and_ranked_list_in_a_browser(
     page.get_by_role("link", name="For you", exact=True).click()
     page.wait_for_url("**/for-you/start")
     assert page.get_by_role("heading", name="Start your list").is_visible()
+    # The demo's papers come from Hugging Face (no arXiv categories): topics, not an empty grid.
+    assert page.get_by_role("heading", name="1. Topics").is_visible()
+    assert page.locator('input[name="topic"]').count() >= 10
+    page.locator("#categories").scroll_into_view_if_needed()
+    _shot(page, tmp_path, "foryou-topics.png")
 
     # Search as you type: results come from the JSON search API, no submit needed.
     page.fill("#seed-q", "video diffusion")

@@ -196,3 +196,27 @@ def test_private_feed_and_digest_section_use_the_member_model(
     ranked = [r.paper_id for r in rec.rank(member.id, _day_ids(demo)).items]
     assert [p.id for p in picks] == ranked[:5]
     assert for_you(demo.engine, demo.settings, None, digest) == ()
+
+
+def test_hugging_face_only_catalog_offers_topics_that_start_a_list(
+    client: TestClient, demo: Demo,
+) -> None:
+    member = _sign_in(client, demo)
+    page = client.get("/for-you/start").text
+    assert "carry no arXiv categories" in page
+    topics = re.findall(r'name="topic" value="([^"]+)"', page)
+    assert len(topics) >= 10 and "large language models" in topics
+    assert 'name="category"' not in page
+    r = client.post("/for-you/categories", data={
+        "topic": ["diffusion models", "not a topic <script>"],
+        "csrf_token": _csrf(client, "/for-you/start")}, follow_redirects=False)
+    assert r.status_code == 303
+    with demo.engine.connect() as conn:
+        got = store.get_profile(conn, member.id)
+    assert got is not None and got.topics == ["diffusion models"] and got.weights is not None
+    assert 'value="diffusion models" checked' in client.get("/for-you/start").text
+    listing = client.get("/for-you?period=week", follow_redirects=False)
+    assert listing.status_code == 200  # a list already, not the cold start
+    order = re.findall(r'<li id="paper-([^"]+)"', listing.text)
+    top = " ".join(demo.title(p).lower() for p in order[:5])
+    assert "diffusion" in top or "denois" in top, top

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from paperfeed.accounts.voting import set_vote
-from paperfeed.recommend.model import fit_weights
+from paperfeed.recommend.model import Background, fit_weights
 from paperfeed.recommend.service import open_recommender
 from paperfeed.storage import recommend as store
 from paperfeed.storage.db import write
@@ -122,3 +122,21 @@ def test_fit_separates_two_clusters_and_returns_a_unit_vector() -> None:
     assert abs(float(np.linalg.norm(fit.weights)) - 1.0) < 1e-5
     assert (pos @ fit.weights > 0).all() and (neg @ fit.weights < 0).all()
     assert fit_weights(np.zeros((0, 32)), neg).weights.tolist() == [0.0] * 32
+
+
+def test_fit_with_a_shared_background_equals_the_fit_on_its_rows() -> None:
+    """The background's Gram matrix is computed once; dropping the member's own papers from it
+    gives the same model as fitting on the remaining rows directly."""
+    rng = np.random.default_rng(1)
+    pos = rng.normal(size=(7, 16)) + 1.0
+    bg = rng.normal(size=(60, 16))
+    explicit = rng.normal(size=(2, 16)) - 1.0
+    shared = fit_weights(pos, explicit, background=Background.of(bg), drop=[3, 10],
+                         negative_weights=np.array([10.0, 10.0]))
+    rows = np.delete(bg, [3, 10], axis=0)
+    direct = fit_weights(pos, np.vstack([explicit, rows]),
+                         negative_weights=np.concatenate([[10.0, 10.0], np.ones(len(rows))]))
+    assert np.allclose(shared.weights, direct.weights, atol=1e-5)
+    only_positives = fit_weights(pos)
+    mean = pos.mean(axis=0)
+    assert np.allclose(only_positives.weights, mean / np.linalg.norm(mean), atol=1e-6)

@@ -31,6 +31,7 @@ CSRF = [Depends(verify_csrf)]
 PERIODS = {"day": "Today", "week": "This week", "all": "Everything"}
 CATALOG_SIZE = 50
 SEARCH_RESULTS = 10
+TOPICS = 40
 
 
 @dataclass(slots=True)
@@ -143,9 +144,13 @@ def start(
         profile = store.get_profile(conn, member.id)
         categories = store.top_categories(conn, limit=40)
         seeds = store.member_seeds(conn, member.id)
+    # Hugging Face papers carry no arXiv category: offer their ai_keywords topics instead.
+    topics = ([] if categories else
+              open_recommender(request.app.state.settings, engine).topics(limit=TOPICS))
     results = _search(request, q) if q.strip() else []
+    chosen = set(profile.categories if profile else []) | set(profile.topics if profile else [])
     return _page(request, "foryou_start.html", {
-        "categories": categories, "chosen": set(profile.categories if profile else []),
+        "categories": categories, "topics": topics, "chosen": chosen,
         "popularity": bool(profile and profile.popularity), "q": q, "results": results,
         "seeds": seeds, "imported": imported, "unmatched": unmatched, "now": now,
         "has_model": bool(profile and profile.weights is not None),
@@ -167,9 +172,9 @@ def _search(request: Request, q: str) -> list[dict[str, Any]]:
 def categories_form(
     request: Request, member: CurrentUser, engine: EngineDep, settings: SettingsDep, now: Now,
     ip: ClientIP, category: list[str] = Form(default_factory=list),
-    popularity: str = Form(""),
+    topic: list[str] = Form(default_factory=list), popularity: str = Form(""),
 ) -> Response:
-    actions.choose_categories(engine, settings, member, category, ip=ip, now=now)
+    actions.choose_categories(engine, settings, member, category, topics=topic, ip=ip, now=now)
     actions.set_popularity(engine, settings, member, popularity == "on", ip=ip, now=now)
     return RedirectResponse("/for-you/start#categories", status_code=303)
 

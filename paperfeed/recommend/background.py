@@ -1,0 +1,136 @@
+"""The recommender's shared inputs, loaded once per process (and every `CACHE_SECONDS`) from the
+newest papers, never per request:
+
+- the background sample: `BACKGROUND` of the `POOL` newest papers with a vector, the sampled
+  negatives of every member's fit, with their Gram matrix (`model.Background`), so a fit only
+  adds the member's own rows;
+- the keyword and author idf, estimated on the pool's titles, abstracts and bylines (a few
+  thousand recent papers tell common words and names from rare ones as well as the whole
+  catalog does, in a second, with no table to keep in step);
+- the cold-start topics: the pool's Hugging Face `ai_keywords`, for catalogs whose papers carry
+  no arXiv category, each with its newest papers;
+- each paper's sparse features (keyword vector, normalised author names), computed on first
+  use and kept in a bounded LRU keyed by paper id, so ranking a day that other members already
+  ranked, or refitting a member after one more vote, reads and tokenises at most the new
+  papers. The cache lives and dies with the idf it was computed with.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Engine
+
+from paperfeed.recommend import authors as au
+from paperfeed.recommend import keywords as kw
+from paperfeed.recommend.model import Background
+from paperfeed.search.neighbours import Neighbours
+from paperfeed.storage import recommend as store
+from paperfeed.storage.authors import name_key
+
+BACKGROUND = 500  # sampled negatives per fit
+POOL = 3000  # recent papers the sample, the idf and the topics come from
+FEATURE_CACHE = 20_000  # papers whose sparse features a process keeps
+TOPIC_MIN = 3  # a topic is offered once this many recent papers carry it
+
+
+@dataclass(slots=True)
+class Features:
+    """A paper's sparse features."""
+
+    keywords: kw.KeywordVector = field(default_factory=dict)
+    authors: list[str] = field(default_factory=list)  # normalised names, byline order
+    names: dict[str, str] = field(default_factory=dict)  # normalised name -> name as printed
+
+
+class RecentPapers:
+    """The shared inputs of one embedding model, as of one load."""
+
+    empty = Features()
+
+    def __init__(
+        self, model_id: str, sample_ids: list[str], sample: Background,
+        docs: dict[str, store.PaperDoc], pool: Sequence[str],
+    ) -> None:
+        self.model_id = model_id
+        self.ids = sample_ids
+        self.sample = sample
+        self.row = {pid: i for i, pid in enumerate(sample_ids)}
+        counts = {pid: kw.term_counts(f"{d.title} {d.abstract}") for pid, d in docs.items()}
+        self.space = kw.KeywordSpace(counts=counts.values())
+        self.author_space = au.AuthorSpace(
+            [name_key(n) for n in d.authors] for d in docs.values())
+        self.topic_ids: dict[str, list[str]] = {}
+        for pid in pool:  # newest first
+            doc = docs.get(pid)
+            for topic in dict.fromkeys(doc.topics if doc else []):
+                self.topic_ids.setdefault(topic, []).append(pid)
+        self.loaded = time.monotonic()
+        # Papers' features are computed when first asked for, not for the whole pool here:
+        # that halves the load (a second of CPU every CACHE_SECONDS per worker).
+        self._features: OrderedDict[str, Features] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _compute(self, doc: store.PaperDoc, counts: Counter[str] | None = None) -> Features:
+        names: dict[str, str] = {}
+        for name in doc.authors:
+            names.setdefault(name_key(name), name)
+        names.pop("", None)
+        words = counts if counts is not None else kw.term_counts(f"{doc.title} {doc.abstract}")
+        return Features(self.space.vector_of(words), list(names), names)
+
+    def _remember(self, found: dict[str, Features]) -> None:
+        with self._lock:
+            for pid, feat in found.items():
+                self._features[pid] = feat
+                self._features.move_to_end(pid)
+            while len(self._features) > FEATURE_CACHE:
+                self._features.popitem(last=False)
+
+    def features(self, engine: Engine, paper_ids: Sequence[str]) -> dict[str, Features]:
+        """{paper id: features} of those papers that exist (read once, then cached)."""
+        out: dict[str, Features] = {}
+        missing: list[str] = []
+        with self._lock:
+            for pid in dict.fromkeys(paper_ids):
+                hit = self._features.get(pid)
+                if hit is None:
+                    missing.append(pid)
+                else:
+                    self._features.move_to_end(pid)
+                    out[pid] = hit
+        if missing:
+            with engine.connect() as conn:
+                docs = store.paper_docs(conn, missing)
+            found = {pid: self._compute(doc) for pid, doc in docs.items()}
+            self._remember(found)
+            out.update(found)
+        return out
+
+
+def top_topics(topic_ids: dict[str, list[str]], limit: int) -> list[tuple[str, int]]:
+    """The `limit` commonest topics carried by at least TOPIC_MIN papers, with their counts."""
+    counts = Counter({t: len(ids) for t, ids in topic_ids.items() if len(ids) >= TOPIC_MIN})
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
+def load_recent(engine: Engine, nb: Neighbours, *, before: datetime | None) -> RecentPapers:
+    """Read the pool of newest papers with a vector of the current model and build the inputs."""
+    with engine.connect() as conn:
+        pool = store.recent_ids(conn, nb.model_id, limit=POOL, before=before)
+        docs = store.paper_docs(conn, pool)
+    rng = np.random.default_rng(len(pool))
+    pick = sorted(rng.choice(len(pool), size=min(BACKGROUND, len(pool)), replace=False)
+                  ) if pool else []
+    sample = [pool[i] for i in pick]
+    found = nb.vectors(sample)
+    ids = [pid for pid in sample if pid in found]
+    matrix = (np.stack([found[p] for p in ids]) if ids
+              else np.zeros((0, nb.dim), dtype=np.float32))
+    return RecentPapers(nb.model_id, ids, Background.of(matrix), docs, pool)
