@@ -294,3 +294,23 @@ def test_api_response_cache_holds_at_most_its_budget_of_bytes() -> None:
     for k in range(10):
         cache.get_or_build(("day", k), lambda: "x" * 298)  # 300 bytes of JSON
     assert [cache.get(("day", k)) is not None for k in range(10)] == [False] * 7 + [True] * 3
+
+
+def test_member_parts_are_passed_every_variable_they_use(settings) -> None:
+    """A `member_part` renders its template apart from the page, seeing only what the page
+    passes it (and globals): a variable the page has but does not pass renders as nothing
+    (the paper page's Hugging Face comment note was lost that way once)."""
+    from jinja2 import meta
+
+    from paperfeed.web.templating import TEMPLATES_DIR, make_templates
+
+    env = make_templates(settings).env
+    page = (TEMPLATES_DIR / "paper.html").read_text()
+    calls = re.findall(r'member_part\(request, "([^"]+)"([^)]*)\)', page)
+    assert len(calls) == 3
+    for name, kwargs in calls:
+        passed = set(re.findall(r"(\w+)=", kwargs)) | {"request"}
+        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        used = meta.find_undeclared_variables(env.parse(source))
+        own = set(re.findall(r"{%-?\s*set (\w+)", source))  # set inside an {% if %}
+        assert used - passed - own - set(env.globals) == set(), name
