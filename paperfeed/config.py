@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     subscribe_confirm_hours: int = Field(
         72, ge=1, description="How long a subscription confirmation link stays valid."
     )
+    subscribe_pending_days: int = Field(
+        7, ge=1, le=365,
+        description="Subscriptions never confirmed are deleted after this many days "
+        "(`paperfeed subscribers purge`, daily in `serve --with-jobs`).",
+    )
     subscribe_rate_per_ip: int = Field(
         20, ge=1, description="Subscribe requests allowed per client IP per hour."
     )
@@ -175,9 +180,14 @@ class Settings(BaseSettings):
         "list after ingests and votes.",
     )
     signin_limit_per_hour: int = Field(
-        5, ge=1, description="Sign-in requests per hour per address and per account."
+        5, ge=1, description="Sign-in requests per hour per address (or account) and IP."
     )
     signin_ip_limit_per_hour: int = Field(30, ge=1, description="Sign-in requests per hour per IP.")
+    signin_account_limit_per_hour: int = Field(
+        50, ge=1, description="Sign-in requests per hour per address or account from all IPs "
+        "together (the slower global cap; per account and IP the limit is "
+        "signin_limit_per_hour, so one attacker cannot lock a member out).",
+    )
     vote_limit_per_minute: int = Field(60, ge=1, description="Votes per minute per account.")
     vote_ip_limit_per_minute: int = Field(300, ge=1, description="Votes per minute per IP.")
     submission_limit_per_day: int = Field(
@@ -234,6 +244,12 @@ class Settings(BaseSettings):
         20, ge=1, le=200, description="Papers listed per saved search in one alert email."
     )
 
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='JSON list of reverse proxies (IP addresses or networks, e.g. ["127.0.0.1", '
+        '"10.0.0.0/8"]) whose X-Forwarded-For and X-Forwarded-Proto headers are believed. '
+        "Empty: the socket's peer is the client, whatever headers say.",
+    )
     _database_url_given: bool = PrivateAttr(False)
 
     @model_validator(mode="after")
@@ -241,6 +257,9 @@ class Settings(BaseSettings):
         self._database_url_given = bool(self.database_url)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'paperfeed.db'}"
+        from paperfeed.web.proxy import parse_networks
+
+        parse_networks(self.trusted_proxies)  # a typo fails at start, not on every request
         return self
 
     def chose_storage(self) -> bool:

@@ -6,6 +6,8 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
   post-ingest step every import takes (`postingest`: keyword counts, embeddings);
 - `digest-daily`: on weekdays from `PAPERFEED_DIGEST_SEND_HOUR` (local time), today's edition;
 - `digest-weekly`: on Sundays from that hour, this ISO week's edition;
+- `purge-pending-subscribers`: once a day, delete subscriptions never confirmed within
+  `PAPERFEED_SUBSCRIBE_PENDING_DAYS` (an address nobody confirmed is not kept);
 - `alerts-match`: once an hour, match papers stored since the last run against the saved
   searches (ingest runs it too: this catches papers any other path stored);
 - `alerts-daily` / `alerts-weekly`: with the digests, the saved-search alert emails;
@@ -123,9 +125,18 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
         return render_recent(engine, settings, now=utcnow(), limit=200).line()
 
+    def purge_pending(_key: str) -> str:
+        from paperfeed.storage.subscriptions import purge_pending as purge
+
+        before = utcnow() - timedelta(days=settings.subscribe_pending_days)
+        with write(engine) as conn:
+            n = purge(conn, before=before)
+        return f"{n} never-confirmed subscriptions deleted"
+
     jobs = [
         Job("ingest-hf-daily", hourly_key, ingest),
         Job("thumbnails", hourly_key, thumbnails),
+        Job("purge-pending-subscribers", lambda now: now.strftime("%Y-%m-%d"), purge_pending),
         Job("digest-daily", lambda now: daily_digest_due(now, settings), digest("daily")),
         Job("digest-weekly", lambda now: weekly_digest_due(now, settings), digest("weekly")),
         Job("alerts-match", hourly_key, match_alerts),

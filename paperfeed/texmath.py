@@ -408,12 +408,15 @@ def marked_snippet(
 
 
 def _words(text: str, spans: Spans) -> list[tuple[int, int]]:
-    """Valid spans in order, without repeats or overlaps (a text is marked once)."""
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(set(spans)):
-        if 0 <= a < b <= len(text) and (not out or a >= out[-1][1]):
-            out.append((a, b))
-    return out
+    """Valid spans, in order, overlapping or repeated ones merged (a word two query terms
+    both match must be marked once, not written twice)."""
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted((a, b) for a, b in spans if 0 <= a < b <= len(text)):
+        if merged and a < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def _densest(words: list[tuple[int, int]], width: int) -> int:

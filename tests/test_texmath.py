@@ -4,7 +4,7 @@ feeds and mail, escaped HTML with KaTeX hooks for pages; never raises on any inp
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from paperfeed.texmath import has_math, plain_text, split_math, to_html
@@ -76,6 +76,7 @@ MATHY = ["a", "b", " ", "  ", "$x$", "$\\log n$", "$$y$$", "\\(z\\)", "\\$", "$"
          "{", "}", "<", "&", "word ", "$\\mathcal{O}(n)$ "]
 
 
+@example(text="a", raw_spans=[(0, 1), (0, 1)], width=8)  # one word matched twice
 @given(st.lists(st.sampled_from(MATHY), max_size=60).map("".join),
        st.lists(st.tuples(st.integers(0, 200), st.integers(1, 6)), max_size=8),
        st.integers(8, 60))

@@ -72,7 +72,9 @@ def _own(engine: Engine, member: Member, comment_id: int) -> store.Comment:
     require_active(member)
     with engine.connect() as conn:
         comment = store.get_comment(conn, comment_id)
-    if comment.deleted:
+    # A hidden comment belongs to the moderators' record: its author can no longer edit or
+    # delete it (and so cannot make the evidence disappear).
+    if comment.deleted or comment.hidden:
         raise NotFound(f"comments: no comment {comment_id}")
     if comment.user_id != member.id:
         raise Forbidden("comments: you can only change your own comments")

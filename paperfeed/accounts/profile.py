@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperfeed.accounts import passwords
 from paperfeed.accounts.secrets import hash_secret, new_api_token
@@ -34,20 +34,56 @@ def update_profile(engine: Engine, member: Member, *, username: str, display_nam
         store.update_profile(conn, member.id, display_name=name, username=username)
 
 
-def set_password(engine: Engine, member: Member, *, current: str, new: str) -> None:
-    """Set or change the password; changing one needs the current password."""
+def _check_current(engine: Engine, member: Member, current: str) -> None:
     with engine.connect() as conn:
         stored = store.password_hash(conn, member.id)
     if stored is not None and not passwords.verify(stored, current):
         raise BadRequest("settings: the current password is wrong")
+
+
+def set_password(
+    engine: Engine, member: Member, *, current: str, new: str, keep_session: str | None = None,
+    revoke_tokens: bool = False,
+) -> int:
+    """Set or change the password; changing one needs the current password. Every other
+    session (all but `keep_session`, a session hash) and every unused sign-in link end, and
+    with `revoke_tokens` the personal access tokens too: whoever had the old password or a
+    stolen session is out. Returns how many sessions ended."""
+    _check_current(engine, member, current)
     value = passwords.hash_password(new)
     with write(engine) as conn:
         store.set_password_hash(conn, member.id, value)
+        return _end_access(conn, member, keep_session=keep_session, revoke_tokens=revoke_tokens)
 
 
-def remove_password(engine: Engine, member: Member) -> None:
+def remove_password(
+    engine: Engine, member: Member, *, current: str, keep_session: str | None = None
+) -> None:
+    """Back to sign-in by email only. Needs the current password: otherwise a stolen session
+    could remove it and then set its own without ever knowing it."""
+    with engine.connect() as conn:
+        stored = store.password_hash(conn, member.id)
+    if stored is not None and not passwords.verify(stored, current):
+        raise BadRequest("settings: enter your current password to remove it")
     with write(engine) as conn:
         store.set_password_hash(conn, member.id, None)
+        _end_access(conn, member, keep_session=keep_session, revoke_tokens=False)
+
+
+def sign_out_everywhere(engine: Engine, member: Member, *, revoke_tokens: bool = False) -> int:
+    """End every session (this one too) and unused sign-in link of the member."""
+    with write(engine) as conn:
+        return _end_access(conn, member, keep_session=None, revoke_tokens=revoke_tokens)
+
+
+def _end_access(
+    conn: Connection, member: Member, *, keep_session: str | None, revoke_tokens: bool
+) -> int:
+    ended = store.delete_sessions(conn, member.id, keep=keep_session)
+    store.delete_login_tokens(conn, user_id=member.id, email=member.email)
+    if revoke_tokens:
+        store.delete_api_tokens(conn, member.id)
+    return ended
 
 
 def create_api_token(engine: Engine, member: Member, *, name: str, now: datetime) -> str:

@@ -2,9 +2,12 @@
 
 - A link carries a 256-bit random token; only its hash is stored, it expires after
   `login_link_minutes` and is consumed by one conditional UPDATE (works once).
-- Requesting a link answers the same whether or not the address has an account (unknown
-  addresses get a new account when registration is open, else nothing); mail is sent after
-  the response (background task), so timing does not tell either.
+- Requesting a link answers the same whether or not the address has an account; mail is sent
+  after the response (background task), so timing does not tell either. An unknown address
+  (registration open) gets a link with no member behind it: the account is created when the
+  link is used, so nobody can fill the members table with addresses they do not own.
+- Limits per IP, per (account, IP) and a slower one per account (`_limit`): an attacker
+  cannot lock a member out by failing on purpose from one address.
 - A session is a row keyed by the hash of a random id; the cookie holds the id signed with the
   site secret. Every sign-in creates a new id (no fixation); sign-out deletes the row.
 """
@@ -23,7 +26,7 @@ from sqlalchemy import Engine
 from paperfeed.accounts import passwords
 from paperfeed.accounts.secrets import hash_secret, new_secret
 from paperfeed.config import Settings
-from paperfeed.errors import BadRequest, Forbidden, Unauthorized
+from paperfeed.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from paperfeed.mail import Mailer
 from paperfeed.models import Member
 from paperfeed.storage import ratelimit
@@ -56,25 +59,37 @@ def request_link(
     whether the address has an account.
     """
     email = normalize_email(email_text)
-    ratelimit.hit(engine, f"signin:ip:{ip}", limit=settings.signin_ip_limit_per_hour,
-                  window_seconds=HOUR, now=now, what="sign-in requests from this address")
-    ratelimit.hit(engine, f"signin:addr:{hash_secret(email)}",
-                  limit=settings.signin_limit_per_hour, window_seconds=HOUR, now=now,
-                  what="sign-in requests for this email")
+    _limit(engine, settings, f"addr:{hash_secret(email)}", ip=ip, now=now,
+           what="sign-in requests for this email")
     token = new_secret()
     with write(engine) as conn:
         member = store.get_by_email(conn, email)
-        if member is None and settings.registration_open:
-            member = store.create_user(conn, email=email, now=now)
-            log.info("accounts: new member %s", member.username)
-        if member is None or member.banned:
+        if member is None and not settings.registration_open:
+            return None
+        if member is not None and member.banned:
             return None
         store.purge_login_tokens(conn, now=now)
+        # No account is created here: only using the link proves the address (consume_link).
         store.add_login_token(
-            conn, user_id=member.id, token_hash=hash_secret(token), now=now,
+            conn, user_id=member.id if member else None, email=email,
+            token_hash=hash_secret(token), now=now,
             expires_at=now + timedelta(minutes=settings.login_link_minutes),
         )
     return _link_message(settings, email, token, next_path)
+
+
+def _limit(engine: Engine, settings: Settings, account: str, *, ip: str, now: datetime,
+           what: str) -> None:
+    """Sign-in limits that do not hand an attacker a lockout: per IP, per (account, IP) at
+    the strict limit, and per account alone at a slower global cap. Five wrong tries from one
+    address block that address, not the member trying from elsewhere; only an attacker with
+    many addresses reaches the global cap (and then the other sign-in method still works)."""
+    ratelimit.hit(engine, f"signin:ip:{ip}", limit=settings.signin_ip_limit_per_hour,
+                  window_seconds=HOUR, now=now, what="sign-in requests from this address")
+    ratelimit.hit(engine, f"signin:{account}:ip:{ip}", limit=settings.signin_limit_per_hour,
+                  window_seconds=HOUR, now=now, what=what)
+    ratelimit.hit(engine, f"signin:{account}", limit=settings.signin_account_limit_per_hour,
+                  window_seconds=HOUR, now=now, what=what)
 
 
 def link_url(settings: Settings, token: str, next_path: str = "/") -> str:
@@ -113,15 +128,46 @@ def send_quietly(settings: Settings, message: EmailMessage) -> None:
         log.exception("mail: could not send a sign-in link to %s", message["To"])
 
 
-def consume_link(engine: Engine, token: str, *, now: datetime) -> Member:
-    """The member a link signs in; BadRequest when the link is unknown, used or expired."""
-    with write(engine) as conn:
-        user_id = store.consume_login_token(conn, hash_secret(token or ""), now=now)
+INVALID_LINK = "sign-in: this link is invalid, already used or expired; request a new one"
+
+
+def describe_link(engine: Engine, token: str, *, now: datetime) -> tuple[str | None, str] | None:
+    """(username or None for a new account, email) a usable link signs into, without using
+    it; None when it is invalid, used or expired."""
+    with engine.connect() as conn:
+        found = store.peek_login_token(conn, hash_secret(token or ""), now=now)
+        if found is None:
+            return None
+        user_id, email = found
         member = store.get_by_id(conn, user_id) if user_id is not None else None
+        if member is None and email:
+            member = store.get_by_email(conn, email)
+    if member is not None:
+        return member.username, member.email or email or ""
+    return None, email or ""
+
+
+def consume_link(
+    engine: Engine, token: str, *, now: datetime, settings: Settings | None = None
+) -> Member:
+    """The member a link signs in, creating the account on the first link of a new address;
+    BadRequest when the link is unknown, used or expired."""
+    with write(engine) as conn:
+        found = store.consume_login_token(conn, hash_secret(token or ""), now=now)
+        if found is None:
+            raise BadRequest(INVALID_LINK)
+        user_id, email = found
+        member = store.get_by_id(conn, user_id) if user_id is not None else None
+        if member is None and user_id is None and email:
+            member = store.get_by_email(conn, email)
+            if member is None and (settings is None or settings.registration_open):
+                try:
+                    member = store.create_user(conn, email=email, now=now)
+                    log.info("accounts: new member %s", member.username)
+                except Conflict:  # another link for this address was used at the same time
+                    member = store.get_by_email(conn, email)
     if member is None:
-        raise BadRequest(
-            "sign-in: this link is invalid, already used or expired; request a new one"
-        )
+        raise BadRequest(INVALID_LINK)
     if member.banned:
         raise Forbidden("sign-in: this account is banned")
     return member
@@ -134,18 +180,15 @@ def password_signin(
     engine: Engine, settings: Settings, login: str, password: str, *, now: datetime, ip: str
 ) -> Member:
     """The member for (email or username, password); one generic error otherwise."""
-    ratelimit.hit(engine, f"signin:ip:{ip}", limit=settings.signin_ip_limit_per_hour,
-                  window_seconds=HOUR, now=now, what="sign-in requests from this address")
-    ratelimit.hit(engine, f"signin:login:{hash_secret(login.strip().lower())}",
-                  limit=settings.signin_limit_per_hour, window_seconds=HOUR, now=now,
-                  what="sign-in attempts for this account")
+    _limit(engine, settings, f"login:{hash_secret(login.strip().lower())}", ip=ip, now=now,
+           what="sign-in attempts for this account")
     with engine.connect() as conn:
         member = store.get_by_login(conn, login)
         stored = store.password_hash(conn, member.id) if member else None
-    if not passwords.verify(stored, password) or member is None:
+    # A banned account gets the same answer as a wrong password: a different one would
+    # confirm the password to whoever is guessing it.
+    if not passwords.verify(stored, password) or member is None or member.banned:
         raise Unauthorized("sign-in: wrong email/username or password")
-    if member.banned:
-        raise Forbidden("sign-in: this account is banned")
     if stored and passwords.needs_rehash(stored):
         with write(engine) as conn:
             store.set_password_hash(conn, member.id, passwords.hash_password(password))

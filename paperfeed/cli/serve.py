@@ -73,7 +73,8 @@ def serve(
         from paperfeed.jobs import start_scheduler
 
         start_scheduler(connect(settings), settings)  # its own engine: see dispose below
-        typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly")
+        typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly, "
+                   "purge-pending-subscribers (daily)")
     engine.dispose()
     n = workers or settings.workers
     # Web workers do one small matrix product per request on many request threads: one BLAS /
@@ -98,6 +99,9 @@ def serve(
         log_config=uvicorn_config("warning"),  # applied in every worker process
         log_level="warning",
         access_log=False,
+        # Forwarded headers are handled by the app, from PAPERFEED_TRUSTED_PROXIES only
+        # (uvicorn's default would believe any local process or pass-through proxy).
+        proxy_headers=False,
     )
 
 

@@ -1,4 +1,4 @@
-"""`paperfeed subscribers add | list | remove`: manage digest subscriptions as an admin."""
+"""`paperfeed subscribers add | list | remove | purge`: manage digest subscriptions as an admin."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import typer
 from paperfeed.cli.common import check_frequency, load_settings, ready_engine
 from paperfeed.models import utcnow
 
-app = typer.Typer(help="Digest subscribers: add, list, remove.", no_args_is_help=True)
+app = typer.Typer(help="Digest subscribers: add, list, remove, purge.", no_args_is_help=True)
 
 
 @app.command("add")
@@ -65,3 +65,24 @@ def remove(email: str = typer.Argument(..., help="The address to delete.")) -> N
         typer.echo(f"no subscription for {email}", err=True)
         raise typer.Exit(1)
     typer.echo(f"removed {email.strip().lower()}")
+
+
+@app.command("purge")
+def purge(
+    days: int | None = typer.Option(
+        None, "--days", min=1,
+        help="Older than this (default: PAPERFEED_SUBSCRIBE_PENDING_DAYS, 7).",
+    ),
+) -> None:
+    """Delete subscriptions never confirmed within DAYS of the request (also run daily by
+    `serve --with-jobs`)."""
+    from datetime import timedelta
+
+    from paperfeed.storage import subscriptions as sstore
+    from paperfeed.storage.db import write
+
+    settings = load_settings()
+    keep = days or settings.subscribe_pending_days
+    with write(ready_engine(settings)) as conn:
+        n = sstore.purge_pending(conn, before=utcnow() - timedelta(days=keep))
+    typer.echo(f"purged {n} subscription{'s' if n != 1 else ''} never confirmed within {keep} days")

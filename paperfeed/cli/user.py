@@ -1,10 +1,14 @@
-"""`paperfeed user create | set-role | token | ban`: manage members from the command line."""
+"""`paperfeed user create | set-role | token | ban | export | delete`: manage members from the
+command line (export and delete answer a member's request for their data or their deletion)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import orjson
 import typer
 
-from paperfeed.accounts import moderating, profile
+from paperfeed.accounts import moderating, own_data, profile
 from paperfeed.accounts.signin import normalize_email
 from paperfeed.cli.common import load_settings, ready_engine
 from paperfeed.models import ROLES, utcnow
@@ -82,6 +86,48 @@ def ban(
         moderation.record(conn, actor_id=None, action="unban_member" if unban else "ban_member",
                           target_type="user", target_id=member.username, reason=reason, now=now)
     typer.echo(f"{member.username} {'unbanned' if unban else 'banned'}")
+
+
+@app.command("export")
+def export(
+    email: str = typer.Argument(..., help="The member's email address."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write here instead of stdout."),
+) -> None:
+    """Print everything the member created as JSON ("download my data", for a request by mail)."""
+    settings = load_settings()
+    engine = ready_engine(settings)
+    with engine.connect() as conn:
+        member = store.require_by_email(conn, normalize_email(email))
+    data = own_data.export_data(engine, settings, member, now=utcnow())
+    text = orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {out} ({len(text):,} bytes)", err=True)
+
+
+@app.command("delete")
+def delete(
+    email: str = typer.Argument(..., help="The member's email address."),
+    content: str = typer.Option(
+        ..., "--content", help="keep: votes and comments stay as anonymous; remove: they go."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a member's account for good (sessions, links, tokens, collections, subscriptions;
+    votes and comments kept as anonymous or removed)."""
+    engine = ready_engine(load_settings())
+    choice = own_data.check_content(content)
+    with engine.connect() as conn:
+        member = store.require_by_email(conn, normalize_email(email))
+    if not yes and not typer.confirm(
+        f"Delete {member.username} <{member.email}> and {choice} their votes and comments?"
+    ):
+        _fail("nothing deleted")
+    shown = own_data.delete_account(engine, member, content=choice, confirm=None, now=utcnow())
+    typer.echo(f"deleted {member.username}; kept content shows as {shown}"
+               if choice == "keep" else f"deleted {member.username} and their votes and comments")
 
 
 def _fail(message: str) -> None:

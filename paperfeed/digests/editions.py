@@ -20,6 +20,9 @@ Frequency = Literal["daily", "weekly"]
 FREQUENCIES: tuple[str, ...] = ("daily", "weekly")
 DAY_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
+# An edition's end is computed as the next day's midnight in the site's timezone, which must
+# stay inside Python's dates (year 1..9999) whatever the timezone.
+MIN_YEAR, MAX_YEAR = 2, 9998
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,11 @@ def parse_edition(text: str, frequency: str | None = None) -> Edition:
     does not match `frequency` when one is given."""
     raw = (text or "").strip()
     edition: Edition | None = None
+    year = raw[:4]
+    if year.isdigit() and not MIN_YEAR <= int(year) <= MAX_YEAR:
+        raise BadRequest(
+            f"digests: edition {raw[:40]!r} is out of range; years {MIN_YEAR}-{MAX_YEAR}"
+        )
     m = DAY_RE.match(raw)
     if m:
         try:

@@ -39,16 +39,17 @@ class Links:
         self._manage = URLSafeTimedSerializer(secret, salt="paperfeed.digests.manage")
 
     # -- making -------------------------------------------------------------------------
-    def confirm_token(self, email: str, frequency: str) -> str:
-        return self._confirm.dumps({"e": email, "f": frequency})
+    def confirm_token(self, email: str, frequency: str, since: str = "") -> str:
+        """`since`: the subscription's state marker when the link was made (its last
+        unsubscribe time, "" for none), so the link stops working once the state moves on."""
+        return self._confirm.dumps({"e": email, "f": frequency, "u": since})
 
     def manage_token(self, subscription_id: int, email: str) -> str:
         return self._manage.dumps({"s": subscription_id, "e": email})
 
-    def confirm_url(self, email: str, frequency: str) -> str:
-        return (
-            f"{self.base_url}/subscribe/confirm?token={quote(self.confirm_token(email, frequency))}"
-        )
+    def confirm_url(self, email: str, frequency: str, since: str = "") -> str:
+        token = self.confirm_token(email, frequency, since)
+        return f"{self.base_url}/subscribe/confirm?token={quote(token)}"
 
     def unsubscribe_url(self, subscription_id: int, email: str, *, token: str | None = None) -> str:
         token = token or self.manage_token(subscription_id, email)
@@ -60,6 +61,11 @@ class Links:
 
     # -- checking -----------------------------------------------------------------------
     def read_confirm(self, token: str) -> tuple[str, Frequency]:
+        email, frequency, _since = self.read_confirm_claim(token)
+        return email, frequency
+
+    def read_confirm_claim(self, token: str) -> tuple[str, Frequency, str]:
+        """(email, frequency, state marker) of a confirmation link."""
         try:
             data = self._confirm.loads(token or "", max_age=self.confirm_max_age)
         except SignatureExpired as exc:
@@ -72,8 +78,8 @@ class Links:
                 "email or subscribe again"
             ) from exc
         try:
-            return str(data["e"]), check_frequency(str(data["f"]))
-        except (KeyError, TypeError) as exc:
+            return str(data["e"]), check_frequency(str(data["f"])), str(data.get("u") or "")
+        except (KeyError, TypeError, AttributeError) as exc:
             raise BadRequest("subscribe: this confirmation link is not valid") from exc
 
     def read_manage(self, token: str) -> ManageClaim:

@@ -185,12 +185,14 @@ class Renderer:
         ]
         return OutgoingMail(self.sender, recipient.email, assemble(headers, text, html), mid)
 
-    def confirmation_mail(self, email: str, frequency: str, *, now: datetime) -> OutgoingMail:
+    def confirmation_mail(
+        self, email: str, frequency: str, *, now: datetime, since: str = ""
+    ) -> OutgoingMail:
         ctx = {
             **self.globals,
             "email": email,
             "frequency": frequency,
-            "confirm_url": self.links.confirm_url(email, frequency),
+            "confirm_url": self.links.confirm_url(email, frequency, since),
             "valid_hours": self.settings.subscribe_confirm_hours,
         }
         subject = f"Confirm your {self.settings.site_name} digest subscription"

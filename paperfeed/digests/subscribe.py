@@ -83,7 +83,8 @@ def request_subscription(
     if row["status"] == "confirmed":
         mail = renderer.already_subscribed_mail(row["id"], address, row["frequency"], now=now)
     else:
-        mail = renderer.confirmation_mail(address, freq, now=now)
+        mail = renderer.confirmation_mail(address, freq, now=now,
+                                          since=sstore.state_marker(row))
     return address, mail
 
 

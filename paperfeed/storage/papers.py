@@ -160,8 +160,10 @@ def ensure_external_user(conn: Connection, submitter: Submitter, *, now: datetim
         return submitter.user_id
     # Only external accounts match: a local member who picked the same username must not be
     # credited with someone else's Hugging Face submissions.
+    # Usernames are unique whatever their case, so matching ignores it too.
     found = conn.execute(
-        select(users.c.id, users.c.external).where(users.c.username == submitter.name)
+        select(users.c.id, users.c.external)
+        .where(func.lower(users.c.username) == submitter.name.lower())
     ).first()
     username = submitter.name
     if found is not None:
@@ -169,7 +171,8 @@ def ensure_external_user(conn: Connection, submitter: Submitter, *, now: datetim
             return int(found.id)
         username = f"{submitter.name}@hf"
         again = conn.execute(
-            select(users.c.id).where(users.c.username == username, users.c.external.is_(True))
+            select(users.c.id).where(func.lower(users.c.username) == username.lower(),
+                                     users.c.external.is_(True))
         ).scalar_one_or_none()
         if again is not None:
             return int(again)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select
@@ -11,6 +12,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from paperfeed.errors import RateLimited
 from paperfeed.storage.db import write
 from paperfeed.storage.schema import rate_limits
+
+MAX_KEY = 200  # the column holds 255; longer keys keep their kind and hash the rest
+
+
+def bounded_key(key: str) -> str:
+    """`key` itself when short, else its first part (`kind:scope:`) + a SHA-256 of the whole,
+    so client-supplied text (an address, a header) never overflows the column."""
+    if len(key) <= MAX_KEY:
+        return key
+    head = ":".join(key.split(":", 2)[:2])[:64]
+    return f"{head}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 def hit(
@@ -30,6 +42,7 @@ def hit_in(
     The counter row is created with INSERT ... ON CONFLICT DO NOTHING and then locked, so two
     first hits at once on PostgreSQL do not collide on the primary key (SQLite's BEGIN
     IMMEDIATE already serialises them)."""
+    key = bounded_key(key)
     window = timedelta(seconds=window_seconds)
     insert = sqlite_insert if conn.dialect.name == "sqlite" else pg_insert
     conn.execute(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
 )
 
 metadata = MetaData()
@@ -81,7 +82,12 @@ users = Table(
     Column("created_at", DateTime, nullable=False),
     # The profile page lists the member's upvotes only when they say so (settings page).
     Column("public_upvotes", Boolean, nullable=False, default=False, server_default=false()),
+    # Set when the member deleted their account: the row stays, emptied of everything
+    # personal, so votes and comments kept as anonymous still point somewhere.
+    Column("deleted_at", DateTime, nullable=True),
 )
+# `Alice` beside `alice` would be impersonation: usernames are unique whatever their case.
+Index("uq_users_username_lower", func.lower(users.c.username), unique=True)
 
 # "Featured on day D" — the daily list. Indexed papers are not featured unless listed here.
 featured = Table(
@@ -112,7 +118,9 @@ login_tokens = Table(
     "login_tokens",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # NULL until the link is used when the address has no account yet (created at first use).
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
+    Column("email", String(320), nullable=True),  # lower-cased; the address the link went to
     Column("created_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
     Column("used_at", DateTime, nullable=True),
@@ -342,7 +350,7 @@ recommend_profiles = Table(
     Column("version", Integer, nullable=False, default=0),  # bumped by every fit
     Column("fitted_at", DateTime, nullable=True),
     Column("updated_at", DateTime, nullable=False),
-    Column("authors", JSON, nullable=True),  # {normalised author name: weight} (migration 0013)
+    Column("authors", JSON, nullable=True),  # {normalised author name: weight} (migration 0014)
     Column("topics", JSON, nullable=True),  # ai_keywords topics picked at cold start
     Column("missing", Integer, nullable=True),  # liked papers without a vector at the last fit
 )

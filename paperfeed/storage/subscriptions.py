@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import RowMapping
 
+from paperfeed.errors import BadRequest
 from paperfeed.storage.schema import deliveries, subscriptions, users
 
 STATUSES = ("pending", "confirmed", "unsubscribed", "suspended")
@@ -99,6 +100,31 @@ def confirm(conn: Connection, email: str, frequency: str, *, now: datetime) -> R
     return found
 
 
+def state_marker(row: RowMapping) -> str:
+    """What a confirmation link is bound to: the row's last unsubscribe time ("" if never).
+    Unsubscribing moves it on, so a link mailed before then cannot subscribe the address
+    again; a link for a row that no longer exists is refused as well."""
+    at = row["unsubscribed_at"]
+    return at.isoformat() if at is not None else ""
+
+
+def confirm_link(
+    conn: Connection, email: str, frequency: str, since: str, *, now: datetime
+) -> RowMapping:
+    """Follow a confirmation link: confirm the pending (or unsubscribed, suspended) row the
+    link was made for. BadRequest when the row is gone or its state moved on since the link
+    was mailed; a confirmed row is left as it is (a second click changes nothing)."""
+    row = get_by_email(conn, email)
+    if row is None or state_marker(row) != since:
+        raise BadRequest(
+            "subscribe: this confirmation link is no longer valid; subscribe again to get a "
+            "new one"
+        )
+    if row["status"] == "confirmed":
+        return row
+    return confirm(conn, email, frequency, now=now)
+
+
 def unsubscribe(conn: Connection, subscription_id: int, *, now: datetime) -> bool:
     """Mark unsubscribed; True if it changed (idempotent: a second call changes nothing)."""
     result = conn.execute(
@@ -140,6 +166,20 @@ def remove(conn: Connection, email: str) -> bool:
     conn.execute(deliveries.delete().where(deliveries.c.subscription_id == row["id"]))
     conn.execute(subscriptions.delete().where(subscriptions.c.id == row["id"]))
     return True
+
+
+def purge_pending(conn: Connection, *, before: datetime) -> int:
+    """Delete subscriptions still `pending` (never confirmed) that were requested before
+    `before`: an address nobody confirmed is not kept. Returns how many went."""
+    stale = select(subscriptions.c.id).where(
+        subscriptions.c.status == "pending", subscriptions.c.created_at < before
+    )
+    conn.execute(deliveries.delete().where(deliveries.c.subscription_id.in_(stale)))
+    return conn.execute(
+        subscriptions.delete().where(
+            subscriptions.c.status == "pending", subscriptions.c.created_at < before
+        )
+    ).rowcount
 
 
 def list_subscriptions(

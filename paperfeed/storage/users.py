@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -48,7 +48,9 @@ def get_by_email(conn: Connection, email: str) -> Member | None:
 
 
 def get_by_username(conn: Connection, username: str) -> Member | None:
-    return _one(conn, users.c.username == username)
+    """Usernames are unique whatever their case (`Alice` cannot stand beside `alice`), so a
+    lookup ignores case too."""
+    return _one(conn, func.lower(users.c.username) == username.lower())
 
 
 def get_by_login(conn: Connection, login: str) -> Member | None:
@@ -65,7 +67,8 @@ def password_hash(conn: Connection, user_id: int) -> str | None:
 
 def username_taken(conn: Connection, username: str) -> bool:
     return conn.execute(
-        select(func.count()).select_from(users).where(users.c.username == username)
+        select(func.count()).select_from(users)
+        .where(func.lower(users.c.username) == username.lower())
     ).scalar_one() > 0
 
 
@@ -172,34 +175,71 @@ def require_by_email(conn: Connection, email: str) -> Member:
 
 
 def add_login_token(
-    conn: Connection, *, user_id: int, token_hash: str, now: datetime, expires_at: datetime
+    conn: Connection, *, user_id: int | None, email: str, token_hash: str, now: datetime,
+    expires_at: datetime,
 ) -> None:
+    """A sign-in link for `email`; `user_id` is None for an address with no account yet (the
+    account is created when the link is used, not when it is requested)."""
     conn.execute(
         login_tokens.insert().values(
-            token_hash=token_hash, user_id=user_id, created_at=now, expires_at=expires_at
+            token_hash=token_hash, user_id=user_id, email=email.strip().lower(),
+            created_at=now, expires_at=expires_at,
         )
     )
 
 
-def consume_login_token(conn: Connection, token_hash: str, *, now: datetime) -> int | None:
-    """Mark a link used and return its member id; None if unknown, used or expired.
+def _live_link(token_hash: str, now: datetime) -> tuple[object, ...]:
+    return (
+        login_tokens.c.token_hash == token_hash,
+        login_tokens.c.used_at.is_(None),
+        login_tokens.c.expires_at > now,
+    )
+
+
+def peek_login_token(
+    conn: Connection, token_hash: str, *, now: datetime
+) -> tuple[int | None, str | None] | None:
+    """(member id, email) of a usable link without using it (the link page names the account);
+    None if unknown, used or expired."""
+    row = conn.execute(
+        select(login_tokens.c.user_id, login_tokens.c.email).where(*_live_link(token_hash, now))  # type: ignore[arg-type]
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def consume_login_token(
+    conn: Connection, token_hash: str, *, now: datetime
+) -> tuple[int | None, str | None] | None:
+    """Mark a link used and return (member id, email); None if unknown, used or expired.
 
     One conditional UPDATE: of two concurrent uses exactly one sees rowcount 1.
     """
     result = conn.execute(
         update(login_tokens)
-        .where(
-            login_tokens.c.token_hash == token_hash,
-            login_tokens.c.used_at.is_(None),
-            login_tokens.c.expires_at > now,
-        )
+        .where(*_live_link(token_hash, now))  # type: ignore[arg-type]
         .values(used_at=now)
     )
     if result.rowcount != 1:
         return None
-    return conn.execute(
-        select(login_tokens.c.user_id).where(login_tokens.c.token_hash == token_hash)
-    ).scalar_one()
+    row = conn.execute(
+        select(login_tokens.c.user_id, login_tokens.c.email)
+        .where(login_tokens.c.token_hash == token_hash)
+    ).one()
+    return row[0], row[1]
+
+
+def delete_login_tokens(conn: Connection, *, user_id: int | None = None,
+                        email: str | None = None) -> int:
+    """Drop every sign-in link of a member (by id) or of an address (password change,
+    sign out everywhere, account deletion)."""
+    clauses = []
+    if user_id is not None:
+        clauses.append(login_tokens.c.user_id == user_id)
+    if email:
+        clauses.append(login_tokens.c.email == email.strip().lower())
+    if not clauses:
+        return 0
+    return conn.execute(delete(login_tokens).where(or_(*clauses))).rowcount
 
 
 def purge_login_tokens(conn: Connection, *, now: datetime) -> int:
@@ -238,6 +278,18 @@ def session_member(conn: Connection, id_hash: str, *, now: datetime) -> Member |
 
 def delete_session(conn: Connection, id_hash: str) -> None:
     conn.execute(delete(sessions).where(sessions.c.id_hash == id_hash))
+
+
+def delete_sessions(conn: Connection, user_id: int, *, keep: str | None = None) -> int:
+    """End every session of a member except the one whose hash is `keep` (if any)."""
+    query = delete(sessions).where(sessions.c.user_id == user_id)
+    if keep is not None:
+        query = query.where(sessions.c.id_hash != keep)
+    return conn.execute(query).rowcount
+
+
+def delete_api_tokens(conn: Connection, user_id: int) -> int:
+    return conn.execute(delete(api_tokens).where(api_tokens.c.user_id == user_id)).rowcount
 
 
 def purge_sessions(conn: Connection, *, now: datetime) -> int:

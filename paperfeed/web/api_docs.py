@@ -4,7 +4,8 @@ offline or behind a strict Content-Security-Policy).
 Swagger UI comes from the `fastapi-offline` package, which ships Swagger UI 5 (it reads the
 OpenAPI 3.1 document FastAPI writes; the Swagger UI 4 of `swagger-ui-bundle` answered "Unable
 to render this definition" and listed no operation). It is started by `static/api-docs.js`
-rather than an inline script, so the page passes a `script-src 'self'` policy.
+rather than an inline script, so the page passes the site's `script-src 'self'` policy
+(web/headers.py).
 """
 
 from __future__ import annotations

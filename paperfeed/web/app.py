@@ -22,6 +22,9 @@ from paperfeed.storage.db import check_schema, connect
 from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.csrf import CSRFCookieMiddleware
 from paperfeed.web.head import HeadAsGetMiddleware
+from paperfeed.web.headers import SecurityHeadersMiddleware
+from paperfeed.web.limits import RequestLimitsMiddleware
+from paperfeed.web.proxy import TrustedProxyMiddleware, parse_networks
 from paperfeed.web.templating import make_templates
 
 log = logging.getLogger(__name__)
@@ -45,7 +48,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = make_templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_api_route("/favicon.ico", _favicon, include_in_schema=False)
-    app.add_middleware(CSRFCookieMiddleware, secure=settings.base_url.startswith("https://"))
+    # Starlette runs the last added middleware first: proxy headers, then limits, then the rest.
+    app.add_middleware(CSRFCookieMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestLimitsMiddleware)
+    app.add_middleware(TrustedProxyMiddleware, trusted=parse_networks(settings.trusted_proxies))
     app.add_middleware(HeadAsGetMiddleware)  # outermost: every layer below sees a GET
     _install_error_handlers(app)
     install_api_docs(app)

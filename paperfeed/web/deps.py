@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 
 from paperfeed.accounts.profile import member_for_token
@@ -20,8 +20,12 @@ from paperfeed.accounts.signin import SESSION_COOKIE, session_member
 from paperfeed.config import Settings
 from paperfeed.errors import Unauthorized
 from paperfeed.models import Member, utcnow
+from paperfeed.web import cookies
 
 _UNSET = object()
+# Row ids in URLs: integer primary keys are 32-bit on PostgreSQL (and SQLite's are 64-bit), so
+# a larger id is a 400 at the door instead of an OverflowError or DataError deep down.
+MAX_ROW_ID = 2**31 - 1
 
 
 def get_engine(request: Request) -> Engine:
@@ -55,7 +59,7 @@ def load_member(request: Request) -> Member | None:
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]
     member = session_member(
-        get_engine(request), get_settings(request), request.cookies.get(SESSION_COOKIE),
+        get_engine(request), get_settings(request), cookies.read(request, SESSION_COOKIE),
         now=clock(request),
     )
     request.state.member = member
@@ -93,3 +97,4 @@ ClientIP = Annotated[str, Depends(client_ip)]
 OptionalUser = Annotated[Member | None, Depends(optional_user)]
 CurrentUser = Annotated[Member, Depends(current_user)]
 ApiUser = Annotated[Member, Depends(api_user)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (1 .. 2^31-1).")]

@@ -137,6 +137,20 @@ def test_serve_in_production_without_base_url_warns_and_mails_links_to_its_port(
             time.sleep(0.05)
         [mail] = outbox.latest(box, last=2)
         assert mail.links[0].startswith(f"{url}/signin/link?token=")
+        # Forwarded headers from loopback are not believed unless PAPERFEED_TRUSTED_PROXIES
+        # says so (uvicorn's default would): the per-IP limit sees one client, not three.
+        for i in range(3):
+            r = httpx.post(url + "/api/subscriptions", json={"email": f"r{i}@example.org"},
+                           headers={"x-forwarded-for": f"10.9.9.{i}"})
+            assert r.status_code == 202
+        from sqlalchemy import select
+
+        from paperfeed.storage.schema import rate_limits
+
+        with connect(Settings(data_dir=data)).connect() as conn:
+            keys = conn.execute(select(rate_limits.c.key, rate_limits.c.count)
+                                .where(rate_limits.c.key.like("subscribe:ip:%"))).all()
+        assert [tuple(k) for k in keys] == [("subscribe:ip:127.0.0.1", 3)]
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=20)

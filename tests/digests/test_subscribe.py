@@ -189,3 +189,52 @@ def test_subscribe_box_on_the_daily_list_page_subscribes(
     assert r.status_code == 200 and "Check your inbox" in r.text
     assert _status(engine, "box@example.org") == "pending"
     assert sink.to("box@example.org")
+
+
+def _confirm_url(sink: Sink, address: str) -> str:
+    mail = [m for m in sink.messages if m.rcpt == [address]][-1].parse()
+    text = mail.get_body(("plain",)).get_content()
+    return next(u for u in links_in(text) if "/subscribe/confirm" in u)
+
+
+def test_an_old_confirmation_link_does_not_resubscribe_after_unsubscribing(
+    client: TestClient, engine: Engine, sink: Sink
+) -> None:
+    _subscribe(client, "reader@example.org")
+    old = _confirm_url(sink, "reader@example.org")
+    _confirm_via_link(client, old)
+    with engine.connect() as conn:
+        row = sstore.get_by_email(conn, "reader@example.org")
+    from paperfeed.storage.db import write
+
+    with write(engine) as conn:
+        sstore.unsubscribe(conn, row["id"], now=row["confirmed_at"])
+    parts = urlsplit(old)
+    page = client.get(f"{parts.path}?{parts.query}")
+    token = unquote(parts.query.split("token=", 1)[1])
+    r = client.post("/subscribe/confirm", data={"token": token,
+                                                "csrf_token": csrf_from(page.text)})
+    assert r.status_code == 400 and "subscribe again" in r.text
+    assert _status(engine, "reader@example.org") == "unsubscribed"
+    # A fresh request gives a fresh link that works.
+    _subscribe(client, "reader@example.org")
+    assert "You are subscribed" in _confirm_via_link(client, _confirm_url(sink, "reader@example.org"))
+    assert _status(engine, "reader@example.org") == "confirmed"
+
+
+def test_a_confirmation_link_of_a_removed_subscription_does_not_recreate_it(
+    client: TestClient, engine: Engine, sink: Sink
+) -> None:
+    from paperfeed.storage.db import write
+
+    _subscribe(client, "gone@example.org")
+    url = _confirm_url(sink, "gone@example.org")
+    with write(engine) as conn:
+        sstore.remove(conn, "gone@example.org")
+    parts = urlsplit(url)
+    page = client.get(f"{parts.path}?{parts.query}")
+    token = unquote(parts.query.split("token=", 1)[1])
+    r = client.post("/subscribe/confirm", data={"token": token,
+                                                "csrf_token": csrf_from(page.text)})
+    assert r.status_code == 400
+    assert _status(engine, "gone@example.org") is None

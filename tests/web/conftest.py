@@ -36,8 +36,12 @@ def serve(settings: Settings) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # As deployed: the site's base URL is where it is served (links in mail and the API's
+    # Link header are built from it, never from the request's Host header).
+    served = settings.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
     config = uvicorn.Config(
-        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+        create_app(served), log_level="warning", access_log=False, lifespan="on",
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

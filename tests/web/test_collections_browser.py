@@ -112,7 +112,9 @@ def test_save_share_and_reorder_a_collection_in_a_browser(
 
     # Drag the last paper to the top; the order is stored (it survives a reload).
     page.drag_and_drop(f"[id='item-{first}']", f"[id='item-{second}']")
-    page.wait_for_function("document.getElementById('collection-items').dataset.saved === '1'")
+    from playwright.sync_api import expect
+
+    expect(page.locator("#collection-items")).to_have_attribute("data-saved", "1")
     assert order_on_page(page) == [first, second, third]
     page.reload()
     assert order_on_page(page) == [first, second, third]

@@ -158,8 +158,9 @@ def test_date_picker_shows_days_with_papers_and_moves_between_months(
     assert cal.locator("a.cal-day[aria-current=date]").inner_text() == "20"
     assert cal.locator("a.cal-day").count() == 1  # only the 20th has papers
     cal.locator("[aria-label='Previous month']").click()
-    page.wait_for_function(
-        "document.querySelector('details.date-picker .cal-month').textContent === 'July 2026'")
+    page.wait_for_function(  # a function, not an expression: the CSP forbids eval
+        "() => document.querySelector('details.date-picker .cal-month').textContent"
+        " === 'July 2026'")
     assert page.url.endswith("/papers/date/2026-08-20")  # swapped in place, no navigation
     page.locator("details.date-picker a.cal-day").first.click()
     page.wait_for_url(f"{live_server}/papers/date/2026-07-14")
@@ -186,8 +187,8 @@ def test_search_suggestions_as_you_type(browser, site, live_server) -> None:
     assert box.get_attribute("aria-expanded") == "true"
     box.fill("")
     box.press_sequentially("lovel", delay=20)
-    page.wait_for_function(
-        "[...document.querySelectorAll('#site-search-suggestions [role=option]')]"
+    page.wait_for_function(  # a function, not an expression: the CSP forbids eval
+        "() => [...document.querySelectorAll('#site-search-suggestions [role=option]')]"
         ".some(o => o.textContent.includes('Ada Lovelace'))")
     box.press("ArrowDown")
     assert box.get_attribute("aria-activedescendant")

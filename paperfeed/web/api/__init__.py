@@ -12,6 +12,7 @@ from paperfeed.web.api import (
     daily_papers,
     foryou,
     members,
+    own_data,
     papers,
     search,
     subscriptions,
@@ -32,6 +33,7 @@ router.include_router(daily_papers.router)
 router.include_router(members.router)
 router.include_router(foryou.router)
 router.include_router(collections.router)
+router.include_router(own_data.router)
 router.include_router(alerts.router)
 router.include_router(search.router)  # before papers: /papers/search vs /papers/{id}
 router.include_router(subscriptions.router)

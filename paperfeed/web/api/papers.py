@@ -11,6 +11,7 @@ import base64
 import binascii
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Query, Request
@@ -92,7 +93,10 @@ def list_papers(
     if len(rows) > limit:
         last = page[-1]
         token = encode_cursor(PaperKey(last["published_at"], last["id"]))
-        next_url = request.url.include_query_params(cursor=token, limit=limit)
+        # From the configured base URL: the request's Host header is the client's to choose.
+        base = request.app.state.settings.base_url.rstrip("/")
+        query = urlencode({"cursor": token, "limit": limit})
+        next_url = f"{base}{request.url.path}?{query}"
         headers["Link"] = f'<{next_url}>; rel="next"'
     return json_response(body, headers=headers)
 

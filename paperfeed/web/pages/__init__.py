@@ -18,6 +18,7 @@ from paperfeed.web.pages import (
     feeds,
     foryou,
     moderation,
+    own_data,
     paper,
     paper_markdown,
     people,
@@ -33,6 +34,7 @@ router.include_router(feeds.router)  # first: /papers/date/{day}.atom before /pa
 router.include_router(daily.router)
 router.include_router(period.router)
 router.include_router(account.router)
+router.include_router(own_data.router)
 router.include_router(contributions.router)
 router.include_router(cite.router)  # before collections and paper: /papers/{id}.bib
 router.include_router(collections.router)

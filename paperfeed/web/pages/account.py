@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.accounts import profile, signin
 from paperfeed.errors import PaperfeedError, public_message
 from paperfeed.models import Member
 from paperfeed.storage import users as store
-from paperfeed.web import flash
+from paperfeed.web import cookies, csrf, flash
 from paperfeed.web.csrf import verify_csrf
-from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
+from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, RowId, SettingsDep
 
 router = APIRouter()
 CSRF = [Depends(verify_csrf)]
@@ -33,17 +33,30 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
 
 def _signed_in(request: Request, settings: Any, cookie: str, next_url: str) -> Response:
     response = RedirectResponse(safe_next(next_url), status_code=303)
-    response.set_cookie(
-        signin.SESSION_COOKIE, cookie, max_age=settings.session_days * 86400, path="/",
-        httponly=True, samesite="lax", secure=settings.base_url.startswith("https://"),
-    )
+    cookies.set_on(response, request, signin.SESSION_COOKIE, cookie,
+                   max_age=settings.session_days * 86400)
+    csrf.rotate(request, session=cookie)  # a new CSRF cookie with the new session
+    return response
+
+
+def _session_cookie(request: Request) -> str | None:
+    return cookies.read(request, signin.SESSION_COOKIE)
+
+
+def _signed_out(request: Request, target: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    cookies.delete_on(response, request, signin.SESSION_COOKIE)
+    csrf.rotate(request, session="")
     return response
 
 
 @router.get("/signin")
-def signin_page(request: Request, sent: int = 0, next: str = "/") -> Response:
+def signin_page(
+    request: Request, sent: int = Query(0, ge=0, le=1), everywhere: int = Query(0, ge=0, le=1),
+    next: str = Query("/", max_length=2000),
+) -> Response:
     return _page(request, "signin.html", {"sent": bool(sent), "next": safe_next(next),
-                                          "error": None})
+                                          "error": None, "everywhere": bool(everywhere)})
 
 
 @router.post("/signin", dependencies=CSRF)
@@ -67,9 +80,22 @@ def signin_request(
 
 
 @router.get("/signin/link")
-def signin_link_page(request: Request, token: str = "", next: str = "/") -> Response:
-    """A button rather than an instant sign-in: mail scanners that fetch links do not use them."""
-    response = _page(request, "signin_link.html", {"token": token, "next": safe_next(next)})
+def signin_link_page(
+    request: Request, engine: EngineDep, now: Now,
+    token: str = Query("", max_length=200), next: str = Query("/", max_length=2000),
+) -> Response:
+    """A button rather than an instant sign-in: mail scanners that fetch links do not use them.
+    The page names the account the link signs into (or the new account it creates), so a
+    link someone else sent cannot quietly sign a person into the sender's account."""
+    found = signin.describe_link(engine, token, now=now)
+    if found is None:
+        response = _page(request, "signin.html", {"sent": False, "next": "/",
+                                                  "error": signin.INVALID_LINK}, status=400)
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+    username, email = found
+    response = _page(request, "signin_link.html", {"token": token, "next": safe_next(next),
+                                                   "username": username, "email": email})
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
 
@@ -79,7 +105,7 @@ def signin_link_use(
     request: Request, engine: EngineDep, settings: SettingsDep, now: Now,
     token: str = Form(""), next: str = Form("/"),
 ) -> Response:
-    member = signin.consume_link(engine, token, now=now)
+    member = signin.consume_link(engine, token, now=now, settings=settings)
     return _start(request, engine, settings, member, now, next)
 
 
@@ -102,17 +128,24 @@ def _start(
     request: Request, engine: Any, settings: Any, member: Member, now: Any, next_url: str
 ) -> Response:
     # A new session id on every sign-in; an existing session of this browser ends.
-    signin.end_session(engine, settings, request.cookies.get(signin.SESSION_COOKIE))
+    signin.end_session(engine, settings, _session_cookie(request))
     cookie = signin.start_session(engine, settings, member, now=now)
     return _signed_in(request, settings, cookie, next_url)
 
 
 @router.post("/signout", dependencies=CSRF)
 def signout(request: Request, engine: EngineDep, settings: SettingsDep) -> Response:
-    signin.end_session(engine, settings, request.cookies.get(signin.SESSION_COOKIE))
-    response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(signin.SESSION_COOKIE, path="/")
-    return response
+    signin.end_session(engine, settings, _session_cookie(request))
+    return _signed_out(request, "/")
+
+
+@router.post("/settings/signout-everywhere", dependencies=CSRF)
+def signout_everywhere(
+    request: Request, engine: EngineDep, member: CurrentUser, revoke_tokens: str = Form("")
+) -> Response:
+    """End every session of the member (this one too) and every unused sign-in link."""
+    profile.sign_out_everywhere(engine, member, revoke_tokens=bool(revoke_tokens))
+    return _signed_out(request, "/signin?everywhere=1")
 
 
 def _settings_page(
@@ -148,17 +181,25 @@ def settings_profile(
 
 @router.post("/settings/password", dependencies=CSRF)
 def settings_password(
-    request: Request, engine: EngineDep, member: CurrentUser,
+    request: Request, engine: EngineDep, settings: SettingsDep, member: CurrentUser,
     current: str = Form(""), new: str = Form(""), remove: str = Form(""),
+    revoke_tokens: str = Form(""),
 ) -> Response:
+    """Other sessions and unused sign-in links end with every change (this session stays)."""
+    keep = signin.session_hash(settings, _session_cookie(request))
     try:
         if remove:
-            profile.remove_password(engine, member)
+            profile.remove_password(engine, member, current=current, keep_session=keep)
+            ended = 0
         else:
-            profile.set_password(engine, member, current=current, new=new)
+            ended = profile.set_password(engine, member, current=current, new=new,
+                                         keep_session=keep, revoke_tokens=bool(revoke_tokens))
     except PaperfeedError as exc:
         return _settings_page(request, engine, member, error=public_message(exc), status=exc.status)
-    done = "Password removed." if remove else "Password saved."
+    if remove:
+        done = "Password removed."
+    else:
+        done = "Password saved." + (f" Signed out {ended} other session(s)." if ended else "")
     return flash.redirect(request, "/settings", message=done)
 
 
@@ -174,7 +215,7 @@ def settings_token_create(
 
 @router.post("/settings/tokens/{token_id}/revoke", dependencies=CSRF)
 def settings_token_revoke(
-    request: Request, engine: EngineDep, member: CurrentUser, token_id: int
+    request: Request, engine: EngineDep, member: CurrentUser, token_id: RowId
 ) -> Response:
     profile.revoke_api_token(engine, member, token_id)
     return flash.redirect(request, "/settings", message="Token revoked.")

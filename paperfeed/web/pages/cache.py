@@ -39,10 +39,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.accounts.signin import SESSION_COOKIE
 from paperfeed.storage import versions
-from paperfeed.web.csrf import COOKIE
+from paperfeed.web import cookies
+from paperfeed.web.csrf import COOKIE_NAMES
 
 VERSION_POLL = 1.0  # seconds an anonymous request may trust the last version read
-_KNOWN_COOKIES = frozenset({COOKIE, SESSION_COOKIE})
+_KNOWN_COOKIES = frozenset({*COOKIE_NAMES, SESSION_COOKIE, cookies.HOST_PREFIX + SESSION_COOKIE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ def page_cache(request: Request) -> PageCache:
 
 
 def is_anonymous(request: Request) -> bool:
-    return all(name == COOKIE for name in request.cookies)
+    return all(name in COOKIE_NAMES for name in request.cookies)
 
 
 def cached_page(request: Request, render: Callable[[], Response]) -> Response:
@@ -178,7 +179,7 @@ def cached_page(request: Request, render: Callable[[], Response]) -> Response:
     ):
         return render()
     request.state.page_cache = True
-    signed_in = SESSION_COOKIE in request.cookies
+    signed_in = bool(cookies.read(request, SESSION_COOKIE))
     key = (request.url.path, request.url.query, cache.version(request, fresh=signed_in))
     entry = cache.get(key)
     if entry is not None:
@@ -210,7 +211,7 @@ def _fill(request: Request, entry: Entry) -> Response:
     from paperfeed.web import slots
     from paperfeed.web.csrf import csrf_token
 
-    member = slots.visitor(request) if SESSION_COOKIE in request.cookies else None
+    member = slots.visitor(request) if cookies.read(request, SESSION_COOKIE) else None
     if member is None and entry.anonymous is not None:
         html = entry.anonymous
     else:

@@ -19,7 +19,7 @@ from paperfeed.postingest import after_ingest_quietly
 from paperfeed.storage import comments as comment_store
 from paperfeed.web import flash
 from paperfeed.web.csrf import verify_csrf
-from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, SettingsDep
+from paperfeed.web.deps import ClientIP, CurrentUser, EngineDep, Now, RowId, SettingsDep
 from paperfeed.web.pages.account import safe_next
 from paperfeed.web.pages.cache import page_cache
 
@@ -95,18 +95,18 @@ def comment_add(
 
 @router.get("/comments/{comment_id}/edit")
 def comment_edit_page(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep
 ) -> Response:
     with engine.connect() as conn:
         comment = comment_store.get_comment(conn, comment_id)
-    if comment.user_id != member.id or comment.deleted:
+    if comment.user_id != member.id or comment.deleted or comment.hidden:
         raise PaperfeedError("comments: you can only change your own comments", status=403)
     return _page(request, "comment_edit.html", {"comment": comment, "error": None})
 
 
 @router.post("/comments/{comment_id}/edit", dependencies=CSRF)
 def comment_edit(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep, now: Now,
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep, now: Now,
     body: str = Form(""),
 ) -> Response:
     comment = comments.edit_comment(engine, member, comment_id, body, now=now)
@@ -116,7 +116,7 @@ def comment_edit(
 
 @router.post("/comments/{comment_id}/delete", dependencies=CSRF)
 def comment_delete(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep
 ) -> Response:
     comment = comments.delete_comment(engine, member, comment_id)
     page_cache(request).clear()
@@ -125,7 +125,7 @@ def comment_delete(
 
 @router.post("/comments/{comment_id}/hide", dependencies=CSRF)
 def comment_hide(
-    request: Request, comment_id: int, member: CurrentUser, engine: EngineDep, now: Now,
+    request: Request, comment_id: RowId, member: CurrentUser, engine: EngineDep, now: Now,
     hidden: str = Form("1"), reason: str = Form(""),
 ) -> Response:
     comment = comments.hide_comment(engine, member, comment_id, hidden=hidden != "0",

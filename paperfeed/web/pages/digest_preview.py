@@ -13,6 +13,7 @@ from paperfeed.accounts.guards import require_admin
 from paperfeed.digests.preview import preview_html
 from paperfeed.errors import Unauthorized
 from paperfeed.web.deps import load_member
+from paperfeed.web.headers import EMAIL_PREVIEW_CSP
 
 router = APIRouter(tags=["digests"])
 
@@ -29,4 +30,6 @@ def digest_preview(
             raise Unauthorized("digests: sign in as an admin to preview digests (/signin)")
         require_admin(member)
     html = preview_html(request.app.state.engine, settings, edition or None)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    # An email's HTML has inline styles (mail clients need them); it has no scripts.
+    return HTMLResponse(html, headers={"Cache-Control": "no-store",
+                                       "Content-Security-Policy": EMAIL_PREVIEW_CSP})

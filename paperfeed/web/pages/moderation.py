@@ -11,7 +11,7 @@ from paperfeed.errors import PaperfeedError, public_message
 from paperfeed.storage import moderation
 from paperfeed.web import flash
 from paperfeed.web.csrf import verify_csrf
-from paperfeed.web.deps import CurrentUser, EngineDep, Now
+from paperfeed.web.deps import CurrentUser, EngineDep, Now, RowId
 from paperfeed.web.pages.account import safe_next
 from paperfeed.web.pages.cache import page_cache
 
@@ -32,7 +32,7 @@ def paper_hide(
 
 @router.post("/featured/{featured_id}/remove", dependencies=CSRF)
 def featured_remove(
-    request: Request, featured_id: int, member: CurrentUser, engine: EngineDep, now: Now,
+    request: Request, featured_id: RowId, member: CurrentUser, engine: EngineDep, now: Now,
     removed: str = Form("1"), reason: str = Form(""), next: str = Form(""),
 ) -> Response:
     pid = moderating.remove_featured(engine, member, featured_id, removed=removed != "0",

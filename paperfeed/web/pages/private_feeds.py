@@ -15,7 +15,7 @@ from paperfeed.errors import NotFound
 from paperfeed.storage import feed_tokens
 from paperfeed.storage.db import write
 from paperfeed.web.csrf import verify_csrf
-from paperfeed.web.deps import CurrentUser, EngineDep, Now, load_member
+from paperfeed.web.deps import CurrentUser, EngineDep, Now, RowId, load_member
 from paperfeed.web.feeds import private_kinds, private_url
 
 router = APIRouter()
@@ -52,7 +52,7 @@ def feed_create(engine: EngineDep, member: CurrentUser, now: Now,
 
 
 @router.post("/settings/feeds/{token_id}/revoke", dependencies=CSRF, include_in_schema=False)
-def feed_revoke(engine: EngineDep, member: CurrentUser, token_id: int) -> Response:
+def feed_revoke(engine: EngineDep, member: CurrentUser, token_id: RowId) -> Response:
     with write(engine) as conn:
         feed_tokens.revoke(conn, user_id=member.id, token_id=token_id)
     return RedirectResponse("/settings#feeds", status_code=303)

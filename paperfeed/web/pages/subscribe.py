@@ -91,9 +91,9 @@ def confirm_page(request: Request, token: str = Query("", max_length=2000)) -> H
 @router.post("/subscribe/confirm", response_class=HTMLResponse, dependencies=[Depends(verify_csrf)])
 def confirm(request: Request, token: str = Form("", max_length=2000)) -> Response:
     links = _links(request)
-    email, frequency = links.read_confirm(token)
+    email, frequency, since = links.read_confirm_claim(token)
     with write(request.app.state.engine) as conn:
-        row = sstore.confirm(conn, email, frequency, now=utcnow())
+        row = sstore.confirm_link(conn, email, frequency, since, now=utcnow())
     return _to_preferences(links.manage_token(row["id"], row["email"]), "subscribed")
 
 

@@ -1,7 +1,7 @@
 """"For you": author affinity, topics, and positives still waiting for a vector
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-11-30
 
 Three nullable columns on `recommend_profiles`: `authors` (the member's author profile,
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
