@@ -149,6 +149,11 @@ def variants(quick: bool = False, only: Sequence[str] = ()) -> list[tuple[str, s
         ("hybrid", "score blend, title 10 / authors 3 / abstract 1", replace(base, keyword=replace(kw, weights=(10, 3, 1)))),
         ("hybrid", "score blend, all fields weight 1", replace(base, keyword=replace(kw, weights=(1, 1, 1)))),
         ("hybrid", "score blend, keyword + bigrams", replace(base, keyword=replace(kw, bigrams=True))),
+        ("keyword", "q: repeated words count, request words dropped", replace(base, keyword=replace(kw, repeats=True, drop_requests=True))),
+        ("hybrid", "q: repeated words count, request words dropped", replace(base, keyword=replace(kw, repeats=True, drop_requests=True))),
+        ("keyword", "q: budget 20k, no df cut", replace(base, keyword=replace(kw, posting_budget=20_000, max_df_ratio=1.0))),
+        ("keyword", "q: budget 20k, no df cut, 64 terms, repeats, requests", replace(base, keyword=replace(kw, posting_budget=20_000, max_df_ratio=1.0, max_terms=64, repeats=True, drop_requests=True))),
+        ("hybrid", "q: budget 20k, no df cut, 64 terms, repeats, requests", replace(base, keyword=replace(kw, posting_budget=20_000, max_df_ratio=1.0, max_terms=64, repeats=True, drop_requests=True))),
         ("hybrid", "no similarity floor", replace(base, query_floor=0.0, doc_floor=0.0)),
         ("hybrid", "floor: query 0.43, papers 0.43", replace(base, query_floor=0.43, doc_floor=0.43)),
         ("hybrid", "floor: query 0.43, papers 0.30", replace(base, query_floor=0.43, doc_floor=0.30)),
@@ -423,18 +428,20 @@ def build(out: Path, *, shared: Path, queries: int, size: int, seed: int) -> dic
 # -- evaluation -----------------------------------------------------------------------------
 def score_collections(
     names: Sequence[str], paths: dict[str, Collection], *, cache_dir: Path, quick: bool,
-    only: Sequence[str] = (),
+    only: Sequence[str] = (), database_url: str | None = None,
 ) -> None:
     """One store per distinct corpus; every variant scored on each query set; one markdown
-    table per collection."""
+    table per collection. `database_url`: a scratch database (PostgreSQL) instead of SQLite."""
     settings = Settings()
     by_corpus: dict[Path, list[str]] = defaultdict(list)
     for name in names:
         by_corpus[paths[name].corpus].append(name)
     for corpus, group in by_corpus.items():
         t = time.perf_counter()
-        with EvalStore(corpus, settings=settings, with_vectors=True, cache_dir=cache_dir) as store:
-            print(f"\n{corpus}: {store.documents} documents indexed and embedded in "
+        with EvalStore(corpus, settings=settings, with_vectors=True, cache_dir=cache_dir,
+                       database_url=database_url) as store:
+            print(f"\n{corpus}: {store.documents} documents indexed and embedded "
+                  f"({store.engine_name}) in "
                   f"{time.perf_counter() - t:.0f} s (load average {os.getloadavg()[0]:.1f})",
                   flush=True)
             backend = store.embedder
@@ -484,6 +491,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="only the default of each mode")
     ap.add_argument("--only", default="", help="comma-separated words: only variants whose "
                     "label holds one of them (plus the defaults)")
+    ap.add_argument("--database-url", default=None, help="score on this scratch database (e.g. "
+                    "PostgreSQL + pgvector; filled, then emptied) instead of a temporary SQLite")
     args = ap.parse_args()
     names = [n.strip() for n in args.collections.split(",") if n.strip()]
     paths = collection_paths(args.out, args.shared)
@@ -504,7 +513,8 @@ def main() -> None:
         only = [w.strip() for w in args.only.split(",") if w.strip()]
         if only:
             only.append("(default)")
-        score_collections(names, paths, cache_dir=args.cache_dir, quick=args.quick, only=only)
+        score_collections(names, paths, cache_dir=args.cache_dir, quick=args.quick, only=only,
+                          database_url=args.database_url)
 
 
 if __name__ == "__main__":

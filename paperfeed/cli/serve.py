@@ -82,6 +82,11 @@ def serve(
     # the workers start, so their numpy never creates the pool; an operator's value wins.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    if n > 1 and not with_jobs:
+        # One copy of the code and the query model for every worker (web/preload.py).
+        from paperfeed.web.preload import preload_and_fork
+
+        preload_and_fork(settings)
     if demo:
         typer.echo(f"demo data in {settings.data_dir}: `paperfeed` commands in another shell "
                    "use it while you have no instance of your own (or: paperfeed --demo ...)")

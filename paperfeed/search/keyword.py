@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from paperfeed.search.query import Query, keyword_bigrams, keyword_terms
+from paperfeed.search.query import MAX_MATCH_TERMS, Query, keyword_bigrams, keyword_term_counts
 from paperfeed.storage.search import (
     DEFAULT_FIELDS,
     KeywordHit,
@@ -38,6 +38,9 @@ class KeywordParams:
     max_df_ratio: float = 0.25
     posting_budget: int = 5_000
     min_terms: int = 2
+    max_terms: int = MAX_MATCH_TERMS  # plain words of a long query that reach the index
+    repeats: bool = False  # a word the query repeats counts that many times in BM25
+    drop_requests: bool = False  # leave out request words ("papers", "find") of long questions
 
     @property
     def prunes(self) -> bool:
@@ -79,7 +82,9 @@ def plan(
     postings), so on a 1M catalog a query of common words alone ("large language vision") would
     otherwise cost seconds; below ~400k papers `max_df_ratio` and `posting_budget` keep every
     query under the cap."""
-    words = keyword_terms(query)
+    counts = keyword_term_counts(query, limit=params.max_terms,
+                                 drop_requests=params.drop_requests)
+    words = list(counts)
     capped = False
     if words and stats is not None and params.prunes:
         words = select_terms(words, stats.docs, stats.papers, params)
@@ -89,7 +94,8 @@ def plan(
             words = kept
     pairs = tuple(keyword_bigrams(query)) if params.bigrams else ()
     request = KeywordRequest(
-        terms=tuple(words), pairs=pairs, phrases=query.phrases, authors=query.authors,
+        terms=tuple(words), counts=tuple(counts[w] for w in words) if params.repeats else (),
+        pairs=pairs, phrases=query.phrases, authors=query.authors,
         excluded=query.excluded, fields=params.weights, require_all=params.operator == "AND",
     )
     return request, capped
@@ -107,7 +113,8 @@ def keyword_search(
     """(keyword hits best first, whether words were dropped for `posting_cap`): the words'
     counts from the backend (cached there), the plan, then the backend's ranking. `filters`
     must already hold the query's own `cat:`/`year:` parts (`effective_filters`)."""
-    words = keyword_terms(query)
+    words = list(keyword_term_counts(query, limit=params.max_terms,
+                                     drop_requests=params.drop_requests))
     stats = backend.term_stats(words) if words and params.prunes else None
     request, capped = plan(query, stats, params, posting_cap=posting_cap)
     if not request.ranked:

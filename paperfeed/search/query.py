@@ -36,6 +36,20 @@ STOPWORDS = frozenset(
     via using based use used new towards toward show shows""".split()
 )
 
+# Words that frame a request rather than name its topic ("I am looking for papers on ...",
+# "Find documents that discuss ..."): in a long question they only match the few titles that
+# happen to hold them, which BM25 then rates highly because they are rare in titles. Dropped
+# from questions of at least REQUEST_MIN_WORDS informative words (a short query keeps them:
+# "papers with code" means what it says).
+REQUEST_WORDS = frozenset(
+    """find finding identify looking look seeking seek want wanted need needed wish interested
+    please give show tell papers paper articles article documents document publications
+    publication literature references describe describes describing described discuss
+    discusses discussing discussed deal deals dealing concerning regarding address addresses
+    addressing anything something""".split()
+)
+REQUEST_MIN_WORDS = 8
+
 _TOKEN = re.compile(r'(-?)(\w+):("([^"]*)"?|\S*)|(-?)"([^"]*)("|$)|(\S+)', re.UNICODE)
 _YEAR_RANGE = re.compile(r"^(\d{4})?\s*\.\.\s*(\d{4})?$")
 
@@ -179,15 +193,28 @@ def parse(raw: str) -> Query:
 def keyword_terms(query: Query, *, limit: int = MAX_MATCH_TERMS) -> list[str]:
     """The plain words sent to the keyword index: lower-cased, de-duplicated, stopwords and
     one-character words dropped (unless nothing else is left), at most `limit`."""
-    seen: dict[str, None] = {}
+    return list(keyword_term_counts(query, limit=limit))
+
+
+def keyword_term_counts(
+    query: Query, *, limit: int = MAX_MATCH_TERMS, drop_requests: bool = False
+) -> dict[str, int]:
+    """`keyword_terms` with how often each occurs in the query (a word a question repeats is
+    what it is about). `drop_requests`: leave out REQUEST_WORDS when at least
+    REQUEST_MIN_WORDS informative words remain."""
+    seen: dict[str, int] = {}
     for word in query.words:
         w = word.lower()
         if _searchable(w):
-            seen.setdefault(w, None)
-    terms = [w for w in seen if w not in STOPWORDS and len(w) > 1]
+            seen[w] = seen.get(w, 0) + 1
+    terms = {w: n for w, n in seen.items() if w not in STOPWORDS and len(w) > 1}
+    if drop_requests:
+        topical = {w: n for w, n in terms.items() if w not in REQUEST_WORDS}
+        if len(topical) >= REQUEST_MIN_WORDS:
+            terms = topical
     if not terms:
-        terms = list(seen)
-    return terms[:limit]
+        terms = seen
+    return dict(list(terms.items())[:limit])
 
 
 def keyword_bigrams(query: Query, *, limit: int = 12) -> list[str]:

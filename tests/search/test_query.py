@@ -142,3 +142,17 @@ def test_syntax_heavy_text_parses_and_fts5_accepts_the_match(
     q = parse(text)
     run(fts, fts_match(q))
     run(fts, exclusion_match(q))
+
+
+def test_term_counts_count_repeats_and_drop_request_words_of_long_questions_only() -> None:
+    from paperfeed.search.query import keyword_term_counts
+
+    long = parse("Find papers that discuss graph neural networks for molecule property "
+                 "prediction, where graph structure and molecule size vary")
+    counts = keyword_term_counts(long, drop_requests=True)
+    assert counts["graph"] == 2 and counts["molecule"] == 2
+    assert "papers" not in counts and "find" not in counts and "discuss" not in counts
+    assert "papers" in keyword_term_counts(long)  # off by default
+    short = keyword_term_counts(parse("papers with code"), drop_requests=True)
+    assert list(short) == ["papers", "code"]  # a short query means what it says
+    assert keyword_terms(long) == list(keyword_term_counts(long))
