@@ -5,6 +5,7 @@
     python bench/pages.py ... --routes search home --clients 8 --profile search
     python bench/pages.py ... --compare /tmp/pages-before                    # A/B in one run
     python bench/pages.py ... --memory                                       # RSS, 1 vs 2 workers
+    python bench/pages.py ... --routes paper --urls 20                       # a hot set (cached)
 
 The first run builds the catalog in --data-dir through the real CLI: `ingest jsonl` (quick: the
 random 5,000-paper arxiv-cs sample; full: all 74,728), `ingest hf-daily --from` the 580-day
@@ -260,15 +261,16 @@ def tree(pid: int) -> list[int]:
 
 
 def workers_of(pid: int) -> list[int]:
-    """The uvicorn worker processes (multiprocessing children started by spawn_main; with one
-    worker uvicorn serves in the `paperfeed serve` process itself)."""
+    """The uvicorn worker processes: the supervisor's children, forked (web/preload.py) or
+    spawned (spawn_main), less multiprocessing's resource tracker; with one worker uvicorn
+    serves in the `paperfeed serve` process itself."""
     out = []
     for p in tree(pid)[1:]:
         try:
             cmd = Path(f"/proc/{p}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"multiprocessing" in cmd and b"spawn_main" in cmd:
+        if b"resource_tracker" not in cmd:
             out.append(p)
     return out or [pid]
 
@@ -299,6 +301,10 @@ def memory(pid: int) -> dict[int, dict[str, float]]:
             "rss": kb.get("Rss", 0) / 1024,
             "pss": kb.get("Pss", 0) / 1024,
             "uss": (kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)) / 1024,
+            # the process's own memory (heap, model, Python objects), shared ones split: file
+            # pages (the database and index files, mapped) are the OS page cache, one copy
+            # however many processes read them, kept by the kernel with or without a worker
+            "anon": kb.get("Pss_Anon", kb.get("Anonymous", 0)) / 1024,
         }
     return out
 
@@ -420,31 +426,37 @@ def bench_server(
                         profile_report(prof_dir)
         mem = memory(proc.pid)
         print("memory per serving process (MB): " + "; ".join(
-            f"{pid}: RSS {m['rss']:.0f} PSS {m['pss']:.0f} private {m['uss']:.0f}"
-            for pid, m in sorted(mem.items())))
+            f"{pid}: RSS {m['rss']:.0f} PSS {m['pss']:.0f} private {m['uss']:.0f} "
+            f"anonymous {m['anon']:.0f}" for pid, m in sorted(mem.items())))
     finally:
         stop(proc)
     return results
 
 
-def memory_mode(label: str, env: dict[str, str], paths: dict[str, list[str]]) -> None:
-    """Total memory (sum of PSS) with 1 and with 2 workers after the same warm-up."""
+def memory_mode(label: str, env: dict[str, str], paths: dict[str, list[str]],
+                seconds: float) -> None:
+    """Total memory with 1 and with 2 workers after the same load: the sum of PSS (every
+    page, shared ones split between the processes mapping them) and the sum of anonymous PSS
+    (the same without file pages: the memory-mapped database and index files are the OS page
+    cache, which holds them once however many workers read them)."""
     print(f"\n== memory: {label}", flush=True)
-    totals = {}
+    totals: dict[int, tuple[float, float]] = {}
     for n in (1, 2):
         proc, port = start_server(env, n)
         try:
             for route in ("search", "paper", "home", "day", "month", "search-api"):
-                # the same mixed load as a run: 5 s of 8 clients reach every worker
-                run_wrk(port, paths[route], [], 5, 8, seed=1)
+                # the same mixed load as a run: 8 clients reach every worker
+                run_wrk(port, paths[route], [], seconds, 8, seed=1)
             mem = memory(proc.pid)
-            totals[n] = sum(m["pss"] for m in mem.values())
-            print(f"{n} worker(s): total PSS {totals[n]:.0f} MB; " + "; ".join(
-                f"{pid}: RSS {m['rss']:.0f} PSS {m['pss']:.0f} private {m['uss']:.0f}"
-                for pid, m in sorted(mem.items())), flush=True)
+            totals[n] = (sum(m["pss"] for m in mem.values()), sum(m["anon"] for m in mem.values()))
+            print(f"{n} worker(s): total PSS {totals[n][0]:.0f} MB, anonymous {totals[n][1]:.0f} MB; "
+                  + "; ".join(f"{pid}: RSS {m['rss']:.0f} PSS {m['pss']:.0f} private "
+                              f"{m['uss']:.0f} anonymous {m['anon']:.0f}"
+                              for pid, m in sorted(mem.items())), flush=True)
         finally:
             stop(proc)
-    print(f"the second worker adds {totals[2] - totals[1]:.0f} MB (sum of PSS)")
+    print(f"the second worker adds {totals[2][0] - totals[1][0]:.0f} MB (sum of PSS), "
+          f"{totals[2][1] - totals[1][1]:.0f} MB of anonymous memory (sum of its PSS)")
 
 
 def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> None:
@@ -513,6 +525,9 @@ def main() -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     ap.add_argument("--routes", nargs="+", default=list(ROUTES), choices=ROUTES)
     ap.add_argument("--auth", nargs="+", default=["anon", "member"], choices=("anon", "member"))
+    ap.add_argument("--urls", type=int, default=0,
+                    help="rotate over only the first N URLs of each route (a hot set: pages "
+                    "served from the page cache) instead of all (mostly first renders)")
     ap.add_argument("--profile", choices=ROUTES, help="py-spy the workers during this route")
     ap.add_argument("--compare", type=Path, help="another checkout to run side by side (first)")
     ap.add_argument("--memory", action="store_true", help="only: total PSS with 1 vs 2 workers")
@@ -523,6 +538,8 @@ def main() -> None:
         sys.exit("bench: needs wrk (Debian: apt-get install -y wrk)")
     ensure_catalog(args.data_dir, args.size, args.shared_data)
     paths = route_paths(args.data_dir)
+    if args.urls > 0:
+        paths = {route: urls[: args.urls] for route, urls in paths.items()}
     if args.engine:
         engine_mode(args.data_dir, paths)
         return
@@ -536,7 +553,7 @@ def main() -> None:
     runs.append((f"this checkout {ROOT}", env_for(args.data_dir)))
     if args.memory:
         for label, env in runs:
-            memory_mode(label, env, paths)
+            memory_mode(label, env, paths, args.seconds)
         return
     results = [bench_server(label, env, args, paths, cookies) for label, env in runs]
     if len(results) == 2:

@@ -223,6 +223,41 @@ class Settings(BaseSettings):
         "and CSRF token are filled in). Writes that change pages show at once regardless (the "
         "cache is keyed by a content version); 0 disables it.",
     )
+    # Operations: logs, health and metrics, shutdown, backups (docs/operations.md).
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as `text` or `json` (one object per line, with the "
+        "request id of the web request that wrote it)."
+    )
+    access_log: bool = Field(
+        False, description="Log one line per web request (method, path, route, status, time)."
+    )
+    metrics_enabled: bool = Field(
+        False, description="Serve Prometheus metrics at /metrics (404 while off)."
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description="When set, /metrics requires `Authorization: Bearer <token>`.",
+    )
+    shutdown_grace_seconds: float = Field(
+        30.0, ge=0, le=3600,
+        description="On SIGTERM, how long `serve` waits for requests in flight and a running "
+        "job's current batch before it stops anyway.",
+    )
+    backup_dir: Path | None = Field(
+        None,
+        description="Where `serve --with-jobs` writes a daily backup of a SQLite instance "
+        "(unset: no scheduled backups). Best on another disk.",
+    )
+    backup_hour: int = Field(
+        3, ge=0, le=23, description="Local hour from which the daily backup job runs."
+    )
+    backup_keep_daily: int = Field(
+        7, ge=1, le=366, description="Scheduled backups: keep the newest this many days."
+    )
+    backup_keep_weekly: int = Field(
+        4, ge=0, le=520,
+        description="Scheduled backups: also keep the newest backup of this many recent weeks.",
+    )
     alerts_max_per_member: int = Field(
         50, ge=1, le=1000, description="Saved searches (alerts) a member may keep."
     )

@@ -12,7 +12,9 @@ A daemon thread wakes every `tick_seconds` and runs the jobs that are due:
   searches (ingest runs it too: this catches papers any other path stored);
 - `alerts-daily` / `alerts-weekly`: with the digests, the saved-search alert emails;
 - `keyword-counts` (SQLite): once a day, refresh the stored token document counts keyword
-  search prunes common words with (`storage.search.refresh_token_docs`).
+  search prunes common words with (`storage.search.refresh_token_docs`);
+- `backup` (SQLite, when `PAPERFEED_BACKUP_DIR` is set): once a day from
+  `PAPERFEED_BACKUP_HOUR`, a backup with retention (`backup.scheduled_backup`).
 
 Each job runs under a lease in `job_leases`, so two processes (two `serve --with-jobs`, or
 one plus cron) never run the same job at once, and remembers the last period it ran for in
@@ -25,13 +27,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
+from paperfeed import metrics, shutdown
 from paperfeed.config import Settings
 from paperfeed.digests.editions import current_edition
 from paperfeed.errors import PaperfeedError
@@ -39,7 +43,7 @@ from paperfeed.feed import local_today
 from paperfeed.models import utcnow
 from paperfeed.storage import jobs as job_state
 from paperfeed.storage import leases
-from paperfeed.storage.db import write
+from paperfeed.storage.db import is_sqlite, write
 
 log = logging.getLogger(__name__)
 LEASE_SECONDS = 3600
@@ -77,6 +81,12 @@ def weekly_digest_due(now: datetime, settings: Settings) -> str | None:
     return current_edition("weekly", now, settings.timezone).label
 
 
+def backup_due(now: datetime, settings: Settings) -> str | None:
+    """Today's local date from `PAPERFEED_BACKUP_HOUR` on (one backup a day)."""
+    local = _local(now, settings)
+    return None if local.hour < settings.backup_hour else local.date().isoformat()
+
+
 def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
     def ingest(_key: str) -> str:
         from paperfeed.postingest import after_ingest
@@ -84,6 +94,9 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
 
         today = local_today(utcnow(), settings.timezone)
         summary = hf_daily.import_days(engine, settings, today, today, progress=False)
+        metrics.count_ingest("hf-daily", {"new": summary.new, "updated": summary.updated,
+                                          "unchanged": summary.unchanged,
+                                          "rejected": summary.rejected})
         done = after_ingest(engine, settings)  # as `paperfeed ingest`: counts, embeddings
         for line in done.warnings:
             log.warning("job ingest-hf-daily: %s", line)
@@ -110,9 +123,18 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
             from paperfeed.digests.editions import parse_edition
             from paperfeed.digests.send import send_edition
 
-            return send_edition(engine, settings, parse_edition(label, frequency)).line()
+            report = send_edition(engine, settings, parse_edition(label, frequency))
+            metrics.count_digest(frequency, {"sent": report.sent, "failed": report.failed,
+                                             "deferred": report.deferred,
+                                             "skipped": report.skipped})
+            return report.line()
 
         return run
+
+    def backup(key: str) -> str:
+        from paperfeed.backup import scheduled_backup
+
+        return scheduled_backup(settings, engine, today=date.fromisoformat(key))
 
     def keyword_counts(_key: str) -> str:
         from paperfeed.storage.search import refresh_token_docs
@@ -144,6 +166,8 @@ def default_jobs(engine: Engine, settings: Settings) -> list[Job]:
         Job("alerts-weekly", lambda now: weekly_digest_due(now, settings), alerts("weekly")),
     ]
     jobs.append(Job("keyword-counts", lambda now: now.strftime("%Y-%m-%d"), keyword_counts))
+    if settings.backup_dir is not None and is_sqlite(engine):
+        jobs.append(Job("backup", lambda now: backup_due(now, settings), backup))
     return jobs
 
 
@@ -162,11 +186,14 @@ class Scheduler:
         self._failed_at: dict[str, datetime] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._running: str | None = None  # the job running now (for a graceful stop)
 
     def tick(self, now: datetime) -> list[str]:
         """Run every due job not yet run for its period. Returns the names of jobs run."""
         ran = []
         for job in self.jobs:
+            if self._stop.is_set():  # shutting down: start nothing new
+                break
             key = job.due(now)
             if key is None or job_state.get_state(self.engine, f"job:{job.name}:last") == key:
                 continue
@@ -178,6 +205,9 @@ class Scheduler:
             ):
                 log.info("job %s: another process holds its lease, skipping", job.name)
                 continue
+            started = time.perf_counter()
+            outcome = "failure"
+            self._running = job.name
             try:
                 log.info("job %s (%s): starting", job.name, key)
                 result = job.run(key)
@@ -185,6 +215,10 @@ class Scheduler:
                     job_state.set_state(conn, f"job:{job.name}:last", key, now=utcnow())
                 log.info("job %s (%s): %s", job.name, key, result)
                 ran.append(job.name)
+                outcome = "success"
+            except shutdown.Interrupted as exc:  # serve is stopping; resumes on the next start
+                outcome = "interrupted"
+                log.warning("job %s (%s): %s", job.name, key, exc)
             except PaperfeedError as exc:  # expected failures (upstream down, ...): one line
                 self._failed_at[job.name] = now
                 log.error("job %s (%s) failed: %s; retried in 10 minutes", job.name, key, exc)
@@ -192,7 +226,9 @@ class Scheduler:
                 self._failed_at[job.name] = now
                 log.exception("job %s (%s) failed; retried in 10 minutes", job.name, key)
             finally:
+                self._running = None
                 leases.release(self.engine, job.name, self.holder)
+                metrics.observe_job(job.name, outcome, time.perf_counter() - started)
         return ran
 
     def start(self, tick_seconds: float = 30.0) -> None:
@@ -204,10 +240,38 @@ class Scheduler:
         self._thread = threading.Thread(target=loop, name="paperfeed-jobs", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def request_stop(self) -> None:
+        """Start no new job and ask a running one to end after its current batch (safe from a
+        signal handler: it only sets flags)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        shutdown.request_stop()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Graceful stop: start no new job, ask a running one to end after its current batch
+        (`shutdown.check`), wait up to `timeout` seconds. A job still running then has its
+        lease released, so a restarted server takes it over at once instead of waiting out
+        the lease; its committed batches are kept. Returns whether the thread ended."""
+        self._stop.set()
+        shutdown.request_stop()
+        if self._thread is None:
+            return True
+        running = self._running
+        if running is not None:
+            log.info("job %s: stopping after its current batch (up to %.0f s)", running, timeout)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            return True
+        running = self._running
+        if running is not None:
+            leases.release(self.engine, running, self.holder)
+            log.warning("job %s did not finish its batch within %.0f s; lease released, the "
+                        "next start resumes it", running, timeout)
+        return False
+
+
+def describe_jobs(scheduler: Scheduler) -> str:
+    """The scheduler's jobs, for serve's start-up line."""
+    return ", ".join(job.name for job in scheduler.jobs)
 
 
 def start_scheduler(engine: Engine, settings: Settings) -> Scheduler:

@@ -46,14 +46,17 @@ def after_ingest(
     paper_ids: Sequence[str] | None = None,
     index: bool = True,
     progress: bool = False,
+    alerts: bool = True,
 ) -> AfterIngest:
     """Refresh keyword counts and embed new papers. `paper_ids`: only these papers were
-    added (a submission): embed just them and refresh the counts only when stale."""
+    added (a submission): embed just them and refresh the counts only when stale. `alerts`:
+    False for an instance move (`paperfeed import`), which copies the matcher's state as is."""
     done = AfterIngest()
     _keyword_counts(engine, done, small=paper_ids is not None)
     if index:
         _embed(engine, settings, done, paper_ids=paper_ids, progress=progress)
-    _alerts(engine, settings, done)
+    if alerts:
+        _alerts(engine, settings, done)
     return done
 
 

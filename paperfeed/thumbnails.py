@@ -25,6 +25,7 @@ from pathlib import Path
 from markupsafe import escape
 from sqlalchemy import Engine
 
+from paperfeed import shutdown
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError
 
@@ -189,6 +190,7 @@ def generate(
     for pid in paper_ids:
         if limit is not None and done >= limit:
             break
+        shutdown.check("thumbnails")  # serve is stopping: the rest waits for the next run
         if not needs_work(settings, pid, now):
             summary.skipped += 1
             continue

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from paperfeed import metrics
 from paperfeed.accounts.guards import act
 from paperfeed.autofeature import site_today
 from paperfeed.config import Settings
@@ -108,6 +109,8 @@ def submit_paper(
         added, title = 0, ""
     if added == 0:
         raise DuplicateSubmission(pid, day)
+    if fetched is not None:  # a paper new to the catalog, fetched from arXiv
+        metrics.count_ingest("submission", {"new": 1})
     from paperfeed.recommend.service import member_acted
 
     member_acted(engine, settings, member.id, now=now)  # "for you" learns from submissions

@@ -19,10 +19,12 @@ from typer.core import TyperGroup
 
 from paperfeed.cli import admin, digest, ingest, outbox, rules, serve, subscribers, user
 from paperfeed.cli import alerts as alerts_cli
+from paperfeed.cli import backup as backup_cli
 from paperfeed.cli import eval as eval_cli
 from paperfeed.cli import index as index_cli
 from paperfeed.cli import search as search_cli
 from paperfeed.cli import thumbs as thumbs_cli
+from paperfeed.cli import transfer as transfer_cli
 from paperfeed.cli.common import use_demo_instance
 from paperfeed.errors import PaperfeedError
 from paperfeed.logs import configure as configure_logging
@@ -100,6 +102,8 @@ app.add_typer(digest.app, name="digest")
 app.add_typer(subscribers.app, name="subscribers")
 app.add_typer(alerts_cli.app, name="alerts")
 outbox.register(app)
+backup_cli.register(app)
+transfer_cli.register(app)
 
 
 def main() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 
 import typer
 
@@ -13,7 +15,9 @@ from paperfeed.config import Settings
 from paperfeed.errors import SchemaOutOfDate
 from paperfeed.logs import uvicorn_config
 from paperfeed.mail import mail_destination
+from paperfeed.metrics import remove_multiprocess_dir, use_multiprocess_dir
 from paperfeed.storage.db import check_schema, connect, migrate, missing_database
+from paperfeed.web.server import run_server
 
 
 def register(app: typer.Typer) -> None:
@@ -69,12 +73,15 @@ def serve(
     if derived:
         baseurl.record(settings.data_dir, url)  # for CLI commands beside this server
         _explain_derived_base_url(settings, url, host)
+    # Before anything imports prometheus_client: every worker (and the scheduler here) writes
+    # its metrics to files in this directory, summed at /metrics.
+    metrics_dir = use_multiprocess_dir()
+    scheduler = None
     if with_jobs:
-        from paperfeed.jobs import start_scheduler
+        from paperfeed.jobs import describe_jobs, start_scheduler
 
-        start_scheduler(connect(settings), settings)  # its own engine: see dispose below
-        typer.echo("scheduled jobs: ingest-hf-daily (hourly), digest-daily, digest-weekly, "
-                   "purge-pending-subscribers (daily)")
+        scheduler = start_scheduler(connect(settings), settings)  # its own engine
+        typer.echo(f"scheduled jobs: {describe_jobs(scheduler)}")
     engine.dispose()
     n = workers or settings.workers
     # Web workers do one small matrix product per request on many request threads: one BLAS /
@@ -82,6 +89,11 @@ def serve(
     # the workers start, so their numpy never creates the pool; an operator's value wins.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    if n > 1 and not with_jobs:
+        # One copy of the code and the query model for every worker (web/preload.py).
+        from paperfeed.web.preload import preload_and_fork
+
+        preload_and_fork(settings)
     if demo:
         typer.echo(f"demo data in {settings.data_dir}: `paperfeed` commands in another shell "
                    "use it while you have no instance of your own (or: paperfeed --demo ...)")
@@ -90,19 +102,37 @@ def serve(
     where = " (all interfaces)" if is_wildcard(host) else ""
     typer.echo(f"paperfeed on {url}/{where}, links use {settings.base_url} "
                f"({n} worker{'s' if n > 1 else ''})")
-    uvicorn.run(
+    grace = settings.shutdown_grace_seconds
+    config = uvicorn.Config(
         "paperfeed.web.app:app_from_env",
         factory=True,
         host=host,
         port=port,
         workers=n,
         log_config=uvicorn_config("warning"),  # applied in every worker process
-        log_level="warning",
+        log_level="info",  # uvicorn.error at INFO: only its lifecycle lines pass (logs.py)
         access_log=False,
+        timeout_graceful_shutdown=int(grace) if grace else None,
         # Forwarded headers are handled by the app, from PAPERFEED_TRUSTED_PROXIES only
         # (uvicorn's default would believe any local process or pass-through proxy).
         proxy_headers=False,
     )
+    ended = True
+    try:
+        run_server(config, on_stop=scheduler.request_stop if scheduler else None)
+    finally:
+        if scheduler is not None:
+            ended = scheduler.stop(timeout=grace)
+        remove_multiprocess_dir(metrics_dir)
+    if not ended:
+        # A job outlived the grace period (its lease is released, its committed batches
+        # kept). Leave now: interpreter shutdown under a thread inside native code (the
+        # embedding model) aborts the process ("terminate called without an active
+        # exception", exit -6) instead of exiting.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _explain_derived_base_url(settings: Settings, url: str, host: str) -> None:

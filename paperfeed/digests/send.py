@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from paperfeed import shutdown
 from paperfeed.config import Settings
 from paperfeed.digests.compose import Digest, DigestPaper, compose, to_digest_paper
 from paperfeed.digests.editions import Edition, period_end_utc
@@ -287,6 +288,7 @@ class EditionSender:
                 while claims := self._claim():
                     for claim in claims:
                         self._deliver(mailer, digest, claim)
+                        shutdown.check("digests")  # stopping: remaining claims released
                         if self.progress is not None:
                             self.progress()
         except BaseException as exc:

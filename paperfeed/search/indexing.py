@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine
 
+from paperfeed import shutdown
 from paperfeed.config import Settings
 from paperfeed.errors import BadRequest
 from paperfeed.models import utcnow
@@ -157,6 +158,7 @@ def index_papers(
                 bar.update(len(ids))
             if on_batch is not None:
                 on_batch(summary.embedded)
+            shutdown.check("index")  # serve is stopping: end after this committed batch
     finally:
         if bar is not None:
             bar.close()

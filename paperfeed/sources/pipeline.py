@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine
 from tqdm import tqdm
 
+from paperfeed import shutdown
 from paperfeed.models import Featured, IngestSummary, Paper, utcnow
 from paperfeed.storage.db import write
 from paperfeed.storage.jobs import clear_state, set_state
@@ -110,6 +111,7 @@ def store_batches(
                 bar.total = batch.total
             bar.set_postfix_str(f"{summary.new} new, {summary.rejected} rejected", refresh=False)
             bar.update(batch.units)
+            shutdown.check("ingest")  # serve is stopping: end after this committed batch
     return summary
 
 

@@ -1,23 +1,31 @@
 """Interactive API docs at /api/docs served from local files (no CDN: self-hosted sites may be
-offline or behind a strict Content-Security-Policy). Swagger UI comes from `swagger-ui-bundle`;
-it is started by `static/api-docs.js` rather than an inline script, so the page passes the
-site's `script-src 'self'` policy (web/headers.py)."""
+offline or behind a strict Content-Security-Policy).
+
+Swagger UI comes from the `fastapi-offline` package, which ships Swagger UI 5 (it reads the
+OpenAPI 3.1 document FastAPI writes; the Swagger UI 4 of `swagger-ui-bundle` answered "Unable
+to render this definition" and listed no operation). It is started by `static/api-docs.js`
+rather than an inline script, so the page passes the site's `script-src 'self'` policy
+(web/headers.py).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import fastapi_offline
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import escape
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/api/docs-assets"
+SWAGGER_UI = Path(fastapi_offline.__file__).parent / "static"
 PAGE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>{title}</title>
-<link rel="icon" href="{assets}/favicon-32x32.png">
+<link rel="icon" href="{assets}/favicon.png">
 <link rel="stylesheet" href="{assets}/swagger-ui.css">
 </head>
 <body>
@@ -33,7 +41,7 @@ DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inl
 
 
 def install_api_docs(app: FastAPI) -> None:
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="api-docs-assets")
+    app.mount(ASSETS, StaticFiles(directory=SWAGGER_UI), name="api-docs-assets")
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

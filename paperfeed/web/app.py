@@ -24,6 +24,7 @@ from paperfeed.web.csrf import CSRFCookieMiddleware
 from paperfeed.web.head import HeadAsGetMiddleware
 from paperfeed.web.headers import SecurityHeadersMiddleware
 from paperfeed.web.limits import RequestLimitsMiddleware
+from paperfeed.web.observe import ObserveMiddleware, request_id_of
 from paperfeed.web.proxy import TrustedProxyMiddleware, parse_networks
 from paperfeed.web.templating import make_templates
 
@@ -33,6 +34,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(settings: Settings) -> FastAPI:
     single_threaded_math()
+    fewer_malloc_arenas()
     app = FastAPI(
         title="paperfeed",
         version=__version__,
@@ -53,7 +55,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestLimitsMiddleware)
     app.add_middleware(TrustedProxyMiddleware, trusted=parse_networks(settings.trusted_proxies))
-    app.add_middleware(HeadAsGetMiddleware)  # outermost: every layer below sees a GET
+    app.add_middleware(HeadAsGetMiddleware)  # every layer below sees a GET
+    # outermost: a request id and metrics for every answer, the limits' 413s included
+    app.add_middleware(ObserveMiddleware, access_log=settings.access_log)
     _install_error_handlers(app)
     install_api_docs(app)
     _include_routers(app)
@@ -72,6 +76,28 @@ def single_threaded_math() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """At most `arenas` glibc malloc arenas in a web process (the default is 8 per core). Each
+    request thread that allocates may get an arena of its own, and each arena keeps the peak of
+    what was freed in it (bench/pages.py --memory, 75k catalog, one worker: 243 -> 213 MB of
+    anonymous memory after the same load). An operator's MALLOC_ARENA_MAX wins; elsewhere
+    than glibc this does nothing."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+M_ARENA_MAX = -8  # glibc <malloc.h>
 
 
 def _favicon() -> FileResponse:
@@ -93,8 +119,10 @@ def app_from_env() -> FastAPI:
 
 def _include_routers(app: FastAPI) -> None:
     from paperfeed.web.api import router as api_router
+    from paperfeed.web.health import router as health_router
     from paperfeed.web.pages import router as pages_router
 
+    app.include_router(health_router)
     app.include_router(api_router)
     app.include_router(pages_router)
 
@@ -104,12 +132,25 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_response(request: Request, status: int, message: str) -> Response:
+    """The error as JSON under /api, as a page elsewhere; both name the request id (also in
+    the X-Request-ID header and in the log lines of the request), so a reported error can be
+    found in the log."""
+    rid = request_id_of(request)
+    response: Response
     if _wants_json(request):
-        return JSONResponse({"error": message}, status_code=status)
-    templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
-    )
+        body: dict[str, str] = {"error": message}
+        if rid:
+            body["request_id"] = rid
+        response = JSONResponse(body, status_code=status)
+    else:
+        templates = request.app.state.templates
+        response = templates.TemplateResponse(
+            request, "error.html", {"status": status, "message": message, "request_id": rid},
+            status_code=status,
+        )
+    if rid:  # a 500 is sent from outside the middlewares: set the header here too
+        response.headers["X-Request-ID"] = rid
+    return response
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -16,7 +16,7 @@ from fastapi import Request
 from markupsafe import Markup
 from sqlalchemy import Connection
 
-from paperfeed import texmath
+from paperfeed import metrics, texmath
 from paperfeed.errors import BadRequest
 from paperfeed.search.highlight import highlighter
 from paperfeed.search.hybrid import SearchHit, SearchResult, SearchService
@@ -35,9 +35,22 @@ def search_service(request: Request) -> SearchService:
         with _LOCK:
             service = getattr(state, "search", None)
             if service is None:
-                service = SearchService(state.engine, state.settings)
+                service = MeasuredSearchService(state.engine, state.settings)
                 state.search = service
     return service
+
+
+class MeasuredSearchService(SearchService):
+    """The web's SearchService: each search's latency goes to /metrics by the mode asked and
+    the mode that answered (a hybrid search without a model is answered by keywords)."""
+
+    def search(self, text: str, **kwargs: Any) -> SearchResult:
+        start = time.perf_counter()
+        result = super().search(text, **kwargs)
+        asked = str(kwargs.get("mode", "hybrid"))
+        metrics.observe_search(asked, str(getattr(result, "used", asked)),
+                               time.perf_counter() - start)
+        return result
 
 
 SHARED_DEPTH = 100  # searches asking for fewer hits share one answer of this many

@@ -113,6 +113,8 @@ class SlotState:
 
     def render(self, slot: Slot) -> str:
         """The slot's HTML for this visitor (CSRF token still the placeholder)."""
+        if slot.kind == "part":  # the member's own data: rendered for each request
+            return _render_part(self.request, slot)
         m = self.member
         if slot.kind == "upvote":
             state: tuple[Any, ...] = (m is not None, slot.args[0] in self.voted)
@@ -192,6 +194,28 @@ def save_form(request: Request, paper_id: str) -> Markup:
     return _save_slot(request, "save_form", paper_id)
 
 
+def member_part(request: Request, template: str, **context: Any) -> Markup:
+    """Template global: an included template that shows the visitor's own things (the paper
+    page's comment forms, collections box, moderation panel) on a shared page. While the page
+    is recorded it is a slot, so the page stays shared with members; each request renders it
+    for its visitor (no memo: it lists the member's own data). `context` must be hashable."""
+    slot = Slot("part", (template, tuple(sorted(context.items()))))
+    rec: Recorder | None = recorder(request)
+    if rec is not None:
+        return Markup(rec.marker(slot))
+    html = _render_part(request, slot)
+    return Markup(html.replace(token_placeholder(request), csrf_token(request)))
+
+
+def _render_part(request: Request, slot: Slot) -> str:
+    template, items = slot.args
+    env: Environment = request.app.state.templates.env
+    html = env.get_template(template).render(request=request, **dict(items))
+    # The visitor's token becomes the placeholder again, as in every slot's HTML: an
+    # anonymous page is assembled once and served to every visitor (cache._fill).
+    return html.replace(csrf_token(request), token_placeholder(request))
+
+
 def account_nav(request: Request) -> Markup:
     """Template global: the header's account links (sign in, or the member's links)."""
     return _slot(request, Slot("account", (request.url.path, here(request))))
@@ -205,4 +229,5 @@ def csrf_input(request: Request) -> Markup:
 
 def register(env: Environment) -> None:
     env.globals.update(upvote_button=upvote_button, save_button=save_button,
-                       save_form=save_form, account_nav=account_nav, csrf_input=csrf_input)
+                       save_form=save_form, account_nav=account_nav, csrf_input=csrf_input,
+                       member_part=member_part)

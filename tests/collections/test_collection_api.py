@@ -92,7 +92,7 @@ def test_api_errors_are_one_line_json_with_4xx(api: TestClient, db: Engine) -> N
     ]
     for response, status in cases:
         assert response.status_code == status, (response.request.url, response.text)
-        assert set(response.json()) == {"error"}
+        assert set(response.json()) == {"error", "request_id"}  # ops: errors name their request
     assert c.get(f"/api/me/collections/{cid}").json()["papers"] == []
 
 

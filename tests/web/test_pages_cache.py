@@ -225,3 +225,92 @@ def test_members_and_visitors_share_one_render_per_version(client, engine, setti
     for c in (ann, ben, ann):
         c.get(DAY)
     assert len(calls) == 2
+
+
+def test_members_share_one_render_of_a_paper_page_with_their_own_parts(
+    client, engine, settings, monkeypatch
+):
+    """A paper page is rendered once per version for members too; what is a member's own (the
+    comment form and their comments' buttons, their collections, the moderation panel) is
+    filled in per request (issue 11: signed-in paper pages rendered per member)."""
+    from paperfeed.web.pages import paper as paper_page
+
+    calls: list[object] = []
+    real = paper_page.similar_items
+    monkeypatch.setattr(paper_page, "similar_items",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    feature(engine, [paper("2506.00001")], D)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    ben = browser(client.app, member(engine, settings, "ben", role="moderator"))
+    url = "/papers/2506.00001"
+    html = ann.get(url).text
+    r = ann.post(f"{url}/comments", data={FIELD: token(html), "body": "Ann was here", "next": url},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    renders = len(calls)
+    for _ in range(2):
+        a, b, anon = ann.get(url).text, ben.get(url).text, client.get(url).text
+        assert "Ann was here" in a and "Ann was here" in b and "Ann was here" in anon
+        # each one's own controls: ann edits her comment, ben moderates, visitors sign in
+        assert 'action="/comments/' in a and "/edit" in a and "Moderation" not in a
+        assert "Moderation" in b and "Hide paper from feeds" in b and "/edit" not in b
+        assert "Sign in</a> to comment" in anon and 'class="comment-form' not in anon
+        assert 'id="save-form"' in a and 'id="save-form"' in b and 'id="save-form"' not in anon
+        for page, c in ((a, ann), (b, ben)):  # forms carry the member's own token
+            assert set(re.findall(rf'name="{FIELD}" value="([0-9a-f]+)"', page)) == {
+                _token_of(c)}
+        assert "\ue000" not in a + b + anon
+    assert len(calls) == renders + 1  # one render after the comment's new version, shared
+
+
+def _token_of(c: TestClient) -> str:
+    return token(c.get("/submit").text)
+
+
+def test_page_cache_holds_at_most_its_budget_of_html() -> None:
+    """Every distinct search is an entry of ~110 kB: the cache is bounded by what it holds,
+    not only by its number of entries (a crawler's distinct queries cannot fill a worker)."""
+    from paperfeed.web.pages.cache import Entry, PageCache, entry_chars
+
+    cache = PageCache(ttl=60, max_entries=100, max_chars=10_000)
+    page = Entry(pieces=["x" * 1_000], paper_ids={}, members_ok=True)
+    assert entry_chars(page) == 2_000  # the pieces and the anonymous copy
+    for k in range(20):
+        cache.put((f"/search?q={k}", "", 1), page)
+        cache.put((f"/search?q={k}", "", 1), page)  # the same key again: counted once
+        assert cache.chars <= 10_000
+    assert cache.chars == 10_000
+    assert cache.get(("/search?q=19", "", 1)) is page and cache.get(("/search?q=0", "", 1)) is None
+    cache.put(("/huge", "", 1), Entry(pieces=["x" * 6_000], paper_ids={}, members_ok=True))
+    assert cache.get(("/huge", "", 1)) is None and cache.chars == 10_000  # too big: not kept
+    cache.clear()
+    assert cache.chars == 0
+
+
+def test_api_response_cache_holds_at_most_its_budget_of_bytes() -> None:
+    from paperfeed.web.api.json import ResponseCache
+
+    cache = ResponseCache(ttl=60, max_entries=100, max_bytes=1_000)
+    for k in range(10):
+        cache.get_or_build(("day", k), lambda: "x" * 298)  # 300 bytes of JSON
+    assert [cache.get(("day", k)) is not None for k in range(10)] == [False] * 7 + [True] * 3
+
+
+def test_member_parts_are_passed_every_variable_they_use(settings) -> None:
+    """A `member_part` renders its template apart from the page, seeing only what the page
+    passes it (and globals): a variable the page has but does not pass renders as nothing
+    (the paper page's Hugging Face comment note was lost that way once)."""
+    from jinja2 import meta
+
+    from paperfeed.web.templating import TEMPLATES_DIR, make_templates
+
+    env = make_templates(settings).env
+    page = (TEMPLATES_DIR / "paper.html").read_text()
+    calls = re.findall(r'member_part\(request, "([^"]+)"([^)]*)\)', page)
+    assert len(calls) == 3
+    for name, kwargs in calls:
+        passed = set(re.findall(r"(\w+)=", kwargs)) | {"request"}
+        source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
+        used = meta.find_undeclared_variables(env.parse(source))
+        own = set(re.findall(r"{%-?\s*set (\w+)", source))  # set inside an {% if %}
+        assert used - passed - own - set(env.globals) == set(), name

@@ -37,10 +37,15 @@ def body_response(
 class ResponseCache:
     """A bounded TTL cache of serialized bodies, keyed by the normalized query."""
 
-    def __init__(self, *, ttl: float, max_entries: int = 512) -> None:
+    def __init__(self, *, ttl: float, max_entries: int = 512,
+                 max_bytes: int = 16 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        # bodies are ~100 kB (a day of 50 papers): 512 distinct queries (a crawler varying
+        # the parameters) would otherwise keep ~50 MB per worker
+        self.max_bytes = max_bytes
         self._items: OrderedDict[tuple[Any, ...], tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
@@ -65,13 +70,20 @@ class ResponseCache:
                 self._items.move_to_end(key)
                 return hit[1]
         body = orjson.dumps(build())
+        if len(body) > self.max_bytes:
+            return body
         with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
             self._items[key] = (now + self.ttl, body)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            self._bytes += len(body)
+            while len(self._items) > self.max_entries or self._bytes > self.max_bytes:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
         return body
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bytes = 0

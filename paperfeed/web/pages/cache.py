@@ -104,14 +104,27 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-class PageCache:
-    """Bounded TTL cache of recorded pages; key = (path, query, content version)."""
+def entry_chars(entry: Entry) -> int:
+    """What an entry holds, in characters of HTML: its pieces, and once more for the page
+    assembled for anonymous visitors (`Entry.anonymous`, kept beside them)."""
+    return 2 * sum(len(p) for p in entry.pieces if isinstance(p, str))
 
-    def __init__(self, *, ttl: float, max_entries: int = 512) -> None:
+
+class PageCache:
+    """Bounded TTL cache of recorded pages; key = (path, query, content version).
+
+    Bounded by entries and by the HTML they hold: a search page is ~110 kB (twice that with
+    its anonymous copy) and every distinct query is an entry, so 512 of them held ~110 MB
+    per worker (bench/pages.py --memory); `max_chars` keeps the hottest pages within ~32 MB."""
+
+    def __init__(self, *, ttl: float, max_entries: int = 512,
+                 max_chars: int = 32 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
+        self.max_chars = max_chars
         self.poll = VERSION_POLL
         self._items: OrderedDict[tuple[Any, ...], tuple[float, Entry]] = OrderedDict()
+        self._chars = 0
         self._lock = threading.Lock()
         self._version: tuple[float, int] = (0.0, 0)  # (monotonic time read, value)
         # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
@@ -128,17 +141,30 @@ class PageCache:
             return hit[1]
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
+        size = entry_chars(entry)
+        if size > self.max_chars:
+            return
         with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._chars -= entry_chars(old[1])
             self._items[key] = (time.monotonic() + self.ttl, entry)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
+            self._chars += size
+            while len(self._items) > self.max_entries or self._chars > self.max_chars:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._chars -= entry_chars(dropped)
+
+    @property
+    def chars(self) -> int:
+        """Characters of HTML held (see entry_chars)."""
+        return self._chars
 
     def clear(self) -> None:
         """Drop every entry and re-read the content version on the next request (after a
         write in this worker; the version already keeps other workers right)."""
         with self._lock:
             self._items.clear()
+            self._chars = 0
             self._version = (0.0, self._version[1])
         for other in self.linked:
             other.clear()
