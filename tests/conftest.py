@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
@@ -20,6 +21,11 @@ from paperfeed.web.app import create_app
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# Property tests check behaviour, not speed: no per-example deadline (on a loaded CI machine a
+# first example taking 300 ms made hypothesis report "unreliable timings" as a failure).
+hypothesis_settings.register_profile("paperfeed", deadline=None)
+hypothesis_settings.load_profile("paperfeed")
 
 
 def shared_data(relative: str) -> Path:

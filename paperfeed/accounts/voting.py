@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -32,9 +34,13 @@ class VoteResult:
 
 def set_vote(
     engine: Engine, settings: Settings, member: Member, paper_id: str, *, up: bool, ip: str,
-    now: datetime,
+    now: datetime, later: Callable[..., Any] | None = None,
 ) -> VoteResult:
-    """Add (`up`) or withdraw the member's upvote; idempotent either way."""
+    """Add (`up`) or withdraw the member's upvote; idempotent either way.
+
+    `later(func, *args, **kwargs)`, when given (a web route's `BackgroundTasks.add_task`),
+    runs the "for you" refit after the response: a worker's first refit loads shared inputs,
+    and the member should not wait for it to see their vote counted."""
     pid = normalize_arxiv_id(paper_id)
     require_active(member)
     # One write transaction: the rate-limit counters and the vote commit together.
@@ -52,5 +58,8 @@ def set_vote(
     if changed:
         from paperfeed.recommend.service import member_acted
 
-        member_acted(engine, settings, member.id, now=now)  # "for you" learns from the vote
+        if later is not None:
+            later(member_acted, engine, settings, member.id, now=now)
+        else:
+            member_acted(engine, settings, member.id, now=now)  # "for you" learns from it
     return VoteResult(pid, up, changed, count, count + int(paper["upstream_upvotes"] or 0))

@@ -72,7 +72,7 @@ def test_quick_start_in_a_browser(page: Any, demo_server: DemoServer, shots: Pat
     # (a locator assertion, not wait_for_function: the site's CSP forbids the eval it needs)
     from playwright.sync_api import expect
 
-    expect(page.locator(selector).first).to_have_text(str(before + 1))
+    expect(page.locator(selector).first).to_have_text(str(before + 1), timeout=30_000)
     page.reload()
     assert int(page.locator(selector).first.inner_text()) == before + 1
 

@@ -59,19 +59,21 @@ def api_submit(
 @router.post("/papers/{paper_id:path}/upvote", response_model=VoteOut)
 def api_upvote(
     paper_id: str, member: ApiUser, engine: EngineDep, settings: SettingsDep, now: Now,
-    ip: ClientIP,
+    ip: ClientIP, background: BackgroundTasks,
 ) -> dict[str, object]:
     """Upvote a paper (idempotent)."""
-    return voting.set_vote(engine, settings, member, paper_id, up=True, ip=ip, now=now).as_json()
+    return voting.set_vote(engine, settings, member, paper_id, up=True, ip=ip, now=now,
+                           later=background.add_task).as_json()
 
 
 @router.delete("/papers/{paper_id:path}/upvote", response_model=VoteOut)
 def api_unvote(
     paper_id: str, member: ApiUser, engine: EngineDep, settings: SettingsDep, now: Now,
-    ip: ClientIP,
+    ip: ClientIP, background: BackgroundTasks,
 ) -> dict[str, object]:
     """Withdraw an upvote (idempotent)."""
-    return voting.set_vote(engine, settings, member, paper_id, up=False, ip=ip, now=now).as_json()
+    return voting.set_vote(engine, settings, member, paper_id, up=False, ip=ip, now=now,
+                           later=background.add_task).as_json()
 
 
 @router.get("/whoami", response_model=WhoAmI)

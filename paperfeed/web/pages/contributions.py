@@ -36,9 +36,11 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
 @router.post("/papers/{paper_id:path}/upvote", dependencies=CSRF)
 def upvote_form(
     request: Request, paper_id: str, member: CurrentUser, engine: EngineDep,
-    settings: SettingsDep, now: Now, ip: ClientIP, vote: str = Form("1"), next: str = Form("/"),
+    settings: SettingsDep, now: Now, ip: ClientIP, background: BackgroundTasks,
+    vote: str = Form("1"), next: str = Form("/"),
 ) -> Response:
-    result = voting.set_vote(engine, settings, member, paper_id, up=vote != "0", ip=ip, now=now)
+    result = voting.set_vote(engine, settings, member, paper_id, up=vote != "0", ip=ip, now=now,
+                             later=background.add_task)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(result.as_json())
     target = safe_next(next)
