@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from paperfeed.cli.common import check_frequency, load_settings, ready_engine
-from paperfeed.digests.editions import current_edition, parse_edition, scheduled_edition
-from paperfeed.models import utcnow
+from paperfeed.cli.common import check_frequency, edition_to_send, load_settings, ready_engine
 
 app = typer.Typer(
     help="Saved-search alerts: match new papers, send alert emails, list saved searches.",
@@ -48,19 +46,13 @@ def send(
     from paperfeed.alerts.send import send_alerts
 
     settings = load_settings()
-    now = utcnow()
-    if edition:
-        target = parse_edition(edition, frequency)
-    else:
-        scheduled = scheduled_edition(frequency, now, settings.timezone)
-        if scheduled is None:
-            label = current_edition(frequency, now, settings.timezone).label
-            typer.echo(
-                f"edition {label} falls on a weekend: daily alerts go out on weekdays only "
-                "(matches wait for Monday; pass --edition to send now)"
-            )
-            return
-        target = scheduled
+    target = edition_to_send(
+        frequency, edition, settings,
+        weekend_note="daily alerts go out on weekdays only (matches wait for Monday; pass "
+        "--edition to send now)",
+    )
+    if target is None:
+        return
     engine = ready_engine(settings)
     match_new_papers(engine, settings)  # nothing stored since the last ingest is left out
     typer.echo(send_alerts(engine, settings, target).line())

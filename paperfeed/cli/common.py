@@ -10,6 +10,7 @@ else the default data directory; but while no instance exists there and the demo
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
 from sqlalchemy import Engine
@@ -18,6 +19,9 @@ from paperfeed import baseurl
 from paperfeed.config import Settings, default_data_dir, demo_data_dir
 from paperfeed.errors import SchemaOutOfDate
 from paperfeed.storage.db import check_schema, connect, has_schema, missing_database
+
+if TYPE_CHECKING:
+    from paperfeed.digests.editions import Edition
 
 DB_FILE = "paperfeed.db"
 
@@ -79,3 +83,22 @@ def check_frequency(value: str) -> str:
     if value not in FREQUENCIES:
         raise typer.BadParameter("must be daily or weekly")
     return value
+
+
+def edition_to_send(
+    frequency: str, edition: str | None, settings: Settings, *, weekend_note: str
+) -> Edition | None:
+    """The edition `digest send` / `alerts send` work on: the one named by `--edition`, else the
+    current scheduled one; on a weekend (daily editions go out on weekdays) None, after echoing
+    "edition LABEL falls on a weekend: " + `weekend_note`."""
+    from paperfeed.digests.editions import current_edition, parse_edition, scheduled_edition
+    from paperfeed.models import utcnow
+
+    if edition:
+        return parse_edition(edition, frequency)
+    now = utcnow()
+    scheduled = scheduled_edition(frequency, now, settings.timezone)
+    if scheduled is None:
+        label = current_edition(frequency, now, settings.timezone).label
+        typer.echo(f"edition {label} falls on a weekend: {weekend_note}")
+    return scheduled

@@ -11,13 +11,7 @@ from pathlib import Path
 
 import typer
 
-from paperfeed.cli.common import check_frequency, load_settings, ready_engine
-from paperfeed.digests.editions import (
-    current_edition,
-    parse_edition,
-    scheduled_edition,
-)
-from paperfeed.models import utcnow
+from paperfeed.cli.common import check_frequency, edition_to_send, load_settings, ready_engine
 
 app = typer.Typer(help="Email digests: send an edition, preview it.", no_args_is_help=True)
 
@@ -41,19 +35,12 @@ def send(
     from paperfeed.storage import subscriptions as sstore
 
     settings = load_settings()
-    now = utcnow()
-    if edition:
-        target = parse_edition(edition, frequency)
-    else:
-        scheduled = scheduled_edition(frequency, now, settings.timezone)
-        if scheduled is None:
-            label = current_edition(frequency, now, settings.timezone).label
-            typer.echo(
-                f"edition {label} falls on a weekend: daily digests go out on weekdays "
-                "only (pass --edition to send it anyway)"
-            )
-            return
-        target = scheduled
+    target = edition_to_send(
+        frequency, edition, settings,
+        weekend_note="daily digests go out on weekdays only (pass --edition to send it anyway)",
+    )
+    if target is None:
+        return
     engine = ready_engine(settings)
     with engine.connect() as conn:
         total = sstore.count_confirmed(conn, frequency)
