@@ -19,7 +19,7 @@ from paperfeed.accounts.signin import SESSION_COOKIE, start_session
 from paperfeed.models import utcnow
 from paperfeed.web.app import create_app
 from tests.recommend.conftest import Demo
-from tests.web.test_browser_home import ARGS, CHROMIUM
+from tests.web.test_browser_home import launch_chromium
 
 pytestmark = pytest.mark.browser
 SHOT_DIR = os.environ.get("PAPERFEED_SCREENSHOT_DIR")
@@ -27,15 +27,7 @@ SHOT_DIR = os.environ.get("PAPERFEED_SCREENSHOT_DIR")
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture

@@ -18,12 +18,11 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-DAY_FILE = FIXTURES / "hf" / "2025-06-16.json"  # a real /api/daily_papers?date=2025-06-16
-TITLE = "Aligned Novel View Image and Geometry Synthesis via Cross-modal Attention Instillation"
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
+def launch_chromium() -> Iterator[object]:
+    """Debian's Chromium through Playwright, closed afterwards; skips the test with the reason
+    when either is missing. Every browser test's `browser` fixture yields from this."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -33,6 +32,13 @@ def browser() -> Iterator[object]:
             yield b
         finally:
             b.close()
+DAY_FILE = FIXTURES / "hf" / "2025-06-16.json"  # a real /api/daily_papers?date=2025-06-16
+TITLE = "Aligned Novel View Image and Geometry Synthesis via Cross-modal Attention Instillation"
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    yield from launch_chromium()
 
 
 @pytest.fixture

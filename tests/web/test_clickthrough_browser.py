@@ -18,11 +18,9 @@ from paperfeed.config import Settings
 from paperfeed.models import utcnow
 from tests.feed_factories import feature, paper
 from tests.members_support import add_member
+from tests.web.test_browser_home import launch_chromium
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAPER = "2506.01234"
 MEMBER_PAGES = ["/", f"/papers/{PAPER}", "/settings", "/collections", "/alerts", "/submit",
                 "/for-you", "/for-you/start", "/search?q=attention", "/organizations",
@@ -31,15 +29,7 @@ MEMBER_PAGES = ["/", f"/papers/{PAPER}", "/settings", "/collections", "/alerts",
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from paperfeed.sources.hf_daily import import_path
 from paperfeed.storage import users
 from paperfeed.storage.db import write
 from tests.conftest import FIXTURES
-from tests.web.test_browser_home import ARGS, CHROMIUM, DAY_FILE
+from tests.web.test_browser_home import DAY_FILE, launch_chromium
 
 pytestmark = pytest.mark.browser
 DAY = "/papers/date/2025-06-16"
@@ -32,15 +32,7 @@ SHOT_DIR = os.environ.get("PAPERFEED_SCREENSHOT_DIR")
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture

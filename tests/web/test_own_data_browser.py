@@ -21,7 +21,7 @@ from paperfeed.storage.papers import add_featured
 from paperfeed.storage.schema import users, votes
 from tests.members_support import Inbox, add_paper, smtp  # noqa: F401 - fixture
 from tests.web.conftest import live_server  # noqa: F401 - fixture
-from tests.web.test_browser_home import ARGS, CHROMIUM
+from tests.web.test_browser_home import launch_chromium
 
 pytestmark = pytest.mark.browser
 PAPER = "2506.01234"
@@ -39,15 +39,7 @@ def settings(tmp_path: Path, smtp: tuple[Inbox, int]) -> Settings:  # noqa: F811
 
 @pytest.fixture
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch_chromium()
 
 
 def test_member_flows_work_with_the_new_cookies_and_csp(

@@ -16,11 +16,9 @@ from paperfeed.sources.hf_daily import import_path
 from tests.conftest import FIXTURES
 from tests.feed_factories import feature, paper
 from tests.members_support import add_member
+from tests.web.test_browser_home import launch_chromium
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DAY = date(2026, 8, 20)
 # Real arXiv titles with math (from the arXiv cs sample in ../shared/data).
 MATH_TITLES = {
@@ -34,15 +32,7 @@ MATH_TITLES = {
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture
