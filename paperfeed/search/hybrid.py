@@ -62,6 +62,9 @@ class HybridParams:
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
     depth: int = 100  # candidates taken from each side before fusion
+    # Share of the posting cap (`search_posting_cap`) the keyword side may rank beside the
+    # semantic side; keywords answering alone get the whole cap (bench/README.md, 1M).
+    hybrid_cap_share: float = 1.0
     keyword: KeywordParams = field(default_factory=KeywordParams)
     # Similarity floors (None: the setting, else the model's calibrated value): a query whose
     # nearest paper is below `query_floor` finds nothing by meaning; otherwise papers found only
@@ -294,9 +297,11 @@ class SearchService:
                  alone: bool) -> tuple[list[KeywordHit], bool]:
         """The keyword side under the posting cap: beside the semantic side, commoner words are
         dropped to fit it; `alone` (keyword mode, or no model), the scan also stops there."""
+        cap = self.posting_cap()
+        if not alone:
+            cap = int(cap * self.params.hybrid_cap_share)
         return keyword_search(self.backend, query, scope, limit=depth,
-                              params=self.params.keyword, posting_cap=self.posting_cap(),
-                              alone=alone)
+                              params=self.params.keyword, posting_cap=cap, alone=alone)
 
     def _semantic(self, query: Query, scope: SearchFilters, k: int
                   ) -> tuple[list[tuple[str, float]], np.ndarray] | None:

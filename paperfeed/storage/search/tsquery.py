@@ -93,23 +93,25 @@ def _scanned_hits(
     scan_limit: int,
 ) -> KeywordHits:
     """ts_rank reads each matching paper's tsvector, so ranking costs per match: rank only the
-    newest (by id) `scan_limit` matches passing the filters, then keep the best `limit`. One
-    more is read so a cut is known (`n` > the limit); that oldest one is left out."""
+    newest (by id) `scan_limit` matches passing the filters, then keep the best `limit`. The
+    scan carries ids only (the tsvectors are read for the kept rows); one more is read so a cut
+    is known (`n` > the limit), and that oldest one is left out."""
     cap = max(0, scan_limit)
     scan = (
-        select(papers.c.id, papers.c.title, _VECTOR.label("v"))
+        select(papers.c.id)
         .where(_VECTOR.op("@@")(tsq), *filter_clauses(conn, filters))
         .order_by(papers.c.id.desc())
         .limit(cap + 1)
         .subquery("scan")
     )
-    counted = select(scan, func.count().over().label("n"),
+    counted = select(scan.c.id, func.count().over().label("n"),
                      func.min(scan.c.id).over().label("m")).subquery("counted")
-    rank = func.ts_rank(weights, counted.c.v, tsq)
+    rank = func.ts_rank(weights, _VECTOR, tsq)
     stmt = (
-        select(counted.c.id, rank.label("score"), counted.c.title, counted.c.n)
+        select(papers.c.id, rank.label("score"), papers.c.title, counted.c.n)
+        .select_from(counted.join(papers, papers.c.id == counted.c.id))
         .where(or_(counted.c.n <= cap, counted.c.id != counted.c.m))
-        .order_by(rank.desc(), counted.c.id)
+        .order_by(rank.desc(), papers.c.id)
         .limit(limit)
     )
     rows = conn.execute(stmt).all()
