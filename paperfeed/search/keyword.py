@@ -96,8 +96,8 @@ def plan(
         words = select_terms(words, stats.docs, stats.papers, params)
         if posting_cap is not None:
             kept = within_cap(words, stats.docs, posting_cap)
-            capped = len(kept) < len(words)
-            if kept or not alone:
+            if kept or not alone:  # else every chosen word goes; the scan limit bounds it
+                capped = len(kept) < len(words)
                 words = kept
     pairs = tuple(keyword_bigrams(query)) if params.bigrams else ()
     request = KeywordRequest(
