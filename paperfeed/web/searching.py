@@ -184,18 +184,15 @@ def items_for(
     hits = result.hits if hits is None else hits
     rows = papers_by_ids(conn, [h.paper_id for h in hits])
     local_comments = comment_counts(conn, list(rows))
-    marks = highlighter(result.query, stemmer_for(conn))
-    marks.prime(t for row in rows.values() for t in (str(row["title"]), str(row["abstract"])))
+    shown = [(hit, row) for hit in hits if (row := rows.get(hit.paper_id)) is not None]
+    texts = [" ".join(str(row[col]).split()) for _, row in shown for col in ("title", "abstract")]
+    spans = highlighter(result.query, stemmer_for(conn)).spans_many(texts)
     items: list[SearchItem] = []
-    for hit in hits:
-        row = rows.get(hit.paper_id)
-        if row is None:
-            continue
-        title_text = " ".join(str(row["title"]).split())
-        title = texmath.marked_html(title_text, marks.spans(title_text), source=source)
-        abstract_text = " ".join(str(row["abstract"]).split())
+    for n, (hit, row) in enumerate(shown):
+        title_text, abstract_text = texts[2 * n], texts[2 * n + 1]
+        title = texmath.marked_html(title_text, spans[2 * n], source=source)
         abstract, found = texmath.marked_snippet(
-            abstract_text, marks.spans(abstract_text), width=width, source=source
+            abstract_text, spans[2 * n + 1], width=width, source=source
         )
         items.append(
             SearchItem(
