@@ -25,9 +25,11 @@ from sqlalchemy.engine import RowMapping
 
 from paperfeed.errors import BadRequest
 from paperfeed.storage.catalog import comment_counts, featured_facts, list_papers_page
-from paperfeed.web.api.json import json_response
+from paperfeed.storage.search import SearchFilters
+from paperfeed.web.api.json import ResponseCache, body_response, json_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import daily_entry_json
+from paperfeed.web.pages.cache import page_cache
 from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter(tags=["search"])
@@ -69,16 +71,35 @@ def search_papers(
     if not q.strip() and not filters.active:
         with request.app.state.engine.connect() as conn:
             return json_response(_entries(conn, list_papers_page(conn, after=None, limit=limit)))
+    version = page_cache(request).version(request, fresh=False)
+    return body_response(_cache(request).get_or_build(
+        (q, filters, limit, version), lambda: _build(request, q, filters, limit)
+    ))
+
+
+def _cache(request: Request) -> ResponseCache:
+    """Serialized answers of identical searches within `api_cache_seconds`, per worker, keyed
+    by the content version (and cleared with the page cache after a write in this worker):
+    a repeated query costs a dictionary lookup, not rows, highlighting and JSON."""
+    state = request.app.state
+    cache: ResponseCache | None = getattr(state, "search_api_cache", None)
+    if cache is None:
+        cache = state.search_api_cache = ResponseCache(ttl=state.settings.api_cache_seconds)
+        page_cache(request).linked.append(cache)
+    return cache
+
+
+def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> list[dict[str, Any]]:
     result = shared_search(request, q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
-        items = items_for(conn, result, source=True)
+        items = items_for(conn, result, source=True, comments=False)
         body = _entries(conn, [item.row for item in items])
     for entry, item in zip(body, items, strict=True):
         if item.highlighted_title:
             entry["highlightedTitle"] = str(item.title)
         if item.highlighted_abstract:
             entry["highlightedSummary"] = str(item.abstract)
-    return json_response(body)
+    return body
 
 
 def _entries(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
