@@ -9,7 +9,9 @@ wrapped in `<mark>`, present only when a query word occurs. Math stays TeX sourc
 formula (`<mark>$\\log n$</mark>`), so a client's own KaTeX/MathJax can still typeset it.
 Without a query (and without a filter) the answer is the newest papers of the catalog, as
 `list_papers()` expects. `q` is limited to 250 characters (400 beyond), `limit`
-to 1..120, as on huggingface.co. Registered before `papers` so `{paper_id}` does not shadow it.
+to 1..120, as on huggingface.co. A response whose keyword ranking was limited (very common
+words; the `search_posting_cap` setting) carries `X-Results-Limited: true`. Registered before
+`papers` so `{paper_id}` does not shadow it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
@@ -34,6 +37,9 @@ from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter(tags=["search"])
 MAX_Q = 250
+# Set when keywords answered alone under the posting cap (very common words left out, or only
+# the newest of their matches ranked); the page shows the same as a note.
+LIMITED_HEADER = "X-Results-Limited"
 
 
 class SearchItemBody(DailyPaper):
@@ -72,9 +78,14 @@ def search_papers(
         with request.app.state.engine.connect() as conn:
             return json_response(_entries(conn, list_papers_page(conn, after=None, limit=limit)))
     version = page_cache(request).version(request, fresh=False)
-    return body_response(_cache(request).get_or_build(
+    flagged = _cache(request).get_or_make(
         (q, filters, limit, version), lambda: _build(request, q, filters, limit)
-    ))
+    )
+    # the cached bytes: one byte for "results limited", then the body
+    response = body_response(flagged[1:])
+    if flagged[:1] == b"1":  # a header, so the body keeps huggingface.co's shape (a bare list)
+        response.headers[LIMITED_HEADER] = "true"
+    return response
 
 
 def _cache(request: Request) -> ResponseCache:
@@ -89,7 +100,15 @@ def _cache(request: Request) -> ResponseCache:
     return cache
 
 
-def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> list[dict[str, Any]]:
+def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> bytes:
+    """The search's answer as cached: b"1" or b"0" (results limited) and the JSON body."""
+    body, limited = _answer(request, q, filters, limit)
+    return (b"1" if limited else b"0") + orjson.dumps(body)
+
+
+def _answer(
+    request: Request, q: str, filters: SearchFilters, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
     result = shared_search(request, q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
         items = items_for(conn, result, source=True, comments=False)
@@ -99,7 +118,7 @@ def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> list
             entry["highlightedTitle"] = str(item.title)
         if item.highlighted_abstract:
             entry["highlightedSummary"] = str(item.abstract)
-    return body
+    return body, bool(result.limited)
 
 
 def _entries(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
