@@ -107,3 +107,26 @@ def test_identical_api_searches_share_one_answer_until_a_vote(client, engine, se
     client.app.state.page_cache.poll = 0.0
     after = client.get("/api/papers/search", params={"q": "graph"})
     assert after.json()[0]["paper"]["upvotes"] == 3 and len(built) == 3
+
+
+def test_a_cached_search_answer_keeps_the_limited_header(client, engine, monkeypatch):
+    from paperfeed.web.api import search as api_search
+
+    feature(engine, [paper("2506.00001", title="Graph networks")], date(2025, 6, 16))
+    real = api_search._answer
+    answers: list[int] = []
+
+    def limited(*a, **k):  # type: ignore[no-untyped-def]
+        body, _ = real(*a, **k)
+        answers.append(1)
+        return body, True
+
+    monkeypatch.setattr(api_search, "_answer", limited)
+    from paperfeed.web.api.json import ResponseCache
+
+    client.app.state.search_api_cache = ResponseCache(ttl=3600)  # not 5 s: a loaded machine
+    for _ in range(2):
+        r = client.get("/api/papers/search", params={"q": "graph limited"})
+        assert r.headers.get(api_search.LIMITED_HEADER) == "true"
+        assert r.json()[0]["paper"]["id"] == "2506.00001"
+    assert len(answers) == 1

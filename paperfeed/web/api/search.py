@@ -95,7 +95,11 @@ def _cache(request: Request) -> ResponseCache:
     state = request.app.state
     cache: ResponseCache | None = getattr(state, "search_api_cache", None)
     if cache is None:
-        cache = state.search_api_cache = ResponseCache(ttl=state.settings.api_cache_seconds)
+        # ~200 kB per answer of 50: repeats come within seconds (a reload, a client paging),
+        # so a few MB hold them; distinct queries would only grow the worker (issue 11's RSS)
+        cache = state.search_api_cache = ResponseCache(
+            ttl=state.settings.api_cache_seconds, max_entries=64, max_bytes=4 * 1024 * 1024
+        )
         page_cache(request).linked.append(cache)
     return cache
 
