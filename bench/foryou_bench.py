@@ -27,7 +27,10 @@ database server's CPU is not in it on PostgreSQL):
 - day: `Recommender.rank` over one of 10 real featured days (20-99 papers), each member 5 of
   them; `day_first` is a day's first ranking in the process (its papers' sparse features
   computed, then cached for every other member), `day` the others;
-- catalog: `Recommender.rank_catalog(k=50)` (vector index nearest + rescoring);
+- catalog: `Recommender.rank_catalog(k=50)` (vector index nearest + rescoring without the
+  keyword part, as served), three times per member; then `catalog50_with_keywords`, the same
+  with the keyword part put back (`keywords=True`, the ranking before 2026-11-30), for an A/B
+  in one run;
 - storage: bytes of the stored profile rows (weights + keyword and author profiles + anchors).
 Run with OPENBLAS_NUM_THREADS=1, as the web workers do (docs/architecture.md).
 """
@@ -172,7 +175,7 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
                                                                    replace=False)]
     real = [pid for items in lists.values() for pid, _ in items]
     rng = np.random.default_rng(1)
-    fit, day, first_day, cat = Timer(), Timer(), Timer(), Timer()
+    fit, day, first_day, cat, cat_kw = Timer(), Timer(), Timer(), Timer(), Timer()
     ranked: set[date] = set()
     now = utcnow()
     people = []
@@ -199,11 +202,13 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
             timer(lambda m=member, ids=ids: rec.rank(m.id, ids))
         for _ in range(3):
             cat(lambda m=member: rec.rank_catalog(m.id, 50))
+        for _ in range(3):  # A/B in the same run: the ranking with the keyword part put back
+            cat_kw(lambda m=member: rec.rank_catalog(m.id, 50, keywords=True))
     with engine.connect() as conn:
         n, total = store.profile_sizes(conn)
     engine.dispose()
     out = {**fit.figures("fit"), **day.figures("day"), **first_day.figures("day_first"),
-           **cat.figures("catalog50"),
+           **cat.figures("catalog50"), **cat_kw.figures("catalog50_with_keywords"),
            "profiles": n, "profile_bytes_mean": total / max(1, n),
            "profiles_100k_mb": total / max(1, n) * 100_000 / 1e6}
     out["papers"] = papers

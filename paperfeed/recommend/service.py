@@ -373,11 +373,12 @@ class Recommender:
     def rank_catalog(
         self, user_id: int, k: int, *, exclude_seen: bool = True,
         profile: store.StoredProfile | None = None, filters: Any = None,
-        keywords: bool = CATALOG_KEYWORDS,
+        keywords: bool = CATALOG_KEYWORDS, within: Sequence[str] | None = None,
     ) -> Ranking:
         """The member's top `k` of the whole catalog: the vector index's nearest papers to the
         member's weights (never a scan), rescored with the nearest-positive and author parts.
-        Papers the member already acted on are left out.
+        Papers the member already acted on are left out; with `within`, only those papers
+        are ranked (an arXiv-only digest's new papers).
 
         The keyword part is left out here (`keywords=True` puts it back, for the evaluation):
         it needs the tf-idf vectors of `CATALOG_POOL` x k candidates, most of them papers no
@@ -394,7 +395,7 @@ class Recommender:
             with self.engine.connect() as conn:
                 exclude = {s.paper_id for s in store.member_signals(conn, user_id, limit=500)}
         hits = self.neighbours.nearest(profile.weights, max(k, 1) * CATALOG_POOL,
-                                       filters=filters, exclude=exclude)
+                                       filters=filters, ids=within, exclude=exclude)
         ids = [pid for pid, _ in hits]
         if not ids:
             return Ranking(version=profile.version)
