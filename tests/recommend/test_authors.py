@@ -36,9 +36,9 @@ def test_profile_counts_only_authors_on_two_liked_papers() -> None:
     space = au.AuthorSpace([["ada", "bob"], ["ada", "cy"], ["dee"], ["eve"]] * 10)
     prof = au.profile(space, [["ada", "bob"], ["ada", "cy"], ["dee"]])
     assert set(prof) == {"ada"}  # bob, cy and dee are on one liked paper each
-    # 2 of 3 liked papers: the share the evidence supports (95% Wilson lower bound), not 2/3
-    assert abs(prof["ada"] - au.wilson_lower(2 / 3, 3) * space.rarity("ada")) < 1e-6
-    assert 0.2 < au.wilson_lower(2 / 3, 3) < 0.21
+    # 2 of 3 liked papers: the share the evidence supports, not 2/3
+    assert abs(prof["ada"] - au.evidence(2 / 3, 3, 2) * space.rarity("ada")) < 1e-6
+    assert 0.2 < au.wilson_lower(2 / 3, 3) < 0.21 and 0.06 < au.evidence(2 / 3, 3, 2) < 0.07
     assert au.profile(space, [["ada", "bob"]]) == {}  # one paper makes no favourite
     many = [f"author {i}" for i in range(40)]
     scores = au.scores(prof, [["zed", "ada"], ["zed"], [], [*many, "ada"]])
