@@ -94,6 +94,7 @@ _SCORE = (
     " :bm25_ta * width_bucket(ts_rank('{0,0,0,1}', m.v, i.q)::float8, :bm25_th)"
     " + :bm25_ab * width_bucket(ts_rank('{0,0,1,1}', m.v, i.q)::float8, :bm25_th)"
     " + :bm25_b * width_bucket(ts_rank('{0,1,1,1}', m.v, i.q)::float8, :bm25_th)"
+    " WHEN NOT m.v @@ i.q THEN 0"  # (cheap) before copying the vector per field
     " ELSE :bm25_t * (ts_filter(m.v, '{a}') @@ i.q)::int"
     " + :bm25_a * (ts_filter(m.v, '{b}') @@ i.q)::int"
     " + :bm25_b * (ts_filter(m.v, '{c}') @@ i.q)::int END))), 0.0)"

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, literal_column, select
+from sqlalchemy import Connection, func, literal_column, select, text
 
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import CHUNK, SearchFilters, filter_clauses
@@ -132,6 +132,23 @@ def restrict(conn: Connection, request: KeywordRequest, ids: Sequence[str]) -> l
     return [i for i in ids if i in keep]
 
 
+SAMPLE_ROWS = 20_000  # papers read to estimate the average length of a larger catalog
+
+
+def average_length(conn: Connection, total: int) -> float:
+    """The catalog's average paper length in words (BM25's avgdl): exact up to 2 x SAMPLE_ROWS
+    papers, else estimated from a sample of about SAMPLE_ROWS (whole pages, so a 1M-paper
+    catalog is not read end to end for it)."""
+    if total > 2 * SAMPLE_ROWS:
+        share = 100.0 * SAMPLE_ROWS / total
+        value = conn.execute(text(
+            f"SELECT avg(search_length) FROM papers TABLESAMPLE SYSTEM ({share:.6f}) "
+            "REPEATABLE (7)")).scalar_one()
+        if value:
+            return float(value)
+    return float(conn.execute(select(func.avg(_LENGTH)).select_from(papers)).scalar_one() or 0)
+
+
 class DocCounts:
     """Per-process cache of how many papers hold each query item (counted on the GIN index) and
     of the catalog's size and average length: they choose the words to send and weigh them in
@@ -141,7 +158,8 @@ class DocCounts:
         self.ttl = ttl
         self.max_entries = max_entries
         self._items: dict[tuple[str, str], tuple[float, int]] = {}
-        self._totals: tuple[float, int, float] | None = None  # (expires, papers, avgdl)
+        self._papers: tuple[float, int] | None = None  # (expires, papers)
+        self._avgdl: tuple[float, float] | None = None  # (expires, average length in words)
         self._lock = threading.Lock()
 
     def corpus(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> Corpus:
@@ -156,23 +174,25 @@ class DocCounts:
                     docs[key] = hit[1]
                 else:
                     missing.append(key)
-            totals = self._totals
+            papers_hit, avgdl_hit = self._papers, self._avgdl
         fresh: dict[tuple[str, str], int] = {}
         for key in missing:
             fresh[key] = int(conn.execute(
                 select(func.count()).select_from(papers).where(_VECTOR.op("@@")(_tsq(*key)))
             ).scalar_one())
-        if totals is None or totals[0] <= now:
-            row = conn.execute(select(func.count(), func.avg(_LENGTH)).select_from(papers)).one()
-            totals = (now + min(self.ttl, 60.0), int(row[0]), float(row[1] or 0.0))
+        if papers_hit is None or papers_hit[0] <= now:
+            total = int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
+            papers_hit = (now + min(self.ttl, 60.0), total)
+        if avgdl_hit is None or avgdl_hit[0] <= now:
+            avgdl_hit = (now + self.ttl, average_length(conn, papers_hit[1]))
         with self._lock:
             if len(self._items) + len(fresh) > self.max_entries:
                 self._items.clear()
             for key, n in fresh.items():
                 self._items[key] = (now + self.ttl, n)
-            self._totals = totals
+            self._papers, self._avgdl = papers_hit, avgdl_hit
         docs.update(fresh)
-        return Corpus(papers=totals[1], avgdl=totals[2], docs=docs)
+        return Corpus(papers=papers_hit[1], avgdl=avgdl_hit[1], docs=docs)
 
     def term_stats(self, conn: Connection, words: Sequence[str]) -> TermStats:
         corpus = self.corpus(conn, [(WORD, w) for w in words])
