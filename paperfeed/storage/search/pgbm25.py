@@ -10,23 +10,26 @@ with k1 = 1.2, b = 0.75, idf(q) = ln((N - n(q) + 0.5) / (n(q) + 0.5)) (1e-6 when
 f_i the occurrences of q_i in D weighted by field (title 3, authors 2, abstract 1), |D| the
 document's length in words and avgdl the catalog's average.
 
-- n(q), N and avgdl come from the backend's per-process cache (`tsquery.DocCounts`): counted on
-  the GIN index, a few minutes stale at most, exactly as stale counts shift FTS5's nothing.
+- n(q) and N come from the backend's per-process cache (`tsquery.DocCounts`, counted on the
+  GIN index, at most 10 minutes stale, as FTS5's counts are as of its last refresh), avgdl
+  too (sampled on large catalogs).
 - |D| is `papers.search_length` (migration 0015: a generated column, the word positions of
-  title + authors + abstract).
+  title + authors + abstract, stopwords included as FTS5 counts them).
 - f_i per field: PostgreSQL has no function returning how often a lexeme occurs in a tsvector,
-  but `ts_rank` of a one-lexeme query is a known function of that count. With weights w over
+  but `ts_rank` of a one-lexeme query is a known function of that count. With weights over
   the position labels (the tsvector labels title A, authors B, abstract C, in that order of
-  positions), ts_rank = sum_{j<m} 1/(j+1)^2 / (pi^2/6) when the m labelled occurrences with
-  weight 1 come first and the rest have weight 0 (`calc_rank_or` in tsrank.c). So weights
+  positions), ts_rank = sum_{j<m} 1/j^2 / (pi^2/6) when the m occurrences labelled with
+  weight 1 come first and the others have weight 0 (`calc_rank_or` in tsrank.c). So weights
   {A}, {A,B} and {A,B,C} give the counts in the title, in title + authors and in all fields,
   read back with `width_bucket` over the midpoints of that strictly increasing series (a
   lexeme keeps at most 256 positions). Items of several lexemes (phrases, words such as
-  "gpt-4") count 1 per field holding them, as `ts_filter(v, field) @@ q` says.
+  "gpt-4") count 1 per field holding them (`ts_filter(v, field) @@ q`).
 
-One statement: the matching papers (GIN) with each tsvector detoasted once (`v || ''`, in a
-subquery the planner keeps: every ts_rank would otherwise decompress it again), each item's
-weighted frequency, then the sum, best first (ties by id).
+One statement, one round trip: the items' tsqueries built once (a MATERIALIZED CTE over array
+parameters, so the SQL text is the same for every query), the matching papers (GIN, filters)
+with each tsvector detoasted once (`v || ''` in a subquery the planner keeps; each ts_rank
+would otherwise decompress it again), each paper's score as a subquery over the items, best
+first (ties by id). At 75k papers this costs about what `ts_rank` did (bench/README.md).
 """
 
 from __future__ import annotations
