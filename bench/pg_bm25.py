@@ -35,27 +35,42 @@ from search_latency import DATA, pct, queries_from  # noqa: E402
 
 
 def ts_rank_hits(conn: Any, request: Any, filters: Any, *, limit: int, corpus: Any) -> Any:
-    """The ranking PostgreSQL used before BM25: ts_rank with the field weights (no idf)."""
-    from sqlalchemy import func, literal_column, select
+    """The ranking PostgreSQL used before BM25 (main at e9c2a61): ts_rank with the field
+    weights (no idf), the newest `scan_limit` matches only when the request has one."""
+    from sqlalchemy import func, literal_column, or_, select
 
     from paperfeed.storage.schema import papers
     from paperfeed.storage.search import tsquery
     from paperfeed.storage.search.filters import filter_clauses
-    from paperfeed.storage.search.request import KeywordHit
+    from paperfeed.storage.search.request import KeywordHit, KeywordHits
 
     tsq = tsquery.compile_query(request)
     if tsq is None:
-        return []
+        return KeywordHits()
     t, a, b = request.fields
     top = max(t, a, b) or 1.0
     weights: Any = literal_column(
         f"ARRAY[0.0, {b / top:.6f}, {a / top:.6f}, {t / top:.6f}]::float4[]")
     vector: Any = literal_column("papers.search_vector")
     rank = func.ts_rank(weights, vector, tsq)
-    stmt = (select(papers.c.id, rank.label("score"), papers.c.title)
-            .where(vector.op("@@")(tsq), *filter_clauses(conn, filters))
+    if request.scan_limit is None:
+        stmt = (select(papers.c.id, rank.label("score"), papers.c.title)
+                .where(vector.op("@@")(tsq), *filter_clauses(conn, filters))
+                .order_by(rank.desc(), papers.c.id).limit(limit))
+        return KeywordHits(KeywordHit(r[0], float(r[1]), r[2] or "")
+                           for r in conn.execute(stmt))
+    cap = max(0, request.scan_limit)
+    scan = (select(papers.c.id).where(vector.op("@@")(tsq), *filter_clauses(conn, filters))
+            .order_by(papers.c.id.desc()).limit(cap + 1).subquery("scan"))
+    counted = select(scan.c.id, func.count().over().label("n"),
+                     func.min(scan.c.id).over().label("m")).subquery("counted")
+    stmt = (select(papers.c.id, rank.label("score"), papers.c.title, counted.c.n)
+            .select_from(counted.join(papers, papers.c.id == counted.c.id))
+            .where(or_(counted.c.n <= cap, counted.c.id != counted.c.m))
             .order_by(rank.desc(), papers.c.id).limit(limit))
-    return [KeywordHit(r[0], float(r[1]), r[2] or "") for r in conn.execute(stmt)]
+    rows = conn.execute(stmt).all()
+    return KeywordHits((KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows),
+                       cut=bool(rows) and rows[0][3] > cap)
 
 
 def backend_cpu(pids: set[int]) -> float:

@@ -120,7 +120,7 @@ def shared_search(
         return result
     return SearchResult(query=result.query, hits=result.hits[:limit], mode=result.mode,
                         used=result.used, notes=result.notes, total=result.total,
-                        total_exact=result.total_exact)
+                        total_exact=result.total_exact, limited=result.limited)
 
 
 def parse_date(value: str | None, name: str) -> date | None:

@@ -52,5 +52,4 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     people.register(env)
     env.filters["tex"] = texmath.to_html  # {{ paper.title|tex }}: escaped, math for KaTeX
     env.filters["plain"] = texmath.plain_text  # <title>, meta description: readable text
-    env.globals["has_math"] = texmath.has_math
     return templates

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, column, func, literal, literal_column, select, text
+from sqlalchemy import bindparam, column, func, literal, literal_column, or_, select, text
 
 from paperfeed.storage.schema import papers
 
@@ -107,10 +107,14 @@ _SCORE = (
 
 def bm25_ranked(
     tsq: Any, items: Sequence[tuple[str, str, float]], clauses: Sequence[Any], *,
-    fields: tuple[float, float, float], avgdl: float, limit: int,
+    fields: tuple[float, float, float], avgdl: float, limit: int, scan_limit: int | None = None,
 ) -> Any:
-    """SELECT (id, score, title) of papers matching `tsq` and `clauses`, by BM25 over `items`
-    ((kind, text, idf x times counted)), best first, at most `limit`."""
+    """SELECT (id, score, title[, n]) of papers matching `tsq` and `clauses`, by BM25 over
+    `items` ((kind, text, idf x times counted)), best first, at most `limit`.
+
+    With `scan_limit` only the newest (by id) `scan_limit` matches are ranked: the scan carries
+    ids only and reads one more, so each row also says how many it read (`n` > the limit: cut),
+    and that oldest one is left out."""
     wt, wa, wb = fields
     items_cte = _ITEMS.bindparams(
         bindparam("bm25_kinds", [k for k, _, _ in items]),
@@ -119,19 +123,24 @@ def bm25_ranked(
     ).cte("bm25_items").prefix_with("MATERIALIZED")
     norm = literal(K1) * (literal(1.0 - B) + literal(B) * func.coalesce(_LENGTH, 0)
                           / literal(max(avgdl, 1.0)))
-    matching = (
-        select(papers.c.id, papers.c.title,
-               _VECTOR.op("||")(literal_column("''::tsvector")).label("v"),
-               norm.label("norm"))
-        .where(_VECTOR.op("@@")(tsq), *clauses)
-        .offset(0)  # keeps the subquery (and its one detoasted copy of each vector)
-        .subquery("m")
-    )
+    columns = [papers.c.id, papers.c.title,
+               _VECTOR.op("||")(literal_column("''::tsvector")).label("v"), norm.label("norm")]
+    if scan_limit is None:
+        matching = select(*columns).where(_VECTOR.op("@@")(tsq), *clauses)
+    else:
+        cap = max(0, scan_limit)
+        scan = (select(papers.c.id).where(_VECTOR.op("@@")(tsq), *clauses)
+                .order_by(papers.c.id.desc()).limit(cap + 1).subquery("scan"))
+        counted = select(scan.c.id, func.count().over().label("n"),
+                         func.min(scan.c.id).over().label("oldest")).subquery("counted")
+        matching = (select(*columns, counted.c.n)
+                    .select_from(counted.join(papers, papers.c.id == counted.c.id))
+                    .where(or_(counted.c.n <= cap, counted.c.id != counted.c.oldest)))
+    m = matching.offset(0).subquery("m")  # kept: one detoasted copy of each vector
     score = text(_SCORE).bindparams(
         bindparam("bm25_ta", wt - wa), bindparam("bm25_ab", wa - wb), bindparam("bm25_b", wb),
         bindparam("bm25_t", wt), bindparam("bm25_a", wa), bindparam("bm25_th", THRESHOLDS),
-    )
-    scored: Any = select(matching.c.id, score.columns(column("score")).scalar_subquery()
-                         .label("score"), matching.c.title)
-    return scored.add_cte(items_cte).order_by(literal_column("score").desc(),
-                                              matching.c.id).limit(limit)
+    ).columns(column("score")).scalar_subquery().label("score")
+    out = [m.c.id, score, m.c.title] + ([m.c.n] if scan_limit is not None else [])
+    return (select(*out).add_cte(items_cte)
+            .order_by(literal_column("score").desc(), m.c.id).limit(limit))

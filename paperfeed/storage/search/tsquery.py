@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, literal_column, select, text
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import CHUNK, SearchFilters, filter_clauses
 from paperfeed.storage.search.pgbm25 import Corpus, bm25_ranked
-from paperfeed.storage.search.request import KeywordHit, KeywordRequest, TermStats
+from paperfeed.storage.search.request import KeywordHit, KeywordHits, KeywordRequest, TermStats
 
 _VECTOR: Any = literal_column("papers.search_vector")
 _LENGTH: Any = literal_column("papers.search_length")  # words (migration 0015)
@@ -91,18 +91,24 @@ def compile_query(request: KeywordRequest) -> Any | None:
 def keyword_hits(
     conn: Connection, request: KeywordRequest, filters: SearchFilters, *, limit: int,
     corpus: Corpus,
-) -> list[KeywordHit]:
+) -> KeywordHits:
     """Papers matching the request, best first, ranked by BM25 as SQLite's FTS5 `bm25()` ranks
     them (`pgbm25.py`: same k1 and b, idf from `corpus`' document counts, the field weights,
-    length normalisation by `papers.search_length`), in one statement."""
+    length normalisation by `papers.search_length`), in one statement. With
+    `request.scan_limit` only the newest (by id) that many matching papers are ranked, and the
+    hits say whether more matched (`cut`)."""
     tsq = compile_query(request)
     if tsq is None:
-        return []
+        return KeywordHits()
     items = [(kind, value, corpus.idf((kind, value)) * times)
              for kind, value, times in ranked_items(request)]
     stmt = bm25_ranked(tsq, items, filter_clauses(conn, filters), fields=request.fields,
-                       avgdl=corpus.avgdl, limit=limit)
-    return [KeywordHit(r[0], float(r[1]), r[2] or "") for r in conn.execute(stmt)]
+                       avgdl=corpus.avgdl, limit=limit, scan_limit=request.scan_limit)
+    rows = conn.execute(stmt).all()
+    hits = (KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows)
+    if request.scan_limit is None:
+        return KeywordHits(hits)
+    return KeywordHits(hits, cut=bool(rows) and rows[0][3] > max(0, request.scan_limit))
 
 
 def matching_ids(conn: Connection, request: KeywordRequest, *, limit: int) -> list[str]:

@@ -9,7 +9,9 @@ wrapped in `<mark>`, present only when a query word occurs. Math stays TeX sourc
 formula (`<mark>$\\log n$</mark>`), so a client's own KaTeX/MathJax can still typeset it.
 Without a query (and without a filter) the answer is the newest papers of the catalog, as
 `list_papers()` expects. `q` is limited to 250 characters (400 beyond), `limit`
-to 1..120, as on huggingface.co. Registered before `papers` so `{paper_id}` does not shadow it.
+to 1..120, as on huggingface.co. A response whose keyword ranking was limited (very common
+words; the `search_posting_cap` setting) carries `X-Results-Limited: true`. Registered before
+`papers` so `{paper_id}` does not shadow it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter(tags=["search"])
 MAX_Q = 250
+# Set when keywords answered alone under the posting cap (very common words left out, or only
+# the newest of their matches ranked); the page shows the same as a note.
+LIMITED_HEADER = "X-Results-Limited"
 
 
 class SearchItemBody(DailyPaper):
@@ -78,7 +83,10 @@ def search_papers(
             entry["highlightedTitle"] = str(item.title)
         if item.highlighted_abstract:
             entry["highlightedSummary"] = str(item.abstract)
-    return json_response(body)
+    response = json_response(body)
+    if result.limited:  # a header, so the body keeps huggingface.co's shape (a bare list)
+        response.headers[LIMITED_HEADER] = "true"
+    return response
 
 
 def _entries(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:
