@@ -450,7 +450,7 @@ def sides_child(nq: int, limit: int) -> None:
     for q in qs[:10]:
         service.search(q, limit=limit)
     embedder = service.embedder()
-    cap = service.posting_cap()
+    cap = int(service.posting_cap() * service.params.hybrid_cap_share)  # as hybrid runs it
     out = []
     for q in qs:
         query = parse(q)
