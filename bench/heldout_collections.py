@@ -140,7 +140,7 @@ def variants(quick: bool = False, only: Sequence[str] = ()) -> list[tuple[str, s
         ("semantic", "MiniLM-L6 int8, exact cosine (default)", base),
         ("hybrid", "score blend (z-scores) w=0.5 + semantic-standout rule, depth 100 (default)", base),
         ("hybrid", "score blend w=0.5 fixed (before the standout rule)", replace(base, standout_shift=0.0)),
-        ("hybrid", "standout rule: shift 0.2", replace(base, standout_shift=0.2)),
+        ("hybrid", "standout rule: shift 0.4", replace(base, standout_shift=0.4)),
         ("hybrid", "score blend w=0.3", replace(base, blend_weight=0.3)),
         ("hybrid", "score blend w=0.6", replace(base, blend_weight=0.6)),
         ("hybrid", "score blend w=0.7", replace(base, blend_weight=0.7)),

@@ -60,7 +60,7 @@ class HybridParams:
     # (fusion.blend_weight; chosen on SciFact train + descriptions, bench/README.md).
     standout_flat: float = 1.9
     standout_sharp: float = 3.7
-    standout_shift: float = 0.4
+    standout_shift: float = 0.2
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
