@@ -4,6 +4,7 @@ the whole catalog, and the size of a stored profile, each as wall time and CPU t
     OPENBLAS_NUM_THREADS=1 python bench/foryou_bench.py --data-dir DIR          # SQLite + files
     OPENBLAS_NUM_THREADS=1 python bench/foryou_bench.py --data-dir DIR --postgres URL
     OPENBLAS_NUM_THREADS=1 python bench/foryou_bench.py --papers 1000000 [--workdir DIR]
+    OPENBLAS_NUM_THREADS=1 python bench/foryou_bench.py --data-dir COPY --grow --papers 1000000
 
 `--data-dir`: an existing catalog, e.g. a copy of the shared 80k one (`cp -r /tmp/pf-75k
 /tmp/me-75k && PAPERFEED_DATA_DIR=/tmp/me-75k paperfeed migrate`): 74,728 arxiv-cs papers plus
@@ -19,6 +20,9 @@ vector plus Gaussian noise (cosine about 0.8 to its source) renormalised, so the
 keeps the real vectors' uneven distribution instead of uniform noise on the sphere. Built once
 under --workdir and reused.
 
+`--data-dir COPY --grow --papers N`: the 80k catalog (a copy) grown to N papers the same way,
+but each synthetic paper also copies its source's byline (see `grow`): the 1M figure.
+
 Members upvote 30 papers each (the nearest neighbours of a random featured paper) through the
 real vote path (`accounts.voting.set_vote`, which refits), then each figure is timed in one
 warm process, wall (`perf_counter`) and CPU (`process_time`, this process's threads; the
@@ -27,7 +31,10 @@ database server's CPU is not in it on PostgreSQL):
 - day: `Recommender.rank` over one of 10 real featured days (20-99 papers), each member 5 of
   them; `day_first` is a day's first ranking in the process (its papers' sparse features
   computed, then cached for every other member), `day` the others;
-- catalog: `Recommender.rank_catalog(k=50)` (vector index nearest + rescoring);
+- catalog: `Recommender.rank_catalog(k=50)` (vector index nearest + rescoring without the
+  keyword part, as served), three times per member; then `catalog50_with_keywords`, the same
+  with the keyword part put back (`keywords=True`, the ranking before 2026-11-30), for an A/B
+  in one run;
 - storage: bytes of the stored profile rows (weights + keyword and author profiles + anchors).
 Run with OPENBLAS_NUM_THREADS=1, as the web workers do (docs/architecture.md).
 """
@@ -106,6 +113,60 @@ def build(settings: Settings, papers: int, cache: Path) -> None:
     engine.dispose()
 
 
+def grow(settings: Settings, papers: int, workdir: Path) -> None:
+    """Grow the catalog of `settings` (a copy: it is written to) to `papers` papers with
+    synthetic ones: each copies a random real paper's title, first abstract sentence and
+    byline (so the author part meets real names), is dated 2023-2024 (older than the real
+    papers, so the recent-paper background stays real), and gets that paper's vector plus
+    Gaussian noise (cosine ~0.82 to it), renormalised. Papers go in through the storage
+    layer in batches, then every vector through one `import_vectors` (one graph build)."""
+    from datetime import datetime, timedelta
+
+    from paperfeed.models import Author
+    from paperfeed.search.embed import model_info
+    from paperfeed.search.indexing import import_vectors
+    from paperfeed.storage import embeddings as emb
+    from paperfeed.storage.papers import upsert_papers
+    from paperfeed.storage.recommend import paper_docs
+
+    engine = connect(settings)
+    model = model_info(settings.embedding_model).model_id
+    with engine.connect() as conn:
+        have = count_papers(conn)
+        ids, _h, matrix = next(emb.iter_vectors(conn, model, 384, batch=10_000_000))
+        docs = paper_docs(conn, ids)
+    extra = papers - have
+    print(f"{have} papers, {len(ids)} real vectors; adding {max(0, extra)} synthetic", flush=True)
+    if extra <= 0:
+        return
+    rng = np.random.default_rng(0)
+    src = rng.integers(0, len(ids), size=extra)
+    new_ids = [f"9{i // 100000:03d}.{i % 100000:05d}" for i in range(extra)]
+    start_day = datetime(2023, 1, 1)
+    for pos in range(0, extra, 20_000):
+        records = []
+        for i in range(pos, min(extra, pos + 20_000)):
+            doc = docs[ids[src[i]]]
+            records.append(Paper(
+                id=new_ids[i], title=doc.title, abstract=doc.abstract.split(". ")[0],
+                authors=[Author(n) for n in doc.authors],
+                published_at=start_day + timedelta(minutes=int(rng.integers(0, 700 * 1440))),
+                primary_category="cs.LG", categories=["cs.LG"], source="bench"))
+        with write(engine) as conn:
+            upsert_papers(conn, records, now=utcnow())
+        print(f"  {pos + len(records)} synthetic papers stored", flush=True)
+    vecs = matrix[src] + rng.normal(size=(extra, matrix.shape[1])).astype(np.float32) * 0.035
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    np.save(workdir / "grow-vectors.npy", vecs.astype(np.float32))
+    del vecs
+    (workdir / "grow-ids.txt").write_text("\n".join(new_ids) + "\n")
+    print("importing the synthetic vectors (one graph build)", flush=True)
+    import_vectors(engine, settings, workdir / "grow-vectors.npy", workdir / "grow-ids.txt",
+                   model_id=model)
+    engine.dispose()
+
+
 def fill_postgres(sqlite_dir: Path, settings: Settings) -> None:
     """Load the SQLite catalog at `sqlite_dir` into the empty PostgreSQL of `settings` through
     the CLI (ingest without indexing, then the same vectors through `index --import`)."""
@@ -172,7 +233,7 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
                                                                    replace=False)]
     real = [pid for items in lists.values() for pid, _ in items]
     rng = np.random.default_rng(1)
-    fit, day, first_day, cat = Timer(), Timer(), Timer(), Timer()
+    fit, day, first_day, cat, cat_kw = Timer(), Timer(), Timer(), Timer(), Timer()
     ranked: set[date] = set()
     now = utcnow()
     people = []
@@ -199,11 +260,13 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
             timer(lambda m=member, ids=ids: rec.rank(m.id, ids))
         for _ in range(3):
             cat(lambda m=member: rec.rank_catalog(m.id, 50))
+        for _ in range(3):  # A/B in the same run: the ranking with the keyword part put back
+            cat_kw(lambda m=member: rec.rank_catalog(m.id, 50, keywords=True))
     with engine.connect() as conn:
         n, total = store.profile_sizes(conn)
     engine.dispose()
     out = {**fit.figures("fit"), **day.figures("day"), **first_day.figures("day_first"),
-           **cat.figures("catalog50"),
+           **cat.figures("catalog50"), **cat_kw.figures("catalog50_with_keywords"),
            "profiles": n, "profile_bytes_mean": total / max(1, n),
            "profiles_100k_mb": total / max(1, n) * 100_000 / 1e6}
     out["papers"] = papers
@@ -215,6 +278,9 @@ def main() -> None:
     ap.add_argument("--data-dir", type=Path, help="an existing catalog (SQLite, vector files)")
     ap.add_argument("--postgres", help="PostgreSQL URL: load --data-dir's catalog into it once")
     ap.add_argument("--papers", type=int, default=75_000)
+    ap.add_argument("--grow", action="store_true",
+                    help="with --data-dir (a copy: it is written to): grow it to --papers "
+                    "papers with synthetic ones first (see `grow`)")
     ap.add_argument("--members", type=int, default=20)
     ap.add_argument("--workdir", type=Path, default=Path("/work/cache/foryou/bench"))
     ap.add_argument("--cache-dir", type=Path, default=Path("/work/cache/foryou/embed"))
@@ -233,6 +299,8 @@ def main() -> None:
     elif args.data_dir:
         settings = Settings(data_dir=args.data_dir, environment="development",
                             vector_backend="files")
+        if args.grow:
+            grow(settings, args.papers, args.workdir)
     else:
         root = args.workdir / f"papers-{args.papers}"
         settings = Settings(data_dir=root, environment="development", vector_backend="files")

@@ -342,9 +342,11 @@ def cmd_latency(args: argparse.Namespace) -> None:
     out = json.loads(res.stdout.strip().splitlines()[-1])
     print(f"{out['papers']:,} papers, {out['vectors']:,} vectors (ANN {out['ann']}, "
           f"ef_search {out['ef_search']}), {args.queries} queries, limit {args.limit}")
-    print(f"{'mode':<12} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}  load (1-min avg) at start")
+    print(f"{'mode':<12} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8} {'CPU ms':>7} "
+          f"{'limited':>7}  load (1-min avg) at start")
     for mode, r in out["modes"].items():
-        print(f"{mode:<12} {r['p50']:7.1f} {r['p95']:7.1f} {r['mean']:8.1f}  {r['load']:.2f}")
+        print(f"{mode:<12} {r['p50']:7.1f} {r['p95']:7.1f} {r['mean']:8.1f} "
+              f"{r.get('cpu_ms', 0):7.1f} {r.get('limited', 0):7d}  {r['load']:.2f}")
     print(f"search process RSS {out['rss_mb']} MB (peak {out['hwm_mb']} MB) after "
           f"{4 * args.queries} searches; model + index opened in {out['open_s']:.1f} s")
     if args.save:
@@ -390,12 +392,16 @@ def latency_child(nq: int, limit: int) -> None:
             embedder.forget_queries()
         load = os.getloadavg()[0]
         times = []
+        limited = 0
+        cpu = time.process_time()
         for q in qs:
             t = time.perf_counter()
-            service.search(q, limit=limit, mode=mode)
+            result = service.search(q, limit=limit, mode=mode)
             times.append((time.perf_counter() - t) * 1000)
+            limited += bool(getattr(result, "limited", False))
         modes[label] = {"p50": pct(times, 50), "p95": pct(times, 95),
-                       "mean": statistics.mean(times), "load": load}
+                       "mean": statistics.mean(times), "load": load, "limited": limited,
+                       "cpu_ms": (time.process_time() - cpu) * 1000 / len(qs)}
     status = open("/proc/self/status").read()
     with engine.connect() as conn:
         from sqlalchemy import text
@@ -411,10 +417,85 @@ def latency_child(nq: int, limit: int) -> None:
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }))
 
+def cmd_sides(args: argparse.Namespace) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPERFEED_DATA_DIR": str(args.data_dir)}
+    print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    subprocess.run([sys.executable, __file__, "sides-child", str(args.queries),
+                    str(args.limit)], env=env, check=True)
+
+
+def sides_child(nq: int, limit: int) -> None:
+    """The hybrid tail, side by side: per query the keyword side as hybrid runs it (under the
+    posting cap), the semantic side (embedding + nearest) and the whole hybrid search, each
+    timed alone; prints each side's percentiles and the slowest hybrid queries."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from search_latency import pct, queries_from
+
+    from paperfeed.config import Settings
+    from paperfeed.search.hybrid import SearchService
+    from paperfeed.search.keyword import effective_filters, keyword_search
+    from paperfeed.search.query import keyword_term_counts, parse
+    from paperfeed.storage.db import connect
+    from paperfeed.storage.search import SearchFilters
+
+    with gzip.open(ARXIV, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh]
+    qs = queries_from(rows, nq)
+    del rows
+    service = SearchService(connect(Settings()), Settings())
+    for q in qs[:10]:
+        service.search(q, limit=limit)
+    embedder = service.embedder()
+    cap = service.posting_cap()
+    out = []
+    for q in qs:
+        query = parse(q)
+        scope = effective_filters(query, SearchFilters())
+        words = list(keyword_term_counts(query, limit=service.params.keyword.max_terms))
+        docs = service.backend.term_stats(words).docs if words else {}
+        t, c = time.perf_counter(), time.process_time()
+        hits, _ = keyword_search(service.backend, query, scope, limit=100,
+                                 params=service.params.keyword, posting_cap=cap)
+        kw = (time.perf_counter() - t) * 1000
+        kw_cpu = (time.process_time() - c) * 1000
+        if embedder is not None:
+            embedder.forget_queries()
+        t = time.perf_counter()
+        service._semantic(query, scope, 100)
+        sem = (time.perf_counter() - t) * 1000
+        if embedder is not None:
+            embedder.forget_queries()
+        t = time.perf_counter()
+        service.search(q, limit=limit)
+        hyb = (time.perf_counter() - t) * 1000
+        from paperfeed.search.keyword import plan
+
+        request, _ = plan(query, service.backend.term_stats(words) if words else None,
+                          service.params.keyword, posting_cap=cap)
+        postings = sum(docs.get(w, 0) for w in request.terms)
+        out.append((hyb, kw, sem, postings, kw_cpu, q))
+    for name, col in (("hybrid", 0), ("keyword side", 1), ("semantic side", 2),
+                      ("keyword CPU", 4)):
+        vals = [r[col] for r in out]
+        print(f"{name:<14} p50 {pct(vals, 50):6.1f}  p95 {pct(vals, 95):6.1f}  "
+              f"mean {statistics.mean(vals):6.1f} ms")
+    big = [r for r in out if r[3] >= 10_000]
+    if big:
+        per = statistics.median(r[4] / r[3] * 1000 for r in big)
+        print(f"keyword side CPU per 1,000 postings ranked (queries >= 10k postings): "
+              f"{per:.2f} ms (median of {len(big)})")
+    print("slowest hybrid searches: hybrid / keyword side / semantic side ms, postings ranked")
+    for hyb, kw, sem, postings, _, q in sorted(out, reverse=True)[:15]:
+        print(f"  {hyb:6.1f} {kw:6.1f} {sem:6.1f} {postings:7d}  {q[:70]}")
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     if len(sys.argv) > 1 and sys.argv[1] == "recall-child":
         recall_child(Path(sys.argv[2]), [int(x) for x in sys.argv[3:]])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "sides-child":
+        sides_child(int(sys.argv[2]), int(sys.argv[3]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "latency-child":
         latency_child(int(sys.argv[2]), int(sys.argv[3]))
@@ -431,19 +512,20 @@ def main() -> None:
     p.add_argument("--ef", type=int, nargs="*", default=[],
                    help="expansion_search values to try (default: the service's rule)")
     p.add_argument("--index-dir", type=Path)
-    for name in ("build", "latency"):
+    for name in ("build", "latency", "sides"):
         p = sub.add_parser(name)
         p.add_argument("--data-dir", type=Path, default=SCALE / "data")
         p.add_argument("--scale", type=float, default=0.6)
         if name == "build":
             p.add_argument("--ingest-only", action="store_true")
-    p.add_argument("--queries", type=int, default=300)
-    p.add_argument("--limit", type=int, default=20)
-    p.add_argument("--save", type=Path)
-    p.add_argument("--baseline", type=Path)
+            continue
+        p.add_argument("--queries", type=int, default=300)
+        p.add_argument("--limit", type=int, default=20)
+        p.add_argument("--save", type=Path)
+        p.add_argument("--baseline", type=Path)
     args = ap.parse_args()
     {"embed": cmd_embed, "vectors": cmd_vectors, "recall": cmd_recall, "build": cmd_build,
-     "latency": cmd_latency}[args.cmd](args)
+     "latency": cmd_latency, "sides": cmd_sides}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,14 @@ class Settings(BaseSettings):
         "alone (it may still match words); unset: the embedding model's calibrated value "
         "(0.40 for the bundled model; docs/search.md), 0 turns the floor off.",
     )
+    search_posting_cap: int = Field(
+        60_000,
+        ge=0,
+        description="Most papers the keyword side of one search ranks (ranking costs ~1 s per "
+        "million matching papers): the commonest words of a query are left out until the rest "
+        "fit; when keywords answer alone and even the rarest word matches more, only the "
+        "newest this many matches are ranked. Such results say `Results limited`.",
+    )
     vector_backend: Literal["auto", "files", "pgvector"] = Field(
         "auto",
         description="Where semantic search finds nearest vectors: `files` (per-machine index "
@@ -158,8 +166,8 @@ class Settings(BaseSettings):
         5.0,
         ge=0,
         le=3600,
-        description="Identical /api/daily_papers queries share one answer for this long "
-        "(per worker process); 0 disables the cache.",
+        description="Identical /api/daily_papers and /api/papers/search queries (and "
+        "searches) share one answer for this long (per worker process); 0 disables the cache.",
     )
     # Members (accounts, votes, submissions, comments): see paperfeed/accounts/.
     registration_open: bool = Field(

@@ -142,20 +142,31 @@ def for_you(
     engine: Engine, settings: Settings, user_id: int | None, digest: Digest
 ) -> tuple[DigestPaper, ...]:
     """Personal picks for a subscriber with an account: the edition's period ranked by their
-    "for you" model (`recommend.service`), top FOR_YOU_PAPERS. Empty (the section is not shown)
-    for subscribers without an account or a model, and when ranking fails: a digest is never
-    held up by recommendations."""
+    "for you" model (`recommend.service`), top FOR_YOU_PAPERS. The period's featured papers
+    are ranked when it has a curated list; on an arXiv-only edition (`digest.new_on_arxiv`)
+    its new arXiv papers are, through the vector index (`rank_catalog` among them: hundreds to
+    thousands a day, more than `rank` should score one by one). Empty (the section is not
+    shown) for subscribers without an account or a model, and when ranking fails: a digest is
+    never held up by recommendations."""
     if user_id is None:
         return ()
     try:
         from paperfeed.recommend.service import open_recommender
+        from paperfeed.storage.arrivals import arrived_ids
         from paperfeed.storage.recommend import featured_ids, paper_rows
 
         edition = digest.edition
-        with engine.connect() as conn:
-            ids = featured_ids(conn, edition.start, edition.end)
-        ranking = open_recommender(settings, engine).rank(user_id, ids)
-        picks = [r.paper_id for r in ranking.items if not r.not_interested][:FOR_YOU_PAPERS]
+        rec = open_recommender(settings, engine)
+        if digest.new_on_arxiv:
+            with engine.connect() as conn:
+                ids = arrived_ids(conn, start=edition.start, end=edition.end)
+            ranking = rec.rank_catalog(user_id, FOR_YOU_PAPERS, within=ids) if ids else None
+        else:
+            with engine.connect() as conn:
+                ids = featured_ids(conn, edition.start, edition.end)
+            ranking = rec.rank(user_id, ids)
+        items = ranking.items if ranking is not None else []
+        picks = [r.paper_id for r in items if not r.not_interested][:FOR_YOU_PAPERS]
         with engine.connect() as conn:
             rows = paper_rows(conn, picks)
     except Exception:  # noqa: BLE001 - the shared digest still goes out

@@ -12,7 +12,10 @@ newest papers, never per request:
 - each paper's sparse features (keyword vector, normalised author names), computed on first
   use and kept in a bounded LRU keyed by paper id, so ranking a day that other members already
   ranked, or refitting a member after one more vote, reads and tokenises at most the new
-  papers. The cache lives and dies with the idf it was computed with.
+  papers. The cache lives and dies with the idf it was computed with. Catalog rankings ask for
+  the author part only (`bylines`): reading and tokenising the abstracts of 200 candidates
+  nobody asked for before cost ~70 ms of CPU, and the keyword part does not measurably help
+  there (bench/README.md, "For you").
 """
 
 from __future__ import annotations
@@ -75,43 +78,68 @@ class RecentPapers:
         # Papers' features are computed when first asked for, not for the whole pool here:
         # that halves the load (a second of CPU every CACHE_SECONDS per worker).
         self._features: OrderedDict[str, Features] = OrderedDict()
+        self._bylines: OrderedDict[str, Features] = OrderedDict()  # authors only
         self._lock = threading.Lock()
 
     def _compute(self, doc: store.PaperDoc, counts: Counter[str] | None = None) -> Features:
-        names: dict[str, str] = {}
-        for name in doc.authors:
-            names.setdefault(name_key(name), name)
-        names.pop("", None)
         words = counts if counts is not None else kw.term_counts(f"{doc.title} {doc.abstract}")
-        return Features(self.space.vector_of(words), list(names), names)
+        return _byline(doc.authors, self.space.vector_of(words))
 
-    def _remember(self, found: dict[str, Features]) -> None:
+    def _remember(self, found: dict[str, Features], cache: OrderedDict[str, Features]) -> None:
         with self._lock:
             for pid, feat in found.items():
-                self._features[pid] = feat
-                self._features.move_to_end(pid)
-            while len(self._features) > FEATURE_CACHE:
-                self._features.popitem(last=False)
+                cache[pid] = feat
+                cache.move_to_end(pid)
+            while len(cache) > FEATURE_CACHE:
+                cache.popitem(last=False)
 
-    def features(self, engine: Engine, paper_ids: Sequence[str]) -> dict[str, Features]:
-        """{paper id: features} of those papers that exist (read once, then cached)."""
+    def _cached(self, paper_ids: Sequence[str], *caches: OrderedDict[str, Features]
+                ) -> tuple[dict[str, Features], list[str]]:
         out: dict[str, Features] = {}
         missing: list[str] = []
         with self._lock:
             for pid in dict.fromkeys(paper_ids):
-                hit = self._features.get(pid)
-                if hit is None:
-                    missing.append(pid)
+                for cache in caches:
+                    hit = cache.get(pid)
+                    if hit is not None:
+                        cache.move_to_end(pid)
+                        out[pid] = hit
+                        break
                 else:
-                    self._features.move_to_end(pid)
-                    out[pid] = hit
+                    missing.append(pid)
+        return out, missing
+
+    def bylines(self, engine: Engine, paper_ids: Sequence[str]) -> dict[str, Features]:
+        """{paper id: features without the keyword vector} of those papers that exist: the
+        authors only, read without the abstracts (papers with full features cached reuse
+        them)."""
+        out, missing = self._cached(paper_ids, self._features, self._bylines)
+        if missing:
+            with engine.connect() as conn:
+                found = {pid: _byline(names)
+                         for pid, names in store.paper_bylines(conn, missing).items()}
+            self._remember(found, self._bylines)
+            out.update(found)
+        return out
+
+    def features(self, engine: Engine, paper_ids: Sequence[str]) -> dict[str, Features]:
+        """{paper id: features} of those papers that exist (read once, then cached)."""
+        out, missing = self._cached(paper_ids, self._features)
         if missing:
             with engine.connect() as conn:
                 docs = store.paper_docs(conn, missing)
             found = {pid: self._compute(doc) for pid, doc in docs.items()}
-            self._remember(found)
+            self._remember(found, self._features)
             out.update(found)
         return out
+
+
+def _byline(authors: Sequence[str], keywords: kw.KeywordVector | None = None) -> Features:
+    names: dict[str, str] = {}
+    for name in authors:
+        names.setdefault(name_key(name), name)
+    names.pop("", None)
+    return Features(keywords if keywords is not None else {}, list(names), names)
 
 
 def top_topics(topic_ids: dict[str, list[str]], limit: int) -> list[tuple[str, int]]:

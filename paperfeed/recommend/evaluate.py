@@ -7,6 +7,8 @@ then ranks each later day's list on which they submitted something (`Recommender
 papers they actually submitted that day are the relevant ones. Baselines rank the same lists:
 the day's popularity (upvotes), random order (mean of several shuffles) and arxiv-sanity-lite's
 method on tf-idf of title and abstract (the centroid of the member's papers, and a linear SVM).
+A catalog section ranks, for each member, everything published from the cut
+(`Recommender.rank_catalog`) and scores where all their later submissions land.
 
 Each member counts once: a metric is the mean over their evaluated days, the headline is the
 mean over members, the 95% interval of a difference is a bootstrap over members.
@@ -49,6 +51,7 @@ CURATOR_MIN = 100  # ... when that is at least this many papers
 MIN_TOTAL, MIN_BEFORE = 10, 5
 RANDOM_SHUFFLES = 20
 BOOTSTRAP = 10_000
+CATALOG_K = 50  # the catalog section scores each member's top 50
 METRICS = ("recall@10", "ndcg@10", "mrr")
 # What each tf-idf baseline indexes ("tfidf" is the issue's baseline).
 FEATURES = {"tfidf": "title+abstract", "tfidf_authors": "title+abstract+authors"}
@@ -83,6 +86,8 @@ class Report:
     excluded: list[tuple[str, str]] = field(default_factory=list)
     # for you without its author part vs the title+abstract tf-idf: the content-only margin
     content_diff: tuple[float, float, float] | None = None
+    # the member's top 50 of the catalog published from the cut (`catalog_scores`)
+    catalog: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         ours = self.methods["for_you"]
@@ -104,6 +109,8 @@ class Report:
             out["ndcg@10_diff_for_you_content_vs_tfidf"] = {"mean": mean, "ci95": [low, high]}
         out["wins_vs_popularity"] = self.wins_vs_popularity
         out["excluded"] = len(self.excluded)
+        if self.catalog:
+            out["catalog"] = self.catalog
         return out
 
 
@@ -371,10 +378,42 @@ def run(engine: Engine, settings: Settings, task: Task, *, svm: bool = True) -> 
             [results[n][m.username]["ndcg@10"] for m in task.members]))
         results[group] = results[best[group]]
     report = summarise(task, results)
+    report.catalog = catalog_scores(rec, task, profiles)
     for group, name in best.items():
         report.methods[group]["method"] = name  # type: ignore[assignment]
         report.methods[group]["features"] = FEATURES[group]  # type: ignore[assignment]
     return report
+
+
+def catalog_scores(rec: Any, task: Task, profiles: Mapping[str, Any], *, k: int = CATALOG_K
+                   ) -> dict[str, Any]:
+    """Each member's top `k` of the whole catalog published from the cut
+    (`Recommender.rank_catalog`, the vector index's nearest papers to their weights, then
+    rescored), as served and with the keyword part put back: recall@k and nDCG@k of all their
+    later submissions, means over members, and the nDCG difference with its bootstrap
+    interval. This is the figure behind leaving keywords out of the catalog ranking."""
+    from paperfeed.storage.search import SearchFilters
+
+    filters = SearchFilters(date_from=task.cut)
+    per: dict[str, dict[str, dict[str, float]]] = {"served": {}, "with_keywords": {}}
+    for m in task.members:
+        rels = {pid: 1 for papers in m.days.values() for pid in papers}
+        for name, keywords in (("served", False), ("with_keywords", True)):
+            ranking = rec.rank_catalog(m.user_id, k, exclude_seen=False,
+                                       profile=profiles[m.username], filters=filters,
+                                       keywords=keywords)
+            ranked = [r.paper_id for r in ranking.items]
+            per[name][m.username] = {f"recall@{k}": recall_at_k(ranked, rels, k),
+                                     f"ndcg@{k}": ndcg_at_k(ranked, rels, k)}
+    users = [m.username for m in task.members]
+    out: dict[str, Any] = {}
+    for name, rows in per.items():
+        out[name] = {metric: round(float(np.mean([rows[u][metric] for u in users])), 4)
+                     for metric in (f"recall@{k}", f"ndcg@{k}")}
+    mean, low, high = bootstrap_diff([per["served"][u][f"ndcg@{k}"] for u in users],
+                                     [per["with_keywords"][u][f"ndcg@{k}"] for u in users])
+    out[f"ndcg@{k}_diff_served_vs_with_keywords"] = {"mean": mean, "ci95": [low, high]}
+    return out
 
 
 def format_report(report: Report) -> list[str]:
@@ -406,6 +445,16 @@ def format_report(report: Report) -> list[str]:
         lines.append(f"  nDCG@10 difference, for you without authors vs tf-idf (title + "
                      f"abstract): {mean:+.4f} (95% bootstrap interval {low:+.4f} .. {high:+.4f})")
     lines.append(f"  beats popularity for {report.wins_vs_popularity:.0%} of submitters")
+    if report.catalog:
+        c = report.catalog
+        for name, label in (("served", "as served (no keyword part)"),
+                            ("with_keywords", "with the keyword part")):
+            row = "  ".join(f"{metric} {value:.4f}" for metric, value in c[name].items())
+            lines.append(f"  catalog top {CATALOG_K}, {label}: {row}")
+        diff = c[f"ndcg@{CATALOG_K}_diff_served_vs_with_keywords"]
+        lines.append(f"  catalog nDCG@{CATALOG_K} difference, as served vs with keywords: "
+                     f"{diff['mean']:+.4f} (95% bootstrap interval {diff['ci95'][0]:+.4f} .. "
+                     f"{diff['ci95'][1]:+.4f})")
     if report.excluded:
         lines.append(f"  excluded ({len(report.excluded)}):")
         lines.extend(f"    {user}: {why}" for user, why in report.excluded)

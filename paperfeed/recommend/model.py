@@ -9,9 +9,10 @@ A member's taste is four things, fitted whenever they act and stored in a few KB
   nearest-neighbour search.
 - `keywords`: the tf-idf centroid of the positives' titles and abstracts (top terms only):
   exact words such as a method's name, which sentence embeddings blur.
-- `authors`: the share of the positives each author is on (times the name's rarity), counting
-  only authors on at least two of them (`authors.py`): the people whose work the member keeps
-  coming back to, their own name first when they submit or import their own papers.
+- `authors`: the share of the positives each author is on, weighed by the evidence behind it
+  (times the name's rarity), counting only authors on at least two of them (`authors.py`):
+  the people whose work the member keeps coming back to, their own name first when they
+  submit or import their own papers.
 - `anchors`: the positive papers themselves; a candidate's nearest anchor adds a "close to
   one thing you liked" term and is the explanation shown with it.
 
@@ -30,7 +31,7 @@ import numpy as np
 LAMBDA = 100.0  # L2 strength: strong, so a handful of positives gives a stable direction
 KEYWORD_WEIGHT = 0.75
 NEAREST_WEIGHT = 0.5
-AUTHOR_WEIGHT = 20.0  # per unit of author affinity (share of liked papers x rarity, 0..1)
+AUTHOR_WEIGHT = 40.0  # per unit of author affinity (evidence-weighed share x rarity, 0..1)
 POPULARITY_WEIGHT = 0.5  # only when the member opts in
 
 
@@ -149,11 +150,11 @@ def combine(
 ) -> np.ndarray:
     """The member's score of each candidate: z-scored content parts, weighted and summed, plus
     the author affinity. The affinity is added as it is, not z-scored: it is already on a fixed
-    scale (the share of the member's liked papers by the candidate's most-liked author, times
-    that name's rarity), so an author on half of them lifts a paper far up while one on a
-    twentieth of them nudges it; z-scoring would blow up a single weak match in a list where
-    nobody else matches. Popularity (log upvotes) is only passed when the member opted in to
-    the blend."""
+    scale (the evidence-weighed share of the member's liked papers by the candidate's most-liked
+    author, times that name's rarity), so an author on half of them lifts a paper far up while
+    one on a twentieth of them, or on two of three, nudges it; z-scoring would blow up a single
+    weak match in a list where nobody else matches. Popularity (log upvotes) is only passed
+    when the member opted in to the blend."""
     score = zscore(semantic) + keyword_weight * zscore(keyword) + nearest_weight * zscore(nearest)
     if authors is not None and authors.size:
         score = score + author_weight * authors.astype(np.float64)

@@ -50,6 +50,7 @@ CATEGORY_PAPERS = 30  # recent papers standing in for each chosen category or to
 CATEGORY_WEIGHT = 0.2
 EXPLICIT_NEGATIVE_WEIGHT = 10.0  # "not interested" counts as ten sampled negatives
 CATALOG_POOL = 4  # catalog ranking rescores pool x k nearest papers
+CATALOG_KEYWORDS = False  # catalog ranking: no keyword part (see `rank_catalog`)
 CACHE_SECONDS = 900.0
 REFIT_MISSING_SECONDS = 60.0  # a model fitted without some liked papers' vectors: refit delay
 AUTHOR_REASON = 1.0  # an author term this large names the shared author in the reason
@@ -313,14 +314,16 @@ class Recommender:
         return self._score(profile, ids, matrix)
 
     def _score(
-        self, profile: store.StoredProfile, ids: list[str], matrix: np.ndarray
+        self, profile: store.StoredProfile, ids: list[str], matrix: np.ndarray, *,
+        keywords: bool = True,
     ) -> Ranking:
         assert profile.weights is not None
         bg = self.background()
         semantic = matrix.astype(np.float64) @ profile.weights.astype(np.float64)
-        feats = bg.features(self.engine, ids)
+        feats = bg.features(self.engine, ids) if keywords else bg.bylines(self.engine, ids)
         empty = bg.empty
-        keyword = kw.scores(profile.keywords, [feats.get(p, empty).keywords for p in ids])
+        keyword = (kw.scores(profile.keywords, [feats.get(p, empty).keywords for p in ids])
+                   if keywords else np.zeros(len(ids)))
         author = au.scores(profile.authors, [feats.get(p, empty).authors for p in ids])
         anchors = self._anchors(profile)
         near, which = nearest_anchor(matrix, anchors.matrix)
@@ -356,7 +359,7 @@ class Recommender:
         key = au.top_shared(profile.authors, feat.authors)
         if key is None:
             return None
-        anchor_feats = self.background().features(self.engine, anchors.ids)
+        anchor_feats = self.background().bylines(self.engine, anchors.ids)
         sharing = [j for j, a in enumerate(anchors.ids)
                    if a != pid and key in anchor_feats.get(a, feat).authors]
         if not sharing:
@@ -370,10 +373,18 @@ class Recommender:
     def rank_catalog(
         self, user_id: int, k: int, *, exclude_seen: bool = True,
         profile: store.StoredProfile | None = None, filters: Any = None,
+        keywords: bool = CATALOG_KEYWORDS, within: Sequence[str] | None = None,
     ) -> Ranking:
         """The member's top `k` of the whole catalog: the vector index's nearest papers to the
-        member's weights (never a scan), rescored with the keyword, nearest-positive and author
-        parts. Papers the member already acted on are left out."""
+        member's weights (never a scan), rescored with the nearest-positive and author parts.
+        Papers the member already acted on are left out; with `within`, only those papers
+        are ranked (an arXiv-only digest's new papers).
+
+        The keyword part is left out here (`keywords=True` puts it back, for the evaluation):
+        it needs the tf-idf vectors of `CATALOG_POOL` x k candidates, most of them papers no
+        member asked for before in this worker (~70 ms of CPU for 200 at 75k, the whole
+        p95), and over the catalog it does not measurably help (nDCG@50 within noise of the
+        ranking with it on `paperfeed eval recommend`'s catalog section, bench/README.md)."""
         if profile is None:
             profile = self.current(user_id)
         if not self.usable(profile):
@@ -384,13 +395,14 @@ class Recommender:
             with self.engine.connect() as conn:
                 exclude = {s.paper_id for s in store.member_signals(conn, user_id, limit=500)}
         hits = self.neighbours.nearest(profile.weights, max(k, 1) * CATALOG_POOL,
-                                       filters=filters, exclude=exclude)
+                                       filters=filters, ids=within, exclude=exclude)
         ids = [pid for pid, _ in hits]
         if not ids:
             return Ranking(version=profile.version)
         vectors = self.neighbours.vectors(ids)
         ids = [pid for pid in ids if pid in vectors]
-        ranking = self._score(profile, ids, np.stack([vectors[p] for p in ids]))
+        ranking = self._score(profile, ids, np.stack([vectors[p] for p in ids]),
+                              keywords=keywords)
         ranking.items = ranking.items[:k]
         return ranking
 

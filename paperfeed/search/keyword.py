@@ -22,7 +22,8 @@ from paperfeed.storage.search import (
 )
 from paperfeed.storage.search.backend import SearchBackend
 
-HYBRID_POSTING_CAP = 60_000  # ~60 ms of FTS5 scoring; see plan()
+HYBRID_POSTING_CAP = 60_000  # ~60 ms of FTS5 scoring; see plan() (the default of the
+# `search_posting_cap` setting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,16 +73,21 @@ def plan(
     params: KeywordParams = KeywordParams(),
     *,
     posting_cap: int | None = None,
+    alone: bool = False,
 ) -> tuple[KeywordRequest, bool]:
     """(the request, whether words were dropped to respect `posting_cap`).
 
-    `stats` None: every word goes (no counts known). `posting_cap` (hybrid search passes
-    HYBRID_POSTING_CAP): the most papers the kept words may match in total; commoner words are
-    dropped until they fit, and no word at all is sent when even the rarest matches more (the
-    semantic side then answers alone). FTS5 scores every matching paper (~1 s per million
-    postings), so on a 1M catalog a query of common words alone ("large language vision") would
-    otherwise cost seconds; below ~400k papers `max_df_ratio` and `posting_budget` keep every
-    query under the cap."""
+    `stats` None: every word goes (no counts known). `posting_cap`: the most papers the kept
+    words may match in total; commoner words are dropped until they fit. FTS5 scores every
+    matching paper (~1 s per million postings), so on a 1M catalog a query of common words
+    alone ("large language vision") would otherwise cost seconds; below ~400k papers
+    `max_df_ratio` and `posting_budget` keep most queries under the cap.
+
+    When even the rarest word matches more than the cap: beside the semantic side (hybrid) no
+    word is sent, the semantic side answers alone; when keywords answer `alone`, the chosen
+    words are sent with `scan_limit` = the cap (the backend ranks the newest that many matching
+    papers, and says when it cut). `alone` always sets `scan_limit`, which also bounds quoted
+    phrases and `author:` lists, whose matches no word count foretells."""
     counts = keyword_term_counts(query, limit=params.max_terms,
                                  drop_requests=params.drop_requests)
     words = list(counts)
@@ -90,13 +96,15 @@ def plan(
         words = select_terms(words, stats.docs, stats.papers, params)
         if posting_cap is not None:
             kept = within_cap(words, stats.docs, posting_cap)
-            capped = len(kept) < len(words)
-            words = kept
+            if kept or not alone:  # else every chosen word goes; the scan limit bounds it
+                capped = len(kept) < len(words)
+                words = kept
     pairs = tuple(keyword_bigrams(query)) if params.bigrams else ()
     request = KeywordRequest(
         terms=tuple(words), counts=tuple(counts[w] for w in words) if params.repeats else (),
         pairs=pairs, phrases=query.phrases, authors=query.authors,
         excluded=query.excluded, fields=params.weights, require_all=params.operator == "AND",
+        scan_limit=posting_cap if alone else None,
     )
     return request, capped
 
@@ -109,17 +117,20 @@ def keyword_search(
     limit: int,
     params: KeywordParams = KeywordParams(),
     posting_cap: int | None = None,
+    alone: bool = False,
 ) -> tuple[list[KeywordHit], bool]:
-    """(keyword hits best first, whether words were dropped for `posting_cap`): the words'
+    """(keyword hits best first, whether the answer was limited: words dropped for
+    `posting_cap`, or the backend's scan cut at it when keywords answer `alone`): the words'
     counts from the backend (cached there), the plan, then the backend's ranking. `filters`
     must already hold the query's own `cat:`/`year:` parts (`effective_filters`)."""
     words = list(keyword_term_counts(query, limit=params.max_terms,
                                      drop_requests=params.drop_requests))
     stats = backend.term_stats(words) if words and params.prunes else None
-    request, capped = plan(query, stats, params, posting_cap=posting_cap)
+    request, capped = plan(query, stats, params, posting_cap=posting_cap, alone=alone)
     if not request.ranked:
         return [], capped
-    return backend.keyword(request, filters, limit=limit), capped
+    hits = backend.keyword(request, filters, limit=limit)
+    return hits, capped or hits.cut
 
 
 def select_terms(

@@ -61,6 +61,16 @@ def page_new(
     return FeedPage([_item(r, counts.get(r["id"], 0)) for r in rows], total)
 
 
+def arrived_ids(conn: Connection, *, start: date, end: date, limit: int = 20_000) -> list[str]:
+    """Ids of the papers that arrived on days start..end (inclusive), newest first: the
+    candidates a member's "for you" digest section ranks where the period has no curated
+    list."""
+    return list(conn.execute(
+        select(papers.c.id).where(*_arrived(start, end))
+        .order_by(papers.c.published_at.desc(), papers.c.id.desc()).limit(limit)
+    ).scalars())
+
+
 def _item(r: Any, local_comments: int) -> FeedItem:
     row = dict(r)
     row.update(day=r["published_at"].date(), submitted_at=r["published_at"],

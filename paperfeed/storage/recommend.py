@@ -334,6 +334,17 @@ def paper_docs(conn: Connection, paper_ids: Sequence[str]) -> dict[str, PaperDoc
     return out
 
 
+def paper_bylines(conn: Connection, paper_ids: Sequence[str]) -> dict[str, list[str]]:
+    """{id: author names, byline order} of those papers: what the author part of a catalog
+    ranking needs, without reading the abstracts."""
+    out: dict[str, list[str]] = {}
+    for i in range(0, len(paper_ids), CHUNK):
+        rows = conn.execute(select(papers.c.id, papers.c.authors)
+                            .where(papers.c.id.in_(list(paper_ids[i : i + CHUNK]))))
+        out.update((pid, _names(authors)) for pid, authors in rows)
+    return out
+
+
 def _names(authors: Any) -> list[str]:
     if not isinstance(authors, list):
         return []

@@ -47,10 +47,12 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     from paperfeed.web import cards
 
     cards.register(env)
+    from paperfeed.web import card_cache
+
+    card_cache.register(env)
     from paperfeed.web.pages import people
 
     people.register(env)
     env.filters["tex"] = texmath.to_html  # {{ paper.title|tex }}: escaped, math for KaTeX
     env.filters["plain"] = texmath.plain_text  # <title>, meta description: readable text
-    env.globals["has_math"] = texmath.has_math
     return templates

@@ -153,3 +153,37 @@ def test_scheduler_runs_a_due_digest_once_and_skips_a_job_leased_elsewhere(
     other = Scheduler(engine, settings, [Job("busy", lambda now: "k", runs.append)])  # type: ignore[arg-type]
     assert leases.acquire(engine, "busy", "someone-else", ttl_seconds=600, now=evening)
     assert other.tick(evening) == [] and runs == []
+
+
+@pytest.mark.parametrize(
+    ("command", "note"),
+    [
+        (["digest", "send", "-f", "daily"], "daily digests go out on weekdays only"),
+        (["alerts", "send", "-f", "daily"], "daily alerts go out on weekdays only"),
+    ],
+)
+def test_send_without_an_edition_on_a_weekend_says_so_and_sends_nothing(
+    cli_env: CliRunner,
+    engine: Engine,
+    sink: Sink,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    note: str,
+) -> None:
+    """`digest send` / `alerts send` from cron on a Saturday: the scheduled daily edition is
+    None, so the command explains why nothing went out instead of sending Friday's again."""
+    import paperfeed.models
+
+    saturday = DAY.replace(day=21)
+    seed_papers(engine, saturday)
+    cli_env.invoke(cli_app, ["subscribers", "add", "w@example.org", "--confirmed"])
+    monkeypatch.setattr(paperfeed.models, "utcnow", lambda: datetime(2025, 6, 21, 12, 0))
+    r = cli_env.invoke(cli_app, command)
+    assert r.exit_code == 0, r.output
+    assert "edition 2025-06-21 falls on a weekend: " + note in r.output
+    assert sink.messages == []
+    # The same command on the Monday after goes on to that day's edition.
+    monkeypatch.setattr(paperfeed.models, "utcnow", lambda: datetime(2025, 6, 23, 12, 0))
+    monday = cli_env.invoke(cli_app, command)
+    assert monday.exit_code == 0, monday.output
+    assert "falls on a weekend" not in monday.output

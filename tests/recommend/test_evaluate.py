@@ -81,6 +81,13 @@ def test_eval_recommend_on_the_demo_archive_ends_with_the_json_line(
     assert report["ndcg@10"] > report["popularity"]["ndcg@10"] + 0.2
     assert report["ndcg@10"] > report["random"]["ndcg@10"] + 0.2
     assert any(line.strip().startswith("taesiri: curator") for line in lines)
+    # The catalog section: each member's top 50 of everything published from the cut.
+    catalog = report["catalog"]
+    for name in ("served", "with_keywords"):
+        assert 0 < catalog[name]["recall@50"] <= 1 and 0 < catalog[name]["ndcg@50"] <= 1
+    low, high = catalog["ndcg@50_diff_served_vs_with_keywords"]["ci95"]
+    assert low <= catalog["ndcg@50_diff_served_vs_with_keywords"]["mean"] <= high
+    assert any(line.strip().startswith("catalog top 50, as served") for line in lines)
 
 
 def test_eval_recommend_refuses_a_cut_nobody_qualifies_for(

@@ -50,3 +50,24 @@ def test_search_from_header_box_shows_results_and_keeps_query(
     page.press("#site-search", "Enter")
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Search papers"
+
+
+def test_limited_results_note_in_a_real_browser(
+    page, settings, catalog: Engine, tmp_path  # noqa: ANN001
+) -> None:
+    """Keywords alone (no model) under a tiny posting cap: the page says the results are
+    limited and what to do, and the rare word's paper is still first."""
+    from tests.web.conftest import serve
+
+    tight = settings.model_copy(update={"search_posting_cap": 2,
+                                        "embedding_model": str(tmp_path / "no-model")})
+    with serve(tight) as url:
+        page.goto(url + "/search?q=language+models+cloning")
+        note = page.locator(".search-note", has_text="Results limited")
+        assert note.count() == 1
+        assert "add a rarer word or use quotes" in note.inner_text()
+        first = page.locator(".search-results .paper-card").first
+        assert first.locator("a").first.get_attribute("href") == f"/papers/{CODE_ID}"
+        page.screenshot(path=str(tmp_path / "search-limited.png"), full_page=True)
+        page.goto(url + "/search?q=cloning")
+        assert page.locator(".search-note", has_text="Results limited").count() == 0

@@ -22,6 +22,7 @@ from paperfeed.storage.search.fts5 import TOKEN_DOCS_STATE, fts_tokens, token_do
 from paperfeed.storage.search.request import (
     DEFAULT_FIELDS,
     KeywordHit,
+    KeywordHits,
     KeywordRequest,
     StatsRefresh,
     TermStats,
@@ -34,6 +35,7 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "TOKEN_DOCS_STATE",
     "KeywordHit",
+    "KeywordHits",
     "KeywordRequest",
     "SearchFilters",
     "StatsRefresh",

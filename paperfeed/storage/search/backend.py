@@ -39,7 +39,12 @@ from paperfeed.storage.search.nearest import (
     PgVectors,
     VectorSide,
 )
-from paperfeed.storage.search.request import KeywordHit, KeywordRequest, StatsRefresh, TermStats
+from paperfeed.storage.search.request import (
+    KeywordHits,
+    KeywordRequest,
+    StatsRefresh,
+    TermStats,
+)
 
 VectorChoice = Literal["auto", "files", "pgvector"]
 
@@ -56,7 +61,7 @@ class SearchBackend(Protocol):
     # keyword side
     def term_stats(self, words: Sequence[str]) -> TermStats: ...
     def keyword(self, request: KeywordRequest, filters: SearchFilters, *,
-                limit: int) -> list[KeywordHit]: ...
+                limit: int) -> KeywordHits: ...
     def restrict(self, request: KeywordRequest, ids: Sequence[str]) -> list[str]: ...
     def latest(self, request: KeywordRequest, filters: SearchFilters, *,
                limit: int) -> list[str]: ...
@@ -222,12 +227,13 @@ class SqliteBackend(_Backend):
             return self._counts.term_stats(conn, list(words))
 
     def keyword(self, request: KeywordRequest, filters: SearchFilters, *,
-                limit: int) -> list[KeywordHit]:
+                limit: int) -> KeywordHits:
         match = fts5.compile_match(request)
         if match is None:
-            return []
+            return KeywordHits()
         with self.engine.connect() as conn:
-            return fts5.keyword_hits(conn, match, filters, limit=limit, fields=request.fields)
+            return fts5.keyword_hits(conn, match, filters, limit=limit, fields=request.fields,
+                                     scan_limit=request.scan_limit)
 
     def restrict(self, request: KeywordRequest, ids: Sequence[str]) -> list[str]:
         with self.engine.connect() as conn:
@@ -265,7 +271,7 @@ class PostgresBackend(_Backend):
             return self._counts.term_stats(conn, list(words))
 
     def keyword(self, request: KeywordRequest, filters: SearchFilters, *,
-                limit: int) -> list[KeywordHit]:
+                limit: int) -> KeywordHits:
         with self.engine.connect() as conn:
             return tsquery.keyword_hits(conn, request, filters, limit=limit)
 

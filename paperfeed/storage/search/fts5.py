@@ -17,11 +17,27 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    column,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
 
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import SearchFilters, filter_clauses
-from paperfeed.storage.search.request import KeywordHit, KeywordRequest, StatsRefresh, TermStats
+from paperfeed.storage.search.request import (
+    KeywordHit,
+    KeywordHits,
+    KeywordRequest,
+    StatsRefresh,
+    TermStats,
+)
 
 TOKEN_DOCS_STATE = "search:token_docs"
 
@@ -92,19 +108,39 @@ _TOP = (
 )
 
 
+# The same with a scan limit: rank only the newest `:cap` matching rows (FTS5 walks a MATCH in
+# rowid order and stops at the LIMIT, so the cost is bounded whatever the words). One row more
+# is read so a cut is known (`n` > :cap); that oldest row is then left out of the ranking.
+_TOP_SCAN = (
+    "SELECT f.paper_id, -t.s AS score, p.hidden, p.title, t.n FROM ("
+    "SELECT r, s, n FROM ("
+    "SELECT r, s, count(*) OVER () AS n, min(r) OVER () AS m FROM ("
+    "SELECT rowid AS r, bm25(papers_fts, 0.0, :wt, :wa, :wb) AS s FROM papers_fts "
+    "WHERE papers_fts MATCH :q ORDER BY rowid DESC LIMIT :cap + 1"
+    ")) WHERE n <= :cap OR r <> m ORDER BY s LIMIT :k"
+    ") AS t JOIN papers_fts AS f ON f.rowid = t.r LEFT JOIN papers AS p ON p.id = f.paper_id "
+    "ORDER BY t.s"
+)
+
+
 def keyword_hits(
     conn: Connection, match: str, filters: SearchFilters, *, limit: int,
-    fields: tuple[float, float, float],
-) -> list[KeywordHit]:
+    fields: tuple[float, float, float], scan_limit: int | None = None,
+) -> KeywordHits:
     """Hits for a MATCH expression, best first (BM25, higher is better).
 
     Without filters the FTS index is ranked on its own (oversampled a little, then hidden papers
-    dropped); with filters the ranked hits are joined to `papers` before the limit."""
+    dropped); with filters the ranked hits are joined to `papers` before the limit. With
+    `scan_limit` only the newest that many matching papers are ranked (filters apply to those),
+    and the hits say whether more matched (`cut`)."""
     params: dict[str, Any] = {"q": match, "wt": fields[0], "wa": fields[1], "wb": fields[2]}
+    if scan_limit is not None:
+        return _scanned_hits(conn, params, filters, limit=limit, scan_limit=scan_limit)
     if not filters.active:
         params["k"] = limit + 16
         rows = conn.execute(text(_TOP), params).all()
-        return [KeywordHit(r[0], float(r[1]), r[3] or "") for r in rows if not r[2]][:limit]
+        return KeywordHits([KeywordHit(r[0], float(r[1]), r[3] or "") for r in rows
+                            if not r[2]][:limit])
     fts = table("papers_fts", column("paper_id"))
     rank = func.bm25(literal_column("papers_fts"), 0.0, *fields)
     stmt = (
@@ -114,7 +150,45 @@ def keyword_hits(
         .order_by(rank)
         .limit(limit)
     )
-    return [KeywordHit(r[0], float(r[1]), r[2] or "") for r in conn.execute(stmt)]
+    return KeywordHits(KeywordHit(r[0], float(r[1]), r[2] or "") for r in conn.execute(stmt))
+
+
+def _scanned_hits(
+    conn: Connection, params: dict[str, Any], filters: SearchFilters, *, limit: int,
+    scan_limit: int,
+) -> KeywordHits:
+    cap = max(0, scan_limit)
+    if not filters.active:
+        rows = conn.execute(text(_TOP_SCAN), {**params, "cap": cap, "k": limit + 16}).all()
+        hits = [KeywordHit(r[0], float(r[1]), r[3] or "") for r in rows if not r[2]][:limit]
+        return KeywordHits(hits, cut=bool(rows) and rows[0][4] > cap)
+    fts = table("papers_fts", column("rowid"), column("paper_id"))
+    rank = func.bm25(literal_column("papers_fts"), 0.0, params["wt"], params["wa"], params["wb"])
+    newest = (
+        select(fts.c.rowid.label("r"))
+        .where(text("papers_fts MATCH :q").bindparams(q=params["q"]))
+        .order_by(fts.c.rowid.desc())
+        .limit(cap + 1)
+    )
+    scan = newest.add_columns(rank.label("s")).subquery("scan")
+    counted = select(scan.c.r, scan.c.s, func.count().over().label("n"),
+                     func.min(scan.c.r).over().label("m")).subquery("counted")
+    row = fts.alias("f")
+    stmt = (
+        select(row.c.paper_id, (-counted.c.s).label("score"), papers.c.title, counted.c.n)
+        .select_from(counted.join(row, row.c.rowid == counted.c.r)
+                     .join(papers, papers.c.id == row.c.paper_id))
+        .where(or_(counted.c.n <= cap, counted.c.r != counted.c.m),
+               *filter_clauses(conn, filters))
+        .order_by(counted.c.s)
+        .limit(limit)
+    )
+    rows = conn.execute(stmt).all()
+    # no row passed the filters: count the scan alone (cheap: no ranking) to know if it was cut
+    total = rows[0][3] if rows else conn.execute(
+        select(func.count()).select_from(newest.subquery())).scalar_one()
+    return KeywordHits((KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows),
+                       cut=total > cap)
 
 
 def matching_ids(conn: Connection, match: str, *, limit: int) -> list[str]:

@@ -7,6 +7,7 @@ operators a user types (`NEAR(`, `*`, `&`, `!`, AND/OR/NOT) are just words.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DEFAULT_FIELDS = (3.0, 2.0, 1.0)  # title, authors, abstract
@@ -22,7 +23,10 @@ class KeywordRequest:
     - `phrases`, `authors`: each required (`authors` in the authors field only);
     - `excluded`: words or phrases that rule a paper out;
     - `fields`: BM25 weights of title, authors and abstract;
-    - `require_all`: every term required (AND) instead of any (OR).
+    - `require_all`: every term required (AND) instead of any (OR);
+    - `scan_limit`: rank at most this many matching papers, the most recently indexed first
+      (None: every match). Ranking costs per matching paper (~1 s per million at 1M papers), so
+      this bounds a search whatever its words; the backend says when it cut (`KeywordHits.cut`).
     """
 
     terms: tuple[str, ...] = ()
@@ -33,6 +37,7 @@ class KeywordRequest:
     excluded: tuple[str, ...] = ()
     fields: tuple[float, float, float] = DEFAULT_FIELDS
     require_all: bool = False
+    scan_limit: int | None = None
 
     @property
     def ranked(self) -> bool:
@@ -58,6 +63,17 @@ class KeywordHit:
     paper_id: str
     score: float  # higher is better (BM25 or the engine's equivalent)
     title: str = ""
+
+
+class KeywordHits(list[KeywordHit]):
+    """Keyword hits, best first; `cut` is True when more papers matched than the request's
+    `scan_limit` let the backend rank (the hits are the best of the newest `scan_limit`)."""
+
+    __slots__ = ("cut",)
+
+    def __init__(self, hits: Iterable[KeywordHit] = (), *, cut: bool = False) -> None:
+        super().__init__(hits)
+        self.cut = cut
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,11 +12,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, literal_column, select
+from sqlalchemy import Connection, func, literal_column, or_, select
 
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import CHUNK, SearchFilters, filter_clauses
-from paperfeed.storage.search.request import KeywordHit, KeywordRequest, TermStats
+from paperfeed.storage.search.request import KeywordHit, KeywordHits, KeywordRequest, TermStats
 
 _VECTOR: Any = literal_column("papers.search_vector")
 
@@ -64,16 +64,20 @@ def compile_query(request: KeywordRequest) -> Any | None:
 
 def keyword_hits(
     conn: Connection, request: KeywordRequest, filters: SearchFilters, *, limit: int
-) -> list[KeywordHit]:
+) -> KeywordHits:
     """Papers matching the request, ranked by ts_rank with the field weights (title A, authors
-    B, abstract C), best first."""
+    B, abstract C), best first. With `request.scan_limit` only the newest (by id) that many
+    matching papers are ranked, and the hits say whether more matched (`cut`)."""
     tsq = compile_query(request)
     if tsq is None:
-        return []
+        return KeywordHits()
     t, a, b = request.fields
     top = max(t, a, b) or 1.0
     weights: Any = literal_column(
         f"ARRAY[0.0, {b / top:.6f}, {a / top:.6f}, {t / top:.6f}]::float4[]")
+    if request.scan_limit is not None:
+        return _scanned_hits(conn, tsq, weights, filters, limit=limit,
+                             scan_limit=request.scan_limit)
     rank = func.ts_rank(weights, _VECTOR, tsq)
     stmt = (
         select(papers.c.id, rank.label("score"), papers.c.title)
@@ -81,7 +85,38 @@ def keyword_hits(
         .order_by(rank.desc(), papers.c.id)
         .limit(limit)
     )
-    return [KeywordHit(r[0], float(r[1]), r[2] or "") for r in conn.execute(stmt)]
+    return KeywordHits(KeywordHit(r[0], float(r[1]), r[2] or "") for r in conn.execute(stmt))
+
+
+def _scanned_hits(
+    conn: Connection, tsq: Any, weights: Any, filters: SearchFilters, *, limit: int,
+    scan_limit: int,
+) -> KeywordHits:
+    """ts_rank reads each matching paper's tsvector, so ranking costs per match: rank only the
+    newest (by id) `scan_limit` matches passing the filters, then keep the best `limit`. The
+    scan carries ids only (the tsvectors are read for the kept rows); one more is read so a cut
+    is known (`n` > the limit), and that oldest one is left out."""
+    cap = max(0, scan_limit)
+    scan = (
+        select(papers.c.id)
+        .where(_VECTOR.op("@@")(tsq), *filter_clauses(conn, filters))
+        .order_by(papers.c.id.desc())
+        .limit(cap + 1)
+        .subquery("scan")
+    )
+    counted = select(scan.c.id, func.count().over().label("n"),
+                     func.min(scan.c.id).over().label("m")).subquery("counted")
+    rank = func.ts_rank(weights, _VECTOR, tsq)
+    stmt = (
+        select(papers.c.id, rank.label("score"), papers.c.title, counted.c.n)
+        .select_from(counted.join(papers, papers.c.id == counted.c.id))
+        .where(or_(counted.c.n <= cap, counted.c.id != counted.c.m))
+        .order_by(rank.desc(), papers.c.id)
+        .limit(limit)
+    )
+    rows = conn.execute(stmt).all()
+    return KeywordHits((KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows),
+                       cut=bool(rows) and rows[0][3] > cap)
 
 
 def matching_ids(conn: Connection, request: KeywordRequest, *, limit: int) -> list[str]:

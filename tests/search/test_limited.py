@@ -1,0 +1,128 @@
+"""The posting cap on the keyword side (`search_posting_cap`), on SQLite and PostgreSQL: very
+common words are left out, or only the newest of their matches are ranked, never an unbounded
+scan; and the result says so (`limited`, a note on the page, a header on the API) while the
+rare word's paper is still found."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.models import utcnow
+from paperfeed.search.hybrid import LIMITED_CUT, LIMITED_WORDS, SearchService
+from paperfeed.storage.db import connect, migrate
+from paperfeed.storage.search import SearchFilters
+from paperfeed.web.api.search import LIMITED_HEADER
+from paperfeed.web.app import create_app
+from tests.conftest import pg_database
+from tests.search.conftest import CODE_ID, HIDDEN_ID, load_catalog
+
+COMMON = ("language", "models")  # in many of the 40 papers
+RARE = "cloning"  # in ClonEval's title (and few others)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",
+                                                             marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, Engine]]:
+    """The 40 real papers on one engine (loaded once per module and engine)."""
+    root = tmp_path_factory.mktemp(f"limited-{request.param}")
+    if request.param == "sqlite":
+        yield from _store(root, None)
+    else:
+        url = request.getfixturevalue("pg_server_url")
+        with pg_database(url) as db_url:
+            yield from _store(root, db_url)
+
+
+def _store(root: Path, url: str | None) -> Iterator[tuple[Settings, Engine]]:
+    settings = Settings(data_dir=root, environment="development", database_url=url,
+                        secret_key="test-secret-key-for-paperfeed-tests",  # type: ignore[arg-type]
+                        base_url="http://testserver")
+    engine = connect(settings)
+    migrate(engine)
+    load_catalog(engine, utcnow())
+    yield settings, engine
+    engine.dispose()
+
+
+def capped(settings: Settings, cap: int) -> Settings:
+    return settings.model_copy(update={"search_posting_cap": cap})
+
+
+def docs(engine: Engine, settings: Settings, *words: str) -> dict[str, int]:
+    return SearchService(engine, settings).backend.term_stats(list(words)).docs
+
+
+def test_keyword_mode_leaves_out_common_words_and_says_so(
+    store: tuple[Settings, Engine],
+) -> None:
+    settings, engine = store
+    df = docs(engine, settings, RARE, *COMMON)
+    assert df[RARE] < min(df[w] for w in COMMON)  # the corpus is what the test assumes
+    text = f"{COMMON[0]} {RARE} {COMMON[1]}"
+    full = SearchService(engine, settings).search(text, mode="keyword", limit=50)
+    assert not full.limited and LIMITED_WORDS not in full.notes
+    cap = df[RARE]  # room for the rare word only
+    result = SearchService(engine, capped(settings, cap)).search(text, mode="keyword", limit=50)
+    assert result.limited and LIMITED_WORDS in result.notes
+    ids = [h.paper_id for h in result.hits]
+    assert ids[0] == CODE_ID  # the rare word's paper is still found, first
+    assert len(ids) <= cap and len(ids) < len(full.hits)
+    assert HIDDEN_ID not in ids
+
+
+def test_keyword_mode_cuts_the_scan_when_even_the_rarest_word_is_common(
+    store: tuple[Settings, Engine],
+) -> None:
+    settings, engine = store
+    n = docs(engine, settings, COMMON[0])[COMMON[0]]
+    everything = SearchService(engine, settings).search(COMMON[0], mode="keyword", limit=50)
+    assert not everything.limited and len(everything.hits) >= 5
+    result = SearchService(engine, capped(settings, 3)).search(COMMON[0], mode="keyword",
+                                                               limit=50)
+    assert n > 3 and result.limited and LIMITED_CUT in result.notes
+    found = [h.paper_id for h in result.hits]
+    assert 1 <= len(found) <= 3  # the best of the newest three matches, never more
+    assert set(found) <= {h.paper_id for h in everything.hits}
+    # a cap the matches fit in ranks every one of them: the same answer, not limited
+    roomy = SearchService(engine, capped(settings, n + 1)).search(COMMON[0], mode="keyword",
+                                                                  limit=50)
+    assert not roomy.limited and roomy.hits == everything.hits
+
+
+def test_quoted_phrase_and_filters_under_a_tiny_cap(store: tuple[Settings, Engine]) -> None:
+    settings, engine = store
+    service = SearchService(engine, capped(settings, 2))
+    phrase = service.search('"voice cloning"', mode="keyword")
+    assert [h.paper_id for h in phrase.hits] == [CODE_ID] and not phrase.limited
+    with_code = service.search(f"{COMMON[0]} {RARE}", mode="keyword",
+                               filters=SearchFilters(has_code=True))
+    assert [h.paper_id for h in with_code.hits] == [CODE_ID]
+    for hostile in ['"', "-the", "NEAR(", "x" * 5000, "a\x00b", "author:", "the of and a"]:
+        service.search(hostile, mode="keyword")  # never raises
+
+
+def test_page_notes_and_api_header_say_results_are_limited(
+    store: tuple[Settings, Engine],
+) -> None:
+    settings, engine = store
+    df = docs(engine, settings, RARE)
+    app = create_app(capped(settings, df[RARE]).model_copy(
+        update={"embedding_model": str(settings.data_dir / "no-model")}))  # keywords alone
+    with TestClient(app) as client:
+        page = client.get("/search", params={"q": f"language {RARE} models"})
+        assert page.status_code == 200
+        assert "Results limited: very common words were left out" in page.text
+        api = client.get("/api/papers/search", params={"q": f"language {RARE} models"})
+        assert api.status_code == 200 and api.headers[LIMITED_HEADER] == "true"
+        body = api.json()
+        assert isinstance(body, list) and body[0]["paper"]["id"] == CODE_ID
+        plain = client.get("/api/papers/search", params={"q": RARE})
+        assert LIMITED_HEADER not in plain.headers
+        assert "Results limited" not in client.get("/search", params={"q": RARE}).text
