@@ -141,7 +141,7 @@ def blend(w: float) -> Rule:
 
 
 def by_standout(lo: float, hi: float, shift: float) -> Rule:
-    """The service's rule (`fusion.blend_weight`): keyword share 0.5, rising linearly to
+    """The service's optional rule (`fusion.blend_weight`): keyword share 0.5, rising to
     0.5 + shift as the semantic side's top cosine stands out less (z within its own list:
     `hi` and above -> 0.5, `lo` and below -> 0.5 + shift)."""
     def rule(b: np.ndarray, c: np.ndarray, inkw: np.ndarray, q: Query) -> np.ndarray:
@@ -225,11 +225,11 @@ def rerank_product(k: int) -> Rule:
 
 
 RULES: list[tuple[str, Rule]] = [
-    ("blend w=0.5 (service before)", blend(0.5)),
+    ("blend w=0.5 (service default)", blend(0.5)),
     ("blend w=0.55", blend(0.55)),
     ("blend w=0.6", blend(0.6)),
-    ("**w by the semantic side's standout: 0.5 at z >= 3.7, 0.7 at z <= 1.9 (service now)**",
-     by_standout(1.9, 3.7, 0.2)),
+    ("w by the semantic side's standout: 0.5 at z >= 3.7, 0.7 at z <= 1.9 (the service's "
+     "option, off by default)", by_standout(1.9, 3.7, 0.2)),
     ("w by standout: 0.5 at z >= 3.7, 0.9 at z <= 1.9", by_standout(1.9, 3.7, 0.4)),
     ("w by standout: 0.5 at z >= 3.7, 0.7 at z <= 2.7", by_standout(2.7, 3.7, 0.2)),
     ("w by standout: 0.5 at z >= 4.5, 0.9 at z <= 2.5", by_standout(2.5, 4.5, 0.4)),
