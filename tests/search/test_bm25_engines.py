@@ -26,7 +26,7 @@ from paperfeed.search.keyword import keyword_search
 from paperfeed.search.query import parse
 from paperfeed.storage.db import connect, migrate, write
 from paperfeed.storage.papers import upsert_papers
-from paperfeed.storage.search import SearchFilters
+from paperfeed.storage.search import KeywordRequest, SearchFilters
 from paperfeed.storage.search.backend import SearchBackend
 from tests.conftest import pg_database, shared_data
 
@@ -117,3 +117,25 @@ def test_both_engines_rank_mostly_the_same_top_ten(engines: dict[str, SearchBack
     sentences = [p.abstract.split(". ")[0] for p in corpus[100:125]]
     assert overlap(engines, titles) >= 0.8
     assert overlap(engines, sentences) >= 0.75
+
+
+@pytest.mark.parametrize("request_", [
+    KeywordRequest(terms=("diffusion",)),
+    KeywordRequest(terms=("creoles", "learning")),
+    KeywordRequest(terms=("graph", "neural", "network"), counts=(1, 1, 3)),
+    KeywordRequest(terms=("graph", "neural", "network"),
+                   pairs=("graph neural", "neural network")),
+    KeywordRequest(phrases=("language models",), terms=("reasoning",)),
+    KeywordRequest(terms=("robot", "grasping"), require_all=True),
+], ids=["one-word", "rare-and-common", "repeated", "pairs", "phrase", "all-words"])
+def test_bm25_scores_agree_across_engines(engines: dict[str, SearchBackend],
+                                          request_: KeywordRequest) -> None:
+    """Same top paper, scores on the same scale (within 10%: the fusion standardises them, but
+    a request's repeated words, pairs and phrases must weigh alike), mostly the same top 10."""
+    lite = engines["sqlite"].keyword(request_, SearchFilters(), limit=10)
+    pg = engines["postgresql"].keyword(request_, SearchFilters(), limit=10)
+    assert lite and pg
+    assert pg[0].paper_id == lite[0].paper_id
+    assert pg[0].score == pytest.approx(lite[0].score, rel=0.1)
+    shared = {h.paper_id for h in lite} & {h.paper_id for h in pg}
+    assert len(shared) >= 0.8 * len(lite)
