@@ -336,7 +336,7 @@ def cmd_latency(args: argparse.Namespace) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPERFEED_DATA_DIR": str(args.data_dir)}
     print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     res = subprocess.run([sys.executable, __file__, "latency-child", str(args.queries),
-                          str(args.limit)], env=env, capture_output=True, text=True)
+                          str(args.limit), *args.modes], env=env, capture_output=True, text=True)
     if res.returncode:
         sys.exit(res.stderr)
     out = json.loads(res.stdout.strip().splitlines()[-1])
@@ -361,7 +361,7 @@ def cmd_latency(args: argparse.Namespace) -> None:
         print(f"RSS {base['rss_mb']} -> {out['rss_mb']} MB")
 
 
-def latency_child(nq: int, limit: int) -> None:
+def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     """A fresh search process, as a web worker: open, warm up, time every mode, report RSS."""
     sys.path.insert(0, str(ROOT / "bench"))
     from search_latency import pct, queries_from
@@ -378,15 +378,16 @@ def latency_child(nq: int, limit: int) -> None:
     settings = Settings()
     engine = connect(settings)
     service = SearchService(engine, settings)
+    labels = labels or ["hybrid", "keyword", "semantic", "hybrid-again"]
     for q in qs[:10]:  # warm-up: load the model, page in the graph's upper layers
-        service.search(q, limit=limit)
+        service.search(q, limit=limit, mode=labels[0].split("-")[0])
     open_s = time.perf_counter() - t
     embedder = service.embedder()
     backend = service.backend
     modes = {}
     # "hybrid-again": the same queries once more; their words' document counts are cached by
     # then (10 min per process), as common words are in a busy worker; query vectors are not
-    for label in ("hybrid", "keyword", "semantic", "hybrid-again"):
+    for label in labels:
         mode = label.split("-")[0]
         if embedder is not None:
             embedder.forget_queries()
@@ -408,9 +409,11 @@ def latency_child(nq: int, limit: int) -> None:
 
         papers = conn.execute(text("SELECT count(*) FROM papers")).scalar_one()
     print(json.dumps({
-        "papers": papers, "vectors": backend.vector_count(), "ann": backend.uses_ann(),
+        "papers": papers,
+        "vectors": backend.vector_count() if labels != ["keyword"] else 0,
+        "ann": backend.uses_ann() if labels != ["keyword"] else None,
         "ef_search": getattr(getattr(backend.side, "files", None), "expansion_search",
-                             lambda: None)(),
+                             lambda: None)() if labels != ["keyword"] else None,
         "modes": modes, "open_s": open_s,
         "rss_mb": int(status.split("VmRSS:")[1].split()[0]) // 1024,
         "hwm_mb": int(status.split("VmHWM:")[1].split()[0]) // 1024,
@@ -498,7 +501,7 @@ def main() -> None:
         sides_child(int(sys.argv[2]), int(sys.argv[3]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "latency-child":
-        latency_child(int(sys.argv[2]), int(sys.argv[3]))
+        latency_child(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
         return
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -523,6 +526,8 @@ def main() -> None:
         p.add_argument("--limit", type=int, default=20)
         p.add_argument("--save", type=Path)
         p.add_argument("--baseline", type=Path)
+        p.add_argument("--modes", nargs="*", default=[],
+                       help="passes to time (default: hybrid keyword semantic hybrid-again)")
     args = ap.parse_args()
     {"embed": cmd_embed, "vectors": cmd_vectors, "recall": cmd_recall, "build": cmd_build,
      "latency": cmd_latency, "sides": cmd_sides}[args.cmd](args)

@@ -166,8 +166,8 @@ class Settings(BaseSettings):
         5.0,
         ge=0,
         le=3600,
-        description="Identical /api/daily_papers queries share one answer for this long "
-        "(per worker process); 0 disables the cache.",
+        description="Identical /api/daily_papers and /api/papers/search queries (and "
+        "searches) share one answer for this long (per worker process); 0 disables the cache.",
     )
     # Members (accounts, votes, submissions, comments): see paperfeed/accounts/.
     registration_open: bool = Field(

@@ -163,6 +163,16 @@ class Highlighter:
         self._judge({w for _, _, w in found if w not in self._verdicts})
         return [(a, b) for a, b, w in found if self._verdicts[w]]
 
+    def spans_many(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """`spans` of each text, scanning each once and looking up all the page's unknown
+        words in one call to the stemmer (`prime` then `spans` scanned every text twice)."""
+        if not self._prefixes:
+            return [[] for _ in texts]
+        found = [self._candidates(t) for t in texts]
+        self._judge({w for f in found for _, _, w in f if w not in self._verdicts})
+        verdicts = self._verdicts
+        return [[(a, b) for a, b, w in f if verdicts[w]] for f in found]
+
     def mark(self, text: str) -> Markup:
         """`text` escaped, with <mark> around each matching word."""
         return _render(text, self.spans(text), 0, len(text))

@@ -86,12 +86,14 @@ def plan(
     When even the rarest word matches more than the cap: beside the semantic side (hybrid) no
     word is sent, the semantic side answers alone; when keywords answer `alone`, the chosen
     words are sent with `scan_limit` = the cap (the backend ranks the newest that many matching
-    papers, and says when it cut). `alone` always sets `scan_limit`, which also bounds quoted
-    phrases and `author:` lists, whose matches no word count foretells."""
+    papers, and says when it cut). `alone` also sets `scan_limit` whenever the kept words'
+    counts do not bound the matches (no counts, or quoted phrases and `author:` lists, whose
+    matches no word count foretells)."""
     counts = keyword_term_counts(query, limit=params.max_terms,
                                  drop_requests=params.drop_requests)
     words = list(counts)
     capped = False
+    fits = False  # the kept words' papers are known to add up to at most the cap
     if words and stats is not None and params.prunes:
         words = select_terms(words, stats.docs, stats.papers, params)
         if posting_cap is not None:
@@ -99,12 +101,17 @@ def plan(
             if kept or not alone:  # else every chosen word goes; the scan limit bounds it
                 capped = len(kept) < len(words)
                 words = kept
+                fits = bool(kept)
+    # No scan limit when the words alone bound the matches (phrases and authors are unknown),
+    # so most searches keep the plain ranking query.
+    scan = alone and posting_cap is not None and not (
+        fits and not query.phrases and not query.authors)
     pairs = tuple(keyword_bigrams(query)) if params.bigrams else ()
     request = KeywordRequest(
         terms=tuple(words), counts=tuple(counts[w] for w in words) if params.repeats else (),
         pairs=pairs, phrases=query.phrases, authors=query.authors,
         excluded=query.excluded, fields=params.weights, require_all=params.operator == "AND",
-        scan_limit=posting_cap if alone else None,
+        scan_limit=posting_cap if scan else None,
     )
     return request, capped
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from jinja2 import Environment
+from markupsafe import Markup
 from sqlalchemy import Connection
 
 from paperfeed.models import Author, Submitter
@@ -42,6 +43,15 @@ def hue_class(name: str | None) -> str:
     """A stable colour class `av-h0`..`av-h11` for a name."""
     digest = hashlib.blake2b((name or "").casefold().encode(), digest_size=2).digest()
     return f"av-h{int.from_bytes(digest, 'big') % HUES}"
+
+
+def avatar(name: str | None, size: str = "sm") -> Markup:
+    """Template global: a generated initials avatar (no remote images); size "sm" or "lg".
+    A Python global, not a macro: importing a macro in every card cost a template-globals
+    set difference per card."""
+    return Markup('<span class="avatar avatar-{} {}" aria-hidden="true">{}</span>').format(
+        size, hue_class(name), initials(name)
+    )
 
 
 def author_url(name: str) -> str:
@@ -132,6 +142,7 @@ def register(env: Environment) -> None:
     env.filters["author_url"] = author_url
     env.filters["org_url"] = org_url
     env.filters["user_url"] = user_url
+    env.globals["avatar"] = avatar
     env.globals["author_names"] = author_names
     env.globals["org_of"] = org_of
     env.globals["MAX_CARD_AUTHORS"] = MAX_CARD_AUTHORS

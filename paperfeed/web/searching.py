@@ -174,28 +174,27 @@ def items_for(
     width: int = 320,
     hits: list[SearchHit] | None = None,
     source: bool = False,
+    comments: bool = True,
 ) -> list[SearchItem]:
     """Result hits (or just `hits`, the ones a page shows: highlighting is paid only for
     those) -> SearchItems in rank order (rows that vanished meanwhile are skipped).
 
     Titles and snippets are page HTML with math ready for KaTeX (texmath.marked_html: a
     snippet never cuts a formula, a query word inside one marks all of it); with `source`
-    (the JSON API) math stays TeX source, still whole."""
+    (the JSON API) math stays TeX source, still whole. Without `comments` (callers that count
+    them themselves) num_comments is 0."""
     hits = result.hits if hits is None else hits
     rows = papers_by_ids(conn, [h.paper_id for h in hits])
-    local_comments = comment_counts(conn, list(rows))
-    marks = highlighter(result.query, stemmer_for(conn))
-    marks.prime(t for row in rows.values() for t in (str(row["title"]), str(row["abstract"])))
+    local_comments = comment_counts(conn, list(rows)) if comments else {}
+    shown = [(hit, row) for hit in hits if (row := rows.get(hit.paper_id)) is not None]
+    texts = [" ".join(str(row[col]).split()) for _, row in shown for col in ("title", "abstract")]
+    spans = highlighter(result.query, stemmer_for(conn)).spans_many(texts)
     items: list[SearchItem] = []
-    for hit in hits:
-        row = rows.get(hit.paper_id)
-        if row is None:
-            continue
-        title_text = " ".join(str(row["title"]).split())
-        title = texmath.marked_html(title_text, marks.spans(title_text), source=source)
-        abstract_text = " ".join(str(row["abstract"]).split())
+    for n, (hit, row) in enumerate(shown):
+        title_text, abstract_text = texts[2 * n], texts[2 * n + 1]
+        title = texmath.marked_html(title_text, spans[2 * n], source=source)
         abstract, found = texmath.marked_snippet(
-            abstract_text, marks.spans(abstract_text), width=width, source=source
+            abstract_text, spans[2 * n + 1], width=width, source=source
         )
         items.append(
             SearchItem(

@@ -47,6 +47,9 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     from paperfeed.web import cards
 
     cards.register(env)
+    from paperfeed.web import card_cache
+
+    card_cache.register(env)
     from paperfeed.web.pages import people
 
     people.register(env)

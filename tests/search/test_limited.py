@@ -126,3 +126,22 @@ def test_page_notes_and_api_header_say_results_are_limited(
         plain = client.get("/api/papers/search", params={"q": RARE})
         assert LIMITED_HEADER not in plain.headers
         assert "Results limited" not in client.get("/search", params={"q": RARE}).text
+
+
+def test_plan_sets_a_scan_limit_only_when_word_counts_do_not_bound_the_matches() -> None:
+    from paperfeed.search.keyword import plan
+    from paperfeed.search.query import parse
+    from paperfeed.storage.search import TermStats
+
+    stats = TermStats(papers=1_000_000, docs={"zebrafish": 40, "retina": 900,
+                                              "learning": 400_000, "model": 500_000})
+    fits, dropped = plan(parse("zebrafish retina"), stats, posting_cap=1_000, alone=True)
+    assert fits.terms == ("zebrafish", "retina") and fits.scan_limit is None and not dropped
+    some, dropped = plan(parse("learning zebrafish"), stats, posting_cap=1_000, alone=True)
+    assert some.terms == ("zebrafish",) and some.scan_limit is None and dropped
+    common, dropped = plan(parse("learning model"), stats, posting_cap=1_000, alone=True)
+    assert common.terms and common.scan_limit == 1_000 and not dropped  # the backend says
+    quoted, _ = plan(parse('"retina" zebrafish'), stats, posting_cap=1_000, alone=True)
+    assert quoted.scan_limit == 1_000  # a phrase's matches are not known from word counts
+    beside, dropped = plan(parse("learning model"), stats, posting_cap=1_000)
+    assert beside.terms == () and beside.scan_limit is None and dropped  # hybrid: meaning alone

@@ -79,3 +79,54 @@ def test_api_and_page_share_a_search_until_the_catalog_changes(client, engine, m
     r = client.get("/api/papers/search", params={"q": "graph networks"})
     assert calls == ["graph networks", "graph networks"]
     assert "2506.00003" in r.text
+
+
+def test_identical_api_searches_share_one_answer_until_a_vote(client, engine, settings,
+                                                              monkeypatch):
+    from paperfeed.web import searching
+    from paperfeed.web.api.json import ResponseCache
+    from tests.web.test_pages_cache import browser, member, vote
+
+    feature(engine, [paper("2506.00001", title="Graph networks", upvotes=2)], date(2025, 6, 16))
+    client.get("/")
+    client.app.state.search_api_cache = cache = ResponseCache(ttl=3600)  # as test above
+    client.app.state.page_cache.linked.append(cache)
+    built: list[int] = []
+    real = searching.items_for
+    monkeypatch.setattr("paperfeed.web.api.search.items_for",
+                        lambda *a, **k: built.append(1) or real(*a, **k))
+    first = client.get("/api/papers/search", params={"q": "graph"})
+    again = client.get("/api/papers/search", params={"q": "graph"})
+    assert first.content == again.content and len(built) == 1
+    assert first.json()[0]["paper"]["upvotes"] == 2
+    assert client.get("/api/papers/search", params={"q": "graph", "limit": 3}).status_code == 200
+    assert len(built) == 2  # another question, another answer
+    ann = browser(client.app, member(engine, settings, "ann"))
+    vote(ann, "2506.00001", page="/papers/2506.00001")
+    # anonymous requests re-read the content version at most every VERSION_POLL seconds
+    client.app.state.page_cache.poll = 0.0
+    after = client.get("/api/papers/search", params={"q": "graph"})
+    assert after.json()[0]["paper"]["upvotes"] == 3 and len(built) == 3
+
+
+def test_a_cached_search_answer_keeps_the_limited_header(client, engine, monkeypatch):
+    from paperfeed.web.api import search as api_search
+
+    feature(engine, [paper("2506.00001", title="Graph networks")], date(2025, 6, 16))
+    real = api_search._answer
+    answers: list[int] = []
+
+    def limited(*a, **k):  # type: ignore[no-untyped-def]
+        body, _ = real(*a, **k)
+        answers.append(1)
+        return body, True
+
+    monkeypatch.setattr(api_search, "_answer", limited)
+    from paperfeed.web.api.json import ResponseCache
+
+    client.app.state.search_api_cache = ResponseCache(ttl=3600)  # not 5 s: a loaded machine
+    for _ in range(2):
+        r = client.get("/api/papers/search", params={"q": "graph limited"})
+        assert r.headers.get(api_search.LIMITED_HEADER) == "true"
+        assert r.json()[0]["paper"]["id"] == "2506.00001"
+    assert len(answers) == 1

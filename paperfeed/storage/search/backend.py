@@ -272,8 +272,12 @@ class PostgresBackend(_Backend):
 
     def keyword(self, request: KeywordRequest, filters: SearchFilters, *,
                 limit: int) -> KeywordHits:
+        if not request.ranked:
+            return KeywordHits()
         with self.engine.connect() as conn:
-            return tsquery.keyword_hits(conn, request, filters, limit=limit)
+            corpus = self._counts.corpus(conn, [(k, v) for k, v, _ in
+                                                tsquery.ranked_items(request)])
+            return tsquery.keyword_hits(conn, request, filters, limit=limit, corpus=corpus)
 
     def restrict(self, request: KeywordRequest, ids: Sequence[str]) -> list[str]:
         with self.engine.connect() as conn:

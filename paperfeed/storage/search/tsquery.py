@@ -1,5 +1,6 @@
 """Keyword search on PostgreSQL: the weighted `papers.search_vector` tsvector (title A, authors
-B, abstract C; GIN index), queried with tsqueries built from a `KeywordRequest`.
+B, abstract C; GIN index), queried with tsqueries built from a `KeywordRequest` and ranked by
+BM25 as FTS5 ranks on SQLite (`pgbm25.py`).
 
 User text only enters as bound parameters of plainto_tsquery / phraseto_tsquery, which treat it
 as plain text, so `&`, `|`, `!`, `<->` or `:*` typed by a user are words.
@@ -12,13 +13,15 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, literal_column, or_, select
+from sqlalchemy import Connection, func, literal_column, select, text
 
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import CHUNK, SearchFilters, filter_clauses
+from paperfeed.storage.search.pgbm25 import Corpus, bm25_ranked
 from paperfeed.storage.search.request import KeywordHit, KeywordHits, KeywordRequest, TermStats
 
 _VECTOR: Any = literal_column("papers.search_vector")
+_LENGTH: Any = literal_column("papers.search_length")  # words (migration 0015)
 
 
 def _or(parts: list[Any]) -> Any:
@@ -35,10 +38,19 @@ def _and(parts: list[Any]) -> Any:
     return out
 
 
+# What a query item is on the index: a word (stemmed, any field), a phrase (stemmed, in order)
+# or an author name (the authors field is indexed unstemmed, with the `simple` configuration).
+WORD, PHRASE, AUTHOR = "word", "phrase", "author"
+
+
+def _tsq(kind: str, value: str) -> Any:
+    if kind == PHRASE:
+        return func.phraseto_tsquery("english", value)
+    return func.plainto_tsquery("simple" if kind == AUTHOR else "english", value)
+
+
 def _required(request: KeywordRequest) -> list[Any]:
-    parts = [func.phraseto_tsquery("english", p) for p in request.phrases]
-    parts += [func.plainto_tsquery("simple", a) for a in request.authors]
-    return parts
+    return [_tsq(PHRASE, p) for p in request.phrases] + [_tsq(AUTHOR, a) for a in request.authors]
 
 
 def _excluded(request: KeywordRequest) -> Any | None:
@@ -46,11 +58,25 @@ def _excluded(request: KeywordRequest) -> Any | None:
     return _or(parts) if parts else None
 
 
+def ranked_items(request: KeywordRequest) -> list[tuple[str, str, int]]:
+    """(kind, text, times) of every item BM25 sums over, as FTS5's bm25() does over the phrases
+    of `fts5.compile_match`: required phrases and authors, each term (as many times as the query
+    counts it) and, in an OR query, the adjacent pairs. Exclusions add nothing to a match."""
+    items = [(PHRASE, p, 1) for p in request.phrases]
+    items += [(AUTHOR, a, 1) for a in request.authors]
+    items += [(WORD, t, max(1, request.count(i))) for i, t in enumerate(request.terms)]
+    if not request.require_all:
+        items += [(PHRASE, p, 1) for p in request.pairs]
+    return items
+
+
 def compile_query(request: KeywordRequest) -> Any | None:
-    """The tsquery of a request: required phrases and authors AND (any | all of) the terms,
-    AND NOT the exclusions; None when nothing is searchable."""
+    """The tsquery of a request: required phrases and authors AND (any | all of) the terms (and
+    pairs, in an OR query), AND NOT the exclusions; None when nothing is searchable."""
     parts = _required(request)
-    words = [func.plainto_tsquery("english", t) for t in request.terms]
+    words = [_tsq(WORD, t) for t in request.terms]
+    if not request.require_all:
+        words += [_tsq(PHRASE, p) for p in request.pairs]
     if words:
         parts.append(_and(words) if request.require_all else _or(words))
     if not parts:
@@ -63,60 +89,26 @@ def compile_query(request: KeywordRequest) -> Any | None:
 
 
 def keyword_hits(
-    conn: Connection, request: KeywordRequest, filters: SearchFilters, *, limit: int
+    conn: Connection, request: KeywordRequest, filters: SearchFilters, *, limit: int,
+    corpus: Corpus,
 ) -> KeywordHits:
-    """Papers matching the request, ranked by ts_rank with the field weights (title A, authors
-    B, abstract C), best first. With `request.scan_limit` only the newest (by id) that many
-    matching papers are ranked, and the hits say whether more matched (`cut`)."""
+    """Papers matching the request, best first, ranked by BM25 as SQLite's FTS5 `bm25()` ranks
+    them (`pgbm25.py`: same k1 and b, idf from `corpus`' document counts, the field weights,
+    length normalisation by `papers.search_length`), in one statement. With
+    `request.scan_limit` only the newest (by id) that many matching papers are ranked, and the
+    hits say whether more matched (`cut`)."""
     tsq = compile_query(request)
     if tsq is None:
         return KeywordHits()
-    t, a, b = request.fields
-    top = max(t, a, b) or 1.0
-    weights: Any = literal_column(
-        f"ARRAY[0.0, {b / top:.6f}, {a / top:.6f}, {t / top:.6f}]::float4[]")
-    if request.scan_limit is not None:
-        return _scanned_hits(conn, tsq, weights, filters, limit=limit,
-                             scan_limit=request.scan_limit)
-    rank = func.ts_rank(weights, _VECTOR, tsq)
-    stmt = (
-        select(papers.c.id, rank.label("score"), papers.c.title)
-        .where(_VECTOR.op("@@")(tsq), *filter_clauses(conn, filters))
-        .order_by(rank.desc(), papers.c.id)
-        .limit(limit)
-    )
-    return KeywordHits(KeywordHit(r[0], float(r[1]), r[2] or "") for r in conn.execute(stmt))
-
-
-def _scanned_hits(
-    conn: Connection, tsq: Any, weights: Any, filters: SearchFilters, *, limit: int,
-    scan_limit: int,
-) -> KeywordHits:
-    """ts_rank reads each matching paper's tsvector, so ranking costs per match: rank only the
-    newest (by id) `scan_limit` matches passing the filters, then keep the best `limit`. The
-    scan carries ids only (the tsvectors are read for the kept rows); one more is read so a cut
-    is known (`n` > the limit), and that oldest one is left out."""
-    cap = max(0, scan_limit)
-    scan = (
-        select(papers.c.id)
-        .where(_VECTOR.op("@@")(tsq), *filter_clauses(conn, filters))
-        .order_by(papers.c.id.desc())
-        .limit(cap + 1)
-        .subquery("scan")
-    )
-    counted = select(scan.c.id, func.count().over().label("n"),
-                     func.min(scan.c.id).over().label("m")).subquery("counted")
-    rank = func.ts_rank(weights, _VECTOR, tsq)
-    stmt = (
-        select(papers.c.id, rank.label("score"), papers.c.title, counted.c.n)
-        .select_from(counted.join(papers, papers.c.id == counted.c.id))
-        .where(or_(counted.c.n <= cap, counted.c.id != counted.c.m))
-        .order_by(rank.desc(), papers.c.id)
-        .limit(limit)
-    )
+    items = [(kind, value, corpus.idf((kind, value)) * times)
+             for kind, value, times in ranked_items(request)]
+    stmt = bm25_ranked(tsq, items, filter_clauses(conn, filters), fields=request.fields,
+                       avgdl=corpus.avgdl, limit=limit, scan_limit=request.scan_limit)
     rows = conn.execute(stmt).all()
-    return KeywordHits((KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows),
-                       cut=bool(rows) and rows[0][3] > cap)
+    hits = (KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows)
+    if request.scan_limit is None:
+        return KeywordHits(hits)
+    return KeywordHits(hits, cut=bool(rows) and rows[0][3] > max(0, request.scan_limit))
 
 
 def matching_ids(conn: Connection, request: KeywordRequest, *, limit: int) -> list[str]:
@@ -146,44 +138,69 @@ def restrict(conn: Connection, request: KeywordRequest, ids: Sequence[str]) -> l
     return [i for i in ids if i in keep]
 
 
+SAMPLE_ROWS = 20_000  # papers read to estimate the average length of a larger catalog
+
+
+def average_length(conn: Connection, total: int) -> float:
+    """The catalog's average paper length in words (BM25's avgdl): exact up to 2 x SAMPLE_ROWS
+    papers, else estimated from a sample of about SAMPLE_ROWS (whole pages, so a 1M-paper
+    catalog is not read end to end for it)."""
+    if total > 2 * SAMPLE_ROWS:
+        share = 100.0 * SAMPLE_ROWS / total
+        value = conn.execute(text(
+            f"SELECT avg(search_length) FROM papers TABLESAMPLE SYSTEM ({share:.6f}) "
+            "REPEATABLE (7)")).scalar_one()
+        if value:
+            return float(value)
+    return float(conn.execute(select(func.avg(_LENGTH)).select_from(papers)).scalar_one() or 0)
+
+
 class DocCounts:
-    """Per-process cache of how many papers hold each query word (counted on the GIN index;
-    a stale count only shifts which common words are left out)."""
+    """Per-process cache of how many papers hold each query item (counted on the GIN index) and
+    of the catalog's size and average length: they choose the words to send and weigh them in
+    BM25; a count a few minutes stale only shifts a weight a little."""
 
     def __init__(self, ttl: float = 600.0, max_entries: int = 200_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: dict[str, tuple[float, int]] = {}
-        self._total: tuple[float, int] | None = None
+        self._items: dict[tuple[str, str], tuple[float, int]] = {}
+        self._papers: tuple[float, int] | None = None  # (expires, papers)
+        self._avgdl: tuple[float, float] | None = None  # (expires, average length in words)
         self._lock = threading.Lock()
 
-    def term_stats(self, conn: Connection, words: Sequence[str]) -> TermStats:
+    def corpus(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> Corpus:
+        """Papers, average length and the document count of each (kind, text) item."""
         now = time.monotonic()
-        docs: dict[str, int] = {}
-        missing: list[str] = []
+        docs: dict[tuple[str, str], int] = {}
+        missing: list[tuple[str, str]] = []
         with self._lock:
-            for w in dict.fromkeys(words):
-                hit = self._items.get(w)
+            for key in dict.fromkeys(keys):
+                hit = self._items.get(key)
                 if hit is not None and hit[0] > now:
-                    docs[w] = hit[1]
+                    docs[key] = hit[1]
                 else:
-                    missing.append(w)
-            total_hit = self._total
-        fresh: dict[str, int] = {}
-        for w in missing:
-            tsq = func.plainto_tsquery("english", w)
-            fresh[w] = int(conn.execute(
-                select(func.count()).select_from(papers).where(_VECTOR.op("@@")(tsq))
+                    missing.append(key)
+            papers_hit, avgdl_hit = self._papers, self._avgdl
+        fresh: dict[tuple[str, str], int] = {}
+        for key in missing:
+            fresh[key] = int(conn.execute(
+                select(func.count()).select_from(papers).where(_VECTOR.op("@@")(_tsq(*key)))
             ).scalar_one())
-        if total_hit is None or total_hit[0] <= now:
+        if papers_hit is None or papers_hit[0] <= now:
             total = int(conn.execute(select(func.count()).select_from(papers)).scalar_one())
-        else:
-            total = total_hit[1]
+            papers_hit = (now + min(self.ttl, 60.0), total)
+        if avgdl_hit is None or avgdl_hit[0] <= now:
+            avgdl_hit = (now + self.ttl, average_length(conn, papers_hit[1]))
         with self._lock:
             if len(self._items) + len(fresh) > self.max_entries:
                 self._items.clear()
-            for w, n in fresh.items():
-                self._items[w] = (now + self.ttl, n)
-            self._total = (now + min(self.ttl, 60.0), total)
+            for key, n in fresh.items():
+                self._items[key] = (now + self.ttl, n)
+            self._papers, self._avgdl = papers_hit, avgdl_hit
         docs.update(fresh)
-        return TermStats(papers=total, docs={w: docs.get(w, 0) for w in words})
+        return Corpus(papers=papers_hit[1], avgdl=avgdl_hit[1], docs=docs)
+
+    def term_stats(self, conn: Connection, words: Sequence[str]) -> TermStats:
+        corpus = self.corpus(conn, [(WORD, w) for w in words])
+        return TermStats(papers=corpus.papers,
+                         docs={w: corpus.docs.get((WORD, w), 0) for w in words})

@@ -61,15 +61,19 @@ class ResponseCache:
 
     def get_or_build(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:
         """The cached body for `key`, or `orjson.dumps(build())` stored for `ttl` seconds."""
+        return self.get_or_make(key, lambda: orjson.dumps(build()))
+
+    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], bytes]) -> bytes:
+        """The cached bytes for `key`, or `make()` stored for `ttl` seconds."""
         if self.ttl <= 0:
-            return orjson.dumps(build())
+            return make()
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
             if hit is not None and hit[0] > now:
                 self._items.move_to_end(key)
                 return hit[1]
-        body = orjson.dumps(build())
+        body = make()
         if len(body) > self.max_bytes:
             return body
         with self._lock:

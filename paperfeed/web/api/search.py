@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
@@ -27,9 +28,11 @@ from sqlalchemy.engine import RowMapping
 
 from paperfeed.errors import BadRequest
 from paperfeed.storage.catalog import comment_counts, featured_facts, list_papers_page
-from paperfeed.web.api.json import json_response
+from paperfeed.storage.search import SearchFilters
+from paperfeed.web.api.json import ResponseCache, body_response, json_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import daily_entry_json
+from paperfeed.web.pages.cache import page_cache
 from paperfeed.web.searching import filters_from, items_for, shared_search
 
 router = APIRouter(tags=["search"])
@@ -74,19 +77,52 @@ def search_papers(
     if not q.strip() and not filters.active:
         with request.app.state.engine.connect() as conn:
             return json_response(_entries(conn, list_papers_page(conn, after=None, limit=limit)))
+    version = page_cache(request).version(request, fresh=False)
+    flagged = _cache(request).get_or_make(
+        (q, filters, limit, version), lambda: _build(request, q, filters, limit)
+    )
+    # the cached bytes: one byte for "results limited", then the body
+    response = body_response(flagged[1:])
+    if flagged[:1] == b"1":  # a header, so the body keeps huggingface.co's shape (a bare list)
+        response.headers[LIMITED_HEADER] = "true"
+    return response
+
+
+def _cache(request: Request) -> ResponseCache:
+    """Serialized answers of identical searches within `api_cache_seconds`, per worker, keyed
+    by the content version (and cleared with the page cache after a write in this worker):
+    a repeated query costs a dictionary lookup, not rows, highlighting and JSON."""
+    state = request.app.state
+    cache: ResponseCache | None = getattr(state, "search_api_cache", None)
+    if cache is None:
+        # ~200 kB per answer of 50: repeats come within seconds (a reload, a client paging),
+        # so a few MB hold them; distinct queries would only grow the worker (issue 11's RSS)
+        cache = state.search_api_cache = ResponseCache(
+            ttl=state.settings.api_cache_seconds, max_entries=64, max_bytes=4 * 1024 * 1024
+        )
+        page_cache(request).linked.append(cache)
+    return cache
+
+
+def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> bytes:
+    """The search's answer as cached: b"1" or b"0" (results limited) and the JSON body."""
+    body, limited = _answer(request, q, filters, limit)
+    return (b"1" if limited else b"0") + orjson.dumps(body)
+
+
+def _answer(
+    request: Request, q: str, filters: SearchFilters, limit: int
+) -> tuple[list[dict[str, Any]], bool]:
     result = shared_search(request, q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
-        items = items_for(conn, result, source=True)
+        items = items_for(conn, result, source=True, comments=False)
         body = _entries(conn, [item.row for item in items])
     for entry, item in zip(body, items, strict=True):
         if item.highlighted_title:
             entry["highlightedTitle"] = str(item.title)
         if item.highlighted_abstract:
             entry["highlightedSummary"] = str(item.abstract)
-    response = json_response(body)
-    if result.limited:  # a header, so the body keeps huggingface.co's shape (a bare list)
-        response.headers[LIMITED_HEADER] = "true"
-    return response
+    return body, bool(result.limited)
 
 
 def _entries(conn: Connection, rows: Sequence[RowMapping]) -> list[dict[str, Any]]:

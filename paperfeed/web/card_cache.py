@@ -1,0 +1,145 @@
+"""Rendered result cards shared between searches: `result_cards(request, items, now)`.
+
+Why: a search page shows 50 cards, and every distinct query used to render `_paper_card.html`
+50 times (~100 us each, a sixth of the page's CPU at 75k papers, bench/pages.py) although
+all that differs between two searches showing one paper is its highlighted title and snippet,
+its rank, and the visitor's controls. So a card is rendered once per (paper, its counts,
+content version, year) and worker with placeholders for those parts, cut at them, and filled
+by string joins on every page that shows it:
+
+- title and abstract: the search's highlighted Markup (escaped by items_for);
+- the rank-based element id (`title-{{ loop_index }}`);
+- the upvote and save controls: the real `upvote_button` / `save_button` / `save_form` of
+  this request, so a recorded page gets its slot markers and a filled page the visitor's
+  state (web/slots.py), exactly as the template would have called them.
+
+Entries are keyed by the content version (storage/versions.py) like cached pages, and also
+expire after `page_cache_seconds` (writes that do not raise the version still show).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from jinja2 import Environment
+from markupsafe import Markup
+
+MAX_CARDS = 2048  # ~1.5-2 kB each without title and abstract: ~4 MB per worker at most
+_HOLES = ("title", "abstract", "index", "upvote", "save", "save_form")
+
+
+def _hole(name: str) -> Markup:
+    return Markup(f"\ue004{name}\ue005")
+
+
+class _Card:
+    """A card's HTML cut at its holes: (is a hole, text or hole name) pieces."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, html: str) -> None:
+        self.pieces: list[tuple[bool, str]] = []
+        rest = html
+        while (at := rest.find("\ue004")) >= 0:
+            end = rest.index("\ue005", at)
+            self.pieces.append((False, rest[:at]))
+            self.pieces.append((True, rest[at + 1 : end]))
+            rest = rest[end + 1 :]
+        self.pieces.append((False, rest))
+
+    def fill(self, values: dict[str, str]) -> str:
+        return "".join(values[text] if hole else text for hole, text in self.pieces)
+
+
+class CardCache:
+    """Bounded TTL map of rendered cards, shared by a worker's threads."""
+
+    def __init__(self, *, ttl: float, max_entries: int = MAX_CARDS) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, _Card]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> _Card | None:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] <= now:
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: tuple[Any, ...], card: _Card) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, card)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def card_cache(request: Request) -> CardCache:
+    state = request.app.state
+    cache: CardCache | None = getattr(state, "card_cache", None)
+    if cache is None:
+        cache = state.card_cache = CardCache(ttl=state.settings.page_cache_seconds)
+    return cache
+
+
+def _render(request: Request, item: Any, now: datetime) -> _Card:
+    """`_paper_card.html` for `item` with holes for what differs between pages."""
+    env: Environment = request.app.state.templates.env
+    shape = dataclasses.replace(item, title=_hole("title"), abstract=_hole("abstract"))
+    html = env.get_template("_paper_card.html").render(
+        request=request, item=shape, now=now, loop_index=_hole("index"),
+        upvote_button=lambda *_a: _hole("upvote"), save_button=lambda *_a: _hole("save"),
+        save_form=lambda *_a: _hole("save_form"),
+    )
+    return _Card(html)
+
+
+def result_cards(
+    request: Request, items: Sequence[Any], now: datetime, list_key: str = ""
+) -> Markup:
+    """Template global: `<li>` + card + `</li>` for each search item (searching.SearchItem),
+    as `{% for %}...{% include "_paper_card.html" %}` would render them."""
+    from paperfeed.web.pages.cache import page_cache
+    from paperfeed.web.slots import save_button, save_form, upvote_button
+
+    if not items:
+        return Markup("")
+    cache = card_cache(request)
+    version = page_cache(request).version(request, fresh=False)
+    out: list[str] = []
+    for rank, item in enumerate(items, 1):
+        key = (item.paper_id, item.upvotes, item.num_comments, item.hf_comments,
+               item.num_authors, version, now.year)
+        card = cache.get(key) if cache.ttl > 0 else None
+        if card is None:
+            card = _render(request, item, now)
+            if cache.ttl > 0:
+                cache.put(key, card)
+        out.append("<li>")
+        out.append(card.fill({
+            "title": str(item.title),
+            "abstract": str(item.abstract),
+            "index": f"{list_key}{rank}",
+            "upvote": str(upvote_button(request, item.paper_id, item.upvotes)),
+            "save": str(save_button(request, item.paper_id)),
+            "save_form": str(save_form(request, item.paper_id)),
+        }))
+        out.append("</li>\n")
+    return Markup("".join(out))
+
+
+def register(env: Environment) -> None:
+    env.globals["result_cards"] = result_cards

@@ -1,0 +1,129 @@
+"""Search result cards rendered once per paper and shared between searches (web/card_cache.py)
+and the per-paper controls rendered once per state (web/slots.py): each search still shows
+its own highlights, ranks and return path, each visitor their own vote state and a CSRF token
+that works, and a vote shows at once for its voter and for others in the same worker."""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+from datetime import date
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from paperfeed.config import Settings
+from paperfeed.storage.db import connect, migrate
+from paperfeed.web.app import create_app
+from paperfeed.web.csrf import FIELD
+from tests.feed_factories import feature, paper
+from tests.web.test_pages_cache import browser, button, member, token
+
+D = date(2025, 6, 16)
+HOSTILE = '<script>alert("x")</script> & <img src=x onerror=alert(1)>'
+
+
+def _catalog(engine: Engine) -> None:
+    feature(engine, [
+        paper("2506.00001", title=f"Graph networks for alpha {HOSTILE}",
+              abstract=f"We study graph networks. {HOSTILE} Alpha beta gamma.", upvotes=3),
+        paper("2506.00002", title="Graph networks for beta",
+              abstract="Beta graph networks, and more beta.", upvotes=1),
+    ], D)
+
+
+def _marks(html: str) -> list[str]:
+    return re.findall(r"<mark>([^<]*)</mark>", html)
+
+
+def _next_of(html: str, pid: str) -> str:
+    m = re.search(rf'id="upvote-{re.escape(pid)}">.*?name="next" value="([^"]*)"', html, re.S)
+    assert m, f"no upvote form for {pid}"
+    return htmllib.unescape(m.group(1))
+
+
+def _cards_shared_between_searches(settings: Settings, engine: Engine) -> None:
+    _catalog(engine)
+    app = create_app(settings)
+    anon = TestClient(app)
+    ann = browser(app, member(engine, settings, "ann"))
+    ben = browser(app, member(engine, settings, "ben"))
+    alpha, beta = "/search?q=graph+alpha", '/search?q=graph+beta&cat=&x="<'
+    page_a = anon.get(alpha).text
+    page_b = anon.get(beta).text
+    for page, word in ((page_a, "alpha"), (page_b, "beta")):
+        # both papers on both pages, each search's own words marked (the card is shared)
+        assert 'data-paper="2506.00001"' in page and 'data-paper="2506.00002"' in page
+        marked = {m.lower() for m in _marks(page)}
+        assert word in marked and ({"alpha", "beta"} - {word}).isdisjoint(marked), marked
+        # hostile title and abstract escaped on the cached card
+        assert "<script>" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;" in page
+        assert "\ue002" not in page and "\ue004" not in page and "\ue000" not in page
+    assert len(app.state.card_cache) == 2  # one render per paper, shared by both searches
+    # ranks: element ids follow the page's order, unique on the page
+    ids = re.findall(r'id="title-(\d+)"', page_a)
+    assert ids == ["1", "2"]
+    # each page's forms return to that page, escaped
+    assert _next_of(page_a, "2506.00002") == alpha
+    assert _next_of(page_b, "2506.00002") == _next_of(page_b, "2506.00001")
+    assert _next_of(page_b, "2506.00001") == '/search?q=graph+beta&cat=&x=%22%3C'
+
+    # ann votes from the (cached) search page, with the token it gave her
+    page = ann.get(alpha).text
+    assert button(page, "2506.00001") == (False, 3)
+    r = ann.post("/papers/2506.00001/upvote",
+                 data={FIELD: token(page), "vote": "1", "next": _next_of(page, "2506.00001")},
+                 follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].split("#")[0] == alpha
+    for _ in range(2):  # the second round is served from the caches
+        for url in (alpha, beta):
+            assert button(ann.get(url).text, "2506.00001") == (True, 4)
+            assert button(ben.get(url).text, "2506.00001") == (False, 4)
+            assert button(anon.get(url).text, "2506.00001") == (False, 4)
+            assert button(ann.get(url).text, "2506.00002") == (False, 1)
+    # and she can take it back with the token of a page served from the cache
+    page = ann.get(beta).text
+    assert set(re.findall(rf'name="{FIELD}" value="([^"]+)"', page)) == {token(page)}
+    r = ann.post("/papers/2506.00001/upvote", data={FIELD: token(page), "vote": "0"},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    assert button(ann.get(beta).text, "2506.00001") == (False, 3)
+    assert button(ben.get(alpha).text, "2506.00001") == (False, 3)
+
+
+def test_search_cards_are_shared_with_each_visitors_state(settings, engine) -> None:
+    _cards_shared_between_searches(settings, engine)
+
+
+@pytest.mark.postgres
+def test_search_cards_are_shared_on_postgresql(pg_settings) -> None:
+    engine = connect(pg_settings)
+    migrate(engine)
+    try:
+        _cards_shared_between_searches(pg_settings, engine)
+    finally:
+        engine.dispose()
+
+
+def test_similar_papers_use_the_same_cards(client, engine) -> None:
+    _catalog(engine)
+    html = client.get("/papers/2506.00002").text
+    # without embeddings there are no similar papers; the page still renders its own paper
+    assert "Graph networks for beta" in html and "\ue004" not in html
+
+
+def test_members_share_the_search_page_render_with_their_own_save_search(client, engine,
+                                                                         settings) -> None:
+    _catalog(engine)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    anon_page = client.get("/search?q=graph").text
+    assert "Sign in</a> to save this search" in anon_page
+    entries = list(client.app.state.page_cache._items.values())
+    assert len(entries) == 1 and entries[0][1].members_ok  # nothing asked who was visiting
+    page = ann.get("/search?q=graph").text
+    assert 'action="/alerts"' in page and "to save this search" not in page
+    assert 'name="query" value="graph"' in page
+    assert set(re.findall(rf'name="{FIELD}" value="([^"]+)"', page)) == {token(page)}
+    assert "\ue000" not in page and 'action="/alerts"' not in client.get("/search?q=graph").text
