@@ -139,6 +139,8 @@ def variants(quick: bool = False, only: Sequence[str] = ()) -> list[tuple[str, s
         ("keyword", "+ adjacent-word phrases (bigrams)", replace(base, keyword=replace(kw, bigrams=True))),
         ("semantic", "MiniLM-L6 int8, exact cosine (default)", base),
         ("hybrid", "score blend (z-scores) w=0.5, depth 100 (default)", base),
+        ("hybrid", "w raised when the semantic side is flat (standout rule): shift 0.2", replace(base, standout_shift=0.2)),
+        ("hybrid", "w raised when the semantic side is flat (standout rule): shift 0.4", replace(base, standout_shift=0.4)),
         ("hybrid", "score blend w=0.3", replace(base, blend_weight=0.3)),
         ("hybrid", "score blend w=0.6", replace(base, blend_weight=0.6)),
         ("hybrid", "score blend w=0.7", replace(base, blend_weight=0.7)),

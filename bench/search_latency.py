@@ -12,6 +12,10 @@ Steps (each skipped when already done in that data directory):
 3. Queries: real titles, first abstract sentences and short keyword phrases of random papers,
    each searched with `SearchService.search` (query embedding + FTS5 + vector search + fusion +
    pinning), after a warm-up. Prints p50/p95/mean for hybrid, keyword and semantic.
+
+`--ab`: instead, hybrid with the defaults (A) against the fixed equal blend (B, no per-query
+keyword share: `standout_shift=0`), alternating per query over one backend and one embedder,
+so both see the same load (a query vector is reused by the second of each pair).
 """
 
 from __future__ import annotations
@@ -68,6 +72,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--real", type=int, default=2000, help="papers embedded for real")
     ap.add_argument("--limit", type=int, default=20)
+    ap.add_argument("--ab", action="store_true", help="defaults vs the fixed blend, alternating")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from paperfeed.config import Settings
@@ -90,6 +95,9 @@ def main() -> None:
     for q in queries[:10]:  # warm-up: load the model, page in the index
         service.search(q, limit=args.limit)
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
+    if args.ab:
+        ab(service, queries, args.limit)
+        return
     print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
     for mode in ("hybrid", "keyword", "semantic"):
         embedder = service.embedder()
@@ -110,6 +118,30 @@ def main() -> None:
             emb.embedder.embed_query(q)  # type: ignore[attr-defined]
             times.append((time.perf_counter() - t) * 1000)
         print(f"{'embed q':<9} {pct(times, 50):7.1f} {pct(times, 95):7.1f} {statistics.mean(times):8.1f}")
+
+
+def ab(service, queries: list[str], limit: int) -> None:  # type: ignore[no-untyped-def]
+    """Hybrid p50/p95 and CPU per query, defaults (A) vs `standout_shift=0` (B), interleaved
+    (A first on even queries, B first on odd ones, so neither always pays for the vector)."""
+    from dataclasses import replace
+
+    from paperfeed.search.hybrid import SearchService
+
+    fixed = SearchService(service.engine, service.settings,
+                          params=replace(service.params, standout_shift=0.0),
+                          backend=service.backend, embedder=service.embedder())
+    runs: dict[str, tuple[list[float], list[float]]] = {"A": ([], []), "B": ([], [])}
+    for n, q in enumerate(queries):
+        pair = [("A", service), ("B", fixed)]
+        for name, svc in pair if n % 2 == 0 else pair[::-1]:
+            t, c = time.perf_counter(), time.thread_time()
+            svc.search(q, limit=limit)
+            runs[name][0].append((time.perf_counter() - t) * 1000)
+            runs[name][1].append((time.thread_time() - c) * 1000)
+    for name, label in (("A", "defaults"), ("B", "fixed blend")):
+        wall, cpu = runs[name]
+        print(f"hybrid {label:<12} p50 {pct(wall, 50):6.1f} p95 {pct(wall, 95):6.1f} ms; "
+              f"caller-thread CPU mean {statistics.mean(cpu):5.2f} ms")
 
 
 def ensure_vectors(settings, engine, rows: list[dict], real: int) -> None:  # type: ignore[no-untyped-def]

@@ -363,6 +363,8 @@ def to_html(text: str | None) -> Markup:
 
 def _text_html(text: str) -> str:
     """Text-mode LaTeX to escaped HTML: emphasis as tags, other commands made readable."""
+    if _TEXT_SPECIAL.search(text) is None:  # most pieces of a snippet: nothing to read
+        return str(escape(text))
     out: list[str] = []
     i, start = 0, 0
     while (i := text.find("\\", i)) >= 0:

@@ -31,7 +31,7 @@ from fastapi import Request
 from jinja2 import Environment
 from markupsafe import Markup
 
-MAX_CARDS = 4096  # ~1.5 kB each without title and abstract: ~6 MB per worker
+MAX_CARDS = 2048  # ~1.5-2 kB each without title and abstract: ~4 MB per worker at most
 _HOLES = ("title", "abstract", "index", "upvote", "save", "save_form")
 
 

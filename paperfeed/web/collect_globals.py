@@ -7,6 +7,7 @@ one query, not one per card; anonymous visitors cost nothing.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -81,8 +82,45 @@ def is_read(request: Request, paper_id: str) -> bool:
         return bool(store.read_ids(conn, member.id, [paper_id]))
 
 
+class _PublicCollections:
+    """Public collections holding a paper, per (paper, content version), for
+    `page_cache_seconds`: the paper page's collections box is rendered for each request (it
+    shows the member's own collections too), and this list, the same for every visitor, was a
+    seventh of a paper page's CPU (building the query). Collection writes raise the content
+    version; a write in this worker clears it with the page cache."""
+
+    def __init__(self, ttl: float, max_entries: int = 4096) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._items: dict[tuple[str, int], tuple[float, list[CollectionRow]]] = {}
+
+    def get(self, request: Request, paper_id: str) -> list[CollectionRow]:
+        from paperfeed.web.pages.cache import page_cache
+
+        key = (paper_id, page_cache(request).version(request, fresh=False))
+        now = time.monotonic()
+        hit = self._items.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        rows = library.public_collections_with(get_engine(request), paper_id, limit=10)
+        if self.ttl > 0:
+            if len(self._items) >= self.max_entries:
+                self._items.clear()
+            self._items[key] = (now + self.ttl, rows)
+        return rows
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 def public_collections_with(request: Request, paper_id: str) -> list[CollectionRow]:
-    return library.public_collections_with(get_engine(request), paper_id, limit=10)
+    state = request.app.state
+    shared: _PublicCollections | None = getattr(state, "public_collections", None)
+    if shared is None:
+        from paperfeed.web.pages.cache import page_cache
+
+        shared = state.public_collections = _PublicCollections(state.settings.page_cache_seconds)
+        page_cache(request).linked.append(shared)
+    return shared.get(request, paper_id)
 
 
 def register(env: Environment) -> None:

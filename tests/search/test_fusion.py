@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from paperfeed.search.fusion import arxiv_id_in, normalize_title, pin_first, rrf, score_blend
+from paperfeed.search.fusion import (
+    arxiv_id_in,
+    blend_weight,
+    normalize_title,
+    pin_first,
+    rrf,
+    score_blend,
+    semantic_standout,
+)
 from paperfeed.search.keyword import KeywordParams, select_terms
 
 
@@ -58,3 +66,24 @@ def test_select_terms_drops_common_words_but_keeps_the_rarest() -> None:
     assert select_terms(words, df, 1000, tight) == ["zooplankton", "geo"]
     common = {"model": 900, "learning": 800}
     assert select_terms(["model", "learning"], common, 1000, params) == ["model", "learning"]
+
+
+def test_semantic_standout_tells_a_clear_best_from_a_flat_list() -> None:
+    flat = [0.52, 0.51, 0.51, 0.50, 0.50, 0.49, 0.49, 0.48, 0.48, 0.47, 0.47, 0.46]
+    sharp = [0.80, *flat[1:]]
+    assert semantic_standout(sharp) > 3.0 > semantic_standout(flat)  # type: ignore[operator]
+    assert semantic_standout(flat[:9]) is None  # too few candidates to say (filters)
+    assert semantic_standout([0.5] * 20) is None  # no spread at all
+    # the order of the list does not matter, only its values
+    assert semantic_standout(list(reversed(sharp))) == pytest.approx(semantic_standout(sharp))
+
+
+def test_blend_weight_moves_toward_keywords_as_the_semantic_side_flattens() -> None:
+    rule = {"flat": 2.0, "sharp": 4.0, "shift": 0.4}
+    assert blend_weight(0.5, 5.0, **rule) == 0.5
+    assert blend_weight(0.5, 4.0, **rule) == 0.5
+    assert blend_weight(0.5, 3.0, **rule) == pytest.approx(0.7)
+    assert blend_weight(0.5, 1.0, **rule) == pytest.approx(0.9)
+    assert blend_weight(0.5, None, **rule) == 0.5  # unknown: the base weight
+    assert blend_weight(0.5, 1.0, flat=2.0, sharp=4.0, shift=0.0) == 0.5  # rule off
+    assert blend_weight(0.8, 0.0, flat=2.0, sharp=4.0, shift=0.4) == 1.0  # never past 1

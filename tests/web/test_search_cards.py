@@ -112,3 +112,18 @@ def test_similar_papers_use_the_same_cards(client, engine) -> None:
     html = client.get("/papers/2506.00002").text
     # without embeddings there are no similar papers; the page still renders its own paper
     assert "Graph networks for beta" in html and "\ue004" not in html
+
+
+def test_members_share_the_search_page_render_with_their_own_save_search(client, engine,
+                                                                         settings) -> None:
+    _catalog(engine)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    anon_page = client.get("/search?q=graph").text
+    assert "Sign in</a> to save this search" in anon_page
+    entries = list(client.app.state.page_cache._items.values())
+    assert len(entries) == 1 and entries[0][1].members_ok  # nothing asked who was visiting
+    page = ann.get("/search?q=graph").text
+    assert 'action="/alerts"' in page and "to save this search" not in page
+    assert 'name="query" value="graph"' in page
+    assert set(re.findall(rf'name="{FIELD}" value="([^"]+)"', page)) == {token(page)}
+    assert "\ue000" not in page and 'action="/alerts"' not in client.get("/search?q=graph").text
