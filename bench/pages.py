@@ -51,6 +51,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from serve_bench import cpu_seconds  # bench/ is on sys.path: this file runs as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
 ARXIV_FULL = "arxiv-cs/arxiv_cs_daily_2025-03_2026-07.jsonl.gz"
@@ -273,18 +275,6 @@ def workers_of(pid: int) -> list[int]:
         if b"resource_tracker" not in cmd:
             out.append(p)
     return out or [pid]
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def memory(pid: int) -> dict[int, dict[str, float]]:

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from search_latency import DATA, pct, queries_from  # noqa: E402
+from serve_bench import cpu_seconds  # noqa: E402
 
 
 def ts_rank_hits(conn: Any, request: Any, filters: Any, *, limit: int, corpus: Any) -> Any:
@@ -71,19 +72,6 @@ def ts_rank_hits(conn: Any, request: Any, filters: Any, *, limit: int, corpus: A
     rows = conn.execute(stmt).all()
     return KeywordHits((KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows),
                        cut=bool(rows) and rows[0][3] > cap)
-
-
-def backend_cpu(pids: set[int]) -> float:
-    """CPU seconds used so far by these PostgreSQL backends (utime + stime from /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
 
 
 def main() -> None:
@@ -136,10 +124,10 @@ def main() -> None:
                 embedder = service.embedder()
                 if embedder is not None:
                     embedder.forget_queries()  # each ranking pays for its query embedding
-                c0, s0, t0 = time.process_time(), backend_cpu(pids), time.perf_counter()
+                c0, s0, t0 = time.process_time(), cpu_seconds(pids), time.perf_counter()
                 service.search(q, limit=args.limit, mode=mode)
                 times[name].append((time.perf_counter() - t0) * 1000)
-                cpu[name] += time.process_time() - c0 + backend_cpu(pids) - s0
+                cpu[name] += time.process_time() - c0 + cpu_seconds(pids) - s0
         for name in rankings:
             ts = times[name]
             print(f"{mode:<8} {name:<8} {pct(ts, 50):7.1f} {pct(ts, 95):7.1f} "

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +129,7 @@ def rss_mb(pid: int) -> dict[int, float]:
     return out
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def cpu_seconds(pids: Iterable[int]) -> float:
     """user+sys CPU time of these processes so far (from /proc/<pid>/stat)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0.0
