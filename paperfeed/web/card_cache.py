@@ -31,31 +31,15 @@ from fastapi import Request
 from jinja2 import Environment
 from markupsafe import Markup
 
+from paperfeed.web.holes import HoledHtml
+
 MAX_CARDS = 2048  # ~1.5-2 kB each without title and abstract: ~4 MB per worker at most
 _HOLES = ("title", "abstract", "index", "upvote", "save", "save_form")
+OPEN, CLOSE = "\ue004", "\ue005"  # a card's holes; its controls' (web/slots.py) differ
 
 
 def _hole(name: str) -> Markup:
-    return Markup(f"\ue004{name}\ue005")
-
-
-class _Card:
-    """A card's HTML cut at its holes: (is a hole, text or hole name) pieces."""
-
-    __slots__ = ("pieces",)
-
-    def __init__(self, html: str) -> None:
-        self.pieces: list[tuple[bool, str]] = []
-        rest = html
-        while (at := rest.find("\ue004")) >= 0:
-            end = rest.index("\ue005", at)
-            self.pieces.append((False, rest[:at]))
-            self.pieces.append((True, rest[at + 1 : end]))
-            rest = rest[end + 1 :]
-        self.pieces.append((False, rest))
-
-    def fill(self, values: dict[str, str]) -> str:
-        return "".join(values[text] if hole else text for hole, text in self.pieces)
+    return Markup(f"{OPEN}{name}{CLOSE}")
 
 
 class CardCache:
@@ -64,10 +48,10 @@ class CardCache:
     def __init__(self, *, ttl: float, max_entries: int = MAX_CARDS) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, _Card]] = OrderedDict()
+        self._items: OrderedDict[tuple[Any, ...], tuple[float, HoledHtml]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> _Card | None:
+    def get(self, key: tuple[Any, ...]) -> HoledHtml | None:
         now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
@@ -76,7 +60,7 @@ class CardCache:
             self._items.move_to_end(key)
             return hit[1]
 
-    def put(self, key: tuple[Any, ...], card: _Card) -> None:
+    def put(self, key: tuple[Any, ...], card: HoledHtml) -> None:
         with self._lock:
             self._items[key] = (time.monotonic() + self.ttl, card)
             self._items.move_to_end(key)
@@ -95,7 +79,7 @@ def card_cache(request: Request) -> CardCache:
     return cache
 
 
-def _render(request: Request, item: Any, now: datetime) -> _Card:
+def _render(request: Request, item: Any, now: datetime) -> HoledHtml:
     """`_paper_card.html` for `item` with holes for what differs between pages."""
     env: Environment = request.app.state.templates.env
     shape = dataclasses.replace(item, title=_hole("title"), abstract=_hole("abstract"))
@@ -104,7 +88,7 @@ def _render(request: Request, item: Any, now: datetime) -> _Card:
         upvote_button=lambda *_a: _hole("upvote"), save_button=lambda *_a: _hole("save"),
         save_form=lambda *_a: _hole("save_form"),
     )
-    return _Card(html)
+    return HoledHtml(html, OPEN, CLOSE)
 
 
 def result_cards(

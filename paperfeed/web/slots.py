@@ -8,7 +8,7 @@ filled for a visitor, they render `_upvote.html`, `_save.html`, `_save_form.html
 `_account_nav.html` for that visitor. Those templates see only what is passed to them (vote
 or save state, member, the return path, a CSRF field). The per-paper controls are rendered
 once per worker and *state* (signed in, voted or saved) with placeholders for the paper, its
-count and the return path, then filled by string joins (`_Form`): a search page's 150
+count and the return path, then filled by string joins (`HoledHtml`): a search page's 150
 controls for papers and a path never seen before cost joins, not template renders (they were
 a fifth of its CPU when memoised per page URL). The account links are memoised per (slot,
 member). The member's votes and saves of the page's papers are one query each. Every slot's
@@ -34,6 +34,7 @@ from paperfeed.models import Member
 from paperfeed.storage import votes
 from paperfeed.web.csrf import FIELD, csrf_token
 from paperfeed.web.deps import get_engine, load_member
+from paperfeed.web.holes import HoledHtml
 from paperfeed.web.pages.cache import Recorder, Slot, recorder
 
 MEMO_ENTRIES = 20_000
@@ -152,27 +153,11 @@ class SlotState:
 # Placeholders the per-paper controls are rendered with (private-use characters: HTML
 # escaping leaves them alone, and no paper id, count or path holds them unescaped).
 _HOLES = ("paper_id", "form_id", "upvotes", "next", "save_next")
+OPEN, CLOSE = "\ue002", "\ue003"  # a card (web/card_cache.py) carries these inside its own
 
 
 def _hole(name: str) -> str:
-    return f"\ue002{name}\ue003"
-
-
-class _Form:
-    """A control's HTML cut at its placeholders: literal pieces and hole names, alternating."""
-
-    def __init__(self, html: str) -> None:
-        self.pieces: list[tuple[bool, str]] = []  # (is a hole, text or hole name)
-        rest = html
-        while (at := rest.find("\ue002")) >= 0:
-            end = rest.index("\ue003", at)
-            self.pieces.append((False, rest[:at]))
-            self.pieces.append((True, rest[at + 1 : end]))
-            rest = rest[end + 1 :]
-        self.pieces.append((False, rest))
-
-    def fill(self, values: dict[str, str]) -> str:
-        return "".join(values[text] if hole else text for hole, text in self.pieces)
+    return f"{OPEN}{name}{CLOSE}"
 
 
 def _paper_values(paper_id: str, next_path: str, *, upvotes: str = "") -> dict[str, str]:
@@ -186,9 +171,9 @@ def _paper_values(paper_id: str, next_path: str, *, upvotes: str = "") -> dict[s
     }
 
 
-def _form(request: Request, template: str, state: tuple[Any, ...]) -> _Form:
+def _form(request: Request, template: str, state: tuple[Any, ...]) -> HoledHtml:
     """`template` rendered once per worker and state, with placeholders for the paper."""
-    state_forms: dict[tuple[Any, ...], _Form] | None = getattr(request.app.state,
+    state_forms: dict[tuple[Any, ...], HoledHtml] | None = getattr(request.app.state,
                                                                 "slot_forms", None)
     if state_forms is None:
         state_forms = request.app.state.slot_forms = {}
@@ -206,7 +191,7 @@ def _form(request: Request, template: str, state: tuple[Any, ...]) -> _Form:
             **{name: Markup(_hole(name)) for name in _HOLES}, **flags,
             csrf_field=_csrf_field(request),
         )
-        form = state_forms[key] = _Form(html)
+        form = state_forms[key] = HoledHtml(html, OPEN, CLOSE)
     return form
 
 

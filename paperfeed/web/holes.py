@@ -1,0 +1,31 @@
+"""HTML rendered once with named holes, then filled by string joins on every request.
+
+Why: the per-paper controls (web/slots.py) and the result cards (web/card_cache.py) are the
+same template output for many papers and visitors but for a few values; rendering them once
+with placeholders and joining the values in costs a fraction of a Jinja render. A hole is a
+name between two private-use characters (HTML escaping leaves them alone, and no paper text,
+id or path holds them unescaped); each user of this module picks its own pair, so a card can
+carry a control's holes inside its own without the two being confused.
+"""
+
+from __future__ import annotations
+
+
+class HoledHtml:
+    """HTML cut at its holes: literal pieces and hole names, alternating."""
+
+    __slots__ = ("pieces",)
+
+    def __init__(self, html: str, opening: str, closing: str) -> None:
+        self.pieces: list[tuple[bool, str]] = []  # (is a hole, text or hole name)
+        rest = html
+        while (at := rest.find(opening)) >= 0:
+            end = rest.index(closing, at)
+            self.pieces.append((False, rest[:at]))
+            self.pieces.append((True, rest[at + 1 : end]))
+            rest = rest[end + 1 :]
+        self.pieces.append((False, rest))
+
+    def fill(self, values: dict[str, str]) -> str:
+        """The HTML with every hole replaced by its value (KeyError for a missing one)."""
+        return "".join(values[text] if hole else text for hole, text in self.pieces)
