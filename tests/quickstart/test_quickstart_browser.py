@@ -14,25 +14,17 @@ from typing import Any
 import pytest
 
 from tests.quickstart.conftest import DemoServer
+from tests.web.test_browser_home import launch_chromium
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=ARGS)
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"no Chromium here: {exc}")
+    for browser in launch_chromium():
         page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
         page.set_default_timeout(60_000)  # a loaded CI machine; Playwright waits, never sleeps
         yield page
-        browser.close()
 
 
 @pytest.fixture

@@ -9,23 +9,16 @@ from sqlalchemy import Engine
 
 from tests.search.conftest import CODE_ID
 from tests.web.conftest import live_server  # noqa: F401 - fixture
+from tests.web.test_browser_home import launch_chromium
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture
 def page() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=ARGS)
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"no Chromium here: {exc}")
+    for browser in launch_chromium():
         context = browser.new_context(java_script_enabled=False)  # the page works without JS
         yield context.new_page()
-        browser.close()
 
 
 def test_search_from_header_box_shows_results_and_keeps_query(

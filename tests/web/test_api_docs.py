@@ -1,12 +1,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.web.test_browser_home import launch_chromium
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    yield from launch_chromium()
 
 
 def test_api_docs_load_swagger_from_this_server_not_a_cdn(client: TestClient) -> None:
@@ -23,37 +30,30 @@ def test_api_docs_load_swagger_from_this_server_not_a_cdn(client: TestClient) ->
 
 
 @pytest.mark.browser
-def test_api_docs_render_the_operations_in_chromium_offline(live_server: str, tmp_path) -> None:
+def test_api_docs_render_the_operations_in_chromium_offline(
+    browser: Any, live_server: str, tmp_path: Path
+) -> None:
     """Swagger UI loads from this server only (every other host is refused, as offline), under
     the page's Content-Security-Policy, reads the OpenAPI 3.1 document and lists operations."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
-            elsewhere: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    elsewhere: list[str] = []
 
-            def offline(route) -> None:
-                if route.request.url.startswith(live_server):
-                    route.continue_()
-                else:
-                    elsewhere.append(route.request.url)
-                    route.abort()
+    def offline(route) -> None:
+        if route.request.url.startswith(live_server):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
 
-            context.route("**/*", offline)
-            page = context.new_page()
-            problems: list[str] = []
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(live_server + "/api/docs")
-            page.wait_for_selector(".opblock-summary-path", timeout=20_000)
-            paths = page.locator(".opblock-summary-path").all_inner_texts()
-            assert any("/api/daily_papers" in p for p in paths), paths
-            assert page.locator(".errors-wrapper").count() == 0
-            page.screenshot(path=str(tmp_path / "api-docs.png"))
-            assert not elsewhere and not problems, (elsewhere, problems)
-        finally:
-            browser.close()
+    context.route("**/*", offline)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.goto(live_server + "/api/docs")
+    page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert any("/api/daily_papers" in p for p in paths), paths
+    assert page.locator(".errors-wrapper").count() == 0
+    page.screenshot(path=str(tmp_path / "api-docs.png"))
+    assert not elsewhere and not problems, (elsewhere, problems)

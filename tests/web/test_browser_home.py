@@ -32,6 +32,8 @@ def launch_chromium() -> Iterator[object]:
             yield b
         finally:
             b.close()
+
+
 DAY_FILE = FIXTURES / "hf" / "2025-06-16.json"  # a real /api/daily_papers?date=2025-06-16
 TITLE = "Aligned Novel View Image and Geometry Synthesis via Cross-modal Attention Instillation"
 

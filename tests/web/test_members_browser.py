@@ -18,10 +18,9 @@ from paperfeed.storage.papers import add_featured
 from tests.conftest import FIXTURES
 from tests.members_support import Inbox, add_paper, replay_server, smtp  # noqa: F401 - fixture
 from tests.web.conftest import live_server  # noqa: F401 - fixture
+from tests.web.test_browser_home import launch_chromium
 
 pytestmark = pytest.mark.browser
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SEEDED = "2506.01234"
 SUBMITTED = "2206.06921"  # tests/fixtures/arxiv/query_doc.xml
 
@@ -51,15 +50,8 @@ def settings(tmp_path: Path, smtp: tuple[Inbox, int], arxiv_url: str) -> Setting
 
 @pytest.fixture
 def page() -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        try:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                         args=ARGS)
-        except Exception as exc:  # noqa: BLE001
-            pytest.skip(f"no Chromium here: {exc}")
+    for browser in launch_chromium():
         yield browser.new_context().new_page()
-        browser.close()
 
 
 def test_member_signs_in_by_email_upvotes_and_submits_a_paper(

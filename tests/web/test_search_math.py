@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests.feed_factories import feature, paper
+from tests.web.test_browser_home import launch_chromium
 
 DAY = date(2025, 6, 12)
 FILLER = "We describe the setting in plain words and many more plain words here. "
@@ -94,27 +95,20 @@ def test_api_highlights_keep_tex_whole(client: TestClient, site) -> None:
         "GenM$^3$: <mark>Zebrafish</mark> Motion Generation")
 
 
-CHROMIUM = "/usr/bin/chromium"
+@pytest.fixture
+def browser() -> Iterator[object]:
+    yield from launch_chromium()
 
 
 @pytest.mark.browser
-def test_search_snippets_typeset_math_in_chromium(site, live_server, tmp_path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.goto(live_server + "/search?q=zebrafish+log+sorting")
-            page.wait_for_selector(".abstract .katex")
-            page.wait_for_selector("mark .katex")  # the formula holding "log", typeset
-            texts = page.locator(".abstract").all_inner_texts()
-            assert len(texts) == 2 and all("$" not in t and "\\" not in t for t in texts), texts
-            assert page.locator(".paper-title mark").count() >= 2
-            assert page.locator(".paper-title .katex").count() == 1  # GenM³
-            assert page.locator(".tex-failed").count() == 0
-            page.screenshot(path=str(tmp_path / "search-math.png"), full_page=True)
-        finally:
-            browser.close()
+def test_search_snippets_typeset_math_in_chromium(browser, site, live_server, tmp_path) -> None:
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(live_server + "/search?q=zebrafish+log+sorting")
+    page.wait_for_selector(".abstract .katex")
+    page.wait_for_selector("mark .katex")  # the formula holding "log", typeset
+    texts = page.locator(".abstract").all_inner_texts()
+    assert len(texts) == 2 and all("$" not in t and "\\" not in t for t in texts), texts
+    assert page.locator(".paper-title mark").count() >= 2
+    assert page.locator(".paper-title .katex").count() == 1  # GenM³
+    assert page.locator(".tex-failed").count() == 0
+    page.screenshot(path=str(tmp_path / "search-math.png"), full_page=True)
