@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -409,16 +409,12 @@ def featured_ids(conn: Connection, start: date, end: date) -> list[str]:
     ).scalars()))
 
 
-def recent_ids(
-    conn: Connection, model_id: str, *, limit: int, before: datetime | None = None,
-    categories: Sequence[str] = (),
-) -> list[str]:
-    """The newest visible papers with a vector of `model_id` (published before `before` when
-    given; of the primary `categories` when given): the background of sampled negatives and
-    the pool of cold-start papers."""
+def _newest_with_vectors(query: Select[Any], model_id: str, *, limit: int,
+                        before: datetime | None) -> Select[Any]:
+    """`query` over the `limit` newest visible dated papers with a vector of `model_id`
+    (published before `before` when given), newest first."""
     query = (
-        select(papers.c.id)
-        .join(embeddings, embeddings.c.paper_id == papers.c.id)
+        query.join(embeddings, embeddings.c.paper_id == papers.c.id)
         .where(embeddings.c.model_id == model_id, papers.c.hidden.is_(False),
                papers.c.published_at.is_not(None))
         .order_by(papers.c.published_at.desc(), papers.c.id)
@@ -426,6 +422,17 @@ def recent_ids(
     )
     if before is not None:
         query = query.where(papers.c.published_at < before)
+    return query
+
+
+def recent_ids(
+    conn: Connection, model_id: str, *, limit: int, before: datetime | None = None,
+    categories: Sequence[str] = (),
+) -> list[str]:
+    """The newest visible papers with a vector of `model_id` (published before `before` when
+    given; of the primary `categories` when given): the background of sampled negatives and
+    the pool of cold-start papers."""
+    query = _newest_with_vectors(select(papers.c.id), model_id, limit=limit, before=before)
     if categories:
         query = query.where(papers.c.primary_category.in_(list(categories)))
     return list(conn.execute(query).scalars())
@@ -437,16 +444,8 @@ def recent_topics(
     """{topic: paper ids, newest first} of the Hugging Face `ai_keywords` of the `pool` newest
     visible papers with a vector of `model_id`: the cold-start topics of catalogs whose papers
     carry no arXiv category (one light read: no texts)."""
-    query = (
-        select(papers.c.id, papers.c.ai_keywords)
-        .join(embeddings, embeddings.c.paper_id == papers.c.id)
-        .where(embeddings.c.model_id == model_id, papers.c.hidden.is_(False),
-               papers.c.published_at.is_not(None))
-        .order_by(papers.c.published_at.desc(), papers.c.id)
-        .limit(pool)
-    )
-    if before is not None:
-        query = query.where(papers.c.published_at < before)
+    query = _newest_with_vectors(select(papers.c.id, papers.c.ai_keywords), model_id,
+                                 limit=pool, before=before)
     out: dict[str, list[str]] = {}
     for pid, value in conn.execute(query):
         for topic in dict.fromkeys(_topics(value)):
