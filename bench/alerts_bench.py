@@ -246,32 +246,23 @@ def main() -> None:
 def send_phase(engine: object, settings: object) -> None:
     """Every member with matches gets the daily alert email (claims, stamping, rendering, one
     reused SMTP connection), into the digest bench's aiosmtpd sink process."""
-    import multiprocessing as mp
-
-    from digest_bench import _sink
+    from digest_bench import start_sink
 
     from paperfeed.alerts.send import send_alerts
     from paperfeed.digests.editions import parse_edition
-    from tests.digests.smtp_sink import free_port
 
-    port = free_port()
-    ready, stop, count = mp.Event(), mp.Event(), mp.Value("i", 0)
-    sink_cpu = mp.Value("d", 0.0)
-    sink = mp.Process(target=_sink, args=(port, ready, stop, count, sink_cpu), daemon=True)
-    sink.start()
-    ready.wait(30)
+    sink = start_sink()
     cfg = settings.model_copy(update={  # type: ignore[attr-defined]
-        "smtp_host": "127.0.0.1", "smtp_port": port, "mail_from": "p <alerts@p.example.org>"})
+        "smtp_host": "127.0.0.1", "smtp_port": sink.port, "mail_from": "p <alerts@p.example.org>"})
     t, cpu = time.perf_counter(), time.process_time()
     report = send_alerts(engine, cfg, parse_edition("2026-06-02"))  # type: ignore[arg-type]
     elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
     time.sleep(0.2)
-    stop.set()
-    sink.join(10)
+    sink.close()
     print(report.line())
     print(f"send: {report.sent} alert emails ({report.papers} papers listed) in {elapsed:.1f} s "
           f"= {report.sent / max(elapsed, 1e-9):.0f} messages/s, sender CPU "
-          f"{cpu / max(report.sent, 1) * 1000:.2f} ms per message; sink received {count.value}",
+          f"{cpu / max(report.sent, 1) * 1000:.2f} ms per message; sink received {sink.count.value}",
           flush=True)
 
 

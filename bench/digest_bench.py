@@ -18,8 +18,10 @@ import resource
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -43,6 +45,33 @@ def _sink(port: int, ready: mp.Event, stop: mp.Event, count: mp.Value, cpu: mp.V
     stop.wait()
     cpu.value = time.process_time()
     controller.stop()
+
+
+@dataclass
+class SinkProcess:
+    """The aiosmtpd sink running in its own process (its CPU apart from the sender's)."""
+
+    port: int
+    stop: Any
+    count: Any  # mp.Value("i"): messages received
+    cpu: Any  # mp.Value("d"): the sink's CPU seconds, set when it stops
+    process: mp.Process
+
+    def close(self) -> None:
+        self.stop.set()
+        self.process.join(10)
+
+
+def start_sink() -> SinkProcess:
+    """A sink on a free loopback port, ready to accept mail when this returns."""
+    from tests.digests.smtp_sink import free_port
+
+    port = free_port()
+    ready, stop, count, cpu = mp.Event(), mp.Event(), mp.Value("i", 0), mp.Value("d", 0.0)
+    process = mp.Process(target=_sink, args=(port, ready, stop, count, cpu), daemon=True)
+    process.start()
+    ready.wait(30)
+    return SinkProcess(port, stop, count, cpu, process)
 
 
 def _papers(n: int) -> list:
@@ -94,15 +123,8 @@ def main() -> None:
     from paperfeed.storage.db import connect, migrate, write
     from paperfeed.storage.papers import add_featured, upsert_papers
     from paperfeed.storage.schema import subscriptions
-    from tests.digests.smtp_sink import free_port
 
-    port = free_port()
-    ready, stop, count = mp.Event(), mp.Event(), mp.Value("i", 0)
-    sink_cpu = mp.Value("d", 0.0)
-    sink = mp.Process(target=_sink, args=(port, ready, stop, count, sink_cpu), daemon=True)
-    sink.start()
-    ready.wait(30)
-
+    sink = start_sink()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             data_dir=Path(tmp),
@@ -110,7 +132,7 @@ def main() -> None:
             secret_key="bench-secret-key-not-a-placeholder",  # type: ignore[arg-type]
             base_url="https://papers.example.org",
             smtp_host="127.0.0.1",
-            smtp_port=port,
+            smtp_port=sink.port,
             mail_from="paperfeed <digest@papers.example.org>",
         )
         engine = connect(settings)
@@ -143,15 +165,14 @@ def main() -> None:
         elapsed, sender_cpu = time.perf_counter() - start, time.process_time() - cpu_start
         rss_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         time.sleep(0.2)
-    stop.set()
-    sink.join(10)
+    sink.close()
     print(report.line())
-    print(f"subscribers: {args.subscribers}, received by the sink: {count.value}")
+    print(f"subscribers: {args.subscribers}, received by the sink: {sink.count.value}")
     print(f"time: {elapsed:.1f} s, throughput: {report.sent / elapsed:.0f} messages/s")
     n = max(report.sent, 1)
     print(
-        f"CPU per message: sender {sender_cpu / n * 1000:.2f} ms, SMTP sink {sink_cpu.value / n * 1000:.2f} ms "
-        f"(CPU-bound ceiling with a core each: {n / max(sender_cpu, sink_cpu.value):.0f} messages/s)"
+        f"CPU per message: sender {sender_cpu / n * 1000:.2f} ms, SMTP sink {sink.cpu.value / n * 1000:.2f} ms "
+        f"(CPU-bound ceiling with a core each: {n / max(sender_cpu, sink.cpu.value):.0f} messages/s)"
     )
     print(
         f"duplicate window (SMTP 250 -> 'sent' committed): mean "
