@@ -34,7 +34,7 @@ from paperfeed.search.keyword import (
     keyword_search,
 )
 from paperfeed.search.query import Query, parse
-from paperfeed.storage.search import KeywordHit, SearchFilters
+from paperfeed.storage.search import KeywordHit, KeywordHits, SearchFilters
 
 log = logging.getLogger(__name__)
 Mode = Literal["hybrid", "keyword", "semantic"]
@@ -275,7 +275,7 @@ class SearchService:
             # The model and the index release the GIL: embed + nearest vectors on a worker
             # thread while the keyword side ranks here, so hybrid costs max(), not sum.
             pending = _pool().submit(self._semantic, query, scope, depth)
-        kw: list[KeywordHit] = []
+        kw = KeywordHits()
         limited = False
         if mode != "semantic" or not semantic:
             kw, limited = self._keyword(query, scope, depth, alone=pending is None)
@@ -294,7 +294,7 @@ class SearchService:
         sem, qvec = got if got is not None else (None, None)
         limited = limited and not sem  # beside results by meaning, nothing is missing
         if limited:
-            notes.append(LIMITED_CUT if getattr(kw, "cut", False) else LIMITED_WORDS)
+            notes.append(LIMITED_CUT if kw.cut else LIMITED_WORDS)
         result = self._fuse(query, mode, scope, kw, sem, qvec, depth, limit, notes)
         result.limited = limited
         return result
@@ -307,7 +307,7 @@ class SearchService:
         return HYBRID_POSTING_CAP
 
     def _keyword(self, query: Query, scope: SearchFilters, depth: int, *,
-                 alone: bool) -> tuple[list[KeywordHit], bool]:
+                 alone: bool) -> tuple[KeywordHits, bool]:
         """The keyword side under the posting cap: beside the semantic side, commoner words are
         dropped to fit it; `alone` (keyword mode, or no model), the scan also stops there."""
         cap = self.posting_cap()

@@ -15,7 +15,7 @@ from datetime import date
 from paperfeed.search.query import MAX_MATCH_TERMS, Query, keyword_bigrams, keyword_term_counts
 from paperfeed.storage.search import (
     DEFAULT_FIELDS,
-    KeywordHit,
+    KeywordHits,
     KeywordRequest,
     SearchFilters,
     TermStats,
@@ -125,7 +125,7 @@ def keyword_search(
     params: KeywordParams = KeywordParams(),
     posting_cap: int | None = None,
     alone: bool = False,
-) -> tuple[list[KeywordHit], bool]:
+) -> tuple[KeywordHits, bool]:
     """(keyword hits best first, whether the answer was limited: words dropped for
     `posting_cap`, or the backend's scan cut at it when keywords answer `alone`): the words'
     counts from the backend (cached there), the plan, then the backend's ranking. `filters`
@@ -135,7 +135,7 @@ def keyword_search(
     stats = backend.term_stats(words) if words and params.prunes else None
     request, capped = plan(query, stats, params, posting_cap=posting_cap, alone=alone)
     if not request.ranked:
-        return [], capped
+        return KeywordHits(), capped
     hits = backend.keyword(request, filters, limit=limit)
     return hits, capped or hits.cut
 
