@@ -20,9 +20,6 @@ expire after `page_cache_seconds` (writes that do not raise the version still sh
 from __future__ import annotations
 
 import dataclasses
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -32,6 +29,7 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from paperfeed.web.holes import HoledHtml
+from paperfeed.web.ttl_cache import TtlCache
 
 MAX_CARDS = 2048  # ~1.5-2 kB each without title and abstract: ~4 MB per worker at most
 _HOLES = ("title", "abstract", "index", "upvote", "save", "save_form")
@@ -42,40 +40,15 @@ def _hole(name: str) -> Markup:
     return Markup(f"{OPEN}{name}{CLOSE}")
 
 
-class CardCache:
-    """Bounded TTL map of rendered cards, shared by a worker's threads."""
-
-    def __init__(self, *, ttl: float, max_entries: int = MAX_CARDS) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, HoledHtml]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> HoledHtml | None:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is None or hit[0] <= now:
-                return None
-            self._items.move_to_end(key)
-            return hit[1]
-
-    def put(self, key: tuple[Any, ...], card: HoledHtml) -> None:
-        with self._lock:
-            self._items[key] = (time.monotonic() + self.ttl, card)
-            self._items.move_to_end(key)
-            while len(self._items) > self.max_entries:
-                self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
+CardCache = TtlCache[HoledHtml]  # rendered cards, shared by a worker's threads
 
 
 def card_cache(request: Request) -> CardCache:
     state = request.app.state
     cache: CardCache | None = getattr(state, "card_cache", None)
     if cache is None:
-        cache = state.card_cache = CardCache(ttl=state.settings.page_cache_seconds)
+        cache = state.card_cache = CardCache(ttl=state.settings.page_cache_seconds,
+                                             max_entries=MAX_CARDS)
     return cache
 
 

@@ -7,7 +7,6 @@ one query, not one per card; anonymous visitors cost nothing.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +17,7 @@ from paperfeed import library
 from paperfeed.storage import collections as store
 from paperfeed.storage.collections import CollectionRow
 from paperfeed.web.deps import get_engine, load_member
+from paperfeed.web.ttl_cache import TtlCache
 
 
 def _saved_cache(request: Request) -> dict[str, bool]:
@@ -82,45 +82,27 @@ def is_read(request: Request, paper_id: str) -> bool:
         return bool(store.read_ids(conn, member.id, [paper_id]))
 
 
-class _PublicCollections:
-    """Public collections holding a paper, per (paper, content version), for
+def public_collections_with(request: Request, paper_id: str) -> list[CollectionRow]:
+    """Public collections holding a paper, shared per (paper, content version) for
     `page_cache_seconds`: the paper page's collections box is rendered for each request (it
     shows the member's own collections too), and this list, the same for every visitor, was a
     seventh of a paper page's CPU (building the query). Collection writes raise the content
     version; a write in this worker clears it with the page cache."""
+    from paperfeed.web.pages.cache import page_cache
 
-    def __init__(self, ttl: float, max_entries: int = 4096) -> None:
-        self.ttl, self.max_entries = ttl, max_entries
-        self._items: dict[tuple[str, int], tuple[float, list[CollectionRow]]] = {}
-
-    def get(self, request: Request, paper_id: str) -> list[CollectionRow]:
-        from paperfeed.web.pages.cache import page_cache
-
-        key = (paper_id, page_cache(request).version(request, fresh=False))
-        now = time.monotonic()
-        hit = self._items.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        rows = library.public_collections_with(get_engine(request), paper_id, limit=10)
-        if self.ttl > 0:
-            if len(self._items) >= self.max_entries:
-                self._items.clear()
-            self._items[key] = (now + self.ttl, rows)
-        return rows
-
-    def clear(self) -> None:
-        self._items.clear()
-
-
-def public_collections_with(request: Request, paper_id: str) -> list[CollectionRow]:
     state = request.app.state
-    shared: _PublicCollections | None = getattr(state, "public_collections", None)
+    pages = page_cache(request)
+    shared: TtlCache[list[CollectionRow]] | None = getattr(state, "public_collections", None)
     if shared is None:
-        from paperfeed.web.pages.cache import page_cache
-
-        shared = state.public_collections = _PublicCollections(state.settings.page_cache_seconds)
-        page_cache(request).linked.append(shared)
-    return shared.get(request, paper_id)
+        shared = state.public_collections = TtlCache(ttl=state.settings.page_cache_seconds,
+                                                     max_entries=4096)
+        pages.linked.append(shared)
+    key = (paper_id, pages.version(request, fresh=False))
+    rows = shared.get(key)
+    if rows is None:
+        rows = library.public_collections_with(get_engine(request), paper_id, limit=10)
+        shared.put(key, rows)
+    return rows
 
 
 def register(env: Environment) -> None:
