@@ -68,6 +68,7 @@ class HybridParams:
     standout_flat: float = 1.9
     standout_sharp: float = 3.7
     standout_shift: float = 0.0
+    standout_skip: int = 0  # the semantic side's best papers left out of the crowd's spread
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
@@ -359,7 +360,7 @@ class SearchService:
                 cos.update(self._cosines(qvec, missing))
                 p = self.params
                 weight = fusion.blend_weight(
-                    p.blend_weight, fusion.semantic_standout([c for _, c in sem]),
+                    p.blend_weight, fusion.semantic_standout([c for _, c in sem], skip=p.standout_skip),
                     flat=p.standout_flat, sharp=p.standout_sharp, shift=p.standout_shift)
                 fused = fusion.score_blend(kw_pairs, cos, keyword_weight=weight)
             used = "hybrid"
