@@ -360,9 +360,9 @@ class SearchService:
                 missing = [p for p, _ in kw_pairs if p not in cos]
                 cos.update(self._cosines(qvec, missing))
                 p = self.params
-                weight = fusion.blend_weight(
-                    p.blend_weight, fusion.semantic_standout([c for _, c in sem], skip=p.standout_skip),
-                    flat=p.standout_flat, sharp=p.standout_sharp, shift=p.standout_shift)
+                standout = fusion.semantic_standout([c for _, c in sem], skip=p.standout_skip)
+                weight = fusion.blend_weight(p.blend_weight, standout, flat=p.standout_flat,
+                                             sharp=p.standout_sharp, shift=p.standout_shift)
                 fused = fusion.score_blend(kw_pairs, cos, keyword_weight=weight)
             used = "hybrid"
         elif sem:
