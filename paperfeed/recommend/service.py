@@ -376,7 +376,8 @@ class Recommender:
         keywords: bool = CATALOG_KEYWORDS, within: Sequence[str] | None = None,
     ) -> Ranking:
         """The member's top `k` of the whole catalog: the vector index's nearest papers to the
-        member's weights (never a scan), rescored with the nearest-positive and author parts.
+        member's weights (never a scan), read with their vectors in one query
+        (`nearest_vectors`), rescored with the nearest-positive and author parts.
         Papers the member already acted on are left out; with `within`, only those papers
         are ranked (an arXiv-only digest's new papers).
 
@@ -394,15 +395,11 @@ class Recommender:
         if exclude_seen:
             with self.engine.connect() as conn:
                 exclude = {s.paper_id for s in store.member_signals(conn, user_id, limit=500)}
-        hits = self.neighbours.nearest(profile.weights, max(k, 1) * CATALOG_POOL,
-                                       filters=filters, ids=within, exclude=exclude)
-        ids = [pid for pid, _ in hits]
-        if not ids:
+        near = self.neighbours.nearest_vectors(profile.weights, max(k, 1) * CATALOG_POOL,
+                                               filters=filters, ids=within, exclude=exclude)
+        if not near.hits:
             return Ranking(version=profile.version)
-        vectors = self.neighbours.vectors(ids)
-        ids = [pid for pid in ids if pid in vectors]
-        ranking = self._score(profile, ids, np.stack([vectors[p] for p in ids]),
-                              keywords=keywords)
+        ranking = self._score(profile, near.ids, near.matrix, keywords=keywords)
         ranking.items = ranking.items[:k]
         return ranking
 
