@@ -394,7 +394,7 @@ class Recommender:
         exclude: Collection[str] = ()
         if exclude_seen:
             with self.engine.connect() as conn:
-                exclude = {s.paper_id for s in store.member_signals(conn, user_id, limit=500)}
+                exclude = store.acted_on(conn, user_id, limit=500)
         near = self.neighbours.nearest_vectors(profile.weights, max(k, 1) * CATALOG_POOL,
                                                filters=filters, ids=within, exclude=exclude)
         if not near.hits:

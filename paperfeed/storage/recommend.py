@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy import Connection, Select, delete, func, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -122,6 +122,25 @@ def member_signals(
     out.extend(Signal(str(pid), str(kind), at) for pid, kind, at in conn.execute(fb_query))
     out.sort(key=lambda s: s.at, reverse=True)
     return out
+
+
+def acted_on(conn: Connection, user_id: int, *, limit: int = 500) -> set[str]:
+    """Ids of the papers the member upvoted, submitted or gave feedback on (the newest `limit`
+    of each source), in one statement: what their catalog ranking leaves out. Hidden papers
+    are not filtered here (the nearest-paper query never returns them)."""
+    parts = [
+        select(votes.c.paper_id.label("paper_id")).where(votes.c.user_id == user_id)
+        .order_by(votes.c.created_at.desc()).limit(limit),
+        select(featured.c.paper_id.label("paper_id"))
+        .where(featured.c.submitter_id == user_id, featured.c.removed.is_(False))
+        .order_by(featured.c.day.desc(), featured.c.id.desc()).limit(limit),
+        select(recommend_feedback.c.paper_id.label("paper_id"))
+        .where(recommend_feedback.c.user_id == user_id)
+        .order_by(recommend_feedback.c.created_at.desc()).limit(limit),
+    ]
+    subs = [part.subquery() for part in parts]
+    return {str(pid) for pid in conn.execute(union_all(*(select(sub.c.paper_id)
+                                                          for sub in subs))).scalars()}
 
 
 def set_feedback(
