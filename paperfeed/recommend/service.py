@@ -246,7 +246,12 @@ class Recommender:
     def current(self, user_id: int) -> store.StoredProfile | None:
         """The member's stored model, fitted again first when it is out of date: made with
         another embedding model, or without liked papers that now may have a vector."""
-        profile = self.profile(user_id)
+        return self._brought_up_to_date(user_id, self.profile(user_id))
+
+    def _brought_up_to_date(
+        self, user_id: int, profile: store.StoredProfile | None
+    ) -> store.StoredProfile | None:
+        """`profile` (just read), or the member's model fitted again when it is stale."""
         if profile is None or not self._stale(profile):
             return profile
         try:
@@ -386,15 +391,19 @@ class Recommender:
         member asked for before in this worker (~70 ms of CPU for 200 at 75k, the whole
         p95), and over the catalog it does not measurably help (nDCG@50 within noise of the
         ranking with it on `paperfeed eval recommend`'s catalog section, bench/README.md)."""
-        if profile is None:
-            profile = self.current(user_id)
+        exclude: Collection[str] = ()
+        read = profile is None
+        if read or exclude_seen:  # the profile and what to leave out: one connection
+            with self.engine.connect() as conn:
+                if read:
+                    profile = store.get_profile(conn, user_id)
+                if exclude_seen:
+                    exclude = store.acted_on(conn, user_id, limit=500)
+        if read:
+            profile = self._brought_up_to_date(user_id, profile)
         if not self.usable(profile):
             return Ranking(cold=True)
         assert profile is not None and profile.weights is not None
-        exclude: Collection[str] = ()
-        if exclude_seen:
-            with self.engine.connect() as conn:
-                exclude = store.acted_on(conn, user_id, limit=500)
         near = self.neighbours.nearest_vectors(profile.weights, max(k, 1) * CATALOG_POOL,
                                                filters=filters, ids=within, exclude=exclude)
         if not near.hits:
