@@ -37,7 +37,9 @@ figure to compare on a loaded machine:
   keyword part, as served), three times per member; then `catalog50_with_keywords`, the same
   with the keyword part put back (`keywords=True`, the ranking before 2026-11-30), for an A/B
   in one run;
-- storage: bytes of the stored profile rows (weights + keyword and author profiles + anchors).
+- storage: bytes of the stored profile rows (weights + keyword and author profiles + anchors);
+- on PostgreSQL, recall: how much of each member's served top 50 (and of the 200 nearest
+  candidates) the exact ones hold (`recall_vs_exact`).
 Run with OPENBLAS_NUM_THREADS=1, as the web workers do (docs/architecture.md).
 """
 
@@ -54,6 +56,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, text
@@ -270,6 +273,44 @@ class Timer:
         return out
 
 
+def recall_vs_exact(rec: Any, members: list[int]) -> dict[str, float]:
+    """PostgreSQL: how much of each member's served top 50 (HNSW nearest 200, rescored) the
+    exact top 50 (the same ranking over the exact nearest 200: every vector scored) holds,
+    and the same for the 200 candidates; means over members."""
+    from paperfeed.storage.search import pgvector as sql
+
+    served = {u: [r.paper_id for r in rec.rank_catalog(u, 50).items] for u in members}
+    served_c = {u: rec.neighbours.nearest_vectors(
+        rec.profile(u).weights, 200, exclude=acted(rec, u)).ids for u in members}
+    ann = sql.nearest_vectors
+
+    def exact(*args: Any, **kw: Any) -> Any:
+        kw.pop("ef_search", None)
+        return ann(*args, **{**kw, "exact": True})
+
+    sql.nearest_vectors = exact  # type: ignore[assignment]
+    try:
+        truth = {u: [r.paper_id for r in rec.rank_catalog(u, 50).items] for u in members}
+        truth_c = {u: rec.neighbours.nearest_vectors(
+            rec.profile(u).weights, 200, exclude=acted(rec, u)).ids for u in members}
+    finally:
+        sql.nearest_vectors = ann  # type: ignore[assignment]
+    return {
+        "catalog50_recall_vs_exact": float(np.mean(
+            [len(set(served[u]) & set(truth[u])) / max(1, len(truth[u])) for u in members])),
+        "candidates200_recall_vs_exact": float(np.mean(
+            [len(set(served_c[u]) & set(truth_c[u])) / max(1, len(truth_c[u]))
+             for u in members])),
+    }
+
+
+def acted(rec: Any, user_id: int) -> set[str]:
+    from paperfeed.storage import recommend as store
+
+    with rec.engine.connect() as conn:
+        return set(store.acted_on(conn, user_id, limit=500))
+
+
 def measure(settings: Settings, members: int) -> dict[str, float]:
     from paperfeed.accounts.voting import set_vote
     from paperfeed.recommend.service import open_recommender
@@ -288,7 +329,8 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
     rng = np.random.default_rng(1)
     server = ServerCpu.open(engine)
     fit, day, first_day = Timer(server), Timer(server), Timer(server)
-    cat, cat_kw, cat_two = Timer(server), Timer(server), Timer(server)
+    cat, cat_kw = Timer(server), Timer(server)
+    cat_one, cat_two = Timer(server), Timer(server)
     nb = rec.neighbours
     one_read = nb.nearest_vectors
 
@@ -325,18 +367,21 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
             cat(lambda m=member: rec.rank_catalog(m.id, 50))
         for _ in range(3):  # A/B in the same run: the ranking with the keyword part put back
             cat_kw(lambda m=member: rec.rank_catalog(m.id, 50, keywords=True))
-        nb.nearest_vectors = two_reads  # type: ignore[method-assign]
-        for _ in range(3):  # A/B in the same run: the candidates' vectors in a second read
-            cat_two(lambda m=member: rec.rank_catalog(m.id, 50))
+        for i in range(6):  # A/B in the same run: the candidates' vectors read with the
+            # nearest papers or in a second read, alternating which goes first (warm caches)
+            for timer, read in ((cat_one, one_read), (cat_two, two_reads))[::(-1) ** i]:
+                nb.nearest_vectors = read  # type: ignore[method-assign]
+                timer(lambda m=member: rec.rank_catalog(m.id, 50))
         nb.nearest_vectors = one_read  # type: ignore[method-assign]
+    recall = recall_vs_exact(rec, [m.id for m, _ in people]) if server else {}
     with engine.connect() as conn:
         n, total = store.profile_sizes(conn)
     engine.dispose()
     out = {**fit.figures("fit"), **day.figures("day"), **first_day.figures("day_first"),
            **cat.figures("catalog50"), **cat_kw.figures("catalog50_with_keywords"),
-           **cat_two.figures("catalog50_two_reads"),
+           **cat_one.figures("catalog50_ab_one_read"), **cat_two.figures("catalog50_ab_two_reads"),
            "profiles": n, "profile_bytes_mean": total / max(1, n),
-           "profiles_100k_mb": total / max(1, n) * 100_000 / 1e6}
+           "profiles_100k_mb": total / max(1, n) * 100_000 / 1e6, **recall}
     out["papers"] = papers
     return out
 
