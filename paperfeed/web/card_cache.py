@@ -28,8 +28,8 @@ from fastapi import Request
 from jinja2 import Environment
 from markupsafe import Markup
 
+from paperfeed.caching import BoundedCache
 from paperfeed.web.holes import HoledHtml
-from paperfeed.web.ttl_cache import TtlCache
 
 MAX_CARDS = 2048  # ~1.5-2 kB each without title and abstract: ~4 MB per worker at most
 _HOLES = ("title", "abstract", "index", "upvote", "save", "save_form")
@@ -40,15 +40,16 @@ def _hole(name: str) -> Markup:
     return Markup(f"{OPEN}{name}{CLOSE}")
 
 
-CardCache = TtlCache[HoledHtml]  # rendered cards, shared by a worker's threads
+# rendered cards, shared by a worker's threads
+CardCache = BoundedCache[tuple[Any, ...], HoledHtml]
 
 
 def card_cache(request: Request) -> CardCache:
     state = request.app.state
     cache: CardCache | None = getattr(state, "card_cache", None)
     if cache is None:
-        cache = state.card_cache = CardCache(ttl=state.settings.page_cache_seconds,
-                                             max_entries=MAX_CARDS)
+        cache = state.card_cache = BoundedCache(ttl=state.settings.page_cache_seconds,
+                                                max_entries=MAX_CARDS)
     return cache
 
 
@@ -80,10 +81,10 @@ def result_cards(
     for rank, item in enumerate(items, 1):
         key = (item.paper_id, item.upvotes, item.num_comments, item.hf_comments,
                item.num_authors, version, now.year)
-        card = cache.get(key) if cache.ttl > 0 else None
+        card = cache.get(key) if cache.keeps else None
         if card is None:
             card = _render(request, item, now)
-            if cache.ttl > 0:
+            if cache.keeps:
                 cache.put(key, card)
         out.append("<li>")
         out.append(card.fill({
