@@ -129,6 +129,15 @@ class BoundedCache(Generic[K, V]):
         self.put(key, value)
         return value
 
+    def values(self) -> list[V]:
+        """A snapshot of the values held and not expired (reading them does not count as use:
+        for tests and figures, not for serving)."""
+        now = self._timer() if self.ttl is not None else None
+        peek = cachetools.Cache.__getitem__  # the plain read, without LRUCache's reordering
+        with self._lock:
+            entries = [peek(self._data, key) for key in self._data]
+        return [value for expires, value in entries if now is None or expires > now]
+
     def pop(self, key: K) -> V | None:
         with self._lock:
             hit = self._data.pop(key, None)

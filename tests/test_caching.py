@@ -33,7 +33,7 @@ def test_entries_expire_ttl_seconds_after_their_put() -> None:
     assert cache.get_many(["a", "b"]) == {"b": 2}
     cache.put("a", 3)  # put again: fresh
     clock.now += 4.5
-    assert cache.get("a") == 3 and cache.get("b") is None
+    assert cache.get("a") == 3 and cache.get("b") is None and cache.values() == [3]
 
 
 def test_a_ttl_of_zero_keeps_nothing() -> None:
@@ -58,6 +58,7 @@ def test_least_recently_used_goes_first_and_reads_count_as_use() -> None:
     assert [k for k in "acde" if cache.get(k) is not None] == ["c", "d", "e"]
     cache.put("c", 9)  # replacing a value is one entry, not two
     assert len(cache) == 3 and cache.get("c") == 9
+    assert sorted(cache.values()) == [3, 4, 9]
 
 
 def test_size_bound_and_entry_bound_hold_together() -> None:

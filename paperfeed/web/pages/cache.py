@@ -135,6 +135,10 @@ class PageCache:
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
         self._pages.put(key, entry)
 
+    def entries(self) -> list[Entry]:
+        """The pages held (a snapshot, for tests and figures)."""
+        return self._pages.values()
+
     @property
     def chars(self) -> int:
         """Characters of HTML held (see entry_chars)."""
