@@ -223,7 +223,7 @@ def _members_fill_one_cached_page(settings: Settings, engine: Engine) -> None:
                 token(seen[c])}
         assert token(seen[ann]) != token(seen[ben])
         assert 'class="me">ann<' in seen[ann] and 'class="me">ben<' in seen[ben]
-    entries = [e for _, e in app.state.page_cache._items.values()]
+    entries = app.state.page_cache.entries()
     assert any(e.member_base is not None for e in entries)  # the shared member render
 
 
