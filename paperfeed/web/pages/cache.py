@@ -89,18 +89,18 @@ class Recorder:
         return f"\ue000{self.nonce}:{len(self.slots) - 1}\ue001"
 
     def entry(self, html: str, *, status: int) -> Entry:
+        # Scanned by position: cutting the rest off after each marker copied the rest of a
+        # ~110 kB page (two bytes a character: the markers are not Latin-1) once per slot,
+        # ~1 ms of a search page with its 150 slots.
         pieces: list[str | Slot] = []
         head = f"\ue000{self.nonce}:"
-        rest = html
-        while True:
-            at = rest.find(head)
-            if at < 0:
-                pieces.append(rest)
-                break
-            end = rest.index("\ue001", at)
-            pieces.append(rest[:at])
-            pieces.append(self.slots[int(rest[at + len(head) : end])])
-            rest = rest[end + 1 :]
+        pos = 0
+        while (at := html.find(head, pos)) >= 0:
+            end = html.index("\ue001", at)
+            pieces.append(html[pos:at])
+            pieces.append(self.slots[int(html[at + len(head) : end])])
+            pos = end + 1
+        pieces.append(html[pos:])
         ids: dict[str, tuple[str, ...]] = {}
         for kind in ("upvote", "save", "save_form"):
             found = tuple(dict.fromkeys(s.args[0] for s in self.slots if s.kind == kind))
