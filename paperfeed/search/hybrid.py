@@ -64,8 +64,8 @@ class HybridParams:
     # its ranking should not push the keyword side's answer down (fusion.blend_weight). Leaving
     # the best two out keeps two clear semantic hits from reading as a flat list, which demoted
     # a paper found by meaning alone. Measured at shift 0.2 through the service: >= the equal
-    # blend on all six collections on SQLite and PostgreSQL (bench/README.md, "Fusion that
-    # never falls below").
+    # blend on all six collections on SQLite, within 0.0005 on PostgreSQL (bench/README.md,
+    # "Third pass").
     standout_flat: float = 1.9
     standout_sharp: float = 3.7
     standout_shift: float = 0.2
