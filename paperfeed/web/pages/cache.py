@@ -27,6 +27,7 @@ who vote and submit, never got the old anonymous-only cache. Now:
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -104,27 +105,37 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-def entry_chars(entry: Entry) -> int:
-    """What an entry holds, in characters of HTML: its pieces, and once more for the page
-    assembled for anonymous visitors (`Entry.anonymous`, kept beside them)."""
-    return 2 * sum(len(p) for p in entry.pieces if isinstance(p, str))
+SLOT_BYTES = 160  # a Slot, its args tuple and its place in `pieces` (sys.getsizeof, measured)
+
+
+def entry_bytes(entry: Entry) -> int:
+    """The memory an entry holds: its pieces, and the page assembled for anonymous visitors
+    (`Entry.anonymous`, kept beside them once asked for) counted up front as their size again.
+    Bytes, not characters: a page with one character beyond Latin-1 (a title's Greek letter,
+    an arrow) is stored at 2 or 4 bytes per character, and a search page's ~150 slots are
+    ~25 kB of objects; counting characters let a 32 M-character budget hold ~100 MB."""
+    strs = sum(sys.getsizeof(p) for p in entry.pieces if isinstance(p, str))
+    return 2 * strs + SLOT_BYTES * sum(1 for p in entry.pieces if not isinstance(p, str))
 
 
 class PageCache:
     """Bounded TTL cache of recorded pages; key = (path, query, content version).
 
-    Bounded by entries and by the HTML they hold: a search page is ~110 kB (twice that with
-    its anonymous copy) and every distinct query is an entry, so 512 of them held ~110 MB
-    per worker (bench/pages.py --memory); `max_chars` keeps the hottest pages within ~32 MB."""
+    Bounded by entries and by the memory they hold (`entry_bytes`): a search page holds
+    ~370 kB with its anonymous copy and every distinct query is an entry, so each worker
+    would keep ~100 MB of pages nobody asks for again (bench/serve_memory.py); `max_bytes`
+    keeps the most recently used within 24 MB per worker (the day, week, month and home
+    pages that members reuse are ~40-120 kB each), and expired entries at the old end are
+    dropped as new ones come in."""
 
     def __init__(self, *, ttl: float, max_entries: int = 512,
-                 max_chars: int = 32 * 1024 * 1024) -> None:
+                 max_bytes: int = 24 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self.max_chars = max_chars
+        self.max_bytes = max_bytes
         self.poll = VERSION_POLL
         self._items: OrderedDict[tuple[Any, ...], tuple[float, Entry]] = OrderedDict()
-        self._chars = 0
+        self._bytes = 0
         self._lock = threading.Lock()
         self._version: tuple[float, int] = (0.0, 0)  # (monotonic time read, value)
         # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
@@ -141,30 +152,33 @@ class PageCache:
             return hit[1]
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
-        size = entry_chars(entry)
-        if size > self.max_chars:
+        size = entry_bytes(entry)
+        if size > self.max_bytes:
             return
+        now = time.monotonic()
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._chars -= entry_chars(old[1])
-            self._items[key] = (time.monotonic() + self.ttl, entry)
-            self._chars += size
-            while len(self._items) > self.max_entries or self._chars > self.max_chars:
+                self._bytes -= entry_bytes(old[1])
+            self._items[key] = (now + self.ttl, entry)
+            self._bytes += size
+            while self._items and (len(self._items) > self.max_entries
+                                   or self._bytes > self.max_bytes
+                                   or next(iter(self._items.values()))[0] <= now):
                 _, (_, dropped) = self._items.popitem(last=False)
-                self._chars -= entry_chars(dropped)
+                self._bytes -= entry_bytes(dropped)
 
     @property
-    def chars(self) -> int:
-        """Characters of HTML held (see entry_chars)."""
-        return self._chars
+    def bytes(self) -> int:
+        """Memory held, in bytes (see entry_bytes)."""
+        return self._bytes
 
     def clear(self) -> None:
         """Drop every entry and re-read the content version on the next request (after a
         write in this worker; the version already keeps other workers right)."""
         with self._lock:
             self._items.clear()
-            self._chars = 0
+            self._bytes = 0
             self._version = (0.0, self._version[1])
         for other in self.linked:
             other.clear()
