@@ -7,6 +7,8 @@ page elsewhere. The engine is created per app, never at import time.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -36,7 +38,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: Settings) -> FastAPI:
     single_threaded_math()
     heap.fewer_malloc_arenas()
-    heap.start_trimming()
     app = FastAPI(
         title="paperfeed",
         version=__version__,
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_lifespan,
     )
     engine = connect(settings, role="web")
     check_schema(engine)
@@ -64,6 +66,14 @@ def create_app(settings: Settings) -> FastAPI:
     install_api_docs(app)
     _include_routers(app)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Started in the serving process (each forked worker), never in a supervisor that only
+    builds an app before forking (web/preload.py): no thread of ours may run at a fork."""
+    heap.start_trimming()
+    yield
 
 
 def single_threaded_math() -> None:
