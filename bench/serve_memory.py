@@ -125,13 +125,15 @@ def load(port: int, requests: list[tuple[str, str | None]], clients: int = 8) ->
 def fixed_load(paths: dict[str, list[str]], cookies: list[str], n: int) -> list[tuple[str, str | None]]:
     """The same requests every run: `n` distinct searches (page, API) and paper pages, every
     list page anonymous and signed in, member pages, in a fixed interleaved order."""
+    visitors = [f"pf_csrf=benchvisitor{k:04d}xxxxxxxxxxxxxxx" for k in range(50)]  # as pages.py
+    members = [f"pf_session={c}; {visitors[i % 50]}" for i, c in enumerate(cookies)]
     out: list[tuple[str, str | None]] = []
     for route in ROUTES:
         urls = paths[route][:n] if route in ("search", "search-api", "paper") else paths[route]
-        out += [(u, None) for u in urls]
+        out += [(u, visitors[i % 50]) for i, u in enumerate(urls)]
         if route in ("home", "day", "week", "month", "paper"):
-            out += [(u, cookies[i % len(cookies)]) for i, u in enumerate(urls[: n // 2 or 1])]
-    out += [(u, c) for c in cookies for u in paths["member"]]
+            out += [(u, members[i % len(members)]) for i, u in enumerate(urls[: n // 2 or 1])]
+    out += [(u, c) for c in members for u in paths["member"]]
     return out
 
 
