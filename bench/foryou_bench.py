@@ -25,8 +25,10 @@ but each synthetic paper also copies its source's byline (see `grow`): the 1M fi
 
 Members upvote 30 papers each (the nearest neighbours of a random featured paper) through the
 real vote path (`accounts.voting.set_vote`, which refits), then each figure is timed in one
-warm process, wall (`perf_counter`) and CPU (`process_time`, this process's threads; the
-database server's CPU is not in it on PostgreSQL):
+warm process, wall (`perf_counter`) and CPU (`process_time`, this process's threads); on a
+PostgreSQL server on the same machine also the server's CPU for the call (`*_server_cpu_*`,
+from /proc/PID/schedstat of the database's backends) and the sum (`*_total_cpu_*`), the
+figure to compare on a loaded machine:
 - fit: `Recommender.refit` after one more vote;
 - day: `Recommender.rank` over one of 10 real featured days (20-99 papers), each member 5 of
   them; `day_first` is a day's first ranking in the process (its papers' sparse features
@@ -35,7 +37,9 @@ database server's CPU is not in it on PostgreSQL):
   keyword part, as served), three times per member; then `catalog50_with_keywords`, the same
   with the keyword part put back (`keywords=True`, the ranking before 2026-11-30), for an A/B
   in one run;
-- storage: bytes of the stored profile rows (weights + keyword and author profiles + anchors).
+- storage: bytes of the stored profile rows (weights + keyword and author profiles + anchors);
+- on PostgreSQL, recall: how much of each member's served top 50 (and of the 200 nearest
+  candidates) the exact ones hold (`recall_vs_exact`).
 Run with OPENBLAS_NUM_THREADS=1, as the web workers do (docs/architecture.md).
 """
 
@@ -52,8 +56,10 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from sqlalchemy import Engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -62,6 +68,10 @@ from paperfeed.config import Settings  # noqa: E402
 from paperfeed.models import Paper, utcnow  # noqa: E402
 from paperfeed.storage.db import connect, migrate, write  # noqa: E402
 from paperfeed.storage.papers import count_papers  # noqa: E402
+from paperfeed.storage.search.nearest import (  # noqa: E402
+    NearestVectors,
+    with_stored_vectors,
+)
 
 ARCHIVE = ROOT.parent / "shared/data/hf-daily-papers/hf_daily_papers_raw_2024-05-27_2026-08-21.tar.gz"
 
@@ -198,23 +208,109 @@ def fill_postgres(sqlite_dir: Path, settings: Settings) -> None:
                        env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-class Timer:
-    """Wall and CPU milliseconds of each timed call."""
+class ServerCpu:
+    """CPU time of the PostgreSQL client backends serving this database (not autovacuum,
+    which the bench's own writes wake), when the server runs on
+    this machine (`/proc/PID/schedstat`: nanoseconds on a CPU), so a figure taken on a loaded
+    machine still says what one call cost the server. None on SQLite or a remote server."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pids: list[int] = []
+
+    @classmethod
+    def open(cls, engine: Engine) -> ServerCpu | None:
+        if engine.dialect.name != "postgresql":
+            return None
+        probe = cls(engine)
+        return probe if probe.start() and probe.pids else None
+
+    def start(self) -> int:
+        """The backends' CPU so far (ns), refreshing which backends serve the database."""
+        with self.engine.connect() as conn:
+            self.pids = [int(p) for p in conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend'")).scalars()]
+        return self.now()
+
+    def now(self) -> int:
+        total = 0
+        for pid in self.pids:
+            try:
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+        return total
+
+
+class Timer:
+    """Wall and CPU milliseconds of each timed call (and, on a local PostgreSQL, the server's
+    CPU for it: `server_cpu`, and `total_cpu` = this process's + the server's)."""
+
+    def __init__(self, server: ServerCpu | None = None) -> None:
         self.wall: list[float] = []
         self.cpu: list[float] = []
+        self.server_cpu: list[float] = []
+        self.server = server
 
     def __call__(self, fn: Callable[[], object]) -> None:
+        s = self.server.start() if self.server else 0
         w, c = time.perf_counter(), time.process_time()
         fn()
         self.cpu.append((time.process_time() - c) * 1000)
         self.wall.append((time.perf_counter() - w) * 1000)
+        if self.server:
+            self.server_cpu.append((self.server.now() - s) / 1e6)
 
     def figures(self, name: str) -> dict[str, float]:
-        return {f"{name}_p50_ms": statistics.median(self.wall), f"{name}_p95_ms": pct(self.wall, 95),
-                f"{name}_cpu_p50_ms": statistics.median(self.cpu),
-                f"{name}_cpu_p95_ms": pct(self.cpu, 95)}
+        out = {f"{name}_p50_ms": statistics.median(self.wall), f"{name}_p95_ms": pct(self.wall, 95),
+               f"{name}_cpu_p50_ms": statistics.median(self.cpu),
+               f"{name}_cpu_p95_ms": pct(self.cpu, 95)}
+        if self.server_cpu:
+            total = [c + s for c, s in zip(self.cpu, self.server_cpu, strict=True)]
+            out.update({f"{name}_server_cpu_p50_ms": statistics.median(self.server_cpu),
+                        f"{name}_server_cpu_p95_ms": pct(self.server_cpu, 95),
+                        f"{name}_total_cpu_p50_ms": statistics.median(total),
+                        f"{name}_total_cpu_p95_ms": pct(total, 95)})
+        return out
+
+
+def recall_vs_exact(rec: Any, members: list[int]) -> dict[str, float]:
+    """PostgreSQL: how much of each member's served top 50 (HNSW nearest 200, rescored) the
+    exact top 50 (the same ranking over the exact nearest 200: every vector scored) holds,
+    and the same for the 200 candidates; means over members."""
+    from paperfeed.storage.search import pgvector as sql
+
+    served = {u: [r.paper_id for r in rec.rank_catalog(u, 50).items] for u in members}
+    served_c = {u: rec.neighbours.nearest_vectors(
+        rec.profile(u).weights, 200, exclude=acted(rec, u)).ids for u in members}
+    ann = sql.nearest_vectors
+
+    def exact(*args: Any, **kw: Any) -> Any:
+        kw.pop("ef_search", None)
+        return ann(*args, **{**kw, "exact": True})
+
+    sql.nearest_vectors = exact  # type: ignore[assignment]
+    try:
+        truth = {u: [r.paper_id for r in rec.rank_catalog(u, 50).items] for u in members}
+        truth_c = {u: rec.neighbours.nearest_vectors(
+            rec.profile(u).weights, 200, exclude=acted(rec, u)).ids for u in members}
+    finally:
+        sql.nearest_vectors = ann  # type: ignore[assignment]
+    return {
+        "catalog50_recall_vs_exact": float(np.mean(
+            [len(set(served[u]) & set(truth[u])) / max(1, len(truth[u])) for u in members])),
+        "candidates200_recall_vs_exact": float(np.mean(
+            [len(set(served_c[u]) & set(truth_c[u])) / max(1, len(truth_c[u]))
+             for u in members])),
+    }
+
+
+def acted(rec: Any, user_id: int) -> set[str]:
+    from paperfeed.storage import recommend as store
+
+    with rec.engine.connect() as conn:
+        return set(store.acted_on(conn, user_id, limit=500))
 
 
 def measure(settings: Settings, members: int) -> dict[str, float]:
@@ -233,7 +329,18 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
                                                                    replace=False)]
     real = [pid for items in lists.values() for pid, _ in items]
     rng = np.random.default_rng(1)
-    fit, day, first_day, cat, cat_kw = Timer(), Timer(), Timer(), Timer(), Timer()
+    server = ServerCpu.open(engine)
+    fit, day, first_day = Timer(server), Timer(server), Timer(server)
+    cat, cat_kw = Timer(server), Timer(server)
+    cat_one, cat_two = Timer(server), Timer(server)
+    nb = rec.neighbours
+    one_read = nb.nearest_vectors
+
+    def two_reads(vector: np.ndarray, k: int, **kw: object) -> NearestVectors:
+        """The catalog ranking's read before 2026-11-30 evening: nearest, then the vectors."""
+        hits = nb.nearest(vector, k, **kw)  # type: ignore[arg-type]
+        return with_stored_vectors(hits, nb.vectors([p for p, _ in hits]), nb.dim)
+
     ranked: set[date] = set()
     now = utcnow()
     people = []
@@ -262,13 +369,21 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
             cat(lambda m=member: rec.rank_catalog(m.id, 50))
         for _ in range(3):  # A/B in the same run: the ranking with the keyword part put back
             cat_kw(lambda m=member: rec.rank_catalog(m.id, 50, keywords=True))
+        for i in range(6):  # A/B in the same run: the candidates' vectors read with the
+            # nearest papers or in a second read, alternating which goes first (warm caches)
+            for timer, read in ((cat_one, one_read), (cat_two, two_reads))[::(-1) ** i]:
+                nb.nearest_vectors = read  # type: ignore[method-assign]
+                timer(lambda m=member: rec.rank_catalog(m.id, 50))
+        nb.nearest_vectors = one_read  # type: ignore[method-assign]
+    recall = recall_vs_exact(rec, [m.id for m, _ in people]) if server else {}
     with engine.connect() as conn:
         n, total = store.profile_sizes(conn)
     engine.dispose()
     out = {**fit.figures("fit"), **day.figures("day"), **first_day.figures("day_first"),
            **cat.figures("catalog50"), **cat_kw.figures("catalog50_with_keywords"),
+           **cat_one.figures("catalog50_ab_one_read"), **cat_two.figures("catalog50_ab_two_reads"),
            "profiles": n, "profile_bytes_mean": total / max(1, n),
-           "profiles_100k_mb": total / max(1, n) * 100_000 / 1e6}
+           "profiles_100k_mb": total / max(1, n) * 100_000 / 1e6, **recall}
     out["papers"] = papers
     return out
 

@@ -71,34 +71,34 @@ def citation_key(row: Mapping[str, Any]) -> str:
 
 def _balanced(text: str) -> str:
     """`text` for a braced BibTeX field: control characters dropped, braces balanced (an
-    unmatched brace is removed), a trailing backslash dropped."""
+    unmatched brace is removed), a trailing backslash dropped.
+
+    BibTeX counts braces without regard to backslashes, so an escaped `\\{` opens a group
+    like `{` does: an unmatched one is dropped with its backslash."""
     text = " ".join(_CONTROL.sub("", text).split())
-    out, depth = [], 0
+    out: list[str] = []
+    opens: list[int] = []  # positions in `out` of the braces not closed yet
     i = 0
     while i < len(text):
         c = text[i]
-        if c == "\\" and i + 1 < len(text):
-            out.append(text[i : i + 2])
-            i += 2
-            continue
+        token = c
         if c == "\\":
-            i += 1
-            continue
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            if depth == 0:
-                i += 1
+            if i + 1 == len(text):
+                break  # a trailing backslash would escape the field's closing brace
+            token = text[i : i + 2]
+        brace = token[-1] if token[-1] in "{}" else ""
+        if brace == "{":
+            opens.append(len(out))
+        elif brace == "}":
+            if not opens:
+                i += len(token)
                 continue
-            depth -= 1
-        out.append(c)
-        i += 1
-    result = "".join(out)
-    while depth > 0:  # close what was left open from the end (drop the last unmatched "{")
-        cut = result.rfind("{")
-        result = result[:cut] + result[cut + 1 :]
-        depth -= 1
-    return result
+            opens.pop()
+        out.append(token)
+        i += len(token)
+    for position in opens:
+        out[position] = ""
+    return "".join(out)
 
 
 def _author_field(names: Sequence[str]) -> str:

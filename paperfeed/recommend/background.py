@@ -23,12 +23,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperfeed.recommend import authors as au
 from paperfeed.recommend import keywords as kw
@@ -109,29 +110,40 @@ class RecentPapers:
                     missing.append(pid)
         return out, missing
 
-    def bylines(self, engine: Engine, paper_ids: Sequence[str]) -> dict[str, Features]:
+    def bylines(self, db: Engine | Connection, paper_ids: Sequence[str]) -> dict[str, Features]:
         """{paper id: features without the keyword vector} of those papers that exist: the
         authors only, read without the abstracts (papers with full features cached reuse
-        them)."""
+        them). `db`: an engine, or the connection of the caller's other reads."""
         out, missing = self._cached(paper_ids, self._features, self._bylines)
         if missing:
-            with engine.connect() as conn:
+            with _connection(db) as conn:
                 found = {pid: _byline(names)
                          for pid, names in store.paper_bylines(conn, missing).items()}
             self._remember(found, self._bylines)
             out.update(found)
         return out
 
-    def features(self, engine: Engine, paper_ids: Sequence[str]) -> dict[str, Features]:
+    def features(self, db: Engine | Connection, paper_ids: Sequence[str]
+                 ) -> dict[str, Features]:
         """{paper id: features} of those papers that exist (read once, then cached)."""
         out, missing = self._cached(paper_ids, self._features)
         if missing:
-            with engine.connect() as conn:
+            with _connection(db) as conn:
                 docs = store.paper_docs(conn, missing)
             found = {pid: self._compute(doc) for pid, doc in docs.items()}
             self._remember(found, self._features)
             out.update(found)
         return out
+
+
+@contextmanager
+def _connection(db: Engine | Connection) -> Iterator[Connection]:
+    """`db` itself when it is a connection, else a connection of the engine for the block."""
+    if isinstance(db, Connection):
+        yield db
+    else:
+        with db.connect() as conn:
+            yield conn
 
 
 def _byline(authors: Sequence[str], keywords: kw.KeywordVector | None = None) -> Features:

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from paperfeed.config import Settings
 from paperfeed.models import utcnow
@@ -235,6 +235,12 @@ class Recommender:
                 positives=len(positives), negatives=len(negatives), now=now,
                 authors=author_profile, missing=missing,
             )
+        # The new version's anchors are in hand: the member's next ranking in this worker
+        # (their page right after the vote) need not read them again.
+        kept = [pid for pid, _ in anchors]
+        self._keep_anchors((user_id, version), _Anchors(
+            kept, np.stack([vectors[p] for p in kept]) if kept
+            else np.zeros((0, dim), dtype=np.float32)))
         return FitReport(len(positives), len(negatives), version, fit.steps,
                          time.perf_counter() - start, missing)
 
@@ -246,7 +252,12 @@ class Recommender:
     def current(self, user_id: int) -> store.StoredProfile | None:
         """The member's stored model, fitted again first when it is out of date: made with
         another embedding model, or without liked papers that now may have a vector."""
-        profile = self.profile(user_id)
+        return self._brought_up_to_date(user_id, self.profile(user_id))
+
+    def _brought_up_to_date(
+        self, user_id: int, profile: store.StoredProfile | None
+    ) -> store.StoredProfile | None:
+        """`profile` (just read), or the member's model fitted again when it is stale."""
         if profile is None or not self._stale(profile):
             return profile
         try:
@@ -281,16 +292,19 @@ class Recommender:
         matrix = (np.stack([found[p] for p in kept]) if kept
                   else np.zeros((0, self.neighbours.dim), dtype=np.float32))
         anchors = _Anchors(kept, matrix)
-        with self._lock:
-            self._anchor_cache[key] = anchors
-            while len(self._anchor_cache) > 2048:
-                self._anchor_cache.popitem(last=False)
+        self._keep_anchors(key, anchors)
         return anchors
 
-    def _titles(self, anchors: _Anchors) -> dict[str, str]:
+    def _keep_anchors(self, key: tuple[int, int], anchors: _Anchors) -> None:
+        with self._lock:
+            self._anchor_cache[key] = anchors
+            self._anchor_cache.move_to_end(key)
+            while len(self._anchor_cache) > 2048:
+                self._anchor_cache.popitem(last=False)
+
+    def _titles(self, anchors: _Anchors, conn: Connection) -> dict[str, str]:
         if anchors.titles is None:
-            with self.engine.connect() as conn:
-                cards = store.paper_cards(conn, anchors.ids)
+            cards = store.paper_cards(conn, anchors.ids)
             anchors.titles = {p: str(c.get("title") or p) for p, c in cards.items()}
         return anchors.titles
 
@@ -319,22 +333,24 @@ class Recommender:
     ) -> Ranking:
         assert profile.weights is not None
         bg = self.background()
+        anchors = self._anchors(profile)
+        # Every read of the ranking on one connection: the candidates' features not cached
+        # yet, the member's feedback on them, the anchors' titles the first time.
+        with self.engine.connect() as conn:
+            feats = bg.features(conn, ids) if keywords else bg.bylines(conn, ids)
+            feedback = store.feedback_of(conn, profile.user_id, ids)
+            cards = store.paper_cards(conn, ids) if profile.popularity else {}
+            titles = self._titles(anchors, conn) if len(anchors.ids) else {}
         semantic = matrix.astype(np.float64) @ profile.weights.astype(np.float64)
-        feats = bg.features(self.engine, ids) if keywords else bg.bylines(self.engine, ids)
         empty = bg.empty
         keyword = (kw.scores(profile.keywords, [feats.get(p, empty).keywords for p in ids])
                    if keywords else np.zeros(len(ids)))
         author = au.scores(profile.authors, [feats.get(p, empty).authors for p in ids])
-        anchors = self._anchors(profile)
         near, which = nearest_anchor(matrix, anchors.matrix)
-        with self.engine.connect() as conn:
-            feedback = store.feedback_of(conn, profile.user_id, ids)
-            cards = store.paper_cards(conn, ids) if profile.popularity else {}
         popularity = (np.array([float(cards.get(p, {}).get("upvotes") or 0) for p in ids])
                       if profile.popularity else None)
         score = combine(semantic, keyword, near, popularity, author)
         kinds = dict(profile.anchors)
-        titles = self._titles(anchors) if len(anchors.ids) else {}
         items = []
         for i, pid in enumerate(ids):
             reason = None
@@ -376,7 +392,8 @@ class Recommender:
         keywords: bool = CATALOG_KEYWORDS, within: Sequence[str] | None = None,
     ) -> Ranking:
         """The member's top `k` of the whole catalog: the vector index's nearest papers to the
-        member's weights (never a scan), rescored with the nearest-positive and author parts.
+        member's weights (never a scan), read with their vectors in one query
+        (`nearest_vectors`), rescored with the nearest-positive and author parts.
         Papers the member already acted on are left out; with `within`, only those papers
         are ranked (an arXiv-only digest's new papers).
 
@@ -385,24 +402,24 @@ class Recommender:
         member asked for before in this worker (~70 ms of CPU for 200 at 75k, the whole
         p95), and over the catalog it does not measurably help (nDCG@50 within noise of the
         ranking with it on `paperfeed eval recommend`'s catalog section, bench/README.md)."""
-        if profile is None:
-            profile = self.current(user_id)
+        exclude: Collection[str] = ()
+        read = profile is None
+        if read or exclude_seen:  # the profile and what to leave out: one connection
+            with self.engine.connect() as conn:
+                if read:
+                    profile = store.get_profile(conn, user_id)
+                if exclude_seen:
+                    exclude = store.acted_on(conn, user_id, limit=500)
+        if read:
+            profile = self._brought_up_to_date(user_id, profile)
         if not self.usable(profile):
             return Ranking(cold=True)
         assert profile is not None and profile.weights is not None
-        exclude: Collection[str] = ()
-        if exclude_seen:
-            with self.engine.connect() as conn:
-                exclude = {s.paper_id for s in store.member_signals(conn, user_id, limit=500)}
-        hits = self.neighbours.nearest(profile.weights, max(k, 1) * CATALOG_POOL,
-                                       filters=filters, ids=within, exclude=exclude)
-        ids = [pid for pid, _ in hits]
-        if not ids:
+        near = self.neighbours.nearest_vectors(profile.weights, max(k, 1) * CATALOG_POOL,
+                                               filters=filters, ids=within, exclude=exclude)
+        if not near.hits:
             return Ranking(version=profile.version)
-        vectors = self.neighbours.vectors(ids)
-        ids = [pid for pid in ids if pid in vectors]
-        ranking = self._score(profile, ids, np.stack([vectors[p] for p in ids]),
-                              keywords=keywords)
+        ranking = self._score(profile, near.ids, near.matrix, keywords=keywords)
         ranking.items = ranking.items[:k]
         return ranking
 

@@ -6,7 +6,8 @@ module is what they import; how the index works (vector files with an HNSW graph
 PostgreSQL) stays behind the engine's search backend (`paperfeed.storage.search.backend`).
 
 `open_neighbours(settings, engine)` returns one `Neighbours` per engine and worker (cached): the
-configured model's id and dimension, the stored vectors of given papers, and `nearest()`.
+configured model's id and dimension, the stored vectors of given papers, `nearest()`, and
+`nearest_vectors()` (the nearest papers with their vectors, one read).
 Vectors are unit length (cosine similarity = dot product).
 """
 
@@ -23,6 +24,9 @@ from sqlalchemy import Engine
 from paperfeed.config import Settings
 from paperfeed.search.backend import SearchBackend, open_backend
 from paperfeed.storage.search import SearchFilters
+from paperfeed.storage.search.nearest import NearestVectors
+
+__all__ = ["BackendNeighbours", "NearestVectors", "Neighbours", "open_neighbours"]
 
 
 class Neighbours(Protocol):
@@ -42,6 +46,20 @@ class Neighbours(Protocol):
     ) -> list[tuple[str, float]]:
         """The `k` visible papers nearest to `vector` (cosine, best first), among `ids` when
         given and passing `filters`; papers in `exclude` are left out."""
+        ...
+
+    def nearest_vectors(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        filters: SearchFilters | None = None,
+        ids: Sequence[str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> NearestVectors:
+        """`nearest` and the hits' stored vectors (`.hits`, `.matrix` row i = hit i) in one
+        read, for callers that rescore the nearest papers; a hit whose vector is gone is left
+        out."""
         ...
 
     def vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
@@ -67,6 +85,17 @@ class BackendNeighbours:
         exclude: Collection[str] = (),
     ) -> list[tuple[str, float]]:
         return self.backend.nearest(vector, k, filters=filters, ids=ids, exclude=exclude)
+
+    def nearest_vectors(
+        self,
+        vector: np.ndarray,
+        k: int,
+        *,
+        filters: SearchFilters | None = None,
+        ids: Sequence[str] | None = None,
+        exclude: Collection[str] = (),
+    ) -> NearestVectors:
+        return self.backend.nearest_vectors(vector, k, filters=filters, ids=ids, exclude=exclude)
 
     def vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
         return self.backend.vectors(list(paper_ids)) if paper_ids else {}

@@ -14,7 +14,19 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Select, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -71,6 +83,15 @@ class PaperDoc:
     topics: list[str]  # Hugging Face ai_keywords, lower-cased
 
 
+def _among(conn: Connection, col: Any, ids: list[str]) -> Any:
+    """`col IN ids`; on PostgreSQL `col = ANY(:ids)` with the list bound as one array, which
+    saves compiling and binding one parameter per id (~1 ms of CPU per 200 ids) and keeps one
+    statement text whatever the length."""
+    if conn.dialect.name == "postgresql":
+        return col == any_(bindparam(None, ids, type_=ARRAY(String)))
+    return col.in_(ids)
+
+
 def _insert(conn: Connection) -> Any:
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
@@ -124,6 +145,25 @@ def member_signals(
     return out
 
 
+def acted_on(conn: Connection, user_id: int, *, limit: int = 500) -> set[str]:
+    """Ids of the papers the member upvoted, submitted or gave feedback on (the newest `limit`
+    of each source), in one statement: what their catalog ranking leaves out. Hidden papers
+    are not filtered here (the nearest-paper query never returns them)."""
+    parts = [
+        select(votes.c.paper_id.label("paper_id")).where(votes.c.user_id == user_id)
+        .order_by(votes.c.created_at.desc()).limit(limit),
+        select(featured.c.paper_id.label("paper_id"))
+        .where(featured.c.submitter_id == user_id, featured.c.removed.is_(False))
+        .order_by(featured.c.day.desc(), featured.c.id.desc()).limit(limit),
+        select(recommend_feedback.c.paper_id.label("paper_id"))
+        .where(recommend_feedback.c.user_id == user_id)
+        .order_by(recommend_feedback.c.created_at.desc()).limit(limit),
+    ]
+    subs = [part.subquery() for part in parts]
+    return {str(pid) for pid in conn.execute(union_all(*(select(sub.c.paper_id)
+                                                          for sub in subs))).scalars()}
+
+
 def set_feedback(
     conn: Connection, user_id: int, paper_ids: Sequence[str], kind: str, *, now: datetime
 ) -> int:
@@ -157,7 +197,7 @@ def feedback_of(conn: Connection, user_id: int, paper_ids: Sequence[str]) -> dic
         out.update(conn.execute(
             select(recommend_feedback.c.paper_id, recommend_feedback.c.kind).where(
                 recommend_feedback.c.user_id == user_id,
-                recommend_feedback.c.paper_id.in_(chunk),
+                _among(conn, recommend_feedback.c.paper_id, chunk),
             )
         ).all())
     return out
@@ -340,7 +380,7 @@ def paper_bylines(conn: Connection, paper_ids: Sequence[str]) -> dict[str, list[
     out: dict[str, list[str]] = {}
     for i in range(0, len(paper_ids), CHUNK):
         rows = conn.execute(select(papers.c.id, papers.c.authors)
-                            .where(papers.c.id.in_(list(paper_ids[i : i + CHUNK]))))
+                            .where(_among(conn, papers.c.id, list(paper_ids[i : i + CHUNK]))))
         out.update((pid, _names(authors)) for pid, authors in rows)
     return out
 
@@ -365,7 +405,7 @@ def paper_cards(conn: Connection, paper_ids: Sequence[str]) -> dict[str, dict[st
         rows = conn.execute(select(
             papers.c.id, papers.c.title, papers.c.published_at, papers.c.primary_category,
             (papers.c.upstream_upvotes + papers.c.member_upvotes).label("upvotes"),
-        ).where(papers.c.id.in_(list(paper_ids[i : i + CHUNK])))).mappings()
+        ).where(_among(conn, papers.c.id, list(paper_ids[i : i + CHUNK])))).mappings()
         out.update({r["id"]: dict(r) for r in rows})
     return out
 

@@ -18,13 +18,13 @@ class HoledHtml:
 
     def __init__(self, html: str, opening: str, closing: str) -> None:
         self.pieces: list[tuple[bool, str]] = []  # (is a hole, text or hole name)
-        rest = html
-        while (at := rest.find(opening)) >= 0:
-            end = rest.index(closing, at)
-            self.pieces.append((False, rest[:at]))
-            self.pieces.append((True, rest[at + 1 : end]))
-            rest = rest[end + 1 :]
-        self.pieces.append((False, rest))
+        pos = 0  # scanned by position: no copy of the rest of the text per hole
+        while (at := html.find(opening, pos)) >= 0:
+            end = html.index(closing, at)
+            self.pieces.append((False, html[pos:at]))
+            self.pieces.append((True, html[at + 1 : end]))
+            pos = end + 1
+        self.pieces.append((False, html[pos:]))
 
     def fill(self, values: dict[str, str]) -> str:
         """The HTML with every hole replaced by its value (KeyError for a missing one)."""

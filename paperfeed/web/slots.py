@@ -97,6 +97,14 @@ class SlotState:
         self.member = member
         self.voted = voted
         self.saved = saved or set()
+        # a card's three controls share one paper and path: escape and encode them once
+        self._values: dict[tuple[str, str], dict[str, str]] = {}
+
+    def _values_of(self, paper_id: str, next_path: str) -> dict[str, str]:
+        values = self._values.get((paper_id, next_path))
+        if values is None:
+            values = self._values[(paper_id, next_path)] = _paper_values(paper_id, next_path)
+        return values
 
     @classmethod
     def for_request(
@@ -125,15 +133,16 @@ class SlotState:
         if slot.kind == "upvote":
             paper_id, upvotes, next_path = slot.args
             voted = paper_id in self.voted
+            values = {**self._values_of(paper_id, next_path), "upvotes": str(int(upvotes))}
             return _form(self.request, "_upvote.html", (signed_in, voted, upvotes == 1)).fill(
-                _paper_values(paper_id, next_path, upvotes=str(int(upvotes)))
+                values
             )
         if slot.kind in ("save", "save_form"):
             paper_id, next_path = slot.args
             name = "_save.html" if slot.kind == "save" else "_save_form.html"
             saved = paper_id in self.saved
             return _form(self.request, name, (signed_in, saved)).fill(
-                _paper_values(paper_id, next_path)
+                self._values_of(paper_id, next_path)
             )
         m = self.member
         state = (m.id, m.username, m.role, m.display_name) if m is not None else ()

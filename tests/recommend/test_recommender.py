@@ -92,6 +92,27 @@ def test_catalog_ranking_comes_from_the_vector_index_and_skips_what_was_acted_on
     assert sum("diffusion" in t for t in titles) >= 5, titles
 
 
+def test_catalog_ranking_leaves_out_every_paper_acted_on_and_stays_full(demo: Demo) -> None:
+    """Sixty upvotes on the papers nearest to the member's taste, then "not interested" on
+    their first pick: none of them comes back, and the top 50 is still 50 papers (on
+    PostgreSQL the excluded papers take HNSW slots; ef_search counts them in)."""
+    member = demo.member()
+    liked = demo.titled("diffusion", 80)[:60]
+    assert len(liked) == 60
+    _upvote(demo, member, liked)
+    rec = open_recommender(demo.settings, demo.engine)
+    first = rec.rank_catalog(member.id, 50).items
+    assert len(first) == 50 and not set(liked) & {r.paper_id for r in first}
+    with write(demo.engine) as conn:
+        store.set_feedback(conn, member.id, [first[0].paper_id], "less", now=NOW)
+    with demo.engine.connect() as conn:
+        acted = store.acted_on(conn, member.id)
+        assert store.acted_on(conn, member.id, limit=10) < acted
+    assert acted == set(liked) | {first[0].paper_id}
+    again = rec.rank_catalog(member.id, 50).items
+    assert len(again) == 50 and not acted & {r.paper_id for r in again}
+
+
 def test_withdrawn_upvote_is_forgotten_by_the_model(demo: Demo) -> None:
     member = demo.member()
     liked = demo.titled("diffusion", 40)[8:12]

@@ -197,6 +197,41 @@ def test_nearest_cosines_similar_and_vectors_agree(
     assert backend.vector_count() == 40 and isinstance(backend.uses_ann(), bool)
 
 
+def test_nearest_vectors_returns_the_nearest_hits_with_their_stored_vectors(
+    backend: SearchBackend, embedder: MemoEmbedder
+) -> None:
+    q = embedder.embed_query(VOICE)
+    near = backend.nearest_vectors(q, 8)
+    plain = backend.nearest(q, 8)
+    assert near.ids == ids(plain) and near.ids[0] == CODE_ID
+    assert [s for _, s in near.hits] == pytest.approx([s for _, s in plain], abs=1e-5)
+    assert near.matrix.shape == (8, 384) and near.matrix.dtype == np.float32
+    stored = backend.vectors(near.ids)
+    for i, pid in enumerate(near.ids):  # row i is hit i's stored vector, bit for bit
+        assert np.array_equal(near.matrix[i], stored[pid])
+        assert float(near.matrix[i] @ q) == pytest.approx(near.hits[i][1], abs=2e-3)
+    within = backend.nearest_vectors(q, 5, ids=[FEATURED_ID, CODE_ID, HIDDEN_ID])
+    assert within.ids == [CODE_ID, FEATURED_ID] and within.matrix.shape == (2, 384)
+    old = backend.nearest_vectors(q, 5, filters=SearchFilters(date_to=date(2000, 1, 1)))
+    assert old.hits == [] and old.matrix.shape == (0, 384)
+    assert backend.nearest_vectors(q, 0).hits == []
+
+
+def test_nearest_fills_k_past_a_long_exclusion_list(
+    backend: SearchBackend, embedder: MemoEmbedder
+) -> None:
+    """A member's catalog excludes every paper they acted on (up to 500), most of them the
+    very papers nearest to their taste: the answer still holds k papers, none excluded, and
+    ids that are unknown or carry quotes are just ids."""
+    q = embedder.embed_query(VOICE)
+    order = ids(backend.nearest(q, 39))
+    skip = order[:30] + [f"x'{i}\\\"" for i in range(470)]
+    for found in (ids(backend.nearest(q, 5, exclude=skip)),
+                  backend.nearest_vectors(q, 5, exclude=skip).ids):
+        assert found == order[30:35]
+    assert ids(backend.nearest(q, 20, exclude=skip)) == order[30:]  # all that is left
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_vector_upkeep_follows_the_embeddings_table(
     kind: str, tmp_path: Path, request: pytest.FixtureRequest

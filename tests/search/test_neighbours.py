@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
@@ -73,3 +74,16 @@ def test_vectors_returns_stored_unit_vectors_for_known_papers_only(
     assert abs(float(got[CODE_ID] @ got[CODE_ID]) - 1.0) < 1e-3
     top = near.nearest(got[CODE_ID], 1)
     assert top[0][0] == CODE_ID
+
+
+def test_nearest_vectors_answers_like_nearest_with_each_hits_vector(
+    backend: tuple[Settings, Engine], embedder: MemoEmbedder
+) -> None:
+    settings, engine = backend
+    near = open_neighbours(settings, engine)
+    q = embedder.embed_query(VOICE_QUERY)
+    both = near.nearest_vectors(q, 5, exclude=[FEATURED_ID])
+    assert both.ids == [p for p, _ in near.nearest(q, 5, exclude=[FEATURED_ID])]
+    assert both.ids[0] == CODE_ID and FEATURED_ID not in both.ids
+    stored = near.vectors(both.ids)
+    assert all(np.array_equal(both.matrix[i], stored[p]) for i, p in enumerate(both.ids))

@@ -127,3 +127,115 @@ def test_members_share_the_search_page_render_with_their_own_save_search(client,
     assert 'name="query" value="graph"' in page
     assert set(re.findall(rf'name="{FIELD}" value="([^"]+)"', page)) == {token(page)}
     assert "\ue000" not in page and 'action="/alerts"' not in client.get("/search?q=graph").text
+
+
+def _varied(engine: Engine) -> None:
+    """Papers whose cards take every branch of `_paper_card.html`."""
+    feature(engine, [
+        paper("2506.00011", title=f"Graph $x^2$ networks {HOSTILE}",
+              abstract=f"Graph networks. {HOSTILE} $\\alpha < \\beta$ graph.", upvotes=1,
+              authors=["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra",
+                       "Barbara Liskov"],
+              organization={"name": "acme", "fullname": "Acme <Labs>"}, comments=4),
+        paper("2506.00012", title="Graph networks, no authors", abstract="Graph.", authors=[],
+              upvotes=0),
+        paper("2506.00013", title="Graph networks & more", abstract="Graph " * 200,
+              authors=["Émile Zola"], upvotes=7),
+    ], D)
+
+
+def test_cards_rendered_together_are_the_template_rendered_card_by_card(settings,
+                                                                         engine) -> None:
+    """card_cache renders a page's new cards in one template call and cuts them apart, from
+    rows holding only the card's columns: each card is exactly `_paper_card.html` rendered
+    alone for the full row (holes and all)."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from paperfeed.models import utcnow
+    from paperfeed.search.hybrid import SearchService
+    from paperfeed.web import card_cache
+    from paperfeed.web.holes import HoledHtml
+    from paperfeed.web.searching import CARD_COLUMNS, items_for
+
+    _varied(engine)
+    _catalog(engine)
+    app = create_app(settings)
+    request = SimpleNamespace(app=app)
+    result = SearchService(engine, settings).search("graph networks", mode="keyword", limit=10)
+    assert len(result.hits) == 5
+    now = utcnow()
+    with engine.connect() as conn:
+        light = items_for(conn, result, columns=CARD_COLUMNS)
+        full = items_for(conn, result)
+    together = card_cache._render(request, light, now)  # type: ignore[arg-type]
+    hole = card_cache._hole
+    for item, card in zip(full, together, strict=True):
+        alone = app.state.templates.env.get_template("_paper_card.html").render(
+            request=request, now=now, loop_index=hole("index"),
+            item=dataclasses.replace(item, title=hole("title"), abstract=hole("abstract")),
+            upvote_button=lambda *_a: hole("upvote"), save_button=lambda *_a: hole("save"),
+            save_form=lambda *_a: hole("save_form"))
+        assert card.pieces == HoledHtml(alone, card_cache.OPEN, card_cache.CLOSE).pieces
+    page = "".join(c.fill({"title": "T", "abstract": "A", "index": "1", "upvote": "",
+                           "save": "", "save_form": ""}) for c in together)
+    assert "+2</span>" in page and "Acme &lt;Labs&gt;" in page and "4 comments" in page
+    assert "&lt;script&gt;" not in page  # title and abstract are holes, filled per search
+    assert "\ue006" not in page
+
+
+def _saved(html: str, pid: str) -> bool:
+    m = re.search(rf'data-paper="{re.escape(pid)}".*?class="(save-link saved|link-button '
+                  r'save-button|save-link)"', html, re.S)
+    assert m, f"no save control for {pid}"
+    return m.group(1) == "save-link saved"
+
+
+def _members_fill_one_cached_page(settings: Settings, engine: Engine) -> None:
+    """Members are served one recorded page with the controls of a member who voted for and
+    saved nothing, re-rendering only their own (web/pages/cache.py, Entry.member_base): each
+    member sees exactly their votes and saves, whoever came first."""
+    _catalog(engine)
+    app = create_app(settings)
+    ann = browser(app, member(engine, settings, "ann"))
+    ben = browser(app, member(engine, settings, "ben"))
+    anon = TestClient(app)
+    url = "/search?q=graph+networks"
+    page = ann.get(url).text
+    r = ann.post("/papers/2506.00002/save", data={FIELD: token(page), "next": url},
+                 follow_redirects=False)
+    assert r.status_code == 303
+    page = ann.get(url).text
+    r = ann.post("/papers/2506.00001/upvote", data={FIELD: token(page), "vote": "1",
+                                                   "next": url}, follow_redirects=False)
+    assert r.status_code == 303
+    for order in ((ben, ann, anon), (ann, ben, anon)):
+        seen = {c: c.get(url).text for c in order}
+        assert button(seen[ann], "2506.00001") == (True, 4)
+        assert _saved(seen[ann], "2506.00002") and not _saved(seen[ann], "2506.00001")
+        assert button(seen[ben], "2506.00001") == (False, 4)
+        assert not _saved(seen[ben], "2506.00002")
+        assert 'class="link-button save-button"' in seen[ben]  # a member's Save button
+        assert button(seen[anon], "2506.00001") == (False, 4)
+        assert 'href="/signin?next=' in seen[anon] and "save-button" not in seen[anon]
+        for c in (ann, ben):  # own account links and a token that is theirs
+            assert set(re.findall(rf'name="{FIELD}" value="([^"]+)"', seen[c])) == {
+                token(seen[c])}
+        assert token(seen[ann]) != token(seen[ben])
+        assert 'class="me">ann<' in seen[ann] and 'class="me">ben<' in seen[ben]
+    entries = [e for _, e in app.state.page_cache._items.values()]
+    assert any(e.member_base is not None for e in entries)  # the shared member render
+
+
+def test_members_fill_one_cached_page_with_their_own_votes_and_saves(settings, engine) -> None:
+    _members_fill_one_cached_page(settings, engine)
+
+
+@pytest.mark.postgres
+def test_members_fill_one_cached_page_on_postgresql(pg_settings) -> None:
+    engine = connect(pg_settings)
+    migrate(engine)
+    try:
+        _members_fill_one_cached_page(pg_settings, engine)
+    finally:
+        engine.dispose()

@@ -36,6 +36,7 @@ from paperfeed.storage.search.nearest import (
     ALLOWED_MAX,
     OVERSAMPLE,
     FileVectors,
+    NearestVectors,
     PgVectors,
     VectorSide,
 )
@@ -51,7 +52,7 @@ VectorChoice = Literal["auto", "files", "pgvector"]
 
 class SearchBackend(Protocol):
     """What search needs from a database engine (and what recommendations, alerts and similar
-    papers may use: `nearest`, `similar`, `vectors`)."""
+    papers may use: `nearest`, `nearest_vectors`, `similar`, `vectors`)."""
 
     engine: Engine
     name: str  # "sqlite" | "postgresql"
@@ -76,6 +77,9 @@ class SearchBackend(Protocol):
     def nearest(self, vector: np.ndarray, k: int, *, filters: SearchFilters | None = None,
                 ids: Sequence[str] | None = None,
                 exclude: Collection[str] = ()) -> list[tuple[str, float]]: ...
+    def nearest_vectors(self, vector: np.ndarray, k: int, *,
+                        filters: SearchFilters | None = None, ids: Sequence[str] | None = None,
+                        exclude: Collection[str] = ()) -> NearestVectors: ...
     def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]: ...
     def similar(self, paper_id: str, k: int) -> list[tuple[str, float]]: ...
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]: ...
@@ -173,6 +177,11 @@ class _Backend:
                 ids: Sequence[str] | None = None,
                 exclude: Collection[str] = ()) -> list[tuple[str, float]]:
         return self.side.nearest(vector, k, filters=filters, ids=ids, exclude=exclude)
+
+    def nearest_vectors(self, vector: np.ndarray, k: int, *,
+                        filters: SearchFilters | None = None, ids: Sequence[str] | None = None,
+                        exclude: Collection[str] = ()) -> NearestVectors:
+        return self.side.nearest_vectors(vector, k, filters=filters, ids=ids, exclude=exclude)
 
     def cosines(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
         return self.side.cosines(vector, ids)

@@ -124,12 +124,21 @@ def sorted_newest(conn: Connection, ids: Sequence[str]) -> list[str]:
     return [r[0] for r in rows]
 
 
-def papers_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, RowMapping]:
-    """Paper rows by id (visible ones only); callers keep their own order."""
+def papers_by_ids(
+    conn: Connection, ids: Sequence[str], *, columns: Sequence[str] | None = None
+) -> dict[str, RowMapping]:
+    """Paper rows by id (visible ones only); callers keep their own order. With `columns`
+    (names of `papers` columns; "id" is always read) the rows hold only those: a search page
+    shows 50 cards and needs a third of a row (no ai_keywords JSON to decode, no comment,
+    journal or hash text to fetch)."""
     out: dict[str, RowMapping] = {}
+    cols = (
+        [papers.c.id, *(papers.c[name] for name in columns if name != "id")]
+        if columns is not None else [papers]
+    )
     for i in range(0, len(ids), CHUNK):
         chunk = list(ids[i : i + CHUNK])
-        stmt = select(papers).where(papers.c.id.in_(chunk), not_(papers.c.hidden))
+        stmt = select(*cols).where(papers.c.id.in_(chunk), not_(papers.c.hidden))
         for row in conn.execute(stmt).mappings():
             out[row["id"]] = row
     return out

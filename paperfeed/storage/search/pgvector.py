@@ -31,15 +31,20 @@ import numpy as np
 from sqlalchemy import (
     Connection,
     Float,
+    String,
+    all_,
+    any_,
     bindparam,
     cast,
     column,
     exists,
+    func,
     literal_column,
     select,
     table,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 from paperfeed.storage.embeddings import (
@@ -203,6 +208,7 @@ def stored_vector(conn: Connection, model_id: str, paper_id: str) -> np.ndarray 
     return None if value is None else parse_vector(value)
 
 
+_IDS = ARRAY(String)  # a list of paper ids bound as one text[] parameter
 _E = table("embeddings", column("paper_id"), column("model_id"), column("embedding")).alias("e")
 
 
@@ -232,6 +238,59 @@ def nearest(
     HNSW index answers (when it exists) with `hnsw.ef_search` = `ef_search` for this
     transaction, and `iterative_scan` (pgvector >= 0.8) lets a filtered scan keep going.
     Call on a connection whose transaction ends after the call (SET LOCAL scope)."""
+    rows = _nearest_rows(conn, model_id, dim, query, k, filters=filters, ids=ids, exact=exact,
+                         ef_search=ef_search, iterative_scan=iterative_scan, exclude=exclude,
+                         with_vectors=False)
+    return [(str(r[0]), float(r[1])) for r in rows]
+
+
+def nearest_vectors(
+    conn: Connection,
+    model_id: str,
+    dim: int,
+    query: np.ndarray,
+    k: int,
+    *,
+    filters: SearchFilters | None = None,
+    ids: Sequence[str] | None = None,
+    exact: bool = False,
+    ef_search: int | None = None,
+    iterative_scan: bool = False,
+    exclude: Sequence[str] = (),
+) -> tuple[list[tuple[str, float]], np.ndarray]:
+    """`nearest`, plus the hits' stored vectors in the same query (row i = hit i): a ranking
+    that rescores the candidates needs no second read. The vectors travel in pgvector's
+    binary form (`vector_send`: two int16 then big-endian float4s) read from the heap row,
+    not as text to parse, nor from the TOASTed bytes of `embeddings.vector`."""
+    rows = _nearest_rows(conn, model_id, dim, query, k, filters=filters, ids=ids, exact=exact,
+                         ef_search=ef_search, iterative_scan=iterative_scan, exclude=exclude,
+                         with_vectors=True)
+    hits = [(str(r[0]), float(r[1])) for r in rows]
+    if not rows:
+        return hits, np.zeros((0, int(dim)), dtype=np.float32)
+    data = b"".join(bytes(r[2])[4:] for r in rows)
+    matrix = np.frombuffer(data, dtype=">f4").reshape(len(rows), -1).astype(np.float32)
+    return hits, matrix
+
+
+def _nearest_rows(
+    conn: Connection,
+    model_id: str,
+    dim: int,
+    query: np.ndarray,
+    k: int,
+    *,
+    filters: SearchFilters | None,
+    ids: Sequence[str] | None,
+    exact: bool,
+    ef_search: int | None,
+    iterative_scan: bool,
+    exclude: Sequence[str],
+    with_vectors: bool,
+) -> Sequence[Any]:
+    """The nearest-vector query (see `nearest`). The id lists are bound as one array each
+    (`= ANY(:ids)`, `<> ALL(:exclude)`), so the statement text is the same whatever their
+    length and PostgreSQL parses and plans it once per connection."""
     if k <= 0 or (ids is not None and not ids):
         return []
     d = int(dim)
@@ -248,8 +307,11 @@ def nearest(
     visible = exists().where(
         papers.c.id == _E.c.paper_id, *filter_clauses(conn, filters or SearchFilters())
     )
+    columns: list[Any] = [_E.c.paper_id, (1 - distance).label("score")]
+    if with_vectors:
+        columns.append(func.vector_send(_E.c.embedding))
     stmt = (
-        select(_E.c.paper_id, (1 - distance).label("score"))
+        select(*columns)
         .where(
             _E.c.model_id == literal_column(literal(model_id)),
             _E.c.embedding.is_not(None),
@@ -259,11 +321,10 @@ def nearest(
         .limit(int(k))
     )
     if ids is not None:
-        stmt = stmt.where(_E.c.paper_id.in_(list(ids)))
+        stmt = stmt.where(_E.c.paper_id == any_(bindparam("ids", list(ids), type_=_IDS)))
     if exclude:
-        stmt = stmt.where(_E.c.paper_id.not_in(list(exclude)))
+        stmt = stmt.where(_E.c.paper_id != all_(bindparam("exclude", list(exclude), type_=_IDS)))
     try:
-        rows = conn.execute(stmt).all()
+        return conn.execute(stmt).all()
     except DBAPIError as exc:  # e.g. a query of another width than the stored vectors
         raise ValueError(f"pgvector: nearest-vector query failed: {exc.orig}") from exc
-    return [(str(r[0]), float(r[1])) for r in rows]

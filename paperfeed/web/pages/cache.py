@@ -9,7 +9,11 @@ who vote and submit, never got the old anonymous-only cache. Now:
   (`account_nav`) — recorded as markers, and every CSRF token is one placeholder. The entry is
   the HTML cut at the markers.
 - Each request fills the slots for its visitor: one query for which of the page's papers the
-  member upvoted, the CSRF token computed once, slot HTML memoised per (slot, state). A vote
+  member upvoted, the CSRF token computed once, slot HTML memoised per (slot, state).
+  Anonymous visitors get the page assembled once; members a copy of the page filled once as
+  for a member who voted for and saved nothing, with only their account links, their own
+  parts and the controls of the papers they voted for or saved rendered (a month page has
+  ~150 controls: filling them all was a third of a signed-in hit's CPU). A vote
   shows at once for its voter (their vote state is read per request, and the vote raised the
   content version, so every worker's next request renders anew), for everyone else as soon as
   their worker sees the new version: at once for members, within `VERSION_POLL` for
@@ -64,6 +68,13 @@ class Entry:
     members_ok: bool  # False: rendering asked who the visitor is; members render fresh
     status: int = 200
     anonymous: str | None = None  # assembled once for visitors without a session
+    # For members: the pieces with every paper control filled as for a member who has voted
+    # for and saved none of the page's papers (None where a slot is filled per request); a
+    # member's request then renders only their account links, their own parts and the
+    # controls of the papers they voted for or saved (a list page has 150 controls).
+    member_base: list[str | None] | None = None
+    member_slots: dict[tuple[str, str], list[int]] | None = None  # (kind, paper) -> pieces
+    member_own: list[int] | None = None  # the pieces filled per member (account, parts)
 
 
 @dataclass(slots=True)
@@ -79,18 +90,18 @@ class Recorder:
         return f"\ue000{self.nonce}:{len(self.slots) - 1}\ue001"
 
     def entry(self, html: str, *, status: int) -> Entry:
+        # Scanned by position: cutting the rest off after each marker copied the rest of a
+        # ~110 kB page (two bytes a character: the markers are not Latin-1) once per slot,
+        # ~1 ms of a search page with its 150 slots.
         pieces: list[str | Slot] = []
         head = f"\ue000{self.nonce}:"
-        rest = html
-        while True:
-            at = rest.find(head)
-            if at < 0:
-                pieces.append(rest)
-                break
-            end = rest.index("\ue001", at)
-            pieces.append(rest[:at])
-            pieces.append(self.slots[int(rest[at + len(head) : end])])
-            rest = rest[end + 1 :]
+        pos = 0
+        while (at := html.find(head, pos)) >= 0:
+            end = html.index("\ue001", at)
+            pieces.append(html[pos:at])
+            pieces.append(self.slots[int(html[at + len(head) : end])])
+            pos = end + 1
+        pieces.append(html[pos:])
         ids: dict[str, tuple[str, ...]] = {}
         for kind in ("upvote", "save", "save_form"):
             found = tuple(dict.fromkeys(s.args[0] for s in self.slots if s.kind == kind))
@@ -105,15 +116,17 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-SLOT_BYTES = 160  # a Slot, its args tuple and its place in `pieces` (sys.getsizeof, measured)
+SLOT_BYTES = 860  # a Slot and its args (~160 bytes), and the control filled for members
+#                   beside it (`Entry.member_base`: up to ~640 characters of HTML, an upvote form)
 
 
 def entry_bytes(entry: Entry) -> int:
-    """The memory an entry holds: its pieces, and the page assembled for anonymous visitors
-    (`Entry.anonymous`, kept beside them once asked for) counted up front as their size again.
-    Bytes, not characters: a page with one character beyond Latin-1 (a title's Greek letter,
-    an arrow) is stored at 2 or 4 bytes per character, and a search page's ~150 slots are
-    ~25 kB of objects; counting characters let a 32 M-character budget hold ~100 MB."""
+    """The memory an entry holds: its pieces, once more for the page assembled for anonymous
+    visitors (`Entry.anonymous`, kept beside them once asked for), and the paper controls
+    filled for members (`Entry.member_base`, whose other pieces are the same strings as the
+    entry's). Bytes, not characters: a page with one character beyond Latin-1 (a title's Greek
+    letter, an arrow) is stored at 2 or 4 bytes a character, so counting characters let a
+    32 M-character budget hold ~100 MB (bench/serve_memory.py)."""
     strs = sum(sys.getsizeof(p) for p in entry.pieces if isinstance(p, str))
     return 2 * strs + SLOT_BYTES * sum(1 for p in entry.pieces if not isinstance(p, str))
 
@@ -256,8 +269,44 @@ def _fill(request: Request, entry: Entry) -> Response:
         html = entry.anonymous
     else:
         state = slots.SlotState.for_request(request, member, entry.paper_ids)
-        html = "".join(p if isinstance(p, str) else state.render(p) for p in entry.pieces)
         if member is None:
-            entry.anonymous = html
+            html = entry.anonymous = "".join(
+                p if isinstance(p, str) else state.render(p) for p in entry.pieces)
+        else:
+            html = _member_html(entry, state)
     html = html.replace(slots.token_placeholder(request), csrf_token(request))
     return HTMLResponse(html, status_code=entry.status)
+
+
+_PAPER_CONTROLS = frozenset({"upvote", "save", "save_form"})
+
+
+def _member_html(entry: Entry, state: Any) -> str:
+    """The page for a member (`state`: web/slots.SlotState): the entry's member base, with
+    the slots that are theirs rendered (see Entry.member_base)."""
+    base, where, own = entry.member_base, entry.member_slots, entry.member_own
+    if base is None or where is None or own is None:
+        from paperfeed.web.slots import SlotState
+
+        nobody_in_particular = SlotState(state.request, state.member, set(), set())
+        base, where, own = [], {}, []
+        for n, piece in enumerate(entry.pieces):
+            if isinstance(piece, str):
+                base.append(piece)
+            elif piece.kind in _PAPER_CONTROLS:
+                base.append(nobody_in_particular.render(piece))
+                where.setdefault((piece.kind, piece.args[0]), []).append(n)
+            else:
+                base.append(None)
+                own.append(n)
+        # built once (two threads may both build it: the same lists), then only read
+        entry.member_base, entry.member_slots, entry.member_own = base, where, own
+    out = list(base)
+    for n in own:
+        out[n] = state.render(entry.pieces[n])
+    for kinds, papers in ((("upvote",), state.voted), (("save", "save_form"), state.saved)):
+        for paper_id in papers:
+            for kind in kinds:
+                for n in where.get((kind, paper_id), ()):
+                    out[n] = state.render(entry.pieces[n])
+    return "".join(out)  # type: ignore[arg-type]

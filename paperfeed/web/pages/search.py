@@ -17,7 +17,7 @@ from paperfeed.models import utcnow
 from paperfeed.search.hybrid import MAX_LIMIT
 from paperfeed.web.feeds import alternates
 from paperfeed.web.pages.cache import cached_page
-from paperfeed.web.searching import filters_from, items_for, shared_search
+from paperfeed.web.searching import CARD_COLUMNS, filters_from, items_for, shared_search
 
 router = APIRouter()
 MAX_PAGE_QUERY = 20_000  # longer input is cut before parsing (the parser keeps 4,000)
@@ -73,7 +73,8 @@ def _render(
         wanted = min((p + 1) * size + 1, MAX_LIMIT + 1)
         result = shared_search(request, q, filters=filters, limit=wanted)
         with request.app.state.engine.connect() as conn:
-            page_items = items_for(conn, result, hits=result.hits[p * size : (p + 1) * size])
+            page_items = items_for(conn, result, hits=result.hits[p * size : (p + 1) * size],
+                                   columns=CARD_COLUMNS)
         params = {
             k: v
             for k, v in {
