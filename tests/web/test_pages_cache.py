@@ -296,23 +296,6 @@ def test_page_cache_holds_at_most_its_budget_of_memory() -> None:
     assert cache.bytes == 0
 
 
-def test_page_cache_lets_go_of_expired_pages_as_new_ones_come() -> None:
-    """Entries past their time are dropped from the old end when a page is added, so a quiet
-    worker does not keep the pages of a past burst until the budget is reached."""
-    from paperfeed.web.pages.cache import Entry, PageCache
-
-    cache = PageCache(ttl=60, max_entries=100)
-    page = Entry(pieces=["x" * 100], paper_ids={}, members_ok=True)
-    for k in range(10):
-        cache.put((f"/old{k}", "", 1), page)
-    for key in list(cache._items)[:9]:  # nine of them are past their time
-        cache._items[key] = (0.0, page)
-    cache.get(("/old0", "", 1))  # (an expired entry is no hit, and stays where it is)
-    cache.put(("/new", "", 1), page)
-    assert list(cache._items) == [("/old9", "", 1), ("/new", "", 1)]
-    assert cache.get(("/new", "", 1)) is page
-
-
 def test_api_response_cache_holds_at_most_its_budget_of_bytes() -> None:
     from paperfeed.web.api.json import ResponseCache
 

@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import secrets
 import sys
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +41,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.accounts.signin import SESSION_COOKIE
+from paperfeed.caching import BoundedCache
 from paperfeed.storage import versions
 from paperfeed.web import cookies
 from paperfeed.web.csrf import COOKIE_NAMES
@@ -138,8 +137,7 @@ class PageCache:
     ~370 kB with its anonymous copy and every distinct query is an entry, so each worker
     would keep ~100 MB of pages nobody asks for again (bench/serve_memory.py); `max_bytes`
     keeps the most recently used within 24 MB per worker (the day, week, month and home
-    pages that members reuse are ~40-120 kB each), and expired entries at the old end are
-    dropped as new ones come in."""
+    pages that members reuse are ~40-360 kB each)."""
 
     def __init__(self, *, ttl: float, max_entries: int = 512,
                  max_bytes: int = 24 * 1024 * 1024) -> None:
@@ -147,52 +145,33 @@ class PageCache:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.poll = VERSION_POLL
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, Entry]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._pages: BoundedCache[tuple[Any, ...], Entry] = BoundedCache(
+            ttl=ttl, max_entries=max_entries, max_size=max_bytes, sizeof=entry_bytes)
         self._version: tuple[float, int] = (0.0, 0)  # (monotonic time read, value)
         # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
         # this one, so a write that must show at once shows in the API too.
         self.linked: list[Any] = []
 
     def get(self, key: tuple[Any, ...]) -> Entry | None:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is None or hit[0] <= now:
-                return None
-            self._items.move_to_end(key)
-            return hit[1]
+        return self._pages.get(key)
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
-        size = entry_bytes(entry)
-        if size > self.max_bytes:
-            return
-        now = time.monotonic()
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= entry_bytes(old[1])
-            self._items[key] = (now + self.ttl, entry)
-            self._bytes += size
-            while self._items and (len(self._items) > self.max_entries
-                                   or self._bytes > self.max_bytes
-                                   or next(iter(self._items.values()))[0] <= now):
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._bytes -= entry_bytes(dropped)
+        self._pages.put(key, entry)
+
+    def entries(self) -> list[Entry]:
+        """The pages held (a snapshot, for tests and figures)."""
+        return self._pages.values()
 
     @property
     def bytes(self) -> int:
         """Memory held, in bytes (see entry_bytes)."""
-        return self._bytes
+        return self._pages.size
 
     def clear(self) -> None:
         """Drop every entry and re-read the content version on the next request (after a
         write in this worker; the version already keeps other workers right)."""
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-            self._version = (0.0, self._version[1])
+        self._pages.clear()
+        self._version = (0.0, self._version[1])
         for other in self.linked:
             other.clear()
 
