@@ -209,7 +209,8 @@ def fill_postgres(sqlite_dir: Path, settings: Settings) -> None:
 
 
 class ServerCpu:
-    """CPU time of the PostgreSQL backends serving this database, when the server runs on
+    """CPU time of the PostgreSQL client backends serving this database (not autovacuum,
+    which the bench's own writes wake), when the server runs on
     this machine (`/proc/PID/schedstat`: nanoseconds on a CPU), so a figure taken on a loaded
     machine still says what one call cost the server. None on SQLite or a remote server."""
 
@@ -228,7 +229,8 @@ class ServerCpu:
         """The backends' CPU so far (ns), refreshing which backends serve the database."""
         with self.engine.connect() as conn:
             self.pids = [int(p) for p in conn.execute(text(
-                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars()]
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend'")).scalars()]
         return self.now()
 
     def now(self) -> int:

@@ -20,9 +20,8 @@ newest papers, never per request:
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy import Connection, Engine
 
+from paperfeed.caching import BoundedCache
 from paperfeed.recommend import authors as au
 from paperfeed.recommend import keywords as kw
 from paperfeed.recommend.model import Background
@@ -78,36 +78,24 @@ class RecentPapers:
         self.loaded = time.monotonic()
         # Papers' features are computed when first asked for, not for the whole pool here:
         # that halves the load (a second of CPU every CACHE_SECONDS per worker).
-        self._features: OrderedDict[str, Features] = OrderedDict()
-        self._bylines: OrderedDict[str, Features] = OrderedDict()  # authors only
-        self._lock = threading.Lock()
+        self._features: BoundedCache[str, Features] = BoundedCache(max_entries=FEATURE_CACHE)
+        # authors only
+        self._bylines: BoundedCache[str, Features] = BoundedCache(max_entries=FEATURE_CACHE)
 
     def _compute(self, doc: store.PaperDoc, counts: Counter[str] | None = None) -> Features:
         words = counts if counts is not None else kw.term_counts(f"{doc.title} {doc.abstract}")
         return _byline(doc.authors, self.space.vector_of(words))
 
-    def _remember(self, found: dict[str, Features], cache: OrderedDict[str, Features]) -> None:
-        with self._lock:
-            for pid, feat in found.items():
-                cache[pid] = feat
-                cache.move_to_end(pid)
-            while len(cache) > FEATURE_CACHE:
-                cache.popitem(last=False)
-
-    def _cached(self, paper_ids: Sequence[str], *caches: OrderedDict[str, Features]
+    @staticmethod
+    def _cached(paper_ids: Sequence[str], *caches: BoundedCache[str, Features]
                 ) -> tuple[dict[str, Features], list[str]]:
+        """({paper id: features} found in the first of `caches` holding each, the rest)."""
         out: dict[str, Features] = {}
-        missing: list[str] = []
-        with self._lock:
-            for pid in dict.fromkeys(paper_ids):
-                for cache in caches:
-                    hit = cache.get(pid)
-                    if hit is not None:
-                        cache.move_to_end(pid)
-                        out[pid] = hit
-                        break
-                else:
-                    missing.append(pid)
+        missing = list(dict.fromkeys(paper_ids))
+        for cache in caches:
+            if missing:
+                out.update(cache.get_many(missing))
+                missing = [pid for pid in missing if pid not in out]
         return out, missing
 
     def bylines(self, db: Engine | Connection, paper_ids: Sequence[str]) -> dict[str, Features]:
@@ -119,7 +107,7 @@ class RecentPapers:
             with _connection(db) as conn:
                 found = {pid: _byline(names)
                          for pid, names in store.paper_bylines(conn, missing).items()}
-            self._remember(found, self._bylines)
+            self._bylines.put_many(found)
             out.update(found)
         return out
 
@@ -131,7 +119,7 @@ class RecentPapers:
             with _connection(db) as conn:
                 docs = store.paper_docs(conn, missing)
             found = {pid: self._compute(doc) for pid, doc in docs.items()}
-            self._remember(found, self._features)
+            self._features.put_many(found)
             out.update(found)
         return out
 

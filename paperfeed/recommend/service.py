@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine
 
+from paperfeed.caching import BoundedCache
 from paperfeed.config import Settings
 from paperfeed.models import utcnow
 from paperfeed.recommend import authors as au
@@ -127,7 +127,9 @@ class Recommender:
         self._lock = threading.Lock()
         self._background: RecentPapers | None = None
         self._reloading = False
-        self._anchor_cache: OrderedDict[tuple[int, int], _Anchors] = OrderedDict()
+        # (member, profile version) -> their anchors' vectors: a refit makes a new version
+        self._anchor_cache: BoundedCache[tuple[int, int], _Anchors] = BoundedCache(
+            max_entries=2048)
 
     @property
     def neighbours(self) -> Neighbours:
@@ -280,27 +282,19 @@ class Recommender:
                 and profile.model_id == self.neighbours.model_id)
 
     def _anchors(self, profile: store.StoredProfile) -> _Anchors:
-        key = (profile.user_id, profile.version)
-        with self._lock:
-            hit = self._anchor_cache.get(key)
-            if hit is not None:
-                self._anchor_cache.move_to_end(key)
-                return hit
+        return self._anchor_cache.get_or_make((profile.user_id, profile.version),
+                                              lambda: self._load_anchors(profile))
+
+    def _load_anchors(self, profile: store.StoredProfile) -> _Anchors:
         ids = [pid for pid, _ in profile.anchors]
         found = self.neighbours.vectors(ids)
         kept = [pid for pid in ids if pid in found]
         matrix = (np.stack([found[p] for p in kept]) if kept
                   else np.zeros((0, self.neighbours.dim), dtype=np.float32))
-        anchors = _Anchors(kept, matrix)
-        self._keep_anchors(key, anchors)
-        return anchors
+        return _Anchors(kept, matrix)
 
     def _keep_anchors(self, key: tuple[int, int], anchors: _Anchors) -> None:
-        with self._lock:
-            self._anchor_cache[key] = anchors
-            self._anchor_cache.move_to_end(key)
-            while len(self._anchor_cache) > 2048:
-                self._anchor_cache.popitem(last=False)
+        self._anchor_cache.put(key, anchors)
 
     def _titles(self, anchors: _Anchors, conn: Connection) -> dict[str, str]:
         if anchors.titles is None:

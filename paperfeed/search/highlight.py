@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 
 from markupsafe import Markup, escape
 
+from paperfeed.caching import BoundedCache
 from paperfeed.search.query import STOPWORDS, Query
 
 Stemmer = Callable[[Sequence[str]], list[str]]  # words -> their index stems, in order
@@ -217,23 +217,13 @@ def _render(text: str, spans: list[tuple[int, int]], start: int, end: int) -> Ma
     return Markup("".join(out))
 
 
-_RECENT: OrderedDict[tuple[str, Stemmer], Highlighter] = OrderedDict()
-_RECENT_LOCK = threading.Lock()
 RECENT_QUERIES = 256
+_RECENT: BoundedCache[tuple[str, Stemmer], Highlighter] = BoundedCache(
+    max_entries=RECENT_QUERIES)
 
 
 def highlighter(query: Query, stem: Stemmer) -> Highlighter:
     """The Highlighter of `query` for an index that stems with `stem` (recent ones are reused:
     paging through results or the API and the page asking for one query build it once)."""
-    key = (query.raw, stem)
-    with _RECENT_LOCK:
-        hit = _RECENT.get(key)
-        if hit is not None:
-            _RECENT.move_to_end(key)
-            return hit
-    made = Highlighter(query_words(query), stem)
-    with _RECENT_LOCK:
-        _RECENT[key] = made
-        while len(_RECENT) > RECENT_QUERIES:
-            _RECENT.popitem(last=False)
-    return made
+    return _RECENT.get_or_make((query.raw, stem),
+                               lambda: Highlighter(query_words(query), stem))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import Engine
 
+from paperfeed.caching import BoundedCache
 from paperfeed.config import Settings
 from paperfeed.errors import EmbedderUnavailable
 from paperfeed.search import fusion
@@ -117,8 +117,7 @@ class QueryEmbedder:
 
     def __init__(self, embedder: Any) -> None:
         self.embedder = embedder
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._recent: BoundedCache[str, np.ndarray] = BoundedCache(max_entries=self.CACHE_SIZE)
 
     @classmethod
     def load(cls, settings: Settings) -> QueryEmbedder:
@@ -136,23 +135,16 @@ class QueryEmbedder:
         return float(getattr(info, "similarity_floor", 0.0) or 0.0)
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            hit = self._recent.get(text)
-            if hit is not None:
-                self._recent.move_to_end(text)
-                return hit
+        return self._recent.get_or_make(text, lambda: self._embed(text))
+
+    def _embed(self, text: str) -> np.ndarray:
         vec = np.array(self.embedder.embed_query(text), dtype=np.float32)
         vec.setflags(write=False)
-        with self._lock:
-            self._recent[text] = vec
-            while len(self._recent) > self.CACHE_SIZE:
-                self._recent.popitem(last=False)
         return vec
 
     def forget_queries(self) -> None:
         """Empty the recent-query cache (benchmarks measure the model call)."""
-        with self._lock:
-            self._recent.clear()
+        self._recent.clear()
 
 
 class SearchService:

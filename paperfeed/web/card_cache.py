@@ -28,8 +28,8 @@ from fastapi import Request
 from jinja2 import Environment, Template
 from markupsafe import Markup
 
+from paperfeed.caching import BoundedCache
 from paperfeed.web.holes import HoledHtml
-from paperfeed.web.ttl_cache import TtlCache
 
 MAX_CARDS = 2048  # ~1.5-2 kB each without title and abstract: ~4 MB per worker at most
 _HOLES = ("title", "abstract", "index", "upvote", "save", "save_form")
@@ -40,15 +40,16 @@ def _hole(name: str) -> Markup:
     return Markup(f"{OPEN}{name}{CLOSE}")
 
 
-CardCache = TtlCache[HoledHtml]  # rendered cards, shared by a worker's threads
+# rendered cards, shared by a worker's threads
+CardCache = BoundedCache[tuple[Any, ...], HoledHtml]
 
 
 def card_cache(request: Request) -> CardCache:
     state = request.app.state
     cache: CardCache | None = getattr(state, "card_cache", None)
     if cache is None:
-        cache = state.card_cache = CardCache(ttl=state.settings.page_cache_seconds,
-                                             max_entries=MAX_CARDS)
+        cache = state.card_cache = BoundedCache(ttl=state.settings.page_cache_seconds,
+                                                max_entries=MAX_CARDS)
     return cache
 
 
@@ -93,12 +94,13 @@ def result_cards(
     version = page_cache(request).version(request, fresh=False)
     keys = [(item.paper_id, item.upvotes, item.num_comments, item.hf_comments,
              item.num_authors, version, now.year) for item in items]
-    cards = [cache.get(key) if cache.ttl > 0 else None for key in keys]
+    held = cache.get_many(keys) if cache.keeps else {}  # one lock for the page's cards
+    cards = [held.get(key) for key in keys]
     cold = [n for n, card in enumerate(cards) if card is None]
     if cold:
         for n, fresh in zip(cold, _render(request, [items[n] for n in cold], now), strict=True):
             cards[n] = fresh
-            if cache.ttl > 0:
+            if cache.keeps:
                 cache.put(keys[n], fresh)
     out: list[str] = []
     for rank, (item, card) in enumerate(zip(items, cards, strict=True), 1):

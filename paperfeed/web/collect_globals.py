@@ -14,10 +14,10 @@ from fastapi import Request
 from jinja2 import Environment
 
 from paperfeed import library
+from paperfeed.caching import BoundedCache
 from paperfeed.storage import collections as store
 from paperfeed.storage.collections import CollectionRow
 from paperfeed.web.deps import get_engine, load_member
-from paperfeed.web.ttl_cache import TtlCache
 
 
 def _saved_cache(request: Request) -> dict[str, bool]:
@@ -92,10 +92,11 @@ def public_collections_with(request: Request, paper_id: str) -> list[CollectionR
 
     state = request.app.state
     pages = page_cache(request)
-    shared: TtlCache[list[CollectionRow]] | None = getattr(state, "public_collections", None)
+    shared: BoundedCache[tuple[str, int], list[CollectionRow]] | None = getattr(
+        state, "public_collections", None)
     if shared is None:
-        shared = state.public_collections = TtlCache(ttl=state.settings.page_cache_seconds,
-                                                     max_entries=4096)
+        shared = state.public_collections = BoundedCache(
+            ttl=state.settings.page_cache_seconds, max_entries=4096)
         pages.linked.append(shared)
     key = (paper_id, pages.version(request, fresh=False))
     rows = shared.get(key)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from markupsafe import Markup
 from sqlalchemy import Connection
 
 from paperfeed import metrics, texmath
+from paperfeed.caching import BoundedCache
 from paperfeed.errors import BadRequest
 from paperfeed.search.highlight import highlighter
 from paperfeed.search.hybrid import SearchHit, SearchResult, SearchService
@@ -64,17 +64,21 @@ class RecentSearches:
     def __init__(self, *, ttl: float, max_entries: int = 256) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, SearchResult]] = OrderedDict()
+        self._results: BoundedCache[tuple[Any, ...], SearchResult] = BoundedCache(
+            ttl=ttl, max_entries=max_entries)
         self._running: dict[tuple[Any, ...], Future[SearchResult]] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _running
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], SearchResult]) -> SearchResult:
-        now = time.monotonic()
+        hit = self._results.get(key)
+        if hit is not None:
+            return hit
         with self._lock:
-            hit = self._items.get(key)
-            if hit is not None and hit[0] > now:
-                self._items.move_to_end(key)
-                return hit[1]
+            # put before the running search is forgotten (below): a caller finding neither
+            # would search again
+            hit = self._results.get(key)
+            if hit is not None:
+                return hit
             running = self._running.get(key)
             if running is None:
                 mine: Future[SearchResult] = Future()
@@ -84,17 +88,14 @@ class RecentSearches:
         try:
             result = compute()
         except BaseException as exc:
-            mine.set_exception(exc)
-            raise
-        finally:
             with self._lock:
                 self._running.pop(key, None)
+            mine.set_exception(exc)
+            raise
+        self._results.put(key, result)
+        with self._lock:
+            self._running.pop(key, None)
         mine.set_result(result)
-        if self.ttl > 0:
-            with self._lock:
-                self._items[key] = (time.monotonic() + self.ttl, result)
-                while len(self._items) > self.max_entries:
-                    self._items.popitem(last=False)
         return result
 
 

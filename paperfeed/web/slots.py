@@ -21,8 +21,6 @@ asks who the visitor is makes pages render per member again (correct, but slow).
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from fastapi import Request
@@ -30,6 +28,7 @@ from jinja2 import Environment
 from jinja2.filters import do_urlencode
 from markupsafe import Markup, escape
 
+from paperfeed.caching import BoundedCache
 from paperfeed.models import Member
 from paperfeed.storage import votes
 from paperfeed.web.csrf import FIELD, csrf_token
@@ -60,29 +59,15 @@ def here(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-class _Memo:
-    """Rendered slot HTML per (slot, visitor state), bounded, shared by the worker's threads."""
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> str | None:
-        with self._lock:
-            return self._items.get(key)
-
-    def put(self, key: tuple[Any, ...], html: str) -> None:
-        with self._lock:
-            self._items[key] = html
-            while len(self._items) > MEMO_ENTRIES:
-                self._items.popitem(last=False)
+# Rendered slot HTML per (slot, visitor state), shared by the worker's threads.
+_Memo = BoundedCache[tuple[Any, ...], str]
 
 
 def _memo(request: Request) -> _Memo:
     state = request.app.state
     memo: _Memo | None = getattr(state, "slot_memo", None)
     if memo is None:
-        memo = state.slot_memo = _Memo()
+        memo = state.slot_memo = BoundedCache(max_entries=MEMO_ENTRIES)
     return memo
 
 

@@ -120,8 +120,8 @@ def test_members_share_the_search_page_render_with_their_own_save_search(client,
     ann = browser(client.app, member(engine, settings, "ann"))
     anon_page = client.get("/search?q=graph").text
     assert "Sign in</a> to save this search" in anon_page
-    entries = list(client.app.state.page_cache._items.values())
-    assert len(entries) == 1 and entries[0][1].members_ok  # nothing asked who was visiting
+    entries = client.app.state.page_cache.entries()
+    assert len(entries) == 1 and entries[0].members_ok  # nothing asked who was visiting
     page = ann.get("/search?q=graph").text
     assert 'action="/alerts"' in page and "to save this search" not in page
     assert 'name="query" value="graph"' in page
@@ -223,7 +223,7 @@ def _members_fill_one_cached_page(settings: Settings, engine: Engine) -> None:
                 token(seen[c])}
         assert token(seen[ann]) != token(seen[ben])
         assert 'class="me">ann<' in seen[ann] and 'class="me">ben<' in seen[ben]
-    entries = [e for _, e in app.state.page_cache._items.values()]
+    entries = app.state.page_cache.entries()
     assert any(e.member_base is not None for e in entries)  # the shared member render
 
 

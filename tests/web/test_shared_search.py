@@ -84,12 +84,12 @@ def test_api_and_page_share_a_search_until_the_catalog_changes(client, engine, m
 def test_identical_api_searches_share_one_answer_until_a_vote(client, engine, settings,
                                                               monkeypatch):
     from paperfeed.web import searching
-    from paperfeed.web.api.json import ResponseCache
+    from paperfeed.web.api.search import answer_cache
     from tests.web.test_pages_cache import browser, member, vote
 
     feature(engine, [paper("2506.00001", title="Graph networks", upvotes=2)], date(2025, 6, 16))
     client.get("/")
-    client.app.state.search_api_cache = cache = ResponseCache(ttl=3600)  # as test above
+    client.app.state.search_api_cache = cache = answer_cache(ttl=3600)  # as test above
     client.app.state.page_cache.linked.append(cache)
     built: list[int] = []
     real = searching.items_for
@@ -122,9 +122,7 @@ def test_a_cached_search_answer_keeps_the_limited_header(client, engine, monkeyp
         return body, True
 
     monkeypatch.setattr(api_search, "_answer", limited)
-    from paperfeed.web.api.json import ResponseCache
-
-    client.app.state.search_api_cache = ResponseCache(ttl=3600)  # not 5 s: a loaded machine
+    client.app.state.search_api_cache = api_search.answer_cache(ttl=3600)  # not 5 s: a loaded machine
     for _ in range(2):
         r = client.get("/api/papers/search", params={"q": "graph limited"})
         assert r.headers.get(api_search.LIMITED_HEADER) == "true"

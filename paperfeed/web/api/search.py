@@ -17,6 +17,7 @@ words; the `search_posting_cap` setting) carries `X-Results-Limited: true`. Regi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import orjson
@@ -26,10 +27,11 @@ from pydantic import Field
 from sqlalchemy import Connection
 from sqlalchemy.engine import RowMapping
 
+from paperfeed.caching import BoundedCache
 from paperfeed.errors import BadRequest
 from paperfeed.storage.catalog import comment_counts, featured_facts, list_papers_page
 from paperfeed.storage.search import SearchFilters
-from paperfeed.web.api.json import ResponseCache, body_response, json_response
+from paperfeed.web.api.json import body_response, json_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import daily_entry_json
 from paperfeed.web.pages.cache import page_cache
@@ -78,36 +80,49 @@ def search_papers(
         with request.app.state.engine.connect() as conn:
             return json_response(_entries(conn, list_papers_page(conn, after=None, limit=limit)))
     version = page_cache(request).version(request, fresh=False)
-    flagged = _cache(request).get_or_make(
+    answer = _cache(request).get_or_make(
         (q, filters, limit, version), lambda: _build(request, q, filters, limit)
     )
-    # the cached bytes: one byte for "results limited", then the body
-    response = body_response(flagged[1:])
-    if flagged[:1] == b"1":  # a header, so the body keeps huggingface.co's shape (a bare list)
+    response = body_response(answer.body)
+    if answer.limited:  # a header, so the body keeps huggingface.co's shape (a bare list)
         response.headers[LIMITED_HEADER] = "true"
     return response
 
 
-def _cache(request: Request) -> ResponseCache:
+@dataclass(frozen=True, slots=True)
+class CachedAnswer:
+    """A search's answer as cached: the JSON body, and whether its results were limited."""
+
+    body: bytes
+    limited: bool
+
+
+AnswerCache = BoundedCache[tuple[Any, ...], CachedAnswer]
+
+
+def answer_cache(*, ttl: float, max_entries: int = 64,
+                 max_bytes: int = 4 * 1024 * 1024) -> AnswerCache:
+    """~200 kB per answer of 50: repeats come within seconds (a reload, a client paging), so
+    a few MB hold them; distinct queries would only grow the worker (issue 11's RSS)."""
+    return BoundedCache(ttl=ttl, max_entries=max_entries, max_size=max_bytes,
+                        sizeof=lambda answer: len(answer.body))
+
+
+def _cache(request: Request) -> AnswerCache:
     """Serialized answers of identical searches within `api_cache_seconds`, per worker, keyed
     by the content version (and cleared with the page cache after a write in this worker):
     a repeated query costs a dictionary lookup, not rows, highlighting and JSON."""
     state = request.app.state
-    cache: ResponseCache | None = getattr(state, "search_api_cache", None)
+    cache: AnswerCache | None = getattr(state, "search_api_cache", None)
     if cache is None:
-        # ~200 kB per answer of 50: repeats come within seconds (a reload, a client paging),
-        # so a few MB hold them; distinct queries would only grow the worker (issue 11's RSS)
-        cache = state.search_api_cache = ResponseCache(
-            ttl=state.settings.api_cache_seconds, max_entries=64, max_bytes=4 * 1024 * 1024
-        )
+        cache = state.search_api_cache = answer_cache(ttl=state.settings.api_cache_seconds)
         page_cache(request).linked.append(cache)
     return cache
 
 
-def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> bytes:
-    """The search's answer as cached: b"1" or b"0" (results limited) and the JSON body."""
+def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> CachedAnswer:
     body, limited = _answer(request, q, filters, limit)
-    return (b"1" if limited else b"0") + orjson.dumps(body)
+    return CachedAnswer(orjson.dumps(body), limited)
 
 
 def _answer(

@@ -9,14 +9,13 @@ are cached per worker for a few seconds: many visitors' keystrokes repeat the sa
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from paperfeed.caching import BoundedCache
 from paperfeed.storage import suggest as store
 from paperfeed.storage.authors import name_key
 from paperfeed.texmath import plain_text
@@ -28,8 +27,9 @@ MAX_TITLES = 6
 MAX_AUTHORS = 4
 MIN_PREFIX = 2
 CACHE_SECONDS = 10.0
-_CACHE: OrderedDict[tuple[int, str], tuple[float, Any]] = OrderedDict()
-_LOCK = threading.Lock()
+# {(app, the typed words): answer}; shared by the worker's apps, told apart by id(app)
+_CACHE: BoundedCache[tuple[int, str], dict[str, Any]] = BoundedCache(
+    ttl=CACHE_SECONDS, max_entries=2048)
 
 
 def rank_titles(rows: list[Any], words: list[str], typed: str) -> list[dict[str, str]]:
@@ -68,20 +68,15 @@ def suggestions(request: Request, q: str) -> dict[str, Any]:
     if not words or (len(words) == 1 and len(words[0]) < MIN_PREFIX):
         return {"query": q, "papers": [], "authors": []}
     key = (id(request.app), " ".join(words))
-    now = time.monotonic()
-    with _LOCK:
-        hit = _CACHE.get(key)
-        if hit is not None and hit[0] > now:
-            return {**hit[1], "query": q}
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return {**hit, "query": q}
     with request.app.state.engine.connect() as conn:
         titles = store.candidates(conn, words, field="title", pool=40)
         people = store.candidates(conn, words, field="authors", pool=120)
     answer = {"query": q, "papers": rank_titles(titles, words, q),
               "authors": rank_authors(people, words)}
-    with _LOCK:
-        _CACHE[key] = (now + CACHE_SECONDS, answer)
-        while len(_CACHE) > 2048:
-            _CACHE.popitem(last=False)
+    _CACHE.put(key, answer)
     return answer
 
 

@@ -31,9 +31,7 @@ who vote and submit, never got the old anonymous-only cache. Now:
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +40,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.accounts.signin import SESSION_COOKIE
+from paperfeed.caching import BoundedCache
 from paperfeed.storage import versions
 from paperfeed.web import cookies
 from paperfeed.web.csrf import COOKIE_NAMES
@@ -139,49 +138,33 @@ class PageCache:
         self.max_entries = max_entries
         self.max_chars = max_chars
         self.poll = VERSION_POLL
-        self._items: OrderedDict[tuple[Any, ...], tuple[float, Entry]] = OrderedDict()
-        self._chars = 0
-        self._lock = threading.Lock()
+        self._pages: BoundedCache[tuple[Any, ...], Entry] = BoundedCache(
+            ttl=ttl, max_entries=max_entries, max_size=max_chars, sizeof=entry_chars)
         self._version: tuple[float, int] = (0.0, 0)  # (monotonic time read, value)
         # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
         # this one, so a write that must show at once shows in the API too.
         self.linked: list[Any] = []
 
     def get(self, key: tuple[Any, ...]) -> Entry | None:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is None or hit[0] <= now:
-                return None
-            self._items.move_to_end(key)
-            return hit[1]
+        return self._pages.get(key)
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
-        size = entry_chars(entry)
-        if size > self.max_chars:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._chars -= entry_chars(old[1])
-            self._items[key] = (time.monotonic() + self.ttl, entry)
-            self._chars += size
-            while len(self._items) > self.max_entries or self._chars > self.max_chars:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._chars -= entry_chars(dropped)
+        self._pages.put(key, entry)
+
+    def entries(self) -> list[Entry]:
+        """The pages held (a snapshot, for tests and figures)."""
+        return self._pages.values()
 
     @property
     def chars(self) -> int:
         """Characters of HTML held (see entry_chars)."""
-        return self._chars
+        return self._pages.size
 
     def clear(self) -> None:
         """Drop every entry and re-read the content version on the next request (after a
         write in this worker; the version already keeps other workers right)."""
-        with self._lock:
-            self._items.clear()
-            self._chars = 0
-            self._version = (0.0, self._version[1])
+        self._pages.clear()
+        self._version = (0.0, self._version[1])
         for other in self.linked:
             other.clear()
 
