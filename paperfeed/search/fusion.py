@@ -67,21 +67,25 @@ def score_blend(
 STANDOUT_MIN_LIST = 10  # fewer semantic candidates than this say nothing about the spread
 
 
-def semantic_standout(cosines: Sequence[float]) -> float | None:
+def semantic_standout(cosines: Sequence[float], *, skip: int = 0) -> float | None:
     """How far the semantic side's best cosine stands above the rest of its own list, in
-    standard deviations: (top - mean) / sd over the side's candidates (its top `depth`).
+    standard deviations: (top - mean) / sd, the mean and sd over the side's candidates (its top
+    `depth`) after its best `skip`.
 
     A query the model understands has one or a few papers clearly nearer than the crowd (z 4-7
     on SciFact, titles and summaries); a query it does not has a flat list (z < 3: many
     keyword-bag and paraphrased-description queries). Unlike the raw cosine or the gap from the
     1st to the 10th neighbour, this hardly moves with the catalog's size (median 4.4 on a 5k
-    collection and on the 80k catalog). None when the list is too short to tell (filters)."""
-    if len(cosines) < STANDOUT_MIN_LIST:
+    collection and on the 80k catalog). Leaving the best two out of the crowd (`skip=2`) keeps
+    two clear hits (a paper and its sibling, or two answers) from lifting the crowd's spread
+    and so reading as a flat list. None when the list is too short to tell (filters)."""
+    if len(cosines) - max(skip, 0) < STANDOUT_MIN_LIST:
         return None
-    values = [float(c) for c in cosines]
-    mean = sum(values) / len(values)
-    sd = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    return (max(values) - mean) / sd if sd > 1e-12 else None
+    values = sorted((float(c) for c in cosines), reverse=True)
+    rest = values[max(skip, 0):]
+    mean = sum(rest) / len(rest)
+    sd = (sum((v - mean) ** 2 for v in rest) / len(rest)) ** 0.5
+    return (values[0] - mean) / sd if sd > 1e-12 else None
 
 
 def blend_weight(

@@ -78,6 +78,20 @@ def test_semantic_standout_tells_a_clear_best_from_a_flat_list() -> None:
     assert semantic_standout(list(reversed(sharp))) == pytest.approx(semantic_standout(sharp))
 
 
+def test_semantic_standout_can_leave_the_best_out_of_the_crowd() -> None:
+    """Two clear hits above a flat crowd: counted in the crowd they widen its spread and the
+    list reads as unsure; measured against ranks 3 and below the best one stands out."""
+    crowd = [0.30 - 0.0025 * i for i in range(60)]  # an even spread, as real lists show
+    two = [0.42, 0.41, *crowd]
+    z0, z2 = semantic_standout(two), semantic_standout(two, skip=2)
+    assert z0 is not None and z2 is not None
+    assert z0 < 3.7 < z2  # below / above the rule's `standout_sharp`
+    flat = [0.32, 0.31, 0.30, *crowd]
+    assert semantic_standout(flat, skip=2) < 3.7  # type: ignore[operator]
+    assert semantic_standout(two[:11], skip=2) is None  # fewer than 10 left to compare with
+    assert semantic_standout(list(reversed(two)), skip=2) == pytest.approx(z2)
+
+
 def test_blend_weight_moves_toward_keywords_as_the_semantic_side_flattens() -> None:
     rule = {"flat": 2.0, "sharp": 4.0, "shift": 0.4}
     assert blend_weight(0.5, 5.0, **rule) == 0.5
