@@ -250,7 +250,7 @@ def _fill(request: Request, entry: Entry) -> Response:
         state = slots.SlotState.for_request(request, member, entry.paper_ids)
         if member is None:
             html = entry.anonymous = "".join(
-                p if isinstance(p, str) else state.render(p) for p in entry.pieces)
+                [p if isinstance(p, str) else state.render(p) for p in entry.pieces])
         else:
             html = _member_html(entry, state)
     html = html.replace(slots.token_placeholder(request), csrf_token(request))
