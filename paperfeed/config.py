@@ -111,7 +111,7 @@ class Settings(BaseSettings):
         description="Most papers the keyword side of one search ranks (ranking costs ~1 s per "
         "million matching papers): the commonest words of a query are left out until the rest "
         "fit; when keywords answer alone and even the rarest word matches more, only the "
-        "newest this many matches are ranked. Such results say `Results limited`.",
+        "most recently added this many matches are ranked. Such results say `Results limited`.",
     )
     vector_backend: Literal["auto", "files", "pgvector"] = Field(
         "auto",

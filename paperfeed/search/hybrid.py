@@ -42,8 +42,8 @@ MODES: tuple[str, ...] = ("hybrid", "keyword", "semantic")
 MAX_LIMIT = 200
 LIMITED_WORDS = ("Results limited: very common words were left out — add a rarer word or use "
                  "quotes")
-LIMITED_CUT = ("Results limited: these words are in so many papers that only the newest were "
-               "ranked — add a rarer word or use quotes")
+LIMITED_CUT = ("Results limited: these words are in so many papers that only the most recently "
+               "added were ranked — add a rarer word or use quotes")
 # Searches one service runs at once; the others wait *before* taking a database connection. A
 # hybrid search holds two pooled connections (keyword side here, semantic side on the
 # `search-semantic` pool of as many threads): with more searches in flight than the pool has
@@ -106,8 +106,8 @@ class SearchResult:
     notes: list[str] = field(default_factory=list)
     total: int = 0  # results found (matching a word, close in meaning, or passing the filters)
     total_exact: bool = True  # False: at least `total`; a side stopped at its candidate depth
-    # True: keywords answered alone and very common words were left out or only the newest of
-    # their matches were ranked (the posting cap; a note says so and what to do)
+    # True: keywords answered alone and very common words were left out or only the most
+    # recently added of their matches were ranked (the posting cap; a note says so and what to do)
     limited: bool = False
 
 

@@ -85,10 +85,10 @@ def plan(
 
     When even the rarest word matches more than the cap: beside the semantic side (hybrid) no
     word is sent, the semantic side answers alone; when keywords answer `alone`, the chosen
-    words are sent with `scan_limit` = the cap (the backend ranks the newest that many matching
-    papers, and says when it cut). `alone` also sets `scan_limit` whenever the kept words'
-    counts do not bound the matches (no counts, or quoted phrases and `author:` lists, whose
-    matches no word count foretells)."""
+    words are sent with `scan_limit` = the cap (the backend ranks the most recently added that
+    many matching papers, and says when it cut). `alone` also sets `scan_limit` whenever the
+    kept words' counts do not bound the matches (no counts, or quoted phrases and `author:`
+    lists, whose matches no word count foretells)."""
     counts = keyword_term_counts(query, limit=params.max_terms,
                                  drop_requests=params.drop_requests)
     words = list(counts)

@@ -7,6 +7,8 @@ page elsewhere. The engine is created per app, never at import time.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -19,6 +21,7 @@ from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.errors import PaperfeedError, RateLimited, public_message
 from paperfeed.storage.db import check_schema, connect
+from paperfeed.web import heap
 from paperfeed.web.api_docs import install_api_docs
 from paperfeed.web.csrf import CSRFCookieMiddleware
 from paperfeed.web.head import HeadAsGetMiddleware
@@ -34,7 +37,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(settings: Settings) -> FastAPI:
     single_threaded_math()
-    fewer_malloc_arenas()
+    heap.fewer_malloc_arenas()
     app = FastAPI(
         title="paperfeed",
         version=__version__,
@@ -42,6 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_lifespan,
     )
     engine = connect(settings, role="web")
     check_schema(engine)
@@ -64,6 +68,14 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    """Started in the serving process (each forked worker), never in a supervisor that only
+    builds an app before forking (web/preload.py): no thread of ours may run at a fork."""
+    heap.start_trimming()
+    yield
+
+
 def single_threaded_math() -> None:
     """One BLAS thread per web process. A worker runs many requests at once on its own threads,
     so a multi-threaded matrix product only makes them wait for each other, and OpenBLAS's
@@ -76,28 +88,6 @@ def single_threaded_math() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
-
-
-def fewer_malloc_arenas(arenas: int = 2) -> None:
-    """At most `arenas` glibc malloc arenas in a web process (the default is 8 per core). Each
-    request thread that allocates may get an arena of its own, and each arena keeps the peak of
-    what was freed in it (bench/pages.py --memory, 75k catalog, one worker: 243 -> 213 MB of
-    anonymous memory after the same load). An operator's MALLOC_ARENA_MAX wins; elsewhere
-    than glibc this does nothing."""
-    import ctypes
-    import ctypes.util
-    import os
-
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_ARENA_MAX, arenas)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-M_ARENA_MAX = -8  # glibc <malloc.h>
 
 
 def _favicon() -> FileResponse:

@@ -4,6 +4,7 @@ is shared between them, and each still answers semantic searches with it."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -53,3 +54,29 @@ def test_two_workers_are_forked_and_share_the_model(demo_server: DemoServer) -> 
     for pid in workers:
         # code and the ONNX model (~55 MB of tensors) stay shared after serving searches
         assert _shared_anon_mb(pid) > 60, _shared_anon_mb(pid)
+
+
+def test_both_workers_find_a_paper_ingested_by_another_process(
+    demo_server: DemoServer, tmp_path: Path
+) -> None:
+    """A paper embedded by `paperfeed ingest` in another shell reaches the forked workers'
+    vector index (appended rows merged into its id map) and is found by meaning on each."""
+    paper = {
+        "id": "2011.99991", "title": "Beekeeping schedules learned from hive acoustics",
+        "authors": ["A. Apiarist"], "categories": ["cs.SD"], "primary_category": "cs.SD",
+        "abstract": "We listen to honeybee colonies with cheap microphones and learn when a "
+                    "beekeeper should inspect, feed or split a hive from the sound alone.",
+        "listing_date": "2020-11-30",
+    }
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(paper) + "\n", "utf-8")
+    demo_server.cli("ingest", "jsonl", str(path))
+    assert len(_workers(demo_server.proc.pid)) == 2
+    with httpx.Client(base_url=demo_server.url, timeout=30) as client:
+        for _ in range(12):  # new connections, spread over both workers
+            # its similar papers come from its row in the worker's vector index
+            page = client.get(f"/papers/{paper['id']}", headers={"Connection": "close"})
+            assert page.status_code == 200 and "Similar papers" in page.text
+            r = client.get("/api/papers/search", headers={"Connection": "close"},
+                           params={"q": "beekeepers listening to honeybee hives"})
+            assert paper["id"] in [hit["paper"]["id"] for hit in r.json()][:3], r.text[:300]

@@ -256,6 +256,8 @@ def test_vector_upkeep_follows_the_embeddings_table(
         store.delete_embeddings(conn, [FEATURED_ID], now=utcnow())
     backend.remove_vectors([FEATURED_ID])
     assert FEATURED_ID not in ids(backend.nearest(mat[1], 3)) and backend.vector_count() == 2
+    gone = backend.nearest_vectors(mat[1], 3)  # no hit without its vector, on every backend
+    assert FEATURED_ID not in gone.ids and gone.matrix.shape == (len(gone.ids), 384)
     with write(engine) as conn:  # written by another process: the next sync picks it up
         store.store_embeddings(conn, model_id=backend.model_id, paper_ids=[FEATURED_ID],
                                content_hashes=["h2"], vectors=mat[1:2], now=utcnow())

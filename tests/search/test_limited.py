@@ -1,5 +1,5 @@
 """The posting cap on the keyword side (`search_posting_cap`), on SQLite and PostgreSQL: very
-common words are left out, or only the newest of their matches are ranked, never an unbounded
+common words are left out, or only the most recently added of their matches are ranked, never an unbounded
 scan; and the result says so (`limited`, a note on the page, a header on the API) while the
 rare word's paper is still found."""
 
@@ -145,3 +145,40 @@ def test_plan_sets_a_scan_limit_only_when_word_counts_do_not_bound_the_matches()
     assert quoted.scan_limit == 1_000  # a phrase's matches are not known from word counts
     beside, dropped = plan(parse("learning model"), stats, posting_cap=1_000)
     assert beside.terms == () and beside.scan_limit is None and dropped  # hybrid: meaning alone
+
+
+def test_the_scan_limit_ranks_the_same_papers_on_every_engine(
+    store: tuple[Settings, Engine],
+) -> None:
+    """"Only the newest matches were ranked" means the most recently added matching papers on
+    SQLite and PostgreSQL alike (FTS5 walks its rows in the order papers were inserted;
+    PostgreSQL follows `papers.added_seq`), with the filters applied to those: not the highest
+    ids, nor the newest publication dates. Added here in an order that is neither."""
+    from datetime import date, datetime
+
+    from paperfeed.storage.db import write
+    from paperfeed.storage.papers import upsert_papers
+    from tests.feed_factories import paper
+
+    settings, engine = store
+    order = [3, 1, 5, 0, 4, 2]  # insertion order; ids and publication dates disagree with it
+    added = [paper(f"2601.9990{n}", title=f"Zeugmatic quillwort study {n}",
+                   abstract="Zeugmatic quillwort.", published=datetime(2026, 1, 10 - n))
+             for n in order]
+    with write(engine) as conn:
+        upsert_papers(conn, added[:3], now=utcnow())
+    with write(engine) as conn:
+        upsert_papers(conn, added[3:], now=utcnow())
+    newest_three = {"2601.99900", "2601.99904", "2601.99902"}  # the last three added
+    service = SearchService(engine, capped(settings, 3))
+    result = service.search("zeugmatic quillwort", mode="keyword", limit=50)
+    assert result.limited and {h.paper_id for h in result.hits} == newest_three
+    # filters apply to the scanned papers (published on or after Jan 7: 2601.99900 and .99902)
+    since = SearchFilters(date_from=date(2026, 1, 7))
+    filtered = service.search("zeugmatic quillwort", mode="keyword", limit=50, filters=since)
+    assert filtered.limited and {h.paper_id for h in filtered.hits} == {"2601.99900",
+                                                                      "2601.99902"}
+    # none of the scanned papers passes: nothing ranked, and still said to be limited
+    before = SearchFilters(date_to=date(2026, 1, 5))
+    empty = service.search("zeugmatic quillwort", mode="keyword", limit=50, filters=before)
+    assert empty.limited and empty.hits == []

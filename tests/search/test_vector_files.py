@@ -217,7 +217,7 @@ def test_incremental_reload_equals_a_fresh_load(tmp_path: Path) -> None:
     writer.remove(["p5", "p40"])
     reader.refresh()
     fresh = VectorIndex(tmp_path / "vec", "test-model", DIM)
-    assert reader._state.row_of == fresh._state.row_of
+    assert reader._state.live_ids() == fresh._state.live_ids()
     assert (reader._state.alive == fresh._state.alive).all()
     q = unit(rng, 1)[0]
     assert reader.search(q, 30) == fresh.search(q, 30)

@@ -54,3 +54,36 @@ def test_migrations_and_upserts_run_on_postgresql(pg_settings: Settings) -> None
         ).scalars().all()
         assert hits == ["2506.00001"]
     engine.dispose()
+
+
+def test_migration_0016_numbers_papers_in_the_order_they_were_added(pg_settings: Settings) -> None:
+    """`papers.added_seq` (the keyword scan limit's "most recently added"): papers already
+    stored are numbered by when they were first stored, then id; new ones follow; down and up
+    again works."""
+    from alembic import command
+
+    from paperfeed.storage.db import alembic_config
+
+    engine = connect(pg_settings)
+    config = alembic_config(engine)
+    command.upgrade(config, "0015")
+    with write(engine) as conn:
+        upsert_papers(conn, [_paper("2506.00009", "Later id, stored first")],
+                      now=datetime(2025, 6, 16, 8, 0))
+        upsert_papers(conn, [_paper("2506.00002", "B"), _paper("2506.00001", "A")],
+                      now=datetime(2025, 6, 17, 8, 0))
+    command.upgrade(config, "head")
+    with write(engine) as conn:
+        upsert_papers(conn, [_paper("2401.00001", "Old id, stored last")],
+                      now=datetime(2025, 6, 18, 8, 0))
+
+    def order() -> list[str]:
+        with engine.connect() as conn:
+            return list(conn.execute(text("SELECT id FROM papers ORDER BY added_seq")).scalars())
+
+    assert order() == ["2506.00009", "2506.00001", "2506.00002", "2401.00001"]
+    command.downgrade(config, "0015")
+    command.upgrade(config, "head")
+    check_schema(engine)
+    assert order() == ["2506.00009", "2506.00001", "2506.00002", "2401.00001"]
+    engine.dispose()

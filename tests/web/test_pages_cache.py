@@ -267,24 +267,33 @@ def _token_of(c: TestClient) -> str:
     return token(c.get("/submit").text)
 
 
-def test_page_cache_holds_at_most_its_budget_of_html() -> None:
-    """Every distinct search is an entry of ~110 kB: the cache is bounded by what it holds,
-    not only by its number of entries (a crawler's distinct queries cannot fill a worker)."""
-    from paperfeed.web.pages.cache import Entry, PageCache, entry_chars
+def test_page_cache_holds_at_most_its_budget_of_memory() -> None:
+    """Every distinct search is an entry of ~300 kB: the cache is bounded by the memory it
+    holds, not only by its number of entries (a crawler's distinct queries cannot fill a
+    worker), counted in bytes: a page with one character beyond Latin-1 takes 2 or 4 bytes a
+    character, and the slots are objects too."""
+    import sys
 
-    cache = PageCache(ttl=60, max_entries=100, max_chars=10_000)
-    page = Entry(pieces=["x" * 1_000], paper_ids={}, members_ok=True)
-    assert entry_chars(page) == 2_000  # the pieces and the anonymous copy
+    from paperfeed.web.pages.cache import SLOT_BYTES, Entry, PageCache, Slot, entry_bytes
+
+    ascii_page = Entry(pieces=["x" * 1_000], paper_ids={}, members_ok=True)
+    size = entry_bytes(ascii_page)
+    assert size == 2 * sys.getsizeof("x" * 1_000) >= 2_000  # the pieces and the anonymous copy
+    wide = Entry(pieces=["\u2192" * 1_000, Slot("upvote", ("p", 1))], paper_ids={},
+                 members_ok=True)
+    assert entry_bytes(wide) >= 2 * 2_000 + SLOT_BYTES  # two bytes a character
+    cache = PageCache(ttl=60, max_entries=100, max_bytes=5 * size)
     for k in range(20):
-        cache.put((f"/search?q={k}", "", 1), page)
-        cache.put((f"/search?q={k}", "", 1), page)  # the same key again: counted once
-        assert cache.chars <= 10_000
-    assert cache.chars == 10_000
-    assert cache.get(("/search?q=19", "", 1)) is page and cache.get(("/search?q=0", "", 1)) is None
-    cache.put(("/huge", "", 1), Entry(pieces=["x" * 6_000], paper_ids={}, members_ok=True))
-    assert cache.get(("/huge", "", 1)) is None and cache.chars == 10_000  # too big: not kept
+        cache.put((f"/search?q={k}", "", 1), ascii_page)
+        cache.put((f"/search?q={k}", "", 1), ascii_page)  # the same key again: counted once
+        assert cache.bytes <= 5 * size
+    assert cache.bytes == 5 * size
+    assert cache.get(("/search?q=19", "", 1)) is ascii_page
+    assert cache.get(("/search?q=0", "", 1)) is None
+    cache.put(("/huge", "", 1), Entry(pieces=["x" * 6 * size], paper_ids={}, members_ok=True))
+    assert cache.get(("/huge", "", 1)) is None and cache.bytes == 5 * size  # too big: not kept
     cache.clear()
-    assert cache.chars == 0
+    assert cache.bytes == 0
 
 
 def test_api_response_cache_holds_at_most_its_budget_of_bytes() -> None:

@@ -108,7 +108,8 @@ _TOP = (
 )
 
 
-# The same with a scan limit: rank only the newest `:cap` matching rows (FTS5 walks a MATCH in
+# The same with a scan limit: rank only the newest `:cap` matching rows, i.e. the papers most
+# recently added (PostgreSQL's `papers.added_seq` follows the same order) (FTS5 walks a MATCH in
 # rowid order and stops at the LIMIT, so the cost is bounded whatever the words). One row more
 # is read so a cut is known (`n` > :cap); that oldest row is then left out of the ranking.
 _TOP_SCAN = (
@@ -131,8 +132,8 @@ def keyword_hits(
 
     Without filters the FTS index is ranked on its own (oversampled a little, then hidden papers
     dropped); with filters the ranked hits are joined to `papers` before the limit. With
-    `scan_limit` only the newest that many matching papers are ranked (filters apply to those),
-    and the hits say whether more matched (`cut`)."""
+    `scan_limit` only the most recently added that many matching papers are ranked (filters
+    apply to those), and the hits say whether more matched (`cut`)."""
     params: dict[str, Any] = {"q": match, "wt": fields[0], "wa": fields[1], "wb": fields[2]}
     if scan_limit is not None:
         return _scanned_hits(conn, params, filters, limit=limit, scan_limit=scan_limit)

@@ -49,6 +49,7 @@ MAX_POSITIONS = 256  # positions a tsvector keeps per lexeme (MAXNUMPOS)
 
 _VECTOR: Any = literal_column("papers.search_vector")
 _LENGTH: Any = literal_column("papers.search_length")
+_ADDED: Any = literal_column("papers.added_seq")  # the order papers were added (0016)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,19 @@ _SCORE = (
 )
 
 
+def scan_newest(tsq: Any, cap: int) -> Any:
+    """SELECT (id, seq) of the `cap` + 1 most recently added papers matching `tsq`."""
+    return (select(papers.c.id, _ADDED.label("seq")).where(_VECTOR.op("@@")(tsq))
+            .order_by(_ADDED.desc()).limit(cap + 1))
+
+
+def scan_counted(tsq: Any, cap: int) -> Any:
+    """The scan, each row with how many were read (`n`) and the oldest one's `seq`."""
+    scan = scan_newest(tsq, cap).subquery("scan")
+    return select(scan.c.id, scan.c.seq, func.count().over().label("n"),
+                  func.min(scan.c.seq).over().label("oldest")).subquery("counted")
+
+
 def bm25_ranked(
     tsq: Any, items: Sequence[tuple[str, str, float]], clauses: Sequence[Any], *,
     fields: tuple[float, float, float], avgdl: float, limit: int, scan_limit: int | None = None,
@@ -112,9 +126,10 @@ def bm25_ranked(
     """SELECT (id, score, title[, n]) of papers matching `tsq` and `clauses`, by BM25 over
     `items` ((kind, text, idf x times counted)), best first, at most `limit`.
 
-    With `scan_limit` only the newest (by id) `scan_limit` matches are ranked: the scan carries
-    ids only and reads one more, so each row also says how many it read (`n` > the limit: cut),
-    and that oldest one is left out."""
+    With `scan_limit` only the most recently added `scan_limit` matches are ranked (highest
+    `papers.added_seq`, migration 0016: the order SQLite's FTS5 walks), and `clauses` apply to
+    those, as on SQLite: the scan carries ids only and reads one more, so each row also says
+    how many it read (`n` > the limit: cut), and that oldest one is left out."""
     wt, wa, wb = fields
     items_cte = _ITEMS.bindparams(
         bindparam("bm25_kinds", [k for k, _, _ in items]),
@@ -129,13 +144,11 @@ def bm25_ranked(
         matching = select(*columns).where(_VECTOR.op("@@")(tsq), *clauses)
     else:
         cap = max(0, scan_limit)
-        scan = (select(papers.c.id).where(_VECTOR.op("@@")(tsq), *clauses)
-                .order_by(papers.c.id.desc()).limit(cap + 1).subquery("scan"))
-        counted = select(scan.c.id, func.count().over().label("n"),
-                         func.min(scan.c.id).over().label("oldest")).subquery("counted")
+        counted = scan_counted(tsq, cap)
         matching = (select(*columns, counted.c.n)
                     .select_from(counted.join(papers, papers.c.id == counted.c.id))
-                    .where(or_(counted.c.n <= cap, counted.c.id != counted.c.oldest)))
+                    .where(or_(counted.c.n <= cap, counted.c.seq != counted.c.oldest),
+                           *clauses))
     m = matching.offset(0).subquery("m")  # kept: one detoasted copy of each vector
     score = text(_SCORE).bindparams(
         bindparam("bm25_ta", wt - wa), bindparam("bm25_ab", wa - wb), bindparam("bm25_b", wb),

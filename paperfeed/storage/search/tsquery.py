@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, literal_column, select, text
 
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import CHUNK, SearchFilters, filter_clauses
-from paperfeed.storage.search.pgbm25 import Corpus, bm25_ranked
+from paperfeed.storage.search.pgbm25 import Corpus, bm25_ranked, scan_newest
 from paperfeed.storage.search.request import KeywordHit, KeywordHits, KeywordRequest, TermStats
 
 _VECTOR: Any = literal_column("papers.search_vector")
@@ -95,8 +95,8 @@ def keyword_hits(
     """Papers matching the request, best first, ranked by BM25 as SQLite's FTS5 `bm25()` ranks
     them (`pgbm25.py`: same k1 and b, idf from `corpus`' document counts, the field weights,
     length normalisation by `papers.search_length`), in one statement. With
-    `request.scan_limit` only the newest (by id) that many matching papers are ranked, and the
-    hits say whether more matched (`cut`)."""
+    `request.scan_limit` only the most recently added that many matching papers are ranked
+    (filters apply to those), as on SQLite, and the hits say whether more matched (`cut`)."""
     tsq = compile_query(request)
     if tsq is None:
         return KeywordHits()
@@ -108,7 +108,11 @@ def keyword_hits(
     hits = (KeywordHit(r[0], float(r[1]), r[2] or "") for r in rows)
     if request.scan_limit is None:
         return KeywordHits(hits)
-    return KeywordHits(hits, cut=bool(rows) and rows[0][3] > max(0, request.scan_limit))
+    cap = max(0, request.scan_limit)
+    # no row passed the filters: count the scan alone (no ranking) to know if it was cut
+    read = rows[0][3] if rows else conn.execute(
+        select(func.count()).select_from(scan_newest(tsq, cap).subquery())).scalar_one()
+    return KeywordHits(hits, cut=read > cap)
 
 
 def matching_ids(conn: Connection, request: KeywordRequest, *, limit: int) -> list[str]:

@@ -89,21 +89,129 @@ class Manifest:
         os.replace(tmp, path)
 
 
+def _id_lines(raw: bytes) -> list[bytes]:
+    """The ids of `paper_id<TAB>hash` lines (one per row; the file ends with a newline)."""
+    lines = raw.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return [line.split(b"\t", 1)[0] for line in lines]
+
+
+def _as_keys(ids: Sequence[bytes], width: int = 1) -> np.ndarray:
+    """UTF-8 ids as one fixed-width bytes array (no Python object per id)."""
+    return np.array(ids, dtype=f"S{max([width, *map(len, ids)])}")
+
+
+def _parse_ids(raw: bytes, width: int = 1) -> np.ndarray:
+    """The ids of `paper_id<TAB>hash` lines as fixed-width bytes, read with numpy: no
+    Python object per row even while loading (a worker opening 1M rows would otherwise make
+    and drop ~2M of them). Anything unexpected (a line without exactly one tab, no final
+    newline) takes the plain path, which reads what it can."""
+    buf = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(buf == 10)
+    tabs = np.flatnonzero(buf == 9)
+    if not raw.endswith(b"\n") or tabs.size != ends.size:
+        return _as_keys(_id_lines(raw), width)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if not ((tabs >= starts) & (tabs < ends)).all():
+        return _as_keys(_id_lines(raw), width)
+    lengths = tabs - starts
+    longest = int(lengths.max()) if lengths.size else 0
+    out = np.zeros((ends.size, max(width, longest, 1)), dtype=np.uint8)
+    for j in range(longest):  # one column of bytes at a time
+        sel = lengths > j
+        out[sel, j] = buf[starts[sel] + j]
+    return out.view(f"S{out.shape[1]}").reshape(-1)
+
+
 @dataclass
 class _State:
-    """What one process has loaded; replaced as a whole, so searches never see half an update."""
+    """What one process has loaded; replaced as a whole, so searches never see half an update.
+
+    Rows and paper ids are numpy arrays, not a list and a dict of Python strings: those cost
+    ~20 MB per web worker at 80k rows (~250 MB at 1M), private to each worker (reference counts
+    and the collector write to every object's page), where these are ~3 MB. An id's row is
+    found by binary search in `keys` (the ids sorted, stably: rows of one id ascending, so its
+    last row is the last match), a few microseconds for one and vectorised for a list."""
 
     manifest: Manifest
     signature: tuple[int, int, int]
     matrix: np.ndarray  # (rows, dim) memmap, read-only
-    ids: list[str]
-    alive: np.ndarray  # bool per row
-    row_of: dict[str, int] = field(default_factory=dict)  # live rows only
+    ids: np.ndarray  # S<width>: the UTF-8 paper id of each row
+    kept: np.ndarray  # bool per row: not tombstoned
+    keys: np.ndarray  # `ids` sorted (stable)
+    key_rows: np.ndarray  # int64: the row of each key
+    alive: np.ndarray = field(init=False)  # bool per row: kept and the id's latest row
+    live: int = field(init=False)  # papers with a live row
     ann: HnswGraph | None = None
 
-    @property
-    def live(self) -> int:
-        return len(self.row_of)
+    def __post_init__(self) -> None:
+        latest = np.ones(self.keys.shape[0], dtype=bool)
+        if latest.size > 1:
+            latest[:-1] = self.keys[1:] != self.keys[:-1]
+        alive = np.zeros(self.ids.shape[0], dtype=bool)
+        alive[self.key_rows[latest]] = True
+        self.alive = alive & self.kept
+        self.live = int(self.alive.sum())
+
+    @classmethod
+    def build(cls, manifest: Manifest, signature: tuple[int, int, int], matrix: np.ndarray,
+              ids: np.ndarray, kept: np.ndarray, ann: HnswGraph | None,
+              prev: _State | None = None) -> _State:
+        """The state over `ids`; with `prev`, `ids` only extends `prev.ids` (rows appended):
+        the new keys are merged into the sorted ones instead of sorting all again."""
+        if prev is None or prev.ids.shape[0] == 0:
+            key_rows = np.argsort(ids, kind="stable").astype(np.int64)
+            keys = ids[key_rows]
+        else:
+            start = prev.ids.shape[0]
+            new = ids[start:]
+            order = np.argsort(new, kind="stable")
+            keys = prev.keys.astype(ids.dtype)
+            at = np.searchsorted(keys, new[order], side="right")  # after equal (older) rows
+            keys = np.insert(keys, at, new[order])
+            key_rows = np.insert(prev.key_rows, at, order.astype(np.int64) + start)
+        return cls(manifest, signature, matrix, ids, kept, keys, key_rows, ann)
+
+    def _lookup(self, pids: Sequence[str]) -> np.ndarray:
+        """The live row of each of `pids`, -1 where it has none."""
+        width = self.keys.dtype.itemsize
+        enc = [p.encode("utf-8", "replace") for p in pids]
+        # an id longer than any stored, or ending in NUL (which fixed-width bytes drop), is not
+        # stored: keep it from matching a prefix of another
+        ok = np.fromiter((len(e) <= width and not e.endswith(b"\0") for e in enc), dtype=bool,
+                         count=len(enc))
+        out = np.full(len(enc), -1, dtype=np.int64)
+        if not self.keys.size or not ok.any():
+            return out
+        q = np.array([e for e, good in zip(enc, ok, strict=True) if good],
+                     dtype=self.keys.dtype)
+        at = np.searchsorted(self.keys, q, side="right") - 1
+        safe = np.maximum(at, 0)
+        found = (at >= 0) & (self.keys[safe] == q)
+        rows = np.where(found, self.key_rows[safe], -1)
+        rows[found] = np.where(self.alive[rows[found]], rows[found], -1)
+        out[ok] = rows
+        return out
+
+    def row(self, pid: str) -> int | None:
+        """The live row of `pid`, or None."""
+        r = int(self._lookup([pid])[0])
+        return None if r < 0 else r
+
+    def rows_of(self, pids: Sequence[str]) -> np.ndarray:
+        """The live rows of those of `pids` that have one (in their order)."""
+        rows = self._lookup(pids)
+        return rows[rows >= 0]
+
+    def id_at(self, row: int) -> str:
+        return bytes(self.ids[row]).decode("utf-8")
+
+    def live_ids(self) -> dict[str, int]:
+        """paper id -> live row, for the writers' bookkeeping (not kept in memory)."""
+        rows = np.flatnonzero(self.alive)
+        return {bytes(i).decode("utf-8"): int(r) for i, r in zip(self.ids[rows], rows,
+                                                                 strict=True)}
 
 
 class VectorFiles:
@@ -178,31 +286,25 @@ class VectorFiles:
         start_row, start_bytes, start_del = (
             (p.rows, p.ids_bytes, p.deleted) if incremental and p is not None else (0, 0, 0)
         )
-        new_ids: list[str] = []
+        raw = b""
         if m.ids_bytes > start_bytes:
             with ids_path.open("rb") as fh:
                 fh.seek(start_bytes)
-                raw = fh.read(m.ids_bytes - start_bytes).decode("utf-8")
-            new_ids = [line.split("\t", 1)[0] for line in raw.splitlines()]
+                raw = fh.read(m.ids_bytes - start_bytes)
         if prev is not None and incremental:
-            ids = prev.ids + new_ids
-            alive = np.concatenate([prev.alive, np.ones(m.rows - start_row, dtype=bool)])
-            row_of = dict(prev.row_of)
+            width = prev.ids.dtype.itemsize
+            ids = np.concatenate([prev.ids, _parse_ids(raw, width)]) if raw else prev.ids
+            kept = np.concatenate([prev.kept, np.ones(m.rows - start_row, dtype=bool)])
         else:
-            ids, alive, row_of = new_ids, np.ones(m.rows, dtype=bool), {}
-        if len(ids) != m.rows:
-            raise PaperfeedError(f"vectors: {ids_path} has {len(ids)} ids for {m.rows} rows; "
+            ids, kept = _parse_ids(raw), np.ones(m.rows, dtype=bool)
+        if ids.shape[0] != m.rows:
+            raise PaperfeedError(f"vectors: {ids_path} has {ids.shape[0]} ids for {m.rows} rows; "
                                  "delete the directory and run `paperfeed index`")
-        for r in range(start_row, m.rows):
-            row_of[ids[r]] = r
         if m.deleted > start_del:
             with del_path.open("rb") as fh:
                 fh.seek(start_del * 8)
                 dead = np.frombuffer(fh.read((m.deleted - start_del) * 8), dtype="<i8")
-            alive[dead] = False
-            for r in dead.tolist():
-                if row_of.get(ids[r]) == r:
-                    del row_of[ids[r]]
+            kept[dead] = False
         matrix = (np.memmap(vec_path, dtype=np.float32, mode="r", shape=(m.rows, m.dim))
                   if m.rows else np.zeros((0, m.dim), dtype=np.float32))
         ann = None
@@ -211,7 +313,7 @@ class VectorFiles:
                 ann = prev.ann
             else:
                 ann = HnswGraph.open(self.directory / m.ann_file, m.ann_rows)
-        return _State(m, sig, matrix, ids, alive, row_of, ann)
+        return _State.build(m, sig, matrix, ids, kept, ann, prev if incremental else None)
 
     def refresh(self, *, force: bool = False) -> None:
         """Reload when another process changed the files; catch up with the database when its
@@ -243,11 +345,11 @@ class VectorFiles:
         return None if ann is None else ann.expansion_search
 
     def __contains__(self, paper_id: object) -> bool:
-        return paper_id in self._state.row_of
+        return isinstance(paper_id, str) and self._state.row(paper_id) is not None
 
     def vector(self, paper_id: str) -> np.ndarray | None:
         st = self._state
-        row = st.row_of.get(paper_id)
+        row = st.row(paper_id)
         return None if row is None else np.array(st.matrix[row])
 
     def search(
@@ -263,10 +365,7 @@ class VectorFiles:
         if k <= 0 or st.live == 0:
             return []
         if allowed_ids is not None:
-            rows = np.fromiter(
-                (r for r in (st.row_of.get(i) for i in allowed_ids) if r is not None),
-                dtype=np.int64,
-            )
+            rows = st.rows_of(allowed_ids)
             if rows.size == 0:
                 return []
             if st.ann is None or rows.size <= FILTER_EXACT_MAX:
@@ -321,7 +420,7 @@ class VectorFiles:
         part = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
         best = part[np.argsort(-scores[part], kind="stable")]
         return [
-            (st.ids[int(rows[i])], float(scores[i])) for i in best if np.isfinite(scores[i])
+            (st.id_at(int(rows[i])), float(scores[i])) for i in best if np.isfinite(scores[i])
         ]
 
     def _ann_search(
@@ -415,7 +514,7 @@ class VectorFiles:
         order = sorted(last.values())
         with self._writing() as m:
             st = self._state
-            dead = [st.row_of[ids[i]] for i in order if ids[i] in st.row_of]
+            dead = st.rows_of([ids[i] for i in order]).tolist()
             self._append(m, [ids[i] for i in order], [hashes[i][:HASH_CHARS] for i in order],
                          vecs[order])
             self._tombstone(m, dead)
@@ -427,11 +526,10 @@ class VectorFiles:
     def remove(self, ids: Sequence[str]) -> int:
         """Delete the vectors of `ids` (unknown ids are ignored). Returns how many were live."""
         st = self._state
-        if not any(i in st.row_of for i in ids):
+        if not st.rows_of(ids).size:
             return 0
         with self._writing() as m:
-            st = self._state
-            dead = [st.row_of[i] for i in set(ids) if i in st.row_of]
+            dead = np.unique(self._state.rows_of(list(ids))).tolist()
             self._tombstone(m, dead)
             self._maintain(m)
         return len(dead)
@@ -489,7 +587,7 @@ class VectorFiles:
         vec_path, ids_path, del_path = self._files(m)
         matrix = np.memmap(vec_path, dtype=np.float32, mode="r", shape=(m.rows, m.dim))
         with ids_path.open("rb") as fh:
-            lines = fh.read(m.ids_bytes).decode("utf-8").splitlines()
+            lines = fh.read(m.ids_bytes).decode("utf-8").split("\n")[: m.rows]
         alive = np.ones(m.rows, dtype=bool)
         if m.deleted:
             alive[np.fromfile(del_path, dtype="<i8", count=m.deleted)] = False
@@ -560,16 +658,16 @@ class VectorFiles:
         with self._writing() as m:
             if version is not None and m.db_version == version:
                 return (0, 0)  # another process caught up while we waited for the lock
-            st = self._state
+            live = self._state.live_ids()
             have: dict[str, str] = {}
             if m.rows:
                 _, _, lines = self._live_rows(m)
-                for pid, row in st.row_of.items():
+                for pid, row in live.items():
                     parts = lines[row].split("\t")
                     have[pid] = parts[1] if len(parts) > 1 else ""
             stale = [pid for pid, h in have.items() if wanted.get(pid) != h]
             missing = [pid for pid, h in wanted.items() if have.get(pid) != h]
-            self._tombstone(m, [st.row_of[pid] for pid in stale])
+            self._tombstone(m, [live[pid] for pid in stale])
             added = 0
             with engine.connect() as conn:
                 for start in range(0, len(missing), 5000):

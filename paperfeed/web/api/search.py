@@ -40,7 +40,7 @@ from paperfeed.web.searching import filters_from, items_for, shared_search
 router = APIRouter(tags=["search"])
 MAX_Q = 250
 # Set when keywords answered alone under the posting cap (very common words left out, or only
-# the newest of their matches ranked); the page shows the same as a note.
+# the most recently added of their matches ranked); the page shows the same as a note.
 LIMITED_HEADER = "X-Results-Limited"
 
 

@@ -31,6 +31,7 @@ who vote and submit, never got the old anonymous-only cache. Now:
 from __future__ import annotations
 
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -114,32 +115,38 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-SLOT_CHARS = 640  # about the largest paper control's HTML (an upvote form)
+SLOT_BYTES = 860  # a Slot and its args (~160 bytes), and the control filled for members
+#                   beside it (`Entry.member_base`: up to ~640 characters of HTML, an upvote form)
 
 
-def entry_chars(entry: Entry) -> int:
-    """What an entry holds, in characters of HTML: its pieces, once more for the page
-    assembled for anonymous visitors (`Entry.anonymous`, kept beside them), and the paper
-    controls filled for members (`Entry.member_base`, whose other pieces are the same
-    strings as the entry's)."""
-    return sum(2 * len(p) if isinstance(p, str) else SLOT_CHARS for p in entry.pieces)
+def entry_bytes(entry: Entry) -> int:
+    """The memory an entry holds: its pieces, once more for the page assembled for anonymous
+    visitors (`Entry.anonymous`, kept beside them once asked for), and the paper controls
+    filled for members (`Entry.member_base`, whose other pieces are the same strings as the
+    entry's). Bytes, not characters: a page with one character beyond Latin-1 (a title's Greek
+    letter, an arrow) is stored at 2 or 4 bytes a character, so counting characters let a
+    32 M-character budget hold ~100 MB (bench/serve_memory.py)."""
+    strs = sum(sys.getsizeof(p) for p in entry.pieces if isinstance(p, str))
+    return 2 * strs + SLOT_BYTES * sum(1 for p in entry.pieces if not isinstance(p, str))
 
 
 class PageCache:
     """Bounded TTL cache of recorded pages; key = (path, query, content version).
 
-    Bounded by entries and by the HTML they hold: a search page is ~110 kB (twice that with
-    its anonymous copy) and every distinct query is an entry, so 512 of them held ~110 MB
-    per worker (bench/pages.py --memory); `max_chars` keeps the hottest pages within ~32 MB."""
+    Bounded by entries and by the memory they hold (`entry_bytes`): a search page holds
+    ~370 kB with its anonymous copy and every distinct query is an entry, so each worker
+    would keep ~100 MB of pages nobody asks for again (bench/serve_memory.py); `max_bytes`
+    keeps the most recently used within 24 MB per worker (the day, week, month and home
+    pages that members reuse are ~40-360 kB each)."""
 
     def __init__(self, *, ttl: float, max_entries: int = 512,
-                 max_chars: int = 32 * 1024 * 1024) -> None:
+                 max_bytes: int = 24 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self.max_chars = max_chars
+        self.max_bytes = max_bytes
         self.poll = VERSION_POLL
         self._pages: BoundedCache[tuple[Any, ...], Entry] = BoundedCache(
-            ttl=ttl, max_entries=max_entries, max_size=max_chars, sizeof=entry_chars)
+            ttl=ttl, max_entries=max_entries, max_size=max_bytes, sizeof=entry_bytes)
         self._version: tuple[float, int] = (0.0, 0)  # (monotonic time read, value)
         # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
         # this one, so a write that must show at once shows in the API too.
@@ -156,8 +163,8 @@ class PageCache:
         return self._pages.values()
 
     @property
-    def chars(self) -> int:
-        """Characters of HTML held (see entry_chars)."""
+    def bytes(self) -> int:
+        """Memory held, in bytes (see entry_bytes)."""
         return self._pages.size
 
     def clear(self) -> None:
@@ -243,7 +250,7 @@ def _fill(request: Request, entry: Entry) -> Response:
         state = slots.SlotState.for_request(request, member, entry.paper_ids)
         if member is None:
             html = entry.anonymous = "".join(
-                p if isinstance(p, str) else state.render(p) for p in entry.pieces)
+                [p if isinstance(p, str) else state.render(p) for p in entry.pieces])
         else:
             html = _member_html(entry, state)
     html = html.replace(slots.token_placeholder(request), csrf_token(request))
