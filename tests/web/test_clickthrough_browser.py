@@ -75,7 +75,7 @@ def test_every_link_of_the_home_and_paper_pages_answers(
     _watch(page, problems)
     links: dict[str, str] = {}
     for start in ("/", f"/papers/{PAPER}"):
-        page.goto(live_server + start, wait_until="networkidle")
+        page.goto(live_server + start, wait_until="networkidle", timeout=90_000)
         for href in page.eval_on_selector_all("a[href], link[href]",
                                               "els => els.map(e => e.getAttribute('href'))"):
             url = urlparse(urljoin(live_server + start, href))
@@ -99,13 +99,13 @@ def test_member_pages_fit_the_screen_without_errors(
     problems: list[str] = []
     _watch(page, problems)
     for path in MEMBER_PAGES:
-        page.goto(live_server + path, wait_until="networkidle")
+        page.goto(live_server + path, wait_until="networkidle", timeout=90_000)
         wide = page.evaluate("""() => Array.from(document.querySelectorAll('body *'))
             .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1)
             .map(el => el.tagName + (el.id ? '#' + el.id : '') + '.' + el.className)
             .slice(0, 5)""")
         assert not wide, f"{path} is wider than {width}px: {wide}"
-    page.goto(live_server + "/", wait_until="networkidle")
+    page.goto(live_server + "/", wait_until="networkidle", timeout=90_000)
     page.screenshot(path=str(tmp_path / f"home-{width}.png"))
     context.close()
     assert not problems, problems

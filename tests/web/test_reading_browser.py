@@ -58,7 +58,7 @@ def _page(browser, live_server, path, *, width=1280, js=True, hosts=None):
     if hosts is not None:
         page.on("request", lambda r: hosts.append(r.url))
     page.goto(live_server + path)
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=90_000)  # CI machines run loaded
     return context, page
 
 
@@ -104,7 +104,7 @@ def test_keyboard_shortcuts_move_open_upvote_search_and_help(browser, site, live
                           "url": live_server}])
     page = context.new_page()
     page.goto(live_server + "/papers/date/2026-08-20")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_load_state("networkidle", timeout=90_000)  # CI machines run loaded
     cards = page.locator(".paper-card")
     page.keyboard.press("j")
     assert "kbd-current" in (cards.nth(0).get_attribute("class") or "")
