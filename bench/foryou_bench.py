@@ -348,9 +348,11 @@ def measure(settings: Settings, members: int) -> dict[str, float]:
         with write(engine) as conn:
             member = users.create_user(conn, email=f"bench{m}-{time.time_ns()}@example.org",
                                        now=now)
-        centre = real[int(rng.integers(0, len(real)))]
-        near = [pid for pid, _ in rec.neighbours.nearest(
-            rec.neighbours.vectors([centre])[centre], 40)]
+        found: dict[str, np.ndarray] = {}
+        while not found:  # a featured paper with a stored vector (a few have none)
+            centre = real[int(rng.integers(0, len(real)))]
+            found = rec.neighbours.vectors([centre])
+        near = [pid for pid, _ in rec.neighbours.nearest(found[centre], 40)]
         for pid in near[:30]:
             set_vote(engine, settings, member, pid, up=True, ip=f"10.9.{m}.1", now=now)
         people.append((member, near[30:]))
