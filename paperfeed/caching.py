@@ -60,6 +60,9 @@ class BoundedCache(Generic[K, V]):
         self._data: cachetools.LRUCache[K, tuple[float, V]] = cachetools.LRUCache(
             limit, getsizeof=entry_size)
         self._lock = threading.Lock()
+        # When expired entries were last swept out (see _sweep): without it, pages nobody reads
+        # any more (tens of MB per worker) stayed until pushed out by newer ones.
+        self._swept = timer()
 
     def get(self, key: K) -> V | None:
         """The value of `key` if present and not expired (it becomes the most recently used)."""
@@ -94,6 +97,7 @@ class BoundedCache(Generic[K, V]):
             return
         expires = self._expiry()
         with self._lock:
+            self._sweep(expires - self.ttl if self.ttl is not None else 0.0)
             self._put(key, (expires, value))
 
     def put_many(self, items: Mapping[K, V]) -> None:
@@ -102,11 +106,25 @@ class BoundedCache(Generic[K, V]):
             return
         expires = self._expiry()
         with self._lock:
+            self._sweep(expires - self.ttl if self.ttl is not None else 0.0)
             for key, value in items.items():
                 self._put(key, (expires, value))
 
     def _expiry(self) -> float:
         return self._timer() + self.ttl if self.ttl is not None else 0.0
+
+    def _sweep(self, now: float) -> None:
+        """Drop every expired entry, at most once per `ttl` (under the lock, from a put): one
+        pass over a few thousand entries every `ttl` seconds, so memory held by pages nobody
+        reads any more is freed while the worker keeps serving (a worker that gets no new
+        entries at all keeps what it has)."""
+        if self.ttl is None or now - self._swept < self.ttl:
+            return
+        self._swept = now
+        peek = cachetools.Cache.__getitem__  # the plain read, without LRUCache's reordering
+        data = self._data
+        for key in [k for k in data if peek(data, k)[0] <= now]:
+            del data[key]
 
     def _put(self, key: K, entry: tuple[float, V]) -> None:
         data = self._data

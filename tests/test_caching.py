@@ -142,3 +142,21 @@ def test_threads_sharing_a_cache_never_see_it_broken(switch_often: None) -> None
     assert len(cache) <= 64 and cache.size <= 64 * 40
     held = cache.get_many(range(200))
     assert len(held) == len(cache) and cache.size == sum(len(v) for v in held.values())
+
+
+def test_expired_entries_are_swept_out_even_when_nobody_reads_them() -> None:
+    # Pages nobody reads any more must not stay until pushed out by newer ones: a put after
+    # `ttl` has passed drops every expired entry, read or not, and frees their size.
+    clock = Clock()
+    cache: BoundedCache[str, str] = BoundedCache(max_entries=100, ttl=5.0, max_size=10_000,
+                                                 sizeof=len, timer=clock)
+    for i in range(20):
+        cache.put(f"page{i}", "x" * 100)
+    assert len(cache) == 20 and cache.size == 2000
+    clock.now += 3.0
+    cache.put("fresh", "y" * 50)  # within ttl of the last sweep: nothing swept yet
+    assert len(cache) == 21
+    clock.now += 3.0  # the 20 pages are 6 s old (expired), "fresh" is 3 s old
+    cache.put("new", "z" * 10)
+    assert len(cache) == 2 and cache.size == 60
+    assert cache.get("fresh") == "y" * 50 and cache.get("page0") is None
