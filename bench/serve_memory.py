@@ -40,25 +40,7 @@ from pathlib import Path
 import pages  # bench/ is on sys.path: this file runs as a script
 
 ROUTES = ("search", "search-api", "paper", "home", "day", "week", "month")
-
-
-def memory(pid: int) -> dict[int, dict[str, float]]:
-    """RSS, PSS, USS (private) and anonymous PSS in MB of `pid` and its children."""
-    out: dict[int, dict[str, float]] = {}
-    for p in pages.tree(pid):
-        try:
-            text = Path(f"/proc/{p}/smaps_rollup").read_text()
-        except OSError:
-            continue
-        kb = {line.split(":")[0]: int(line.split()[1]) for line in text.splitlines()[1:]
-              if line.split()[-1] == "kB"}
-        out[p] = {
-            "rss": kb.get("Rss", 0) / 1024,
-            "pss": kb.get("Pss", 0) / 1024,
-            "uss": (kb.get("Private_Clean", 0) + kb.get("Private_Dirty", 0)) / 1024,
-            "anon": kb.get("Pss_Anon", kb.get("Anonymous", 0)) / 1024,
-        }
-    return out
+memory = pages.memory  # RSS, PSS, USS and anonymous PSS in MB of a pid and its children
 
 
 def maps(pid: int) -> dict[str, tuple[float, float]]:
