@@ -17,13 +17,15 @@ class HoledHtml:
     __slots__ = ("pieces",)
 
     def __init__(self, html: str, opening: str, closing: str) -> None:
+        """Cut `html` at each `opening` ... `closing` (`opening` may be several characters, as
+        the page cache's per-recording marker is)."""
         self.pieces: list[tuple[bool, str]] = []  # (is a hole, text or hole name)
         pos = 0  # scanned by position: no copy of the rest of the text per hole
         while (at := html.find(opening, pos)) >= 0:
             end = html.index(closing, at)
             self.pieces.append((False, html[pos:at]))
-            self.pieces.append((True, html[at + 1 : end]))
-            pos = end + 1
+            self.pieces.append((True, html[at + len(opening) : end]))
+            pos = end + len(closing)
         self.pieces.append((False, html[pos:]))
 
     def fill(self, values: dict[str, str]) -> str:
