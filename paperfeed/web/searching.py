@@ -62,8 +62,6 @@ class RecentSearches:
     a popular query, a page reload, the API and the page asking the same thing."""
 
     def __init__(self, *, ttl: float, max_entries: int = 256) -> None:
-        self.ttl = ttl
-        self.max_entries = max_entries
         self._results: BoundedCache[tuple[Any, ...], SearchResult] = BoundedCache(
             ttl=ttl, max_entries=max_entries)
         self._running: dict[tuple[Any, ...], Future[SearchResult]] = {}

@@ -39,7 +39,6 @@ class ResponseCache:
 
     def __init__(self, *, ttl: float, max_entries: int = 512,
                  max_bytes: int = 16 * 1024 * 1024) -> None:
-        self.ttl = ttl
         # bodies are ~100 kB (a day of 50 papers): 512 distinct queries (a crawler varying
         # the parameters) would otherwise keep ~50 MB per worker
         self._bodies: BoundedCache[tuple[Any, ...], bytes] = BoundedCache(
@@ -52,10 +51,6 @@ class ResponseCache:
     def get_or_build(self, key: tuple[Any, ...], build: Callable[[], Any]) -> bytes:
         """The cached body for `key`, or `orjson.dumps(build())` stored for `ttl` seconds."""
         return self._bodies.get_or_make(key, lambda: orjson.dumps(build()))
-
-    def get_or_make(self, key: tuple[Any, ...], make: Callable[[], bytes]) -> bytes:
-        """The cached bytes for `key`, or `make()` stored for `ttl` seconds."""
-        return self._bodies.get_or_make(key, make)
 
     def clear(self) -> None:
         self._bodies.clear()

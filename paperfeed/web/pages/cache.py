@@ -134,8 +134,6 @@ class PageCache:
     def __init__(self, *, ttl: float, max_entries: int = 512,
                  max_bytes: int = 24 * 1024 * 1024) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
         self.poll = VERSION_POLL
         self._pages: BoundedCache[tuple[Any, ...], Entry] = BoundedCache(
             ttl=ttl, max_entries=max_entries, max_size=max_bytes, sizeof=entry_bytes)
