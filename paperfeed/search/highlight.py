@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from markupsafe import Markup, escape
 
+from paperfeed import texmath
 from paperfeed.caching import BoundedCache
 from paperfeed.search.query import STOPWORDS, Query
 
@@ -227,3 +228,22 @@ def highlighter(query: Query, stem: Stemmer) -> Highlighter:
     paging through results or the API and the page asking for one query build it once)."""
     return _RECENT.get_or_make((query.raw, stem),
                                lambda: Highlighter(query_words(query), stem))
+
+
+def mark_results(
+    query: Query, stem: Stemmer, papers: Sequence[tuple[str, str]], *, width: int = 320,
+    source: bool = False,
+) -> list[tuple[Markup, Markup, bool]]:
+    """For each (title, abstract): the title marked whole and a snippet of about `width`
+    characters of the abstract, as page HTML with math ready for KaTeX (texmath.marked_html:
+    a snippet never cuts a formula, a query word inside one marks all of it; with `source`,
+    for the JSON API, math stays TeX source), and whether the snippet holds a match."""
+    texts = [" ".join(str(t).split()) for pair in papers for t in pair]
+    spans = highlighter(query, stem).spans_many(texts)
+    out: list[tuple[Markup, Markup, bool]] = []
+    for n in range(len(papers)):
+        title = texmath.marked_html(texts[2 * n], spans[2 * n], source=source)
+        abstract, found = texmath.marked_snippet(texts[2 * n + 1], spans[2 * n + 1],
+                                                 width=width, source=source)
+        out.append((title, abstract, found))
+    return out
