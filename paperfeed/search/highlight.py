@@ -17,7 +17,6 @@ dictionary on PostgreSQL) through a process-wide word cache, so "networks" is ma
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
@@ -52,42 +51,26 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-class _StemCache:
-    """word -> stem for one stemmer, bounded (the vocabulary of a catalog is finite; a page needs
-    a few hundred candidate words, nearly all seen before)."""
-
-    def __init__(self, stem: Stemmer, max_entries: int = 100_000) -> None:
-        self.stem = stem
-        self.max_entries = max_entries
-        self._items: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def get_many(self, words: Iterable[str]) -> dict[str, str]:
-        wanted = set(words)
-        with self._lock:
-            out = {w: s for w in wanted if (s := self._items.get(w)) is not None}
-        missing = [w for w in wanted if w not in out]
-        if missing:
-            stems = self.stem(missing)
-            fresh = dict(zip(missing, stems, strict=True))
-            with self._lock:
-                if len(self._items) + len(fresh) > self.max_entries:
-                    self._items.clear()
-                self._items.update(fresh)
-            out.update(fresh)
-        return out
+# word -> its index stem, one cache per stemmer (a process has one or two): a catalog's
+# vocabulary is finite and a page needs a few hundred candidate words, nearly all seen before
+# (least recently used out first, so a full cache keeps the common words).
+STEM_CACHE = 100_000
+_STEMS: dict[Stemmer, BoundedCache[str, str]] = {}
 
 
-_CACHES: dict[Stemmer, _StemCache] = {}
-_CACHES_LOCK = threading.Lock()
-
-
-def _cache_for(stem: Stemmer) -> _StemCache:
-    with _CACHES_LOCK:
-        cache = _CACHES.get(stem)
-        if cache is None:
-            cache = _CACHES[stem] = _StemCache(stem)
-        return cache
+def stems_of(stem: Stemmer, words: Iterable[str]) -> dict[str, str]:
+    """{word: its stem} for `words`, asking `stem` once for all the ones not cached."""
+    cache = _STEMS.get(stem)
+    if cache is None:  # setdefault: threads creating it together keep the same one
+        cache = _STEMS.setdefault(stem, BoundedCache(max_entries=STEM_CACHE))
+    wanted = set(words)
+    out = cache.get_many(wanted)
+    missing = [w for w in wanted if w not in out]
+    if missing:
+        fresh = dict(zip(missing, stem(missing), strict=True))
+        cache.put_many(fresh)
+        out.update(fresh)
+    return out
 
 
 def query_words(query: Query) -> list[str]:
@@ -106,8 +89,8 @@ class Highlighter:
     """Marks one query's words in texts. Build it with `highlighter(query, stem)` (cached)."""
 
     def __init__(self, words: Sequence[str], stem: Stemmer) -> None:
-        self._cache = _cache_for(stem)
-        stems = {s for s in self._cache.get_many(words).values() if s}
+        self._stem = stem
+        stems = {s for s in stems_of(stem, words).values() if s}
         self.stems = frozenset(stems)
         # Candidates: words starting with a stem's prefix. Prefixes that extend another one
         # are dropped (every word they find, the shorter one finds).
@@ -153,7 +136,7 @@ class Highlighter:
 
     def _judge(self, words: set[str]) -> None:
         if words:
-            stems = self._cache.get_many(words)
+            stems = stems_of(self._stem, words)
             self._verdicts.update({w: stems[w] in self.stems for w in words})
 
     def spans(self, text: str) -> list[tuple[int, int]]:
