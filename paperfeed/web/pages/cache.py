@@ -202,7 +202,10 @@ def cached_page(request: Request, render: Callable[[], Response]) -> Response:
         return render()
     request.state.page_cache = True
     signed_in = bool(cookies.read(request, SESSION_COOKIE))
-    key = (request.url.path, request.url.query, cache.version(request, fresh=signed_in))
+    version = cache.version(request, fresh=signed_in)
+    if signed_in:  # read fresh: the member and their votes may come from web/sessions.py
+        request.state.content_version = version
+    key = (request.url.path, request.url.query, version)
     entry = cache.get(key)
     if entry is not None:
         if signed_in and not entry.members_ok:
