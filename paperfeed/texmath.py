@@ -403,15 +403,17 @@ def is_plain(text: str) -> bool:
 
 
 def marked_html(
-    text: str, spans: Spans, *, source: bool = False, plain: bool | None = None
+    text: str, spans: Spans, *, source: bool = False, plain: bool | None = None,
+    ordered: bool = False,
 ) -> Markup:
     """`to_html(text)` with `<mark>` around the words at `spans` ((start, end) in `text`).
 
     A word inside a formula marks the whole formula (`<mark><span class="tex" ...>`), so the
     TeX KaTeX reads is never split by a tag. With `source`, math stays TeX source (escaped,
     delimiters kept; for the JSON API, whose clients typeset it themselves). `plain`: the
-    caller's `is_plain(text)`, if it knows it."""
-    words = _words(text, spans)
+    caller's `is_plain(text)`, if it knows it; `ordered`: the caller's word that `spans` are
+    sorted, apart and inside `text` (then they are not checked again)."""
+    words = list(spans) if ordered else _words(text, spans)
     if is_plain(text) if plain is None else plain:
         return Markup(_marked_plain(text, words, 0, len(text)))
     return Markup(_marked(text, split_math_at(text), words, 0, len(text), source=source))
@@ -419,7 +421,7 @@ def marked_html(
 
 def marked_snippet(
     text: str, spans: Spans, *, width: int = 320, source: bool = False,
-    plain: bool | None = None,
+    plain: bool | None = None, ordered: bool = False,
 ) -> tuple[Markup, bool]:
     """A window of about `width` characters of `text` around its densest `spans`, marked as
     `marked_html` does; and whether a span is in it. Short texts come back whole.
@@ -427,11 +429,11 @@ def marked_snippet(
     The window never starts or ends inside a formula: an edge that falls in one moves to the
     formula's start, or past its end when the formula would take most of the window (a
     formula is at most MAX_MATH characters, so the window stays bounded)."""
+    words = list(spans) if ordered else _words(text, spans)
     if is_plain(text) if plain is None else plain:
-        return _plain_snippet(text, _words(text, spans), width)
+        return _plain_snippet(text, words, width)
     segments = split_math_at(text)
     maths = [(a, b) for seg, a, b in segments if seg.kind == "math"]
-    words = _words(text, spans)
     if len(text) <= width:
         return Markup(_marked(text, segments, words, 0, len(text), source=source)), bool(words)
     best = _densest(words, width)

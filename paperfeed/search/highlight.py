@@ -221,12 +221,20 @@ def mark_results(
     characters of the abstract, as page HTML with math ready for KaTeX (texmath.marked_html:
     a snippet never cuts a formula, a query word inside one marks all of it; with `source`,
     for the JSON API, math stays TeX source), and whether the snippet holds a match."""
-    texts = [" ".join(str(t).split()) for pair in papers for t in pair]
+    texts = [t if _single_spaced(t) else " ".join(t.split())
+             for pair in papers for t in map(str, pair)]
     spans = highlighter(query, stem).spans_many(texts)
     out: list[tuple[Markup, Markup, bool]] = []
     for n in range(len(papers)):
-        title = texmath.marked_html(texts[2 * n], spans[2 * n], source=source)
+        # the spans are in order, apart and inside their text (`Highlighter.spans`)
+        title = texmath.marked_html(texts[2 * n], spans[2 * n], source=source, ordered=True)
         abstract, found = texmath.marked_snippet(texts[2 * n + 1], spans[2 * n + 1],
-                                                 width=width, source=source)
+                                                 width=width, source=source, ordered=True)
         out.append((title, abstract, found))
     return out
+
+
+def _single_spaced(text: str) -> bool:
+    """Whether `" ".join(text.split())` is `text` (stored texts nearly always are): C scans
+    instead of a list of its words (whitespace other than " " is not printable)."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "
