@@ -178,9 +178,12 @@ def count_embeddings(conn: Connection, model_id: str | None = None) -> int:
 
 def other_models(conn: Connection, model_id: str) -> dict[str, int]:
     """{model id: vectors} of the models other than `model_id` that stored vectors here, {} when
-    there are none (the usual case costs one index probe: a catalog changes model rarely)."""
-    probe = select(embeddings.c.model_id).where(embeddings.c.model_id != model_id).limit(1)
-    if conn.execute(probe).first() is None:
+    there are none. The usual case costs two index seeks (the nearest id below and above; a
+    `model_id <> :m` probe scans the whole table on both engines when every row is `m`)."""
+    col = embeddings.c.model_id
+    below = select(col).where(col < model_id).order_by(col.desc()).limit(1)
+    above = select(col).where(col > model_id).order_by(col).limit(1)
+    if conn.execute(below).first() is None and conn.execute(above).first() is None:
         return {}
     rows = conn.execute(
         select(embeddings.c.model_id, func.count())
