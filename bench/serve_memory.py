@@ -144,7 +144,7 @@ def measure(label: str, env: dict[str, str], requests: list[tuple[str, str | Non
                   f"{totals[n][0]:.0f} MB, anonymous {totals[n][1]:.0f} MB", flush=True)
             print("  per process (MB): " + describe(after), flush=True)
             if show_maps:
-                for pid in pages.workers_of(proc.pid):
+                for pid in sorted(after):
                     kinds = sorted(maps(pid).items(), key=lambda kv: -kv[1][0])
                     print(f"  {pid} anonymous / private dirty MB by mapping: " + "; ".join(
                         f"{k} {a:.1f}/{d:.1f}" for k, (a, d) in kinds if a >= 0.5 or d >= 0.5))
