@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 
+from paperfeed.caching import BoundedCache
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import SearchFilters, filter_clauses
 from paperfeed.storage.search.request import (
@@ -293,9 +294,8 @@ class DocCountCache:
 
     def __init__(self, ttl: float = 600.0, max_entries: int = 200_000) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
-        self._items: dict[str, tuple[float, int]] = {}
-        self._total: tuple[float, int] | None = None
+        self._items: BoundedCache[str, int] = BoundedCache(max_entries=max_entries, ttl=ttl)
+        self._total: tuple[float, int] | None = None  # (expires, papers): a minute at most
         self._lock = threading.Lock()
 
     def term_stats(self, conn: Connection, words: Sequence[str]) -> TermStats:
@@ -303,23 +303,14 @@ class DocCountCache:
         tokens = fts_tokens(words)
         wanted = [t for ts in tokens for t in ts]
         now = time.monotonic()
-        counts: dict[str, int] = {}
-        missing: list[str] = []
+        counts = self._items.get_many(wanted)
+        missing = [t for t in dict.fromkeys(wanted) if t not in counts]
         with self._lock:
-            for t in wanted:
-                hit = self._items.get(t)
-                if hit is not None and hit[0] > now:
-                    counts[t] = hit[1]
-                else:
-                    missing.append(t)
             total_hit = self._total
         if missing or total_hit is None or total_hit[0] <= now:
             total, fresh = token_doc_counts(conn, missing)
+            self._items.put_many(fresh)
             with self._lock:
-                if len(self._items) + len(fresh) > self.max_entries:
-                    self._items.clear()
-                for t, n in fresh.items():
-                    self._items[t] = (now + self.ttl, n)
                 self._total = (now + min(self.ttl, 60.0), total)
             counts.update(fresh)
         else:

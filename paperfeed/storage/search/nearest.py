@@ -24,7 +24,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Engine
@@ -70,12 +70,13 @@ class NearestVectors:
         return [pid for pid, _ in self.hits]
 
 
-_T = TypeVar("_T", list[tuple[str, float]], tuple[list[tuple[str, float]], np.ndarray])
+_Found = tuple[list[tuple[str, float]], np.ndarray]
 
 
-def _count(found: list[tuple[str, float]] | tuple[list[tuple[str, float]], np.ndarray]) -> int:
-    """How many hits a `sql.nearest` or `sql.nearest_vectors` answer holds."""
-    return len(found[0]) if isinstance(found, tuple) else len(found)
+def _hits_only(*args: Any, **kwargs: Any) -> _Found:
+    """`sql.nearest` shaped like `sql.nearest_vectors` (an empty matrix), so one planner
+    (`PgVectors._search`) serves both reads."""
+    return sql.nearest(*args, **kwargs), np.zeros((0, 0), dtype=np.float32)
 
 
 class VectorSide(Protocol):
@@ -231,7 +232,7 @@ class PgVectors:
                 exclude: Collection[str] = ()) -> list[tuple[str, float]]:
         if k <= 0:
             return []
-        return self._search(sql.nearest, vector, k, filters, ids, exclude)
+        return self._search(_hits_only, vector, k, filters, ids, exclude)[0]
 
     def nearest_vectors(self, vector: np.ndarray, k: int, *,
                         filters: SearchFilters | None = None, ids: Sequence[str] | None = None,
@@ -242,11 +243,11 @@ class PgVectors:
         hits, matrix = self._search(sql.nearest_vectors, vector, k, filters, ids, exclude)
         return NearestVectors(hits, matrix)
 
-    def _search(self, fetch: Callable[..., _T], vector: np.ndarray, k: int,
+    def _search(self, fetch: Callable[..., _Found], vector: np.ndarray, k: int,
                 filters: SearchFilters | None, ids: Sequence[str] | None,
-                exclude: Collection[str]) -> _T:
-        """Pick the plan (module docstring) for `k` > 0 hits and run `fetch` (`sql.nearest`
-        or `sql.nearest_vectors`) with it."""
+                exclude: Collection[str]) -> _Found:
+        """Pick the plan (module docstring) for `k` > 0 hits and run `fetch`
+        (`sql.nearest_vectors`, or `_hits_only` when the vectors are not wanted) with it."""
         q = _query(vector, self.dim)
         filters = filters or SearchFilters()
         skip = list(exclude)
@@ -264,7 +265,7 @@ class PgVectors:
                 found = fetch(conn, m, d, q, k, filters=filters,
                               ef_search=2 * k if iterative else EF_FILTERED,
                               iterative_scan=iterative, exclude=skip)
-        if _count(found) >= k:
+        if len(found[0]) >= k:
             return found
         with self.engine.connect() as conn:  # the graph ran dry before k rows passed
             return fetch(conn, m, d, q, k, filters=filters, exact=True, exclude=skip)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, literal_column, select, text
 
+from paperfeed.caching import BoundedCache
 from paperfeed.storage.schema import papers
 from paperfeed.storage.search.filters import CHUNK, SearchFilters, filter_clauses
 from paperfeed.storage.search.pgbm25 import Corpus, bm25_ranked, scan_newest
@@ -166,8 +167,8 @@ class DocCounts:
 
     def __init__(self, ttl: float = 600.0, max_entries: int = 200_000) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
-        self._items: dict[tuple[str, str], tuple[float, int]] = {}
+        self._items: BoundedCache[tuple[str, str], int] = BoundedCache(
+            max_entries=max_entries, ttl=ttl)
         self._papers: tuple[float, int] | None = None  # (expires, papers)
         self._avgdl: tuple[float, float] | None = None  # (expires, average length in words)
         self._lock = threading.Lock()
@@ -175,15 +176,9 @@ class DocCounts:
     def corpus(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> Corpus:
         """Papers, average length and the document count of each (kind, text) item."""
         now = time.monotonic()
-        docs: dict[tuple[str, str], int] = {}
-        missing: list[tuple[str, str]] = []
+        docs = self._items.get_many(keys)
+        missing = [key for key in dict.fromkeys(keys) if key not in docs]
         with self._lock:
-            for key in dict.fromkeys(keys):
-                hit = self._items.get(key)
-                if hit is not None and hit[0] > now:
-                    docs[key] = hit[1]
-                else:
-                    missing.append(key)
             papers_hit, avgdl_hit = self._papers, self._avgdl
         fresh: dict[tuple[str, str], int] = {}
         for key in missing:
@@ -195,11 +190,8 @@ class DocCounts:
             papers_hit = (now + min(self.ttl, 60.0), total)
         if avgdl_hit is None or avgdl_hit[0] <= now:
             avgdl_hit = (now + self.ttl, average_length(conn, papers_hit[1]))
+        self._items.put_many(fresh)
         with self._lock:
-            if len(self._items) + len(fresh) > self.max_entries:
-                self._items.clear()
-            for key, n in fresh.items():
-                self._items[key] = (now + self.ttl, n)
             self._papers, self._avgdl = papers_hit, avgdl_hit
         docs.update(fresh)
         return Corpus(papers=papers_hit[1], avgdl=avgdl_hit[1], docs=docs)
