@@ -39,7 +39,12 @@ from heldout_collections import DEFAULT_CACHE, DEFAULT_OUT, collection_paths  # 
 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.search.evaluate import EvalStore, read_corpus, read_qrels, read_queries  # noqa: E402
-from paperfeed.search.fusion import semantic_standout  # noqa: E402
+from paperfeed.search.fusion import (  # noqa: E402
+    keyword_lead,
+    keyword_like,
+    lead_bonus,
+    semantic_standout,
+)
 from paperfeed.search.keyword import keyword_search  # noqa: E402
 from paperfeed.search.query import keyword_term_counts, parse  # noqa: E402
 from paperfeed.storage.search import SearchFilters  # noqa: E402
@@ -54,6 +59,7 @@ class Row:
     cos: np.ndarray  # cosine to every document
     rels: dict[str, int]
     idf_mass: float  # sum of the query words' idf (the most BM25 could give, roughly)
+    words: tuple[str, ...] = ()  # the parsed query's words (for the query's form)
 
 
 @dataclass
@@ -62,6 +68,7 @@ class Query:
 
     sem: np.ndarray  # the semantic side's cosines, best first (its top DEPTH)
     idf_mass: float
+    words: tuple[str, ...] = ()
 
 
 Rule = Callable[[np.ndarray, np.ndarray, np.ndarray, Query], np.ndarray]
@@ -93,7 +100,8 @@ def load(corpus: Path, sets: dict[str, tuple[Path, Path]], cache: Path
                     mass = sum(math.log((n - d + 0.5) / (d + 0.5)) for d in stats.docs.values()
                                if 0 < d < n / 2)
                 rows.append(Row([(h.paper_id, h.score) for h in found],
-                                matrix @ embedder.embed_query(query.text), qrels[qid], mass))
+                                matrix @ embedder.embed_query(query.text), qrels[qid], mass,
+                                query.words))
             out[name] = (ids, rows)
             print(f"{name}: {len(rows)} queries over {len(ids)} documents", flush=True)
     return out
@@ -128,7 +136,7 @@ def ranking(ids: list[str], pos: dict[str, int], row: Row, rule: Rule | str) -> 
     inkw = np.array([p in bm25 for p in cand])
     far = (~inkw) & ((best < FLOOR) | (c < FLOOR))
     if inkw.any():
-        order = np.argsort(-rule(b, c, inkw, Query(cos[top].astype(np.float64), row.idf_mass)),
+        order = np.argsort(-rule(b, c, inkw, Query(cos[top].astype(np.float64), row.idf_mass, row.words)),
                            kind="stable")
     else:
         order = np.arange(len(cand))
@@ -148,6 +156,26 @@ def by_standout(lo: float, hi: float, shift: float) -> Rule:
         z = semantic_standout(q.sem.tolist())
         t = 0.0 if z is None else min(max((hi - z) / (hi - lo), 0.0), 1.0)
         return blend(0.5 + shift * t)(b, c, inkw, q)
+    return rule
+
+
+def bare_keywords(shift: float, bonus: float, low: float = 1.1, high: float = 1.5,
+                  lead_any: bool = False) -> Rule:
+    """The service's default since the fourth pass: the standout rule (vs ranks 3-100, 0.2),
+    and for a query of bare keywords (`fusion.keyword_like`) the keyword share + `shift` and
+    `bonus` (ramped by the BM25 ratio #1/#2 from `low` to `high`) added to the keyword side's
+    best paper. `lead_any`: the bonus for every query, not only bare keywords."""
+    def rule(b: np.ndarray, c: np.ndarray, inkw: np.ndarray, q: Query) -> np.ndarray:
+        z = semantic_standout(q.sem.tolist(), skip=2)
+        t = 0.0 if z is None else min(max((3.7 - z) / (3.7 - 1.9), 0.0), 1.0)
+        bare = keyword_like(q.words)
+        out = blend(0.5 + 0.2 * t + (shift if bare else 0.0))(b, c, inkw, q)
+        if bare or lead_any:
+            top = np.sort(b[inkw])[::-1]
+            extra = lead_bonus(keyword_lead(top[:2].tolist()), low=low, high=high, bonus=bonus)
+            out = out.copy()
+            out[int(np.argmax(np.where(inkw, b, -np.inf)))] += extra
+        return out
     return rule
 
 
@@ -225,14 +253,24 @@ def rerank_product(k: int) -> Rule:
 
 
 RULES: list[tuple[str, Rule]] = [
-    ("blend w=0.5 (service default)", blend(0.5)),
+    ("blend w=0.5 (the fixed equal blend)", blend(0.5)),
     ("blend w=0.55", blend(0.55)),
     ("blend w=0.6", blend(0.6)),
     ("w by the semantic side's standout: 0.5 at z >= 3.7, 0.7 at z <= 1.9 (the service's "
-     "option, off by default)", by_standout(1.9, 3.7, 0.2)),
+     "first option, vs the whole list)", by_standout(1.9, 3.7, 0.2)),
     ("w by standout: 0.5 at z >= 3.7, 0.9 at z <= 1.9", by_standout(1.9, 3.7, 0.4)),
     ("w by standout: 0.5 at z >= 3.7, 0.7 at z <= 2.7", by_standout(2.7, 3.7, 0.2)),
     ("w by standout: 0.5 at z >= 4.5, 0.9 at z <= 2.5", by_standout(2.5, 4.5, 0.4)),
+    ("standout rule vs ranks 3-100, 0.2 (the third pass's default)", bare_keywords(0.0, 0.0)),
+    ("standout 0.2 + bare keywords: share +0.1, lead bonus 1.0 (service default)",
+     bare_keywords(0.1, 1.0)),
+    ("standout 0.2 + bare keywords: share +0.1 only", bare_keywords(0.1, 0.0)),
+    ("standout 0.2 + bare keywords: share +0.2 only", bare_keywords(0.2, 0.0)),
+    ("standout 0.2 + bare keywords: lead bonus 1.0 only", bare_keywords(0.0, 1.0)),
+    ("standout 0.2 + bare keywords: share +0.2, lead bonus 1.0 from ratio 1.05-1.3",
+     bare_keywords(0.2, 1.0, 1.05, 1.3)),
+    ("standout 0.2 + lead bonus 0.5 for every query (not only bare keywords)",
+     bare_keywords(0.0, 0.5, lead_any=True)),
     ("w by cosine #1 - #10: 0.5 at >= 0.10, 0.8 at <= 0.04", by_gap(0.04, 0.10, 0.3)),
     ("w by best cosine (0.7 at <= 0.5, 0.5 from 0.8)", by_best_cosine(0.5, 0.8)),
     ("w by keyword coverage (0.5 at top/idf mass <= 1, 0.7 from 1.5)", by_coverage(1.0, 1.5)),

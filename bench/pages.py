@@ -39,6 +39,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -310,9 +311,15 @@ def run_wrk(port: int, paths: list[str], cookies: list[str], seconds: float,
                "BENCH_SEED": str(seed)}
         cmd = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
                "-s", str(LUA), f"http://127.0.0.1:{port}/"]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
-    return dict(json.loads(line[6:]))
+    result = dict(json.loads(line[6:]))
+    # the load generator's own CPU: it shares the cores with the server
+    result["client_cpu_s"] = (after.ru_utime + after.ru_stime) - (before.ru_utime
+                                                                    + before.ru_stime)
+    return result
 
 
 def warm(port: int, paths: list[str], cookie: str | None, n: int = 12) -> None:
@@ -408,6 +415,7 @@ def bench_server(
                     print(f"{route:<11} {auth:<6} {clients:>3} clients  {r['rps']:7.1f} req/s  "
                           f"p50 {r['p50_us'] / 1000:6.1f} ms  p95 {r['p95_us'] / 1000:6.1f} ms  "
                           f"p99 {r['p99_us'] / 1000:6.1f} ms  server CPU {cpu:6.2f} ms/req  "
+                          f"wrk {r['client_cpu_s'] * 1000 / max(r['requests'], 1):5.3f}  "
                           f"errors {errors}  {r['bytes'] / max(r['requests'], 1) / 1024:.0f} KB"
                           f"  load {load0:.1f}", flush=True)
                     if prof_dir is not None:

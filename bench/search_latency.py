@@ -14,8 +14,9 @@ Steps (each skipped when already done in that data directory):
    pinning), after a warm-up. Prints p50/p95/mean for hybrid, keyword and semantic.
 
 `--ab`: instead, hybrid with the defaults (A) against the fixed equal blend (B, no per-query
-keyword share: `standout_shift=0`), alternating per query over one backend and one embedder,
-so both see the same load (a query vector is reused by the second of each pair).
+rule: `standout_shift=0`, `keywords_shift=0`, `lead_bonus=0`), alternating per query over one
+backend and one embedder, so both see the same load (a query vector is reused by the second of
+each pair). It also counts the queries the bare-keywords rule applies to.
 """
 
 from __future__ import annotations
@@ -121,14 +122,19 @@ def main() -> None:
 
 
 def ab(service, queries: list[str], limit: int) -> None:  # type: ignore[no-untyped-def]
-    """Hybrid p50/p95 and CPU per query, defaults (A) vs `standout_shift=0` (B), interleaved
+    """Hybrid p50/p95 and CPU per query, defaults (A) vs the fixed blend (B), interleaved
     (A first on even queries, B first on odd ones, so neither always pays for the vector)."""
     from dataclasses import replace
 
+    from paperfeed.search.fusion import keyword_like
     from paperfeed.search.hybrid import SearchService
+    from paperfeed.search.query import parse
 
+    bare = sum(keyword_like(parse(q).words) for q in queries)
+    print(f"bare-keyword queries (keywords_shift, lead_bonus apply): {bare} of {len(queries)}")
     fixed = SearchService(service.engine, service.settings,
-                          params=replace(service.params, standout_shift=0.0),
+                          params=replace(service.params, standout_shift=0.0,
+                                         keywords_shift=0.0, lead_bonus=0.0),
                           backend=service.backend, embedder=service.embedder())
     runs: dict[str, tuple[list[float], list[float]]] = {"A": ([], []), "B": ([], [])}
     for n, q in enumerate(queries):

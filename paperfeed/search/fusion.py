@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from paperfeed.errors import BadRequest
 from paperfeed.models import parse_arxiv_id
+from paperfeed.search.query import STOPWORDS
 
 
 def rrf(
@@ -35,13 +36,15 @@ def score_blend(
     cosine: dict[str, float],
     *,
     keyword_weight: float = 0.5,
+    boost: dict[str, float] | None = None,
 ) -> list[tuple[str, float]]:
     """Blend BM25 and cosine scores over the union of candidates, each standardised (z-score)
     within this query: score = w * z(bm25) + (1 - w) * z(cosine).
 
     Papers the keyword side did not find count as BM25 0; every candidate needs a cosine
     (the caller computes it for keyword-only hits), missing ones count as the lowest seen.
-    Scores, unlike ranks, keep how far apart candidates are, which RRF throws away.
+    Scores, unlike ranks, keep how far apart candidates are, which RRF throws away. `boost`
+    adds to the blended score of the papers it names (the keyword side's clear leader).
     """
     bm25 = dict(keyword)
     ids = list(dict.fromkeys([*bm25, *cosine]))
@@ -58,8 +61,10 @@ def score_blend(
         return [(v - mean) / sd if sd > 1e-12 else 0.0 for v in values]
 
     zb, zc = z(b), z(c)
+    extra = boost or {}
     scored = [
-        (doc, keyword_weight * zb[n] + (1 - keyword_weight) * zc[n]) for n, doc in enumerate(ids)
+        (doc, keyword_weight * zb[n] + (1 - keyword_weight) * zc[n] + extra.get(doc, 0.0))
+        for n, doc in enumerate(ids)
     ]
     return sorted(scored, key=lambda kv: -kv[1])
 
@@ -99,6 +104,38 @@ def blend_weight(
         return base
     t = min(max((sharp - standout) / (sharp - flat), 0.0), 1.0)
     return min(max(base + shift * t, 0.0), 1.0)
+
+
+KEYWORD_LIKE_MAX_WORDS = 10  # a bag of at most this many words, none of them a stopword
+
+
+def keyword_like(words: Sequence[str]) -> bool:
+    """True for a query typed as bare keywords ("sparse attention video diffusion"): at most
+    KEYWORD_LIKE_MAX_WORDS words and no stopword among them. A sentence or question ("how do
+    ...", "a benchmark for ...") always holds one. Such a query names the paper's own terms, so
+    the keyword side's matches are the better evidence; the model, trained on sentences, reads
+    a bag of terms poorly (bench/README.md, "Fourth pass")."""
+    lowered = [w.lower() for w in words]
+    return 0 < len(lowered) <= KEYWORD_LIKE_MAX_WORDS and not any(w in STOPWORDS for w in lowered)
+
+
+def keyword_lead(scores: Sequence[float]) -> float | None:
+    """How far the keyword side's best paper leads its second: BM25 #1 / #2 (None without a
+    hit; a lone hit leads by any measure, so it counts as a large lead). Unlike the z of the top
+    score, a ratio of two scores does not move with how many papers matched."""
+    if not scores:
+        return None
+    if len(scores) < 2 or scores[1] <= 0:
+        return float("inf")
+    return float(scores[0]) / float(scores[1])
+
+
+def lead_bonus(lead: float | None, *, low: float, high: float, bonus: float) -> float:
+    """The bonus (in the blend's z units) given to the keyword side's best paper: none at a
+    lead of `low` or less, all of `bonus` from `high` on, linear between."""
+    if lead is None or bonus == 0.0 or high <= low:
+        return 0.0
+    return bonus * min(max((lead - low) / (high - low), 0.0), 1.0)
 
 
 def arxiv_id_in(text: str) -> str | None:

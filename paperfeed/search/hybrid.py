@@ -70,6 +70,17 @@ class HybridParams:
     standout_sharp: float = 3.7
     standout_shift: float = 0.2
     standout_skip: int = 2
+    # A query of bare keywords (fusion.keyword_like: <= 10 words, none a stopword) names the
+    # paper's own terms, which the model reads poorly: its keyword share rises by
+    # `keywords_shift`, and the keyword side's best paper gets up to `lead_bonus` (z units) added
+    # to its blended score as it leads the second by a BM25 ratio from `lead_low` (nothing) to
+    # `lead_high` (all). Sentences and questions are left alone: there a one-word keyword
+    # leader is often what pushed the paper found by meaning down (bench/README.md, "Fourth
+    # pass").
+    keywords_shift: float = 0.1
+    lead_bonus: float = 1.0
+    lead_low: float = 1.1
+    lead_high: float = 1.5
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
@@ -355,7 +366,14 @@ class SearchService:
                 standout = fusion.semantic_standout([c for _, c in sem], skip=p.standout_skip)
                 weight = fusion.blend_weight(p.blend_weight, standout, flat=p.standout_flat,
                                              sharp=p.standout_sharp, shift=p.standout_shift)
-                fused = fusion.score_blend(kw_pairs, cos, keyword_weight=weight)
+                boost: dict[str, float] = {}
+                if fusion.keyword_like(query.words):
+                    weight = min(weight + p.keywords_shift, 1.0)
+                    lead = fusion.keyword_lead([s for _, s in kw_pairs[:2]])
+                    bonus = fusion.lead_bonus(lead, low=p.lead_low, high=p.lead_high,
+                                              bonus=p.lead_bonus)
+                    boost = {kw_pairs[0][0]: bonus} if bonus > 0 else {}
+                fused = fusion.score_blend(kw_pairs, cos, keyword_weight=weight, boost=boost)
             used = "hybrid"
         elif sem:
             fused, used = sem, "semantic"

@@ -396,6 +396,21 @@ def saved_ids(conn: Connection, user_id: int, paper_ids: Iterable[str]) -> set[s
     )
 
 
+def saved_by(conn: Connection, user_id: int, *, limit: int) -> set[str] | None:
+    """Every paper the member saved to any collection, or None when that is more than `limit`
+    papers (callers then ask `saved_ids` for the papers of one page)."""
+    ids = set(conn.execute(
+        select(collection_items.c.paper_id)
+        .select_from(
+            collection_items.join(collections, collections.c.id == collection_items.c.collection_id)
+        )
+        .where(collections.c.user_id == user_id)
+        .distinct()
+        .limit(limit + 1)
+    ).scalars())
+    return ids if len(ids) <= limit else None
+
+
 def public_collections_with(conn: Connection, paper_id: str, *, limit: int) -> list[CollectionRow]:
     """Public collections that hold the paper, most recently changed first."""
     query = (

@@ -33,6 +33,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Table, delete, or_, select, update
 
 from paperfeed.errors import NotFound
+from paperfeed.storage import versions
 from paperfeed.storage import votes as vote_store
 from paperfeed.storage.schema import (
     alert_deliveries,
@@ -207,6 +208,7 @@ def delete_member(conn: Connection, user_id: int, *, content: Content, now: date
     if row is None or row["deleted_at"] is not None:
         raise NotFound(f"accounts: no member with id {user_id}")
     email, username = row["email"], row["username"]
+    versions.touch(conn)  # their votes, comments, sessions (cached per version) leave pages
     for entry in MEMBER_TABLES:
         where = _where(entry, user_id, email)
         if entry.on_delete == "keep" or (entry.on_delete == "content" and content == "keep"):

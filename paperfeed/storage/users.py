@@ -116,6 +116,7 @@ def create_user(
 
 def set_role(conn: Connection, user_id: int, role: str) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(role=role))
+    versions.touch(conn)  # web workers cache a session's member per content version
 
 
 def set_banned(conn: Connection, user_id: int, banned: bool) -> None:
@@ -127,6 +128,7 @@ def set_banned(conn: Connection, user_id: int, banned: bool) -> None:
 
 def set_password_hash(conn: Connection, user_id: int, value: str | None) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(password_hash=value))
+    versions.touch(conn)  # the cached member's has_password (web/sessions.py)
 
 
 def update_profile(
@@ -264,20 +266,35 @@ def add_session(
 
 
 def session_member(conn: Connection, id_hash: str, *, now: datetime) -> Member | None:
+    found = session_lookup(conn, id_hash, now=now)
+    return found[0] if found is not None else None
+
+
+def session_lookup(
+    conn: Connection, id_hash: str, *, now: datetime
+) -> tuple[Member, datetime] | None:
+    """The session's member and when the session expires (None: no such live session)."""
     row = (
         conn.execute(
-            select(users)
+            select(users, sessions.c.expires_at.label("session_expires_at"))
             .join(sessions, sessions.c.user_id == users.c.id)
             .where(sessions.c.id_hash == id_hash, sessions.c.expires_at > now)
         )
         .mappings()
         .first()
     )
-    return _member(row)
+    member = _member(row)
+    if member is None or row is None:
+        return None
+    return member, row["session_expires_at"]
 
 
+# Ending sessions raises the content version: web workers keep a session's member for a few
+# seconds per content version (web/sessions.py), so a signed-out or banned session is
+# refused by every worker at once, not when that cache expires.
 def delete_session(conn: Connection, id_hash: str) -> None:
-    conn.execute(delete(sessions).where(sessions.c.id_hash == id_hash))
+    if conn.execute(delete(sessions).where(sessions.c.id_hash == id_hash)).rowcount:
+        versions.touch(conn)
 
 
 def delete_sessions(conn: Connection, user_id: int, *, keep: str | None = None) -> int:
@@ -285,7 +302,10 @@ def delete_sessions(conn: Connection, user_id: int, *, keep: str | None = None) 
     query = delete(sessions).where(sessions.c.user_id == user_id)
     if keep is not None:
         query = query.where(sessions.c.id_hash != keep)
-    return conn.execute(query).rowcount
+    ended: int = conn.execute(query).rowcount
+    if ended:
+        versions.touch(conn)
+    return ended
 
 
 def delete_api_tokens(conn: Connection, user_id: int) -> int:

@@ -67,7 +67,9 @@ def current(conn: Connection) -> int:
     """The content version now (0 before anything was written, or before migration 0011)."""
     if not _ready(conn):
         return 0
-    value = conn.execute(
-        select(site_versions.c.value).where(site_versions.c.name == CONTENT)
-    ).scalar_one_or_none()
+    value = conn.execute(_CURRENT).scalar_one_or_none()
     return int(value or 0)
+
+
+# Built once: members' page requests read it on every request (web/pages/cache.py).
+_CURRENT = select(site_versions.c.value).where(site_versions.c.name == CONTENT)

@@ -108,6 +108,15 @@ def voted_ids(conn: Connection, user_id: int, paper_ids: Iterable[str]) -> set[s
     )
 
 
+def voted_by(conn: Connection, user_id: int, *, limit: int) -> set[str] | None:
+    """Every paper the member upvoted, or None when that is more than `limit` papers (callers
+    then ask `voted_ids` for the papers of one page)."""
+    ids = set(conn.execute(
+        select(votes.c.paper_id).where(votes.c.user_id == user_id).limit(limit + 1)
+    ).scalars())
+    return ids if len(ids) <= limit else None
+
+
 def votes_since(conn: Connection, since: datetime) -> dict[str, list[datetime]]:
     """Vote times per paper since `since`, for time-decayed trending scores."""
     out: dict[str, list[datetime]] = {}

@@ -16,11 +16,12 @@ from fastapi import Depends, Path, Request
 from sqlalchemy import Engine
 
 from paperfeed.accounts.profile import member_for_token
-from paperfeed.accounts.signin import SESSION_COOKIE, session_member
+from paperfeed.accounts.signin import SESSION_COOKIE
 from paperfeed.config import Settings
 from paperfeed.errors import Unauthorized
 from paperfeed.models import Member, utcnow
 from paperfeed.web import cookies
+from paperfeed.web.sessions import member_for
 
 _UNSET = object()
 # Row ids in URLs: integer primary keys are 32-bit on PostgreSQL (and SQLite's are 64-bit), so
@@ -58,10 +59,7 @@ def load_member(request: Request) -> Member | None:
     cached = getattr(request.state, "member", _UNSET)
     if cached is not _UNSET:
         return cached  # type: ignore[return-value]
-    member = session_member(
-        get_engine(request), get_settings(request), cookies.read(request, SESSION_COOKIE),
-        now=clock(request),
-    )
+    member = member_for(request, cookies.read(request, SESSION_COOKIE), now=clock(request))
     request.state.member = member
     return member
 

@@ -30,11 +30,11 @@ from markupsafe import Markup, escape
 
 from paperfeed.caching import BoundedCache
 from paperfeed.models import Member
-from paperfeed.storage import votes
 from paperfeed.web.csrf import FIELD, csrf_token
-from paperfeed.web.deps import get_engine, load_member
+from paperfeed.web.deps import load_member
 from paperfeed.web.holes import HoledHtml
 from paperfeed.web.pages.cache import Recorder, Slot, recorder
+from paperfeed.web.sessions import marks_for
 
 MEMO_ENTRIES = 20_000
 
@@ -99,15 +99,9 @@ class SlotState:
         voted: set[str] = set()
         saved: set[str] = set()
         voting = paper_ids.get("upvote", ())
-        saving = tuple({*paper_ids.get("save", ()), *paper_ids.get("save_form", ())})
-        if member is not None and (voting or saving):  # one query per kind for the page
-            from paperfeed.storage import collections
-
-            with get_engine(request).connect() as conn:
-                if voting:
-                    voted = votes.voted_ids(conn, member.id, voting)
-                if saving:
-                    saved = collections.saved_ids(conn, member.id, saving)
+        saving = {*paper_ids.get("save", ()), *paper_ids.get("save_form", ())}
+        if member is not None and (voting or saving):  # kept per member and version
+            voted, saved = marks_for(request, member, voting, saving)
         return cls(request, member, voted, saved)
 
     def render(self, slot: Slot) -> str:

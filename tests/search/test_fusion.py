@@ -1,4 +1,5 @@
-"""Pure ranking pieces: RRF, the score blend, pinning rules, common-word pruning."""
+"""Pure ranking pieces: RRF, the score blend and its per-query rules, pinning rules,
+common-word pruning."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import pytest
 from paperfeed.search.fusion import (
     arxiv_id_in,
     blend_weight,
+    keyword_lead,
+    keyword_like,
+    lead_bonus,
     normalize_title,
     pin_first,
     rrf,
@@ -101,3 +105,40 @@ def test_blend_weight_moves_toward_keywords_as_the_semantic_side_flattens() -> N
     assert blend_weight(0.5, None, **rule) == 0.5  # unknown: the base weight
     assert blend_weight(0.5, 1.0, flat=2.0, sharp=4.0, shift=0.0) == 0.5  # rule off
     assert blend_weight(0.8, 0.0, flat=2.0, sharp=4.0, shift=0.4) == 1.0  # never past 1
+
+
+def test_keyword_like_tells_a_bag_of_terms_from_a_sentence() -> None:
+    assert keyword_like(["sparse", "attention", "video", "diffusion"])
+    assert keyword_like(["Transformer"])
+    assert not keyword_like(["how", "do", "transformers", "scale"])  # a question
+    assert not keyword_like(["a", "benchmark", "for", "voice", "cloning"])  # a title
+    assert not keyword_like([])  # nothing typed
+    assert not keyword_like(["w"] * 11)  # too long to be a bag of keywords
+
+
+def test_keyword_lead_is_the_ratio_of_the_best_two_scores() -> None:
+    assert keyword_lead([6.0, 4.0, 1.0]) == pytest.approx(1.5)
+    assert keyword_lead([3.0]) == float("inf")  # a lone match leads by any measure
+    assert keyword_lead([3.0, 0.0]) == float("inf")
+    assert keyword_lead([]) is None
+
+
+def test_lead_bonus_ramps_between_its_bounds() -> None:
+    ramp = {"low": 1.1, "high": 1.5, "bonus": 0.5}
+    assert lead_bonus(1.05, **ramp) == 0.0
+    assert lead_bonus(1.3, **ramp) == pytest.approx(0.25)
+    assert lead_bonus(2.0, **ramp) == 0.5
+    assert lead_bonus(float("inf"), **ramp) == 0.5
+    assert lead_bonus(None, **ramp) == 0.0
+    assert lead_bonus(2.0, low=1.1, high=1.5, bonus=0.0) == 0.0  # rule off
+
+
+def test_score_blend_boost_lifts_only_the_named_paper() -> None:
+    keyword = [("a", 5.0), ("b", 4.9)]
+    cosine = {"a": 0.30, "b": 0.60, "c": 0.55}
+    plain = score_blend(keyword, cosine)
+    assert plain[0][0] == "b"
+    boosted = score_blend(keyword, cosine, boost={"a": 1.5})
+    assert boosted[0][0] == "a"
+    assert dict(boosted)["a"] == pytest.approx(dict(plain)["a"] + 1.5)
+    assert dict(boosted)["c"] == pytest.approx(dict(plain)["c"])

@@ -3,7 +3,9 @@ PostgreSQL: with the standout rule (`HybridParams.standout_shift`, on by default
 measured against the semantic side's ranks 3 and below), when the semantic side cannot tell
 papers apart the keyword side's clear answer stays first; two clear semantic hits keep the equal
 blend, so a paper found only by meaning is still rescued; and when no word matches the semantic
-side answers alone."""
+side answers alone. The bare-keywords rule (bench/README.md, "Fourth pass"): a query of bare keywords
+whose keyword side clearly leads keeps that leader first, while a sentence or a question is fused
+as before, so the paper found by meaning keeps its place."""
 
 from __future__ import annotations
 
@@ -31,7 +33,20 @@ from tests.search.conftest import CODE_ID, load_catalog
 BAG = "precisely attention access available"
 BAG_PAPER = "2606.15886"
 RULE = HybridParams()  # the default: the standout rule on (bench/README.md)
-FIXED = replace(RULE, standout_shift=0.0)  # the equal blend for every query
+FIXED = replace(RULE, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)  # equal blend
+STANDOUT_ONLY = replace(RULE, keywords_shift=0.0, lead_bonus=0.0)  # the third pass's default
+# Three words of one paper's abstract, no stopword among them: the keyword side ranks that
+# paper first with BM25 ~1.7x its second; the standout rule alone left it third on SQLite (two
+# papers nearer in meaning above it).
+LEADER_BAG = "lightweight approach however"
+LEADER_PAPER = "2507.02321"
+# A question long enough that the keyword side has a clear leader of its own: not a bag of
+# keywords, so it is fused as before.
+LONG_QUESTION = (
+    "I am looking for research on systems that imitate the vocal identity of a speaker from a "
+    "short recording, how their output quality is judged by listeners and by automatic "
+    "metrics, and whether an open benchmark with reproducible evaluation scripts exists"
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -136,3 +151,39 @@ def test_two_clear_semantic_hits_keep_the_equal_blend(indexed: tuple[Engine, Set
                                sharp=p.standout_sharp, shift=p.standout_shift) == p.blend_weight
     hybrid = [h.paper_id for h in service.search(text).hits]
     assert CODE_ID in hybrid[:3]
+
+
+def test_bare_keywords_keep_a_clear_keyword_leader_first(indexed: tuple[Engine, Settings]) -> None:
+    """On every engine: the query is a bag of keywords and the keyword side's best paper leads
+    its second clearly, so the default puts that paper first, where the standout rule alone
+    ranked two papers nearer in meaning above it."""
+    engine, settings = indexed
+    service = SearchService(engine, settings)
+    before = SearchService(engine, settings, params=STANDOUT_ONLY, backend=service.backend,
+                           embedder=service.embedder())
+    query = parse(LEADER_BAG)
+    assert fusion.keyword_like(query.words)
+    keyword = service.search(LEADER_BAG, mode="keyword").hits
+    assert keyword[0].paper_id == LEADER_PAPER
+    assert fusion.keyword_lead([h.score for h in keyword[:2]]) > RULE.lead_low  # type: ignore[operator]
+    old = [h.paper_id for h in before.search(LEADER_BAG).hits]
+    new = service.search(LEADER_BAG)
+    assert new.used == "hybrid"
+    assert new.hits[0].paper_id == LEADER_PAPER and new.hits[0].keyword_rank == 1
+    assert old.index(LEADER_PAPER) >= 1  # the rule is what moved it
+
+
+def test_sentences_and_questions_are_fused_as_before(indexed: tuple[Engine, Settings]) -> None:
+    """A question holds stopwords, so it is no bag of keywords: the default ranks it exactly
+    as the standout rule alone does, whatever lead the keyword side has, and the paper only the
+    semantic side finds near the top (ClonEval) keeps its place. (A leader bonus for every
+    query put the one-word keyword leader of the short question first and ClonEval fourth.)"""
+    engine, settings = indexed
+    service = SearchService(engine, settings)
+    before = SearchService(engine, settings, params=STANDOUT_ONLY, backend=service.backend,
+                           embedder=service.embedder())
+    for text in (LONG_QUESTION, "how good are systems that imitate someone's vocal identity"):
+        assert not fusion.keyword_like(parse(text).words)
+        new = [h.paper_id for h in service.search(text).hits]
+        assert new == [h.paper_id for h in before.search(text).hits]
+        assert CODE_ID in new[:3]

@@ -67,14 +67,28 @@ class Entry:
     paper_ids: dict[str, tuple[str, ...]]  # slot kind -> the papers it is shown for
     members_ok: bool  # False: rendering asked who the visitor is; members render fresh
     status: int = 200
-    anonymous: str | None = None  # assembled once for visitors without a session
-    # For members: the pieces with every paper control filled as for a member who has voted
-    # for and saved none of the page's papers (None where a slot is filled per request); a
-    # member's request then renders only their account links, their own parts and the
-    # controls of the papers they voted for or saved (a list page has 150 controls).
-    member_base: list[str | None] | None = None
-    member_slots: dict[tuple[str, str], list[int]] | None = None  # (kind, paper) -> pieces
-    member_own: list[int] | None = None  # the pieces filled per member (account, parts)
+    # Assembled once for visitors without a session: UTF-8, cut at each CSRF token, so a
+    # request joins bytes (encoding a ~200 kB page with one character beyond Latin-1 took
+    # 0.2-0.6 ms, more than the rest of an anonymous hit).
+    anonymous: list[bytes] | None = None
+    # For members: the page filled as for a member who has voted for and saved none of its
+    # papers (see MemberBase); a member's request renders only their account links, their own
+    # parts and the controls of the papers they voted for or saved (a list page has 150).
+    member_base: MemberBase | None = None
+
+
+@dataclass(slots=True)
+class MemberBase:
+    """An entry's page for members, as UTF-8 pieces: `flat` is the page with every paper
+    control filled for a member who voted for and saved nothing, each piece of the entry cut
+    at its CSRF placeholders (`tokens`: where the token goes); `spans[n]` is where entry
+    piece n lies in `flat`, so a piece rendered per member replaces that span."""
+
+    flat: list[bytes]
+    tokens: list[int]
+    spans: list[tuple[int, int]]
+    controls: dict[tuple[str, str], list[int]]  # (kind, paper) -> pieces
+    own: list[int]  # the pieces filled per member (account links, their own parts)
 
 
 @dataclass(slots=True)
@@ -116,14 +130,17 @@ SLOT_BYTES = 1900
 
 
 def entry_bytes(entry: Entry) -> int:
-    """The memory an entry holds: its pieces, once more for the page assembled for anonymous
-    visitors (`Entry.anonymous`, kept beside them once asked for), and the paper controls
-    filled for members (`Entry.member_base`, whose other pieces are the same strings as the
-    entry's). Bytes, not characters: a page with one character beyond Latin-1 (a title's Greek
-    letter, an arrow) is stored at 2 or 4 bytes a character, so counting characters let a
-    32 M-character budget hold ~100 MB (bench/serve_memory.py)."""
-    strs = sum(sys.getsizeof(p) for p in entry.pieces if isinstance(p, str))
-    return 2 * strs + SLOT_BYTES * sum(1 for p in entry.pieces if not isinstance(p, str))
+    """The memory an entry holds: its pieces, and twice more in UTF-8 (about a byte a
+    character) for the pages assembled for anonymous visitors and for members
+    (`Entry.anonymous`, `Entry.member_base`, kept beside them once asked for), counted as
+    their size in memory once more plus a byte a character. Bytes, not characters: a page with
+    one character beyond Latin-1 (a title's Greek letter, an arrow) is stored at 2 or 4 bytes
+    a character, so counting characters let a 32 M-character budget hold ~100 MB
+    (bench/serve_memory.py)."""
+    texts = [p for p in entry.pieces if isinstance(p, str)]
+    strs = sum(sys.getsizeof(p) for p in texts)
+    return (2 * strs + sum(len(p) for p in texts)
+            + SLOT_BYTES * (len(entry.pieces) - len(texts)))
 
 
 class PageCache:
@@ -207,7 +224,10 @@ def cached_page(request: Request, render: Callable[[], Response]) -> Response:
         return render()
     request.state.page_cache = True
     signed_in = bool(cookies.read(request, SESSION_COOKIE))
-    key = (request.url.path, request.url.query, cache.version(request, fresh=signed_in))
+    version = cache.version(request, fresh=signed_in)
+    if signed_in:  # read fresh: the member and their votes may come from web/sessions.py
+        request.state.content_version = version
+    key = (request.url.path, request.url.query, version)
     entry = cache.get(key)
     if entry is not None:
         if signed_in and not entry.members_ok:
@@ -239,48 +259,74 @@ def _fill(request: Request, entry: Entry) -> Response:
     from paperfeed.web.csrf import csrf_token
 
     member = slots.visitor(request) if cookies.read(request, SESSION_COOKIE) else None
-    if member is None and entry.anonymous is not None:
-        html = entry.anonymous
+    placeholder, token = slots.token_placeholder(request), csrf_token(request)
+    if member is None:
+        parts = entry.anonymous
+        if parts is None:
+            state = slots.SlotState.for_request(request, None, entry.paper_ids)
+            html = "".join([p if isinstance(p, str) else state.render(p) for p in entry.pieces])
+            parts = entry.anonymous = [p.encode() for p in html.split(placeholder)]
+        body = token.encode().join(parts)
     else:
         state = slots.SlotState.for_request(request, member, entry.paper_ids)
-        if member is None:
-            html = entry.anonymous = "".join(
-                [p if isinstance(p, str) else state.render(p) for p in entry.pieces])
-        else:
-            html = _member_html(entry, state)
-    html = html.replace(slots.token_placeholder(request), csrf_token(request))
-    return HTMLResponse(html, status_code=entry.status)
+        body = _member_body(entry, state, placeholder, token)
+    return HTMLResponse(body, status_code=entry.status)
 
 
 _PAPER_CONTROLS = frozenset({"upvote", "save", "save_form"})
 
 
-def _member_html(entry: Entry, state: Any) -> str:
-    """The page for a member (`state`: web/slots.SlotState): the entry's member base, with
-    the slots that are theirs rendered (see Entry.member_base)."""
-    base, where, own = entry.member_base, entry.member_slots, entry.member_own
-    if base is None or where is None or own is None:
-        from paperfeed.web.slots import SlotState
+def _member_base(entry: Entry, state: Any, placeholder: str) -> MemberBase:
+    """Built once per entry (two threads may both build it: equal values), then only read."""
+    from paperfeed.web.slots import SlotState
 
-        nobody_in_particular = SlotState(state.request, state.member, set(), set())
-        base, where, own = [], {}, []
-        for n, piece in enumerate(entry.pieces):
-            if isinstance(piece, str):
-                base.append(piece)
-            elif piece.kind in _PAPER_CONTROLS:
-                base.append(nobody_in_particular.render(piece))
-                where.setdefault((piece.kind, piece.args[0]), []).append(n)
-            else:
-                base.append(None)
-                own.append(n)
-        # built once (two threads may both build it: the same lists), then only read
-        entry.member_base, entry.member_slots, entry.member_own = base, where, own
-    out = list(base)
-    for n in own:
-        out[n] = state.render(entry.pieces[n])
+    nobody_in_particular = SlotState(state.request, state.member, set(), set())
+    flat: list[bytes] = []
+    tokens: list[int] = []
+    spans: list[tuple[int, int]] = []
+    controls: dict[tuple[str, str], list[int]] = {}
+    own: list[int] = []
+    for n, piece in enumerate(entry.pieces):
+        if isinstance(piece, str):
+            html = piece
+        elif piece.kind in _PAPER_CONTROLS:
+            html = nobody_in_particular.render(piece)
+            controls.setdefault((piece.kind, piece.args[0]), []).append(n)
+        else:
+            html = ""
+            own.append(n)
+        start = len(flat)
+        first, *rest = html.split(placeholder)
+        flat.append(first.encode())
+        for part in rest:
+            tokens.append(len(flat))
+            flat += [b"", part.encode()]
+        spans.append((start, len(flat)))
+    return MemberBase(flat=flat, tokens=tokens, spans=spans, controls=controls, own=own)
+
+
+def _member_body(entry: Entry, state: Any, placeholder: str, token: str) -> bytes:
+    """The page for a member (`state`: web/slots.SlotState): the entry's member base with the
+    CSRF token, and the slots that are theirs rendered."""
+    base = entry.member_base
+    if base is None:
+        base = entry.member_base = _member_base(entry, state, placeholder)
+    out = list(base.flat)
+    token_bytes = token.encode()
+    for at in base.tokens:
+        out[at] = token_bytes
+
+    def put(n: int) -> None:
+        start, end = base.spans[n]
+        out[start] = state.render(entry.pieces[n]).replace(placeholder, token).encode()
+        for at in range(start + 1, end):
+            out[at] = b""
+
+    for n in base.own:
+        put(n)
     for kinds, papers in ((("upvote",), state.voted), (("save", "save_form"), state.saved)):
         for paper_id in papers:
             for kind in kinds:
-                for n in where.get((kind, paper_id), ()):
-                    out[n] = state.render(entry.pieces[n])
-    return "".join(out)  # type: ignore[arg-type]
+                for n in base.controls.get((kind, paper_id), ()):
+                    put(n)
+    return b"".join(out)
