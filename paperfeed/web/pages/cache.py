@@ -121,12 +121,8 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-# A slot's share of an entry: the Slot and its args (~160 bytes), the control filled for
-# members beside it (`Entry.member_base`: up to ~640 characters, an upvote form) and the one
-# filled for anonymous visitors in `Entry.anonymous` (0.6-1.4 kB: the anonymous copy of a week
-# page is 2.2x its pieces; counting it as one more copy of the pieces undercounted entries by
-# ~30%, measured against sys.getsizeof of the built copies).
-SLOT_BYTES = 1900
+SLOT_BYTES = 860  # a Slot and its args (~160 bytes), and the control filled for members
+#                   beside it (`Entry.member_base`: up to ~640 characters of HTML, an upvote form)
 
 
 def entry_bytes(entry: Entry) -> int:
@@ -147,7 +143,7 @@ class PageCache:
     """Bounded TTL cache of recorded pages; key = (path, query, content version).
 
     Bounded by entries and by the memory they hold (`entry_bytes`): a search page holds
-    ~400 kB with its copies and every distinct query or paper is an entry, so each worker
+    ~300-400 kB with its copies and every distinct query or paper is an entry, so each worker
     would keep ~100 MB of pages nobody asks for again (bench/serve_memory.py); `max_bytes`
     keeps the most recently used within 16 MB per worker, and every worker holds its own
     (the pages everyone reuses, home and the current day, week and month in their sort
