@@ -189,8 +189,7 @@ class PageCache:
         now = time.monotonic()
         read_at, value = self._version
         if fresh or now - read_at >= self.poll or read_at == 0.0:
-            with request.app.state.engine.connect() as conn:
-                value = versions.current(conn)
+            value = versions.read(request.app.state.engine)
             self._version = (now, value)
         return value
 
