@@ -16,7 +16,8 @@ Steps (each skipped when already done in that data directory):
 `--ab`: instead, hybrid with the defaults (A) against the fixed equal blend (B, no per-query
 rule: `standout_shift=0`, `keywords_shift=0`, `lead_bonus=0`), alternating per query over one
 backend and one embedder, so both see the same load (a query vector is reused by the second of
-each pair). It also counts the queries the bare-keywords rule applies to.
+each pair). It also counts the queries the bare-keywords rule applies to, and scores both on
+finding the paper each query was taken from (nDCG@10 per kind of query; nobody tuned on it).
 """
 
 from __future__ import annotations
@@ -45,7 +46,15 @@ def run_cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "paperfeed", *args], check=True, env=env)
 
 
+KINDS = ("title", "first sentence", "3 title words")
+
+
 def queries_from(rows: list[dict], n: int, seed: int = 1) -> list[str]:
+    return [q for q, _, _ in sourced_queries(rows, n, seed)]
+
+
+def sourced_queries(rows: list[dict], n: int, seed: int = 1) -> list[tuple[str, str, int]]:
+    """(query, the paper it was taken from, its kind: an index into KINDS)."""
     rng = random.Random(seed)
     picks = rng.sample(rows, n)
     out = []
@@ -54,12 +63,13 @@ def queries_from(rows: list[dict], n: int, seed: int = 1) -> list[str]:
         abstract = " ".join(r["abstract"].split())
         kind = i % 3
         if kind == 0:
-            out.append(title)
+            q = title
         elif kind == 1:
-            out.append(re.split(r"(?<=\.)\s", abstract, maxsplit=1)[0][:300])
+            q = re.split(r"(?<=\.)\s", abstract, maxsplit=1)[0][:300]
         else:
             words = [w for w in re.findall(r"[A-Za-z]{4,}", title)]
-            out.append(" ".join(rng.sample(words, min(3, len(words)))) or title)
+            q = " ".join(rng.sample(words, min(3, len(words)))) or title
+        out.append((q, r["id"], kind))
     return out
 
 
@@ -97,7 +107,7 @@ def main() -> None:
         service.search(q, limit=args.limit)
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
     if args.ab:
-        ab(service, queries, args.limit)
+        ab(service, sourced_queries(rows, args.queries), args.limit)
         return
     print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
     for mode in ("hybrid", "keyword", "semantic"):
@@ -121,33 +131,47 @@ def main() -> None:
         print(f"{'embed q':<9} {pct(times, 50):7.1f} {pct(times, 95):7.1f} {statistics.mean(times):8.1f}")
 
 
-def ab(service, queries: list[str], limit: int) -> None:  # type: ignore[no-untyped-def]
+def ab(service, queries: list[tuple[str, str, int]], limit: int) -> None:  # type: ignore[no-untyped-def]
     """Hybrid p50/p95 and CPU per query, defaults (A) vs the fixed blend (B), interleaved
-    (A first on even queries, B first on odd ones, so neither always pays for the vector)."""
+    (A first on even queries, B first on odd ones, so neither always pays for the vector).
+    Also a known-item check nobody tuned on: nDCG@10 of the paper each query was taken from,
+    per kind of query, A vs B."""
+    import math
     from dataclasses import replace
 
     from paperfeed.search.fusion import keyword_like
     from paperfeed.search.hybrid import SearchService
     from paperfeed.search.query import parse
 
-    bare = sum(keyword_like(parse(q).words) for q in queries)
+    bare = sum(keyword_like(parse(q).words) for q, _, _ in queries)
     print(f"bare-keyword queries (keywords_shift, lead_bonus apply): {bare} of {len(queries)}")
     fixed = SearchService(service.engine, service.settings,
                           params=replace(service.params, standout_shift=0.0,
                                          keywords_shift=0.0, lead_bonus=0.0),
                           backend=service.backend, embedder=service.embedder())
     runs: dict[str, tuple[list[float], list[float]]] = {"A": ([], []), "B": ([], [])}
-    for n, q in enumerate(queries):
+    found: dict[tuple[str, int], list[float]] = {}
+    for n, (q, source, kind) in enumerate(queries):
         pair = [("A", service), ("B", fixed)]
         for name, svc in pair if n % 2 == 0 else pair[::-1]:
             t, c = time.perf_counter(), time.thread_time()
-            svc.search(q, limit=limit)
+            hits = svc.search(q, limit=limit).hits
             runs[name][0].append((time.perf_counter() - t) * 1000)
             runs[name][1].append((time.thread_time() - c) * 1000)
+            ids = [h.paper_id for h in hits[:10]]
+            gain = 1 / math.log2(ids.index(source) + 2) if source in ids else 0.0
+            found.setdefault((name, kind), []).append(gain)
     for name, label in (("A", "defaults"), ("B", "fixed blend")):
         wall, cpu = runs[name]
         print(f"hybrid {label:<12} p50 {pct(wall, 50):6.1f} p95 {pct(wall, 95):6.1f} ms; "
               f"caller-thread CPU mean {statistics.mean(cpu):5.2f} ms")
+    for kind, what in enumerate(KINDS):
+        a, b = found.get(("A", kind), []), found.get(("B", kind), [])
+        if a:
+            better = sum(x > y for x, y in zip(a, b, strict=True))
+            worse = sum(x < y for x, y in zip(a, b, strict=True))
+            print(f"known item, {what:<15} nDCG@10 defaults {statistics.mean(a):.4f} fixed "
+                  f"blend {statistics.mean(b):.4f} ({better} better, {worse} worse)")
 
 
 def ensure_vectors(settings, engine, rows: list[dict], real: int) -> None:  # type: ignore[no-untyped-def]

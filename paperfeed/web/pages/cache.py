@@ -39,6 +39,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from paperfeed.accounts.signin import SESSION_COOKIE
 from paperfeed.caching import BoundedCache
@@ -183,6 +184,13 @@ class PageCache:
         for other in self.linked:
             other.clear()
 
+    def recent_version(self) -> int | None:
+        """The last version read, if an anonymous request may still trust it (no I/O)."""
+        read_at, value = self._version
+        if read_at == 0.0 or time.monotonic() - read_at >= self.poll:
+            return None
+        return value
+
     def version(self, request: Request, *, fresh: bool) -> int:
         """The content version: read from the database unless `fresh` is False and the last
         read is younger than `poll` seconds."""
@@ -246,6 +254,39 @@ def cached_page(request: Request, render: Callable[[], Response]) -> Response:
     if rec.consulted and signed_in:
         return render()
     return _fill(request, entry)
+
+
+async def shared_page(request: Request, render: Callable[[], Response]) -> Response:
+    """`cached_page` for `async` routes: an anonymous visitor's hit, which needs no database
+    read (the version is polled, the page already assembled), is served on the event loop;
+    anything else (members, first renders, version reads) runs `cached_page` on the thread
+    pool, as a plain route would. The hop to a worker thread and back was ~30% of an
+    anonymous list page's CPU (~0.08 ms of 0.25, in-process)."""
+    hit = _anonymous_hit(request)
+    if hit is not None:
+        return hit
+    return await run_in_threadpool(cached_page, request, render)
+
+
+def _anonymous_hit(request: Request) -> Response | None:
+    """The assembled anonymous page when this request can have it without I/O, else None."""
+    cache = page_cache(request)
+    if (
+        cache.ttl <= 0
+        or not _KNOWN_COOKIES.issuperset(request.cookies)
+        or cookies.read(request, SESSION_COOKIE)
+    ):
+        return None
+    version = cache.recent_version()
+    if version is None:
+        return None
+    entry = cache.get((request.url.path, request.url.query, version))
+    if entry is None or entry.anonymous is None:
+        return None
+    from paperfeed.web.csrf import csrf_token
+
+    return HTMLResponse(csrf_token(request).encode().join(entry.anonymous),
+                        status_code=entry.status)
 
 
 def _fill(request: Request, entry: Entry) -> Response:
