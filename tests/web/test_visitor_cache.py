@@ -169,3 +169,36 @@ def test_pages_and_the_api_answer_after_the_api_routes_are_skipped_for_pages(cli
     assert "/api/daily_papers" in doc["paths"] and "/api/papers/search" in doc["paths"]
     with TestClient(client.app) as again:
         assert again.get("/api/daily_papers").status_code == 200
+
+
+def test_anonymous_hits_are_served_without_the_thread_pool(site, monkeypatch):
+    """A list page an anonymous visitor can have without a database read is answered on the
+    event loop (cache.shared_page); members, first renders and version reads still run on the
+    thread pool, and every visitor gets their own CSRF token either way."""
+    from paperfeed.web.pages import cache
+
+    settings, engine = site
+    hops: list[object] = []
+    real = cache.run_in_threadpool
+
+    async def counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        hops.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(cache, "run_in_threadpool", counted)
+    app = create_app(settings)
+    anon, ann = browser(app), browser(app, member(engine, settings, "ann"))
+    vote(ann, P1)
+    for url in (DAY, "/", "/papers/week/2025-W25", "/papers/month/2025-06"):
+        hops.clear()
+        first = anon.get(url)
+        assert first.status_code == 200 and len(hops) == 1  # rendered on the thread pool
+        again = browser(app).get(url)
+        assert len(hops) == 1 and again.status_code == 200  # served on the loop
+        assert token(again.text) != token(first.text)
+        assert again.text.replace(token(again.text), "") == first.text.replace(
+            token(first.text), "")
+        assert button(ann.get(url).text, P1) == (True, 4) and len(hops) == 2  # members: pool
+    app.state.page_cache.poll = 0.0  # the version must be read again: the thread pool
+    hops.clear()
+    assert anon.get(DAY).status_code == 200 and len(hops) == 1

@@ -7,14 +7,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.feed import check_sort, day_period, local_today, parse_day
 from paperfeed.models import utcnow
-from paperfeed.web.pages.cache import cached_page
-from paperfeed.web.pages.listing import home_day, render_period
+from paperfeed.web.pages.cache import shared_page
+from paperfeed.web.pages.listing import home_day, period_page, render_period
 
 router = APIRouter()
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def home(
+async def home(
     request: Request,
     sort: str | None = Query(None, description="trending (default) or publishedAt"),
     p: int = Query(0, ge=0, le=100_000, description="0-based page"),
@@ -24,7 +24,7 @@ def home(
     A day is the latest with a curated list or with new arXiv papers (an instance fed from
     arXiv alone shows the newest day's papers, labelled as such; see storage/arrivals.py)."""
     check_sort(sort)
-    return cached_page(request, lambda: _home(request, sort, p))
+    return await shared_page(request, lambda: _home(request, sort, p))
 
 
 def _home(request: Request, sort: str | None, p: int) -> Response:
@@ -40,10 +40,10 @@ def _home(request: Request, sort: str | None, p: int) -> Response:
 
 
 @router.get("/papers/date/{day}", response_class=HTMLResponse, include_in_schema=False)
-def papers_of_day(
+async def papers_of_day(
     request: Request,
     day: str,
     sort: str | None = Query(None),
     p: int = Query(0, ge=0, le=100_000),
 ) -> Response:
-    return render_period(request, day_period(parse_day(day)), sort=sort, page=p)
+    return await period_page(request, day_period(parse_day(day)), sort=sort, page=p)

@@ -19,7 +19,7 @@ from paperfeed.feed import month_period as _month_period
 from paperfeed.models import utcnow
 from paperfeed.storage import arrivals, feeds
 from paperfeed.web.feeds import alternates
-from paperfeed.web.pages.cache import cached_page
+from paperfeed.web.pages.cache import cached_page, shared_page
 from paperfeed.web.pages.calendar import month_grid
 
 DEFAULT_SORT: SortKey = "trending"
@@ -83,10 +83,19 @@ def render_period(
 ) -> Response:
     """The list page for `period` (the home page passes home=True: canonical URL is /).
 
-    Anonymous visitors get a page cached for a few seconds (see cache.py)."""
+    Shared by every visitor and filled per visitor (see cache.py)."""
     sort_key = check_sort(sort, default=DEFAULT_SORT)
     return cached_page(
         request, lambda: _render(request, period, sort_key=sort_key, page=page, home=home)
+    )
+
+
+async def period_page(request: Request, period: Period, *, sort: str | None, page: int) -> Response:
+    """`render_period` for the `async` list routes (day, week, month): an anonymous hit is
+    served without the hop to the thread pool (cache.shared_page)."""
+    sort_key = check_sort(sort, default=DEFAULT_SORT)
+    return await shared_page(
+        request, lambda: _render(request, period, sort_key=sort_key, page=page, home=False)
     )
 
 

@@ -6,26 +6,26 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.feed import parse_month, parse_week
-from paperfeed.web.pages.listing import render_period
+from paperfeed.web.pages.listing import period_page
 
 router = APIRouter()
 
 
 @router.get("/papers/week/{week}", response_class=HTMLResponse, include_in_schema=False)
-def papers_of_week(
+async def papers_of_week(
     request: Request,
     week: str,
     sort: str | None = Query(None),
     p: int = Query(0, ge=0, le=100_000),
 ) -> Response:
-    return render_period(request, parse_week(week), sort=sort, page=p)
+    return await period_page(request, parse_week(week), sort=sort, page=p)
 
 
 @router.get("/papers/month/{month}", response_class=HTMLResponse, include_in_schema=False)
-def papers_of_month(
+async def papers_of_month(
     request: Request,
     month: str,
     sort: str | None = Query(None),
     p: int = Query(0, ge=0, le=100_000),
 ) -> Response:
-    return render_period(request, parse_month(month), sort=sort, page=p)
+    return await period_page(request, parse_month(month), sort=sort, page=p)
