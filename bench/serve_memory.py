@@ -20,7 +20,9 @@ The load is a fixed list of requests, not a duration, so every run and both side
 `--compare` do the same work whatever the machine's load: distinct searches (page and API),
 distinct paper pages, every list page, and signed-in list and member pages (the 50 bench
 members of bench/pages.py), from 8 client threads. Memory is read idle (after start) and
-after the load. `--maps` prints where each worker's anonymous memory sits (heap, anonymous
+3 s after the load (a busy worker gives freed memory back every 2 s: what it keeps, not the
+last burst's garbage). `--maps` includes the supervisor: its private pages are those every
+worker has copied. `--maps` prints where each worker's anonymous memory sits (heap, anonymous
 mappings, libraries), from /proc/<pid>/smaps. Reuses bench/pages.py's catalog, members and
 server start; needs no wrk.
 """
@@ -34,11 +36,13 @@ import queue
 import re
 import sys
 import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import pages  # bench/ is on sys.path: this file runs as a script
 
+SETTLE = 3.0  # seconds after the load before reading memory (> web/heap.TRIM_EVERY)
 ROUTES = ("search", "search-api", "paper", "home", "day", "week", "month")
 memory = pages.memory  # RSS, PSS, USS and anonymous PSS in MB of a pid and its children
 
@@ -137,6 +141,9 @@ def measure(label: str, env: dict[str, str], requests: list[tuple[str, str | Non
         try:
             idle = memory(proc.pid)
             errors = load(port, requests)
+            # what the workers keep, not the garbage of the last burst: a busy worker hands
+            # freed memory back every 2 s (web/heap.py), so read after one more trim
+            time.sleep(SETTLE)
             after = memory(proc.pid)
             totals[n] = total(after)
             print(f"{n} worker(s), idle: PSS {total(idle)[0]:.0f} MB, anonymous "
@@ -144,7 +151,7 @@ def measure(label: str, env: dict[str, str], requests: list[tuple[str, str | Non
                   f"{totals[n][0]:.0f} MB, anonymous {totals[n][1]:.0f} MB", flush=True)
             print("  per process (MB): " + describe(after), flush=True)
             if show_maps:
-                for pid in pages.workers_of(proc.pid):
+                for pid in sorted(after):
                     kinds = sorted(maps(pid).items(), key=lambda kv: -kv[1][0])
                     print(f"  {pid} anonymous / private dirty MB by mapping: " + "; ".join(
                         f"{k} {a:.1f}/{d:.1f}" for k, (a, d) in kinds if a >= 0.5 or d >= 0.5))

@@ -8,6 +8,7 @@ import typer
 
 from paperfeed.cli.common import load_settings, ready_engine
 from paperfeed.errors import BadRequest
+from paperfeed.search.backend import model_mismatch
 from paperfeed.search.hybrid import MODES, SearchService
 from paperfeed.storage.search import papers_by_ids
 
@@ -27,6 +28,10 @@ def search(
         raise BadRequest(f"search: --mode must be one of {', '.join(MODES)}, not {mode!r}")
     settings = load_settings()
     engine = ready_engine(settings)
+    if mode == "semantic":  # (hybrid answers from keywords; the service logs the same line)
+        mismatch = model_mismatch(settings, engine)
+        if mismatch:
+            raise BadRequest(f"search: {mismatch}")
     result = SearchService(engine, settings).search(query, limit=limit, mode=mode)
     with engine.connect() as conn:
         rows = papers_by_ids(conn, [h.paper_id for h in result.hits])

@@ -14,10 +14,11 @@ import weakref
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.errors import EmbedderUnavailable
 from paperfeed.storage.search.backend import SearchBackend
 from paperfeed.storage.search.backend import open_backend as _open
 
-__all__ = ["SearchBackend", "model_dim", "open_backend"]
+__all__ = ["SearchBackend", "model_dim", "model_mismatch", "open_backend"]
 
 _CACHE: weakref.WeakKeyDictionary[Engine, dict[tuple[str, int, str, str], SearchBackend]] = (
     weakref.WeakKeyDictionary()
@@ -32,6 +33,29 @@ def model_dim(settings: Settings) -> tuple[str, int]:
 
     info = model_info(settings.embedding_model)
     return info.model_id, int(info.dim or cached_embedder(settings).dim)
+
+
+def model_mismatch(settings: Settings, engine: Engine) -> str | None:
+    """One line saying why searching by meaning cannot work yet, when the catalog's vectors were
+    all made by another model than the configured one (PAPERFEED_EMBEDDING_MODEL changed and
+    `paperfeed index` has not re-embedded the catalog); None otherwise, also mid-way through
+    that re-embedding (the papers done are searched). Vectors are stored and searched per model
+    id, so the two are never compared; this only says why nothing is found by meaning."""
+    from paperfeed.search.embed import model_info
+    from paperfeed.storage.embeddings import has_model, other_models
+
+    try:
+        model_id = model_info(settings.embedding_model).model_id
+    except EmbedderUnavailable:  # reported where the model is loaded
+        return None
+    with engine.connect() as conn:
+        others = other_models(conn, model_id)
+        if not others or has_model(conn, model_id):
+            return None
+    made_by = ", ".join(f"{m} ({n:,} papers)" for m, n in sorted(others.items()))
+    return (f"the catalog's vectors were made by {made_by}, not by the configured model "
+            f"{settings.embedding_model} ({model_id}); run `paperfeed index` to re-embed the "
+            "catalog with it, or set PAPERFEED_EMBEDDING_MODEL back")
 
 
 def open_backend(

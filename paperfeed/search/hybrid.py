@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from paperfeed.caching import BoundedCache
 from paperfeed.config import Settings
 from paperfeed.errors import EmbedderUnavailable
 from paperfeed.search import fusion
-from paperfeed.search.backend import SearchBackend, open_backend
+from paperfeed.search.backend import SearchBackend, model_mismatch, open_backend
 from paperfeed.search.keyword import (
     HYBRID_POSTING_CAP,
     KeywordParams,
@@ -50,6 +51,7 @@ LIMITED_CUT = ("Results limited: these words are in so many papers that only the
 # pairs, each held one and waited for the other forever (seen at 32 clients, bench/pages.py).
 # Searching is CPU-bound, so more at once than this only lengthens each one.
 SEARCH_CONCURRENCY = 4
+MISMATCH_RECHECK = 30.0  # seconds between checks while the vectors are another model's
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,7 @@ class SearchService:
         self._lock = threading.Lock()
         self._warned = False
         self._running = threading.BoundedSemaphore(SEARCH_CONCURRENCY)
+        self._mismatch_until = 0.0
 
     # -- the two parts it is made of -------------------------------------------------------
     @property
@@ -204,13 +207,22 @@ class SearchService:
         return self._backend
 
     def embedder(self) -> QueryEmbedder | None:
-        """The query embedder, loaded on first use; None when the model is unavailable."""
+        """The query embedder, loaded on first use; None when the model is unavailable, or
+        while the catalog's vectors are all another model's (`model_mismatch`, re-checked every
+        MISMATCH_RECHECK seconds, so the re-embedded catalog is searched without a restart)."""
         if self._embedder is not None or self._embedder_failed:
             return self._embedder
+        if time.monotonic() < self._mismatch_until:
+            return None
         with self._lock:
             if self._embedder is None and not self._embedder_failed:
                 assert self.settings is not None
                 try:
+                    mismatch = model_mismatch(self.settings, self.engine)
+                    if mismatch:
+                        self._mismatch_until = time.monotonic() + MISMATCH_RECHECK
+                        self._warn(f"semantic search unavailable: {mismatch}")
+                        return None
                     self._embedder = QueryEmbedder.load(self.settings)
                 except Exception as exc:  # noqa: BLE001 - any failure means "keywords only"
                     self._embedder_failed = True

@@ -176,6 +176,29 @@ def count_embeddings(conn: Connection, model_id: str | None = None) -> int:
     return int(conn.execute(query).scalar_one())
 
 
+def other_models(conn: Connection, model_id: str) -> dict[str, int]:
+    """{model id: vectors} of the models other than `model_id` that stored vectors here, {} when
+    there are none. The usual case costs two index seeks (the nearest id below and above; a
+    `model_id <> :m` probe scans the whole table on both engines when every row is `m`)."""
+    col = embeddings.c.model_id
+    below = select(col).where(col < model_id).order_by(col.desc()).limit(1)
+    above = select(col).where(col > model_id).order_by(col).limit(1)
+    if conn.execute(below).first() is None and conn.execute(above).first() is None:
+        return {}
+    rows = conn.execute(
+        select(embeddings.c.model_id, func.count())
+        .where(embeddings.c.model_id != model_id)
+        .group_by(embeddings.c.model_id)
+    )
+    return {str(m): int(n) for m, n in rows}
+
+
+def has_model(conn: Connection, model_id: str) -> bool:
+    """Whether any paper has a vector of `model_id` (one index probe)."""
+    probe = select(embeddings.c.paper_id).where(embeddings.c.model_id == model_id).limit(1)
+    return conn.execute(probe).first() is not None
+
+
 def stored_hashes(
     conn: Connection, model_id: str, paper_ids: Sequence[str] | None = None
 ) -> dict[str, str]:

@@ -5,13 +5,15 @@ is shared between them, and each still answers semantic searches with it."""
 from __future__ import annotations
 
 import json
+import re
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.quickstart.conftest import DemoServer
+from tests.quickstart.conftest import DemoServer, csrf_token
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -80,3 +82,57 @@ def test_both_workers_find_a_paper_ingested_by_another_process(
             r = client.get("/api/papers/search", headers={"Connection": "close"},
                            params={"q": "beekeepers listening to honeybee hives"})
             assert paper["id"] in [hit["paper"]["id"] for hit in r.json()][:3], r.text[:300]
+
+
+def _inputs(html: str, action: str) -> dict[str, str]:
+    """The hidden fields of the form posting to `action`."""
+    form = html[html.index(f'action="{action}"'):]
+    form = form[: form.index("</form>")]
+    return dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def _first_card_vote(html: str) -> tuple[str, bool, int]:
+    m = re.search(r'<form method="post" action="(/papers/[^"]+/upvote)" '
+                  r'class="upvote-form( voted)?".*?<span class="upvote-count">(\d+)</span>',
+                  html, re.S)
+    assert m, html[:500]
+    return m.group(1), bool(m.group(2)), int(m.group(3))
+
+
+def test_a_vote_shows_at_once_on_both_workers(demo_server: DemoServer) -> None:
+    """Each worker keeps its own page cache: after a member votes through one worker, every
+    page the member gets from either worker shows the vote and the new count (the content
+    version is read per signed-in request), and anonymous visitors see the count too."""
+    seen = demo_server.outbox_size()
+    with httpx.Client(base_url=demo_server.url, timeout=30) as c:
+        c.post("/signin", data={"email": "two-workers@example.org",
+                                "csrf_token": csrf_token(c, "/signin")})
+        mail = demo_server.mail_to("two-workers@example.org", after=seen)
+        [link] = [u for u in mail.links if "/signin/link?token=" in u]
+        page = c.get(link.removeprefix(demo_server.url)).text
+        r = c.post("/signin/link", data=_inputs(page, "/signin/link"))
+        assert r.status_code == 303 and "pf_session" in str(c.cookies), r.text[:300]
+        cookies = dict(c.cookies)
+
+    def home(cookie: dict[str, str] | None) -> str:
+        # a new connection each: the two workers share the listening socket
+        r = httpx.get(demo_server.url + "/", cookies=cookie, headers={"Connection": "close"},
+                      timeout=30)
+        assert r.status_code == 200
+        return r.text
+
+    for _ in range(8):  # both workers render and cache the home page (as nobody, and filled)
+        home(cookies), home(None)
+    action, voted, count = _first_card_vote(home(cookies))
+    assert not voted
+    with httpx.Client(base_url=demo_server.url, timeout=30, cookies=cookies) as c:
+        html = c.get("/").text
+        r = c.post(action, data=_inputs(html, action))
+        assert r.status_code == 303, r.text[:300]
+    for _ in range(12):
+        assert _first_card_vote(home(cookies)) == (action, True, count + 1)
+    deadline = time.monotonic() + 10  # anonymous requests trust the version for up to 1 s
+    while _first_card_vote(home(None))[2] != count + 1:
+        assert time.monotonic() < deadline, "anonymous visitors never saw the vote"
+    for _ in range(12):
+        assert _first_card_vote(home(None)) == (action, False, count + 1)

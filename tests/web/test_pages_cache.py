@@ -324,3 +324,28 @@ def test_member_parts_are_passed_every_variable_they_use(settings) -> None:
         used = meta.find_undeclared_variables(env.parse(source))
         own = set(re.findall(r"{%-?\s*set (\w+)", source))  # set inside an {% if %}
         assert used - passed - own - set(env.globals) == set(), name
+
+
+def test_page_cache_counts_what_its_entries_really_hold(client, engine, settings) -> None:
+    """The budget is real memory: an entry's count covers its pieces, its slots and the pages
+    assembled from them for anonymous visitors and for members, once all are built, without
+    counting them twice (each worker holds its own cache: bench/serve_memory.py)."""
+    import sys
+
+    from paperfeed.web.pages.cache import Slot, entry_bytes
+
+    feature(engine, [paper(f"2506.{k:05d}", upvotes=k) for k in range(1, 31)], D)
+    ann = browser(client.app, member(engine, settings, "ann"))
+    for url in (DAY, "/", "/search?q=title"):
+        client.get(url), ann.get(url), client.get(url)  # the anonymous copy, the member base
+    entries = client.app.state.page_cache.entries()
+    assert len(entries) == 3 and all(e.anonymous and e.member_base for e in entries)
+    for e in entries:
+        assert e.anonymous is not None and e.member_base is not None
+        real = sum(sys.getsizeof(p) for p in e.pieces if isinstance(p, str))
+        real += sum(sys.getsizeof(p) + sys.getsizeof(p.args) for p in e.pieces
+                    if isinstance(p, Slot))
+        real += sum(sys.getsizeof(b) for b in e.anonymous)  # the page assembled for visitors
+        real += sum(sys.getsizeof(b) for b in e.member_base.flat)  # ...and for members
+        assert real <= entry_bytes(e) <= 1.5 * real, (real, entry_bytes(e))
+    assert client.app.state.page_cache.bytes == sum(entry_bytes(e) for e in entries)

@@ -101,9 +101,10 @@ AnswerCache = BoundedCache[tuple[Any, ...], CachedAnswer]
 
 
 def answer_cache(*, ttl: float, max_entries: int = 64,
-                 max_bytes: int = 4 * 1024 * 1024) -> AnswerCache:
-    """~200 kB per answer of 50: repeats come within seconds (a reload, a client paging), so
-    a few MB hold them; distinct queries would only grow the worker (issue 11's RSS)."""
+                 max_bytes: int = 2 * 1024 * 1024) -> AnswerCache:
+    """~130-200 kB per answer of 50: repeats come within seconds (a reload, a client paging),
+    so ~2 MB (10-16 answers per worker) hold them; distinct queries would only grow each
+    worker (issue 11: what a worker adds)."""
     return BoundedCache(ttl=ttl, max_entries=max_entries, max_size=max_bytes,
                         sizeof=lambda answer: len(answer.body))
 

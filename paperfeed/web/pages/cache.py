@@ -144,13 +144,14 @@ class PageCache:
     """Bounded TTL cache of recorded pages; key = (path, query, content version).
 
     Bounded by entries and by the memory they hold (`entry_bytes`): a search page holds
-    ~370 kB with its anonymous copy and every distinct query is an entry, so each worker
+    ~300-400 kB with its copies and every distinct query or paper is an entry, so each worker
     would keep ~100 MB of pages nobody asks for again (bench/serve_memory.py); `max_bytes`
-    keeps the most recently used within 24 MB per worker (the day, week, month and home
-    pages that members reuse are ~40-360 kB each)."""
+    keeps the most recently used within 16 MB per worker, and every worker holds its own
+    (the pages everyone reuses, home and the current day, week and month in their sort
+    orders, are ~10 pages of 0.1-0.7 MB; one-off searches and paper pages only churn)."""
 
     def __init__(self, *, ttl: float, max_entries: int = 512,
-                 max_bytes: int = 24 * 1024 * 1024) -> None:
+                 max_bytes: int = 16 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.poll = VERSION_POLL
         self._pages: BoundedCache[tuple[Any, ...], Entry] = BoundedCache(
