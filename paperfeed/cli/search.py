@@ -28,12 +28,10 @@ def search(
         raise BadRequest(f"search: --mode must be one of {', '.join(MODES)}, not {mode!r}")
     settings = load_settings()
     engine = ready_engine(settings)
-    if mode != "keyword":
+    if mode == "semantic":  # (hybrid answers from keywords; the service logs the same line)
         mismatch = model_mismatch(settings, engine)
-        if mismatch and mode == "semantic":
-            raise BadRequest(f"search: {mismatch}")
         if mismatch:
-            typer.echo(f"note: {mismatch}", err=True)
+            raise BadRequest(f"search: {mismatch}")
     result = SearchService(engine, settings).search(query, limit=limit, mode=mode)
     with engine.connect() as conn:
         rows = papers_by_ids(conn, [h.paper_id for h in result.hits])
