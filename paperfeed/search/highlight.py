@@ -51,18 +51,24 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-# word -> its index stem, one cache per stemmer (a process has one or two): a catalog's
-# vocabulary is finite and a page needs a few hundred candidate words, nearly all seen before
-# (least recently used out first, so a full cache keeps the common words).
-STEM_CACHE = 100_000
+# word -> its index stem, one cache per stemmer (a process has one or two), least recently
+# used out first. Every web worker keeps its own: distinct queries bring ~60 new candidate
+# words each (35k after 600 searches at 75k papers, whose vocabulary is 129k words), and 100k
+# entries held ~14 MB per worker; 25k hold ~3.6 MB and keep the common words.
+STEM_CACHE = 25_000
 _STEMS: dict[Stemmer, BoundedCache[str, str]] = {}
+
+
+def _stem_cache(stem: Stemmer, max_entries: int = STEM_CACHE) -> BoundedCache[str, str]:
+    cache = _STEMS.get(stem)
+    if cache is None:  # setdefault: threads creating it together keep the same one
+        cache = _STEMS.setdefault(stem, BoundedCache(max_entries=max_entries))
+    return cache
 
 
 def stems_of(stem: Stemmer, words: Iterable[str]) -> dict[str, str]:
     """{word: its stem} for `words`, asking `stem` once for all the ones not cached."""
-    cache = _STEMS.get(stem)
-    if cache is None:  # setdefault: threads creating it together keep the same one
-        cache = _STEMS.setdefault(stem, BoundedCache(max_entries=STEM_CACHE))
+    cache = _stem_cache(stem)
     wanted = set(words)
     out = cache.get_many(wanted)
     missing = [w for w in wanted if w not in out]
