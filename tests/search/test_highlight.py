@@ -139,3 +139,23 @@ def test_stopwords_and_empty_queries_mark_nothing() -> None:
     assert not marks
     assert str(marks.mark("the cat of the year")) == "the cat of the year"
     assert not Highlighter([], fts5_porter)
+
+
+def test_stem_cache_stays_within_its_bound() -> None:
+    """Each web worker keeps its own word -> stem memo: it empties rather than grows past its
+    bound, and answers the same stems after."""
+    from paperfeed.search.highlight import _StemCache
+
+    calls: list[int] = []
+
+    def stem(words: list[str]) -> list[str]:
+        calls.append(len(words))
+        return [w.rstrip("s") for w in words]
+
+    cache = _StemCache(stem, max_entries=100)
+    for k in range(10):
+        words = [f"word{k}x{i}s" for i in range(30)]
+        assert cache.get_many(words) == {w: w[:-1] for w in words}
+        assert len(cache._items) <= 100
+    assert cache.get_many(["word9x0s"]) == {"word9x0s": "word9x0"}  # still known
+    assert calls[-1] == 30 and len(calls) == 10
