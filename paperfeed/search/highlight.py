@@ -17,12 +17,12 @@ dictionary on PostgreSQL) through a process-wide word cache, so "networks" is ma
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 
 from markupsafe import Markup, escape
 
+from paperfeed import texmath
 from paperfeed.caching import BoundedCache
 from paperfeed.search.query import STOPWORDS, Query
 
@@ -51,45 +51,32 @@ def _fold(word: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-class _StemCache:
-    """word -> stem for one stemmer, bounded (a page needs a few hundred candidate words, most
-    seen before). Every web worker keeps its own: distinct queries bring ~60 new candidate
-    words each (35k after 600 searches at 75k papers, whose vocabulary is 129k words), and
-    100k entries held ~14 MB per worker; 25k hold ~3.6 MB, and emptying it costs one page
-    a few hundred stems (a few ms) every few hundred distinct queries."""
-
-    def __init__(self, stem: Stemmer, max_entries: int = 25_000) -> None:
-        self.stem = stem
-        self.max_entries = max_entries
-        self._items: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def get_many(self, words: Iterable[str]) -> dict[str, str]:
-        wanted = set(words)
-        with self._lock:
-            out = {w: s for w in wanted if (s := self._items.get(w)) is not None}
-        missing = [w for w in wanted if w not in out]
-        if missing:
-            stems = self.stem(missing)
-            fresh = dict(zip(missing, stems, strict=True))
-            with self._lock:
-                if len(self._items) + len(fresh) > self.max_entries:
-                    self._items.clear()
-                self._items.update(fresh)
-            out.update(fresh)
-        return out
+# word -> its index stem, one cache per stemmer (a process has one or two), least recently
+# used out first. Every web worker keeps its own: distinct queries bring ~60 new candidate
+# words each (35k after 600 searches at 75k papers, whose vocabulary is 129k words), and 100k
+# entries held ~14 MB per worker; 25k hold ~3.6 MB and keep the common words.
+STEM_CACHE = 25_000
+_STEMS: dict[Stemmer, BoundedCache[str, str]] = {}
 
 
-_CACHES: dict[Stemmer, _StemCache] = {}
-_CACHES_LOCK = threading.Lock()
+def _stem_cache(stem: Stemmer, max_entries: int = STEM_CACHE) -> BoundedCache[str, str]:
+    cache = _STEMS.get(stem)
+    if cache is None:  # setdefault: threads creating it together keep the same one
+        cache = _STEMS.setdefault(stem, BoundedCache(max_entries=max_entries))
+    return cache
 
 
-def _cache_for(stem: Stemmer) -> _StemCache:
-    with _CACHES_LOCK:
-        cache = _CACHES.get(stem)
-        if cache is None:
-            cache = _CACHES[stem] = _StemCache(stem)
-        return cache
+def stems_of(stem: Stemmer, words: Iterable[str]) -> dict[str, str]:
+    """{word: its stem} for `words`, asking `stem` once for all the ones not cached."""
+    cache = _stem_cache(stem)
+    wanted = set(words)
+    out = cache.get_many(wanted)
+    missing = [w for w in wanted if w not in out]
+    if missing:
+        fresh = dict(zip(missing, stem(missing), strict=True))
+        cache.put_many(fresh)
+        out.update(fresh)
+    return out
 
 
 def query_words(query: Query) -> list[str]:
@@ -108,8 +95,8 @@ class Highlighter:
     """Marks one query's words in texts. Build it with `highlighter(query, stem)` (cached)."""
 
     def __init__(self, words: Sequence[str], stem: Stemmer) -> None:
-        self._cache = _cache_for(stem)
-        stems = {s for s in self._cache.get_many(words).values() if s}
+        self._stem = stem
+        stems = {s for s in stems_of(stem, words).values() if s}
         self.stems = frozenset(stems)
         # Candidates: words starting with a stem's prefix. Prefixes that extend another one
         # are dropped (every word they find, the shorter one finds).
@@ -155,7 +142,7 @@ class Highlighter:
 
     def _judge(self, words: set[str]) -> None:
         if words:
-            stems = self._cache.get_many(words)
+            stems = stems_of(self._stem, words)
             self._verdicts.update({w: stems[w] in self.stems for w in words})
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -230,3 +217,30 @@ def highlighter(query: Query, stem: Stemmer) -> Highlighter:
     paging through results or the API and the page asking for one query build it once)."""
     return _RECENT.get_or_make((query.raw, stem),
                                lambda: Highlighter(query_words(query), stem))
+
+
+def mark_results(
+    query: Query, stem: Stemmer, papers: Sequence[tuple[str, str]], *, width: int = 320,
+    source: bool = False,
+) -> list[tuple[Markup, Markup, bool]]:
+    """For each (title, abstract): the title marked whole and a snippet of about `width`
+    characters of the abstract, as page HTML with math ready for KaTeX (texmath.marked_html:
+    a snippet never cuts a formula, a query word inside one marks all of it; with `source`,
+    for the JSON API, math stays TeX source), and whether the snippet holds a match."""
+    texts = [t if _single_spaced(t) else " ".join(t.split())
+             for pair in papers for t in map(str, pair)]
+    spans = highlighter(query, stem).spans_many(texts)
+    out: list[tuple[Markup, Markup, bool]] = []
+    for n in range(len(papers)):
+        # the spans are in order, apart and inside their text (`Highlighter.spans`)
+        title = texmath.marked_html(texts[2 * n], spans[2 * n], source=source, ordered=True)
+        abstract, found = texmath.marked_snippet(texts[2 * n + 1], spans[2 * n + 1],
+                                                 width=width, source=source, ordered=True)
+        out.append((title, abstract, found))
+    return out
+
+
+def _single_spaced(text: str) -> bool:
+    """Whether `" ".join(text.split())` is `text` (stored texts nearly always are): C scans
+    instead of a list of its words (whitespace other than " " is not printable)."""
+    return text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " "

@@ -28,6 +28,14 @@ class HoledHtml:
             pos = end + len(closing)
         self.pieces.append((False, html[pos:]))
 
+    @classmethod
+    def of(cls, pieces: list[tuple[bool, str]]) -> HoledHtml:
+        """Made from its pieces (literal text and hole names, alternating, starting and ending
+        with text), for HTML written with its holes rather than cut at them."""
+        made = cls.__new__(cls)
+        made.pieces = pieces
+        return made
+
     def fill(self, values: dict[str, str]) -> str:
         """The HTML with every hole replaced by its value (KeyError for a missing one)."""
         # a list, not a generator: join builds one anyway, and a generator costs ~3x as much

@@ -15,10 +15,10 @@ from fastapi import Request
 from markupsafe import Markup
 from sqlalchemy import Connection
 
-from paperfeed import metrics, texmath
+from paperfeed import metrics
 from paperfeed.caching import BoundedCache
 from paperfeed.errors import BadRequest
-from paperfeed.search.highlight import highlighter
+from paperfeed.search.highlight import mark_results
 from paperfeed.search.hybrid import SearchHit, SearchResult, SearchService
 from paperfeed.storage.catalog import comment_counts
 from paperfeed.storage.search import SearchFilters, papers_by_ids
@@ -199,15 +199,11 @@ def items_for(
     rows = papers_by_ids(conn, [h.paper_id for h in hits], columns=columns)
     local_comments = comment_counts(conn, list(rows)) if comments else {}
     shown = [(hit, row) for hit in hits if (row := rows.get(hit.paper_id)) is not None]
-    texts = [" ".join(str(row[col]).split()) for _, row in shown for col in ("title", "abstract")]
-    spans = highlighter(result.query, stemmer_for(conn)).spans_many(texts)
+    marked = mark_results(result.query, stemmer_for(conn),
+                          [(row["title"], row["abstract"]) for _, row in shown],
+                          width=width, source=source)
     items: list[SearchItem] = []
-    for n, (hit, row) in enumerate(shown):
-        title_text, abstract_text = texts[2 * n], texts[2 * n + 1]
-        title = texmath.marked_html(title_text, spans[2 * n], source=source)
-        abstract, found = texmath.marked_snippet(
-            abstract_text, spans[2 * n + 1], width=width, source=source
-        )
+    for (hit, row), (title, abstract, found) in zip(shown, marked, strict=True):
         items.append(
             SearchItem(
                 paper_id=hit.paper_id,

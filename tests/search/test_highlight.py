@@ -142,9 +142,9 @@ def test_stopwords_and_empty_queries_mark_nothing() -> None:
 
 
 def test_stem_cache_stays_within_its_bound() -> None:
-    """Each web worker keeps its own word -> stem memo: it empties rather than grows past its
-    bound, and answers the same stems after."""
-    from paperfeed.search.highlight import _StemCache
+    """Each web worker keeps its own word -> stem memo: it drops its least recently used words
+    rather than grow past its bound, and answers the same stems after."""
+    from paperfeed.search.highlight import _stem_cache, stems_of
 
     calls: list[int] = []
 
@@ -152,10 +152,10 @@ def test_stem_cache_stays_within_its_bound() -> None:
         calls.append(len(words))
         return [w.rstrip("s") for w in words]
 
-    cache = _StemCache(stem, max_entries=100)
+    cache = _stem_cache(stem, max_entries=100)
     for k in range(10):
         words = [f"word{k}x{i}s" for i in range(30)]
-        assert cache.get_many(words) == {w: w[:-1] for w in words}
-        assert len(cache._items) <= 100
-    assert cache.get_many(["word9x0s"]) == {"word9x0s": "word9x0"}  # still known
+        assert stems_of(stem, words) == {w: w[:-1] for w in words}
+        assert len(cache) <= 100
+    assert stems_of(stem, ["word9x0s"]) == {"word9x0s": "word9x0"}  # still known
     assert calls[-1] == 30 and len(calls) == 10

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -141,6 +141,10 @@ def _varied(engine: Engine) -> None:
               upvotes=0),
         paper("2506.00013", title="Graph networks & more", abstract="Graph " * 200,
               authors=["Émile Zola"], upvotes=7),
+        paper("2506.00014", title="Graph networks, hostile people", abstract="Graph.",
+              authors=[HOSTILE, "O'Brien & \"Sons\"", "Ünal  Çelik"], upvotes=2,
+              published=datetime(2019, 1, 2, 3, 4),
+              organization={"name": "a&b \"x\"", "fullname": HOSTILE}, comments=1),
     ], D)
 
 
@@ -163,7 +167,7 @@ def test_cards_rendered_together_are_the_template_rendered_card_by_card(settings
     app = create_app(settings)
     request = SimpleNamespace(app=app)
     result = SearchService(engine, settings).search("graph networks", mode="keyword", limit=10)
-    assert len(result.hits) == 5
+    assert len(result.hits) == 6
     now = utcnow()
     with engine.connect() as conn:
         light = items_for(conn, result, columns=CARD_COLUMNS)
@@ -180,7 +184,9 @@ def test_cards_rendered_together_are_the_template_rendered_card_by_card(settings
     page = "".join(c.fill({"title": "T", "abstract": "A", "index": "1", "upvote": "",
                            "save": "", "save_form": ""}) for c in together)
     assert "+2</span>" in page and "Acme &lt;Labs&gt;" in page and "4 comments" in page
-    assert "&lt;script&gt;" not in page  # title and abstract are holes, filled per search
+    assert "O&#39;Brien &amp; &#34;Sons&#34;" in page and "Jan 2, 2019" in page
+    assert "<script>" not in page and page.count("&lt;script&gt;") == 2  # author and org
+    assert 'href="/organizations/a%26b%20%22x%22"' in page
     assert "\ue006" not in page
 
 
