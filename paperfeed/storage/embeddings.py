@@ -180,10 +180,7 @@ def other_models(conn: Connection, model_id: str) -> dict[str, int]:
     """{model id: vectors} of the models other than `model_id` that stored vectors here, {} when
     there are none. The usual case costs two index seeks (the nearest id below and above; a
     `model_id <> :m` probe scans the whole table on both engines when every row is `m`)."""
-    col = embeddings.c.model_id
-    below = select(col).where(col < model_id).order_by(col.desc()).limit(1)
-    above = select(col).where(col > model_id).order_by(col).limit(1)
-    if conn.execute(below).first() is None and conn.execute(above).first() is None:
+    if not has_other_model(conn, model_id):
         return {}
     rows = conn.execute(
         select(embeddings.c.model_id, func.count())
@@ -191,6 +188,15 @@ def other_models(conn: Connection, model_id: str) -> dict[str, int]:
         .group_by(embeddings.c.model_id)
     )
     return {str(m): int(n) for m, n in rows}
+
+
+def has_other_model(conn: Connection, model_id: str) -> bool:
+    """Whether any vector was made by a model other than `model_id`: two index seeks, the
+    nearest model id below and above (see `other_models`)."""
+    col = embeddings.c.model_id
+    below = select(col).where(col < model_id).order_by(col.desc()).limit(1)
+    above = select(col).where(col > model_id).order_by(col).limit(1)
+    return conn.execute(below).first() is not None or conn.execute(above).first() is not None
 
 
 def has_model(conn: Connection, model_id: str) -> bool:

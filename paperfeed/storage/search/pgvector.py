@@ -51,6 +51,7 @@ from paperfeed.storage.embeddings import (
     PgVectorInfo,
     Vector,
     has_column,
+    has_other_model,
     info,
     parse_vector,
     vector_text,
@@ -148,10 +149,7 @@ def drop_other_hnsw_indexes(conn: Connection, model_id: str, dim: int) -> list[s
     """Drop the HNSW indexes of other models once no vector of another model is left (every
     paper has the configured model's vector; until then a worker still configured with the
     old model may be using its index). Returns the names dropped."""
-    others = conn.execute(
-        text("SELECT 1 FROM embeddings WHERE model_id <> :m LIMIT 1"), {"m": model_id}
-    ).first()
-    if others:
+    if has_other_model(conn, model_id):
         return []
     keep = index_name(model_id, dim)
     names = [
