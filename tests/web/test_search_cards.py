@@ -118,8 +118,11 @@ def test_members_share_the_search_page_render_with_their_own_save_search(client,
                                                                          settings) -> None:
     _catalog(engine)
     ann = browser(client.app, member(engine, settings, "ann"))
+    first = client.get("/search?q=graph").text
+    assert client.app.state.page_cache.entries() == []  # a query asked once is not recorded
     anon_page = client.get("/search?q=graph").text
     assert "Sign in</a> to save this search" in anon_page
+    assert anon_page.replace(token(anon_page), "") == first.replace(token(first), "")
     entries = client.app.state.page_cache.entries()
     assert len(entries) == 1 and entries[0].members_ok  # nothing asked who was visiting
     page = ann.get("/search?q=graph").text
@@ -127,6 +130,20 @@ def test_members_share_the_search_page_render_with_their_own_save_search(client,
     assert 'name="query" value="graph"' in page
     assert set(re.findall(rf'name="{FIELD}" value="([^"]+)"', page)) == {token(page)}
     assert "\ue000" not in page and 'action="/alerts"' not in client.get("/search?q=graph").text
+
+
+def test_a_crawl_of_distinct_searches_keeps_the_list_pages_cached(client, engine) -> None:
+    _catalog(engine)
+    home = client.get("/")
+    assert home.status_code == 200
+    cache = client.app.state.page_cache
+    recorded = len(cache.entries())
+    assert recorded >= 1
+    for n in range(40):
+        assert client.get("/search", params={"q": f"graph {n}"}).status_code == 200
+    assert len(cache.entries()) == recorded  # one-off searches took no room
+    client.get("/search", params={"q": "graph 7"})  # asked again: now it is shared
+    assert len(cache.entries()) == recorded + 1
 
 
 def _varied(engine: Engine) -> None:

@@ -157,6 +157,9 @@ class PageCache:
         self._pages: BoundedCache[tuple[Any, ...], Entry] = BoundedCache(
             ttl=ttl, max_entries=max_entries, max_size=max_bytes, sizeof=entry_bytes)
         self._version: tuple[float, int] = (0.0, 0)  # (monotonic time read, value)
+        # Keys of pages asked for once and not recorded (see `first_ask`).
+        self._asked: BoundedCache[tuple[Any, ...], bool] = BoundedCache(
+            ttl=ttl, max_entries=4 * max_entries)
         # Other per-worker read caches (the /api/daily_papers bodies) cleared together with
         # this one, so a write that must show at once shows in the API too.
         self.linked: list[Any] = []
@@ -166,6 +169,14 @@ class PageCache:
 
     def put(self, key: tuple[Any, ...], entry: Entry) -> None:
         self._pages.put(key, entry)
+
+    def first_ask(self, key: tuple[Any, ...]) -> bool:
+        """True the first time `key` is asked for within the ttl (and remembers it): pages of
+        which most are asked for once (a search) are recorded only when asked again."""
+        if self._asked.get(key):
+            return False
+        self._asked.put(key, True)
+        return True
 
     def entries(self) -> list[Entry]:
         """The pages held (a snapshot, for tests and figures)."""
@@ -215,8 +226,16 @@ def is_anonymous(request: Request) -> bool:
     return all(name in COOKIE_NAMES for name in request.cookies)
 
 
-def cached_page(request: Request, render: Callable[[], Response]) -> Response:
-    """The page `render()` makes, shared between visitors (see the module docstring)."""
+def cached_page(request: Request, render: Callable[[], Response], *,
+                record_first: bool = True) -> Response:
+    """The page `render()` makes, shared between visitors (see the module docstring).
+
+    `record_first=False`: a page is recorded only when asked for a second time within the
+    ttl. For searches: nearly every query is asked once, and each recorded one-off page
+    (~100-400 kB) pushed the pages everyone reuses (home, the current lists) out of the
+    worker's byte budget, so a crawl of distinct searches made list pages render again.
+    (Server CPU per search page is the same either way: rendering a page's slots inline
+    costs about what recording and filling them did; bench/README.md.)"""
     cache = page_cache(request)
     if (
         cache.ttl <= 0
@@ -236,6 +255,8 @@ def cached_page(request: Request, render: Callable[[], Response]) -> Response:
         if signed_in and not entry.members_ok:
             return render()
         return _fill(request, entry)
+    if not record_first and cache.first_ask(key):
+        return render()
     rec = Recorder()
     request.state.fragments = rec
     try:

@@ -34,10 +34,12 @@ def search_page(
     code: Annotated[bool, Query()] = False,
     p: Annotated[int, Query(ge=0, le=50)] = 0,
 ) -> Response:
-    """Identical searches within a few seconds share one rendered page (per worker), with each
-    visitor's own upvote state and CSRF token filled in (pages/cache.py)."""
+    """Identical searches within a few seconds share one rendered page (per worker, recorded
+    when a query is asked for the second time), with each visitor's own upvote state and CSRF
+    token filled in (pages/cache.py)."""
     return cached_page(
-        request, lambda: _render(request, q, cat, date_from, date_to, featured, code, p)
+        request, lambda: _render(request, q, cat, date_from, date_to, featured, code, p),
+        record_first=False,
     )
 
 
