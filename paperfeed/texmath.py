@@ -14,7 +14,7 @@ and `\\[...\\]` are math too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -430,12 +430,20 @@ def marked_snippet(
     formula's start, or past its end when the formula would take most of the window (a
     formula is at most MAX_MATH characters, so the window stays bounded)."""
     words = list(spans) if ordered else _words(text, spans)
-    if is_plain(text) if plain is None else plain:
-        return _plain_snippet(text, words, width)
-    segments = split_math_at(text)
-    maths = [(a, b) for seg, a, b in segments if seg.kind == "math"]
+    mark: Callable[[list[tuple[int, int]], int, int], str]
+    if is_plain(text) if plain is None else plain:  # no formula to keep whole
+        maths: list[tuple[int, int]] = []
+
+        def mark(ws: list[tuple[int, int]], a: int, b: int) -> str:
+            return _marked_plain(text, ws, a, b)
+    else:
+        segments = split_math_at(text)
+        maths = [(a, b) for seg, a, b in segments if seg.kind == "math"]
+
+        def mark(ws: list[tuple[int, int]], a: int, b: int) -> str:
+            return _marked(text, segments, ws, a, b, source=source)
     if len(text) <= width:
-        return Markup(_marked(text, segments, words, 0, len(text), source=source)), bool(words)
+        return Markup(mark(words, 0, len(text))), bool(words)
     best = _densest(words, width)
     start = 0
     if words and best - width // 4 > 0:
@@ -444,23 +452,7 @@ def marked_snippet(
     if end < len(text):
         end = _cut_end(text, start, end, maths, width)
     inside = [(a, b) for a, b in words if a >= start and b <= end]
-    body = _marked(text, segments, inside, start, end, source=source)
-    return Markup(("…" if start else "") + body + ("…" if end < len(text) else "")), bool(inside)
-
-
-def _plain_snippet(text: str, words: list[tuple[int, int]], width: int) -> tuple[Markup, bool]:
-    """`marked_snippet` of a plain text (`is_plain`): no formula to keep whole."""
-    if len(text) <= width:
-        return Markup(_marked_plain(text, words, 0, len(text))), bool(words)
-    best = _densest(words, width)
-    start = 0
-    if words and best - width // 4 > 0:
-        start = _cut_start(text, best - width // 4, best, [], width)
-    end = min(len(text), start + width)
-    if end < len(text):
-        end = _cut_end(text, start, end, [], width)
-    inside = [(a, b) for a, b in words if a >= start and b <= end]
-    body = _marked_plain(text, inside, start, end)
+    body = mark(inside, start, end)
     return Markup(("…" if start else "") + body + ("…" if end < len(text) else "")), bool(inside)
 
 
