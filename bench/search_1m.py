@@ -365,9 +365,9 @@ def cmd_latency(args: argparse.Namespace) -> None:
 def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     """A fresh search process, as a web worker: open, warm up, time every mode, report RSS."""
     sys.path.insert(0, str(ROOT / "bench"))
-    from search_latency import pct, queries_from
-
     from dataclasses import replace
+
+    from search_latency import pct, queries_from
 
     from paperfeed.config import Settings
     from paperfeed.search.hybrid import SearchService

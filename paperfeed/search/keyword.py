@@ -42,6 +42,11 @@ class KeywordParams:
     # Chosen on SciFact train and the keywords set (bench/README.md, "Word pairs").
     bigrams: str = "bare"
     pair_weight: float = 0.25
+    # Papers the pairs may add up to (their rarer words' counts), within what the words left of
+    # the posting cap: a phrase costs about what a word of that many papers costs in FTS5, and
+    # the remainder of the cap beside the words (~25k at 75k papers) made a bare-keyword search
+    # ~20 ms dearer (bench/README.md, "Word pairs").
+    pair_budget: int = 5_000
     # Leave out words found in more than this share of papers (when >= `min_terms` rarer words
     # remain), and stop adding words once their papers add up to `posting_budget`: common
     # words rank little and cost the most (every matching paper is scored).
@@ -118,11 +123,12 @@ def plan(
     pairs: tuple[str, ...] = ()
     if params.bigrams == "all" or (params.bigrams == "bare" and keyword_like(query.words)):
         pairs = tuple(keyword_bigrams(query))
-        if stats is not None and posting_cap is not None:
-            # what the kept words left of the cap (none when they overflow it)
-            used = sum(stats.docs.get(w, 0) for w in words) if fits or not alone else None
-            pairs = tuple(pairs_within(pairs, stats.docs, posting_cap - used)
-                          if used is not None else ())
+        if stats is not None:
+            budget = params.pair_budget
+            if posting_cap is not None:  # and what the kept words left of the cap
+                used = sum(stats.docs.get(w, 0) for w in words) if fits or not alone else None
+                budget = min(budget, posting_cap - used) if used is not None else -1
+            pairs = tuple(pairs_within(pairs, stats.docs, budget))
     request = KeywordRequest(
         terms=tuple(words), counts=tuple(counts[w] for w in words) if params.repeats else (),
         pairs=pairs, pair_weight=params.pair_weight, phrases=query.phrases, authors=query.authors,
