@@ -108,7 +108,7 @@ def shed(supervisor: Multiprocess, metrics_dir: Path | None) -> None:
             os.set_inheritable(fd, True)
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "paperfeed.web.shed", str(read_fd)])
+        os.execv(sys.executable, [sys.executable, "-P", "-m", "paperfeed.web.shed", str(read_fd)])
     except (OSError, pickle.PicklingError) as exc:
         os.close(read_fd)
         logger.warning("serve: the supervisor keeps its preloaded memory (%s)", exc)
