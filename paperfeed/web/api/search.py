@@ -138,7 +138,7 @@ def _answer(
     with request.app.state.engine.connect() as conn:
         rows = entry_rows(conn, [hit.paper_id for hit in result.hits])
         stemmer = stemmer_for(conn)
-    shown = [entry for hit in result.hits if (entry := rows.get(hit.paper_id)) is not None]
+    shown = [row for hit in result.hits if (row := rows.get(hit.paper_id)) is not None]
     marked = mark_results(result.query, stemmer,
                           [(paper["title"], paper["abstract"]) for paper, _, _ in shown],
                           width=SNIPPET_WIDTH, source=True)
