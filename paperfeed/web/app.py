@@ -9,7 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -158,7 +158,6 @@ def _skip_api_routes_for_pages(app: FastAPI, api_router: object) -> None:
     of an anonymous list page's CPU (bench/pages.py). Every API route's path starts with
     /api/, so the API's included router answers "no match" at once for any other path (the
     routes, their order and the OpenAPI document stay FastAPI's)."""
-    from starlette._utils import get_route_path
     from starlette.routing import Match
     from starlette.types import Scope
 
@@ -168,16 +167,32 @@ def _skip_api_routes_for_pages(app: FastAPI, api_router: object) -> None:
         matches = route.matches
 
         def api_matches(scope: Scope, matches: Any = matches) -> tuple[Match, Scope]:
-            path = get_route_path(scope)
-            if path == "/api" or path.startswith("/api/"):
+            if is_api_path(route_path(scope)):
                 return matches(scope)  # type: ignore[no-any-return]
             return Match.NONE, {}
 
         route.matches = api_matches  # type: ignore[method-assign]
 
 
+def route_path(scope: Mapping[str, Any]) -> str:
+    """The request's path below the app's root path (`uvicorn --root-path`, a proxy's
+    prefix): what routes are matched against. Starlette puts the root path inside `path`
+    (1.x); when it is not there (older versions), `path` is already below it."""
+    path = str(scope["path"])
+    root = str(scope.get("root_path") or "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root):] if path[len(root)] == "/" else path
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return is_api_path(route_path(request.scope))
 
 
 def _error_response(request: Request, status: int, message: str) -> Response:
