@@ -83,7 +83,7 @@ def test_lean_supervisor_answers_replaces_a_killed_worker_and_stops_cleanly(
               served.text)
         workers = _workers(sup)
         # the preloaded app and model are gone from the supervisor, not from the workers
-        assert _anon_mb(sup) < 40, _anon_mb(sup)
+        assert _anon_mb(sup) < 20, _anon_mb(sup)  # ~9 MB: no app, model, CLI or uvicorn
         assert all(_anon_mb(w) > 60 for w in workers), [_anon_mb(w) for w in workers]
         for k in range(30):  # new connections: both workers take some
             r = httpx.get(served.url + "/api/papers/search", params={"q": f"graph {k}"},
@@ -142,3 +142,9 @@ def test_a_stop_asked_before_the_exec_keeps_the_supervisor_as_it_is() -> None:
     before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     shed.shed(Queued(), None)  # type: ignore[arg-type]
     assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before
+
+
+def test_the_lean_image_handles_the_signals_uvicorn_handles() -> None:
+    from uvicorn.supervisors.multiprocess import SIGNALS
+
+    assert shed.SIGNALS == SIGNALS
