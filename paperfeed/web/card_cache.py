@@ -11,7 +11,9 @@ by string joins on every page that shows it:
 - the rank-based element id (`title-{{ loop_index }}`);
 - the upvote and save controls: the real `upvote_button` / `save_button` / `save_form` of
   this request, so a recorded page gets its slot markers and a filled page the visitor's
-  state (web/slots.py), exactly as the template would have called them.
+  state (web/slots.py), exactly as the template would have called them; a page rendered for
+  one visitor gets all of its controls from `slots.card_controls` in one pass (150 calls each
+  finding the visitor, token and path cost about what writing the new cards did).
 
 A card not seen before is written by `_shell`, the same HTML as `_paper_card.html` in Python
 (a search shows mostly papers no recent page showed: on the bench's distinct queries ~3% of a
@@ -97,7 +99,8 @@ def _shell(item: Any, now: datetime) -> HoledHtml:
     if names:
         shown = names[:MAX_CARD_AUTHORS]
         out.append('<p class="card-authors">')
-        out.append(", ".join([f'<a href="{_esc(author_url(n))}">{_esc(n)}</a>' for n in shown]))
+        # URLs from `quote` and counts, dates and day names hold nothing to escape
+        out.append(", ".join([f'<a href="{author_url(n)}">{_esc(n)}</a>' for n in shown]))
         if len(names) > MAX_CARD_AUTHORS:
             out.append(f' <span class="muted">+{len(names) - MAX_CARD_AUTHORS}</span>')
         out.append("</p>")
@@ -107,19 +110,19 @@ def _shell(item: Any, now: datetime) -> HoledHtml:
     if org:
         out.append(f'<a class="org-chip" href="{_esc(org["url"])}">{avatar(org["name"])}'
                    f'{_esc(org["fullname"])}</a>{dot}')
-    out.append(f'\n      <span class="authors">{_esc(count_label(item.num_authors, "author"))}'
+    out.append(f'\n      <span class="authors">{count_label(int(item.num_authors), "author")}'
                "</span>")
     if item.published_at:
-        out.append(f'{dot}<time datetime="{_esc(item.published_at.date().isoformat())}">'
-                   f"{_esc(format_day(item.published_at, now))}</time>")
+        out.append(f'{dot}<time datetime="{item.published_at.date().isoformat()}">'
+                   f"{format_day(item.published_at, now)}</time>")
     if item.num_comments:
         out.append(f'{dot}<a class="comments" href="/papers/{pid}#comments">'
-                   f'{_esc(count_label(item.num_comments, "comment"))}</a>')
+                   f'{count_label(int(item.num_comments), "comment")}</a>')
     if getattr(item, "hf_comments", 0):
         out.append(f'{dot}<a class="hf-comments" href="https://huggingface.co/papers/{pid}'
                    '#community" rel="noopener" title="Comments on the paper\'s Hugging Face '
                    'page, counted when it was imported">'
-                   f'{_esc(count_label(item.hf_comments, "comment"))} on Hugging Face</a>')
+                   f'{count_label(int(item.hf_comments), "comment")} on Hugging Face</a>')
     submitter = getattr(item, "submitter", None)
     if submitter:
         shown_name = submitter.fullname or submitter.name
@@ -140,7 +143,7 @@ def result_cards(
     """Template global: `<li>` + card + `</li>` for each search item (searching.SearchItem),
     as `{% for %}...{% include "_paper_card.html" %}` would render them."""
     from paperfeed.web.pages.cache import page_cache
-    from paperfeed.web.slots import save_button, save_form, upvote_button
+    from paperfeed.web.slots import card_controls, save_button, save_form, upvote_button
 
     if not items:
         return Markup("")
@@ -156,17 +159,23 @@ def result_cards(
             cards[n] = fresh
             if cache.keeps:
                 cache.put(keys[n], fresh)
+    controls = card_controls(request, [(item.paper_id, item.upvotes) for item in items])
+    if controls is None:  # a recorded page: the controls are its slots' markers
+        controls = [(str(upvote_button(request, item.paper_id, item.upvotes)),
+                     str(save_button(request, item.paper_id)),
+                     str(save_form(request, item.paper_id))) for item in items]
     out: list[str] = []
-    for rank, (item, card) in enumerate(zip(items, cards, strict=True), 1):
+    for rank, (item, card, (upvote, save, save_form_html)) in enumerate(
+            zip(items, cards, controls, strict=True), 1):
         assert card is not None
         out.append("<li>")
         out.append(card.fill({
             "title": str(item.title),
             "abstract": str(item.abstract),
             "index": f"{list_key}{rank}",
-            "upvote": str(upvote_button(request, item.paper_id, item.upvotes)),
-            "save": str(save_button(request, item.paper_id)),
-            "save_form": str(save_form(request, item.paper_id)),
+            "upvote": upvote,
+            "save": save,
+            "save_form": save_form_html,
         }))
         out.append("</li>\n")
     return Markup("".join(out))
