@@ -13,8 +13,9 @@ them, kept by the kernel with or without a worker (and evictable). So the figure
 target ("the second worker adds < 100 MB") is judged on is the **sum of anonymous PSS over
 every serving process with 3 workers minus the same with 2**: what each further worker adds.
 One worker is served by the `paperfeed serve` process itself; N > 1 by a supervisor that
-preloads the app and model and forks N workers (web/preload.py), so 1 -> 2, also printed, is a
-worker plus the supervisor (bench/README.md, "mem2"). The sum of PSS is printed too.
+preloads the app and model, forks N workers (web/preload.py) and then re-executes itself lean
+(web/shed.py), so 1 -> 2, also printed, is a worker plus the supervisor (bench/README.md, "mem2",
+"mem3"). The sum of PSS is printed too.
 
 The load is a fixed list of requests, not a duration, so every run and both sides of
 `--compare` do the same work whatever the machine's load: distinct searches (page and API),

@@ -89,11 +89,12 @@ def serve(
     # the workers start, so their numpy never creates the pool; an operator's value wins.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    forked = False
     if n > 1 and not with_jobs:
         # One copy of the code and the query model for every worker (web/preload.py).
         from paperfeed.web.preload import preload_and_fork
 
-        preload_and_fork(settings)
+        forked = preload_and_fork(settings)
     if demo:
         typer.echo(f"demo data in {settings.data_dir}: `paperfeed` commands in another shell "
                    "use it while you have no instance of your own (or: paperfeed --demo ...)")
@@ -119,7 +120,9 @@ def serve(
     )
     ended = True
     try:
-        run_server(config, on_stop=scheduler.request_stop if scheduler else None)
+        # Forked workers: the supervisor then sheds what it preloaded (web/shed.py).
+        run_server(config, on_stop=scheduler.request_stop if scheduler else None,
+                   shed=forked, metrics_dir=metrics_dir)
     finally:
         if scheduler is not None:
             ended = scheduler.stop(timeout=grace)

@@ -6,8 +6,10 @@ page elsewhere. The engine is created per app, never at import time.
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -74,7 +76,35 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     """Started in the serving process (each forked worker), never in a supervisor that only
     builds an app before forking (web/preload.py): no thread of ours may run at a fork."""
     heap.start_trimming()
+    collect_less()
     yield
+
+
+# Young objects a worker allocates before its collector runs (CPython's default is 700).
+GC_YOUNG = 10_000
+_gc_tuned: int | None = None  # the pid whose collector was tuned (a forked child tunes its own)
+
+
+def collect_less() -> None:
+    """The cyclic garbage collector, tuned for a web worker (once per process).
+
+    A search allocates a few hundred thousand short-lived objects (candidate lists, rows,
+    JSON dicts) that reference counting frees; with CPython's default threshold of 700 the
+    collector ran ~2 times per search API answer and traversed the request's live objects each
+    time, and now and then a full collection walked the whole heap: ~225k objects of modules,
+    routes, templates and caches, ~200 ms in one request (bench/README, "what every search
+    request pays outside the engine"). So: what the worker holds once started is frozen
+    (`gc.freeze`: never traversed again; the reference counts still free it), and the young
+    generation holds `GC_YOUNG` objects before a collection. Cycles are still collected."""
+    global _gc_tuned
+    pid = os.getpid()
+    if _gc_tuned == pid:
+        return
+    _gc_tuned = pid
+    gc.collect()
+    gc.freeze()
+    _young, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG, middle, old)
 
 
 def single_threaded_math() -> None:
@@ -128,7 +158,6 @@ def _skip_api_routes_for_pages(app: FastAPI, api_router: object) -> None:
     of an anonymous list page's CPU (bench/pages.py). Every API route's path starts with
     /api/, so the API's included router answers "no match" at once for any other path (the
     routes, their order and the OpenAPI document stay FastAPI's)."""
-    from starlette._utils import get_route_path
     from starlette.routing import Match
     from starlette.types import Scope
 
@@ -138,16 +167,32 @@ def _skip_api_routes_for_pages(app: FastAPI, api_router: object) -> None:
         matches = route.matches
 
         def api_matches(scope: Scope, matches: Any = matches) -> tuple[Match, Scope]:
-            path = get_route_path(scope)
-            if path == "/api" or path.startswith("/api/"):
+            if is_api_path(route_path(scope)):
                 return matches(scope)  # type: ignore[no-any-return]
             return Match.NONE, {}
 
         route.matches = api_matches  # type: ignore[method-assign]
 
 
+def route_path(scope: Mapping[str, Any]) -> str:
+    """The request's path below the app's root path (`uvicorn --root-path`, a proxy's
+    prefix): what routes are matched against. Starlette puts the root path inside `path`
+    (1.x); when it is not there (older versions), `path` is already below it."""
+    path = str(scope["path"])
+    root = str(scope.get("root_path") or "")
+    if not root or not path.startswith(root):
+        return path
+    if path == root:
+        return ""
+    return path[len(root):] if path[len(root)] == "/" else path
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return is_api_path(route_path(request.scope))
 
 
 def _error_response(request: Request, status: int, message: str) -> Response:

@@ -11,7 +11,9 @@ by string joins on every page that shows it:
 - the rank-based element id (`title-{{ loop_index }}`);
 - the upvote and save controls: the real `upvote_button` / `save_button` / `save_form` of
   this request, so a recorded page gets its slot markers and a filled page the visitor's
-  state (web/slots.py), exactly as the template would have called them.
+  state (web/slots.py), exactly as the template would have called them; a page rendered for
+  one visitor gets all of its controls from `slots.card_controls` in one pass (150 calls each
+  finding the visitor, token and path cost about what writing the new cards did).
 
 A card not seen before is written by `_shell`, the same HTML as `_paper_card.html` in Python
 (a search shows mostly papers no recent page showed: on the bench's distinct queries ~3% of a
@@ -140,7 +142,7 @@ def result_cards(
     """Template global: `<li>` + card + `</li>` for each search item (searching.SearchItem),
     as `{% for %}...{% include "_paper_card.html" %}` would render them."""
     from paperfeed.web.pages.cache import page_cache
-    from paperfeed.web.slots import save_button, save_form, upvote_button
+    from paperfeed.web.slots import card_controls, save_button, save_form, upvote_button
 
     if not items:
         return Markup("")
@@ -156,17 +158,23 @@ def result_cards(
             cards[n] = fresh
             if cache.keeps:
                 cache.put(keys[n], fresh)
+    controls = card_controls(request, [(item.paper_id, item.upvotes) for item in items])
+    if controls is None:  # a recorded page: the controls are its slots' markers
+        controls = [(str(upvote_button(request, item.paper_id, item.upvotes)),
+                     str(save_button(request, item.paper_id)),
+                     str(save_form(request, item.paper_id))) for item in items]
     out: list[str] = []
-    for rank, (item, card) in enumerate(zip(items, cards, strict=True), 1):
+    for rank, (item, card, (upvote, save, save_form_html)) in enumerate(
+            zip(items, cards, controls, strict=True), 1):
         assert card is not None
         out.append("<li>")
         out.append(card.fill({
             "title": str(item.title),
             "abstract": str(item.abstract),
             "index": f"{list_key}{rank}",
-            "upvote": str(upvote_button(request, item.paper_id, item.upvotes)),
-            "save": str(save_button(request, item.paper_id)),
-            "save_form": str(save_form(request, item.paper_id)),
+            "upvote": upvote,
+            "save": save,
+            "save_form": save_form_html,
         }))
         out.append("</li>\n")
     return Markup("".join(out))

@@ -177,11 +177,14 @@ CARD_COLUMNS = ("id", "title", "abstract", "authors", "categories", "published_a
                 "organization", "upstream_upvotes", "member_upvotes", "upstream_comments")
 
 
+SNIPPET_WIDTH = 320  # characters of an abstract around its query words
+
+
 def items_for(
     conn: Connection,
     result: SearchResult,
     *,
-    width: int = 320,
+    width: int = SNIPPET_WIDTH,
     hits: list[SearchHit] | None = None,
     source: bool = False,
     comments: bool = True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -25,6 +26,15 @@ Hook = Callable[[], None] | None
 
 class _Supervisor(Multiprocess):
     on_stop: Hook = None
+    shed: bool = False  # re-execute lean once the workers are forked (web/shed.py)
+    metrics_dir: Path | None = None
+
+    def init_processes(self) -> None:
+        super().init_processes()
+        if self.shed:
+            from paperfeed.web.shed import shed
+
+            shed(self, self.metrics_dir)  # returns only where it cannot be done
 
     def handle_term(self) -> None:
         if self.on_stop is not None:
@@ -46,13 +56,19 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def run_server(config: uvicorn.Config, *, on_stop: Hook = None) -> None:
+def run_server(config: uvicorn.Config, *, on_stop: Hook = None, shed: bool = False,
+               metrics_dir: Path | None = None) -> None:
     """Serve until SIGTERM or SIGINT, calling `on_stop` as soon as one arrives; returns after
-    the workers drained (so the caller can finish its own shutdown)."""
+    the workers drained (so the caller can finish its own shutdown). With `shed` (forked
+    workers, no `on_stop`), the supervisor drops its preloaded memory once they are forked by
+    re-executing itself lean (web/shed.py): this call then never returns, and the lean image
+    removes `metrics_dir` at exit."""
     if config.workers > 1:
         sock = config.bind_socket()
         supervisor = _Supervisor(config, sockets=[sock])
         supervisor.on_stop = on_stop
+        supervisor.shed = shed and on_stop is None
+        supervisor.metrics_dir = metrics_dir
         supervisor.run()
         return
     config.load_app()

@@ -262,3 +262,58 @@ def test_members_fill_one_cached_page_on_postgresql(pg_settings) -> None:
         _members_fill_one_cached_page(pg_settings, engine)
     finally:
         engine.dispose()
+
+
+def _controls_in_one_pass_are_the_globals(settings: Settings, engine: Engine,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`slots.card_controls` (a search page's 150 controls in one pass) gives exactly what
+    `upvote_button`, `save_button` and `save_form` give card by card: anonymous and for a
+    member with a vote and a save, counts of 0, 1 and more, an old-style id with a slash, a
+    hostile return path."""
+    from paperfeed.web import slots
+
+    _catalog(engine)
+    feature(engine, [paper("hep-th/9901001", title="Graph networks, old style id",
+                           abstract="Graph networks.", upvotes=0)], D)
+    # no page cache: both renders below are direct, not one recorded and one filled
+    app = create_app(settings.model_copy(update={"page_cache_seconds": 0}))
+    ann = browser(app, member(engine, settings, "ann"))
+    anon = browser(app)
+    anon.cookies.set("pf_csrf", "visitor0001xxxxxxxxxxxxxxxxxxxxx")
+    url = '/search?q=graph+networks&x="<script>'
+    page = ann.get(url).text
+    for pid, path in (("2506.00002", "save"), ("hep-th/9901001", "upvote")):
+        data = {FIELD: token(page), "next": url} | ({"vote": "1"} if path == "upvote" else {})
+        assert ann.post(f"/papers/{pid}/{path}", data=data,
+                        follow_redirects=False).status_code == 303
+    calls: list[int] = []
+    batched = slots.card_controls
+
+    def one_by_one(request: object, papers: list[tuple[str, int]]) -> None:
+        calls.append(len(papers))
+        return None  # as while a page is recorded: the template globals, card by card
+
+    for visitor in (anon, ann):
+        monkeypatch.setattr(slots, "card_controls", batched)
+        fast = visitor.get(url).text
+        monkeypatch.setattr(slots, "card_controls", one_by_one)
+        slow = visitor.get(url).text
+        assert calls and calls[-1] == 3
+        assert fast == slow
+    assert button(fast, "hep-th/9901001") == (True, 1) and _saved(fast, "2506.00002")
+    assert 'id="upvote-hep-th/9901001"' in fast and 'id="save-hep-th-9901001"' in fast
+    assert "<script>" not in fast and "\ue002" not in fast and "\ue003" not in fast
+
+
+def test_card_controls_in_one_pass_are_the_globals(settings, engine, monkeypatch) -> None:
+    _controls_in_one_pass_are_the_globals(settings, engine, monkeypatch)
+
+
+@pytest.mark.postgres
+def test_card_controls_in_one_pass_on_postgresql(pg_settings, monkeypatch) -> None:
+    engine = connect(pg_settings)
+    migrate(engine)
+    try:
+        _controls_in_one_pass_are_the_globals(pg_settings, engine, monkeypatch)
+    finally:
+        engine.dispose()

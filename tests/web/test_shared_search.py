@@ -83,7 +83,7 @@ def test_api_and_page_share_a_search_until_the_catalog_changes(client, engine, m
 
 def test_identical_api_searches_share_one_answer_until_a_vote(client, engine, settings,
                                                               monkeypatch):
-    from paperfeed.web import searching
+    from paperfeed.web.api import search as api_search
     from paperfeed.web.api.search import answer_cache
     from tests.web.test_pages_cache import browser, member, vote
 
@@ -92,8 +92,8 @@ def test_identical_api_searches_share_one_answer_until_a_vote(client, engine, se
     client.app.state.search_api_cache = cache = answer_cache(ttl=3600)  # as test above
     client.app.state.page_cache.linked.append(cache)
     built: list[int] = []
-    real = searching.items_for
-    monkeypatch.setattr("paperfeed.web.api.search.items_for",
+    real = api_search.entry_rows  # what the API reads of its results
+    monkeypatch.setattr("paperfeed.web.api.search.entry_rows",
                         lambda *a, **k: built.append(1) or real(*a, **k))
     first = client.get("/api/papers/search", params={"q": "graph"})
     again = client.get("/api/papers/search", params={"q": "graph"})

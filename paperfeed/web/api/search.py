@@ -29,13 +29,16 @@ from sqlalchemy.engine import RowMapping
 
 from paperfeed.caching import BoundedCache
 from paperfeed.errors import BadRequest
+from paperfeed.search.highlight import mark_results
 from paperfeed.storage.catalog import comment_counts, featured_facts, list_papers_page
 from paperfeed.storage.search import SearchFilters
+from paperfeed.storage.search.rows import entry_rows
+from paperfeed.storage.stems import stemmer_for
 from paperfeed.web.api.json import body_response, json_response
 from paperfeed.web.api.schemas import ERROR_RESPONSES, DailyPaper
 from paperfeed.web.api.serialize import daily_entry_json
 from paperfeed.web.pages.cache import page_cache
-from paperfeed.web.searching import filters_from, items_for, shared_search
+from paperfeed.web.searching import SNIPPET_WIDTH, filters_from, shared_search
 
 router = APIRouter(tags=["search"])
 MAX_Q = 250
@@ -129,15 +132,24 @@ def _build(request: Request, q: str, filters: SearchFilters, limit: int) -> Cach
 def _answer(
     request: Request, q: str, filters: SearchFilters, limit: int
 ) -> tuple[list[dict[str, Any]], bool]:
+    """The entries of a search's results, in rank order: their rows, featured facts and
+    comment counts in one read (storage/search/rows.py), titles and snippets marked."""
     result = shared_search(request, q, filters=filters, limit=limit)
     with request.app.state.engine.connect() as conn:
-        items = items_for(conn, result, source=True, comments=False)
-        body = _entries(conn, [item.row for item in items])
-    for entry, item in zip(body, items, strict=True):
-        if item.highlighted_title:
-            entry["highlightedTitle"] = str(item.title)
-        if item.highlighted_abstract:
-            entry["highlightedSummary"] = str(item.abstract)
+        rows = entry_rows(conn, [hit.paper_id for hit in result.hits])
+        stemmer = stemmer_for(conn)
+    shown = [row for hit in result.hits if (row := rows.get(hit.paper_id)) is not None]
+    marked = mark_results(result.query, stemmer,
+                          [(paper["title"], paper["abstract"]) for paper, _, _ in shown],
+                          width=SNIPPET_WIDTH, source=True)
+    body = []
+    for (paper, fact, comments), (title, abstract, found) in zip(shown, marked, strict=True):
+        entry = daily_entry_json(paper, fact, local_comments=comments)
+        if "<mark>" in title:
+            entry["highlightedTitle"] = str(title)
+        if found:
+            entry["highlightedSummary"] = str(abstract)
+        body.append(entry)
     return body, bool(result.limited)
 
 
