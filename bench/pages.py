@@ -504,6 +504,12 @@ def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> No
     alone = per_request(time.process_time() - t0)
     print(f"in-process engine alone  {len(queries)} queries: {alone:6.1f} ms CPU per search "
           f"(SearchService.search, limit {SHARED_DEPTH})", flush=True)
+    t0 = time.process_time()
+    for _ in queries:
+        client.get("/healthz")
+    print(f"in-process floor          {len(queries)} requests: {per_request(time.process_time() - t0):6.1f}"
+          " ms CPU per /healthz (TestClient + middleware + routing: the in-process figures "
+          "below include it, a live server pays only its own ~0.3 ms part)", flush=True)
     service.search = counted  # type: ignore[method-assign]
     for name, path, cut in (("page", "/search", None), ("api", "/api/papers/search", 250)):
         forget = getattr(getattr(service, "_embedder", None), "forget_queries", None)

@@ -99,7 +99,8 @@ def _shell(item: Any, now: datetime) -> HoledHtml:
     if names:
         shown = names[:MAX_CARD_AUTHORS]
         out.append('<p class="card-authors">')
-        out.append(", ".join([f'<a href="{_esc(author_url(n))}">{_esc(n)}</a>' for n in shown]))
+        # URLs from `quote` and counts, dates and day names hold nothing to escape
+        out.append(", ".join([f'<a href="{author_url(n)}">{_esc(n)}</a>' for n in shown]))
         if len(names) > MAX_CARD_AUTHORS:
             out.append(f' <span class="muted">+{len(names) - MAX_CARD_AUTHORS}</span>')
         out.append("</p>")
@@ -109,19 +110,19 @@ def _shell(item: Any, now: datetime) -> HoledHtml:
     if org:
         out.append(f'<a class="org-chip" href="{_esc(org["url"])}">{avatar(org["name"])}'
                    f'{_esc(org["fullname"])}</a>{dot}')
-    out.append(f'\n      <span class="authors">{_esc(count_label(item.num_authors, "author"))}'
+    out.append(f'\n      <span class="authors">{count_label(int(item.num_authors), "author")}'
                "</span>")
     if item.published_at:
-        out.append(f'{dot}<time datetime="{_esc(item.published_at.date().isoformat())}">'
-                   f"{_esc(format_day(item.published_at, now))}</time>")
+        out.append(f'{dot}<time datetime="{item.published_at.date().isoformat()}">'
+                   f"{format_day(item.published_at, now)}</time>")
     if item.num_comments:
         out.append(f'{dot}<a class="comments" href="/papers/{pid}#comments">'
-                   f'{_esc(count_label(item.num_comments, "comment"))}</a>')
+                   f'{count_label(int(item.num_comments), "comment")}</a>')
     if getattr(item, "hf_comments", 0):
         out.append(f'{dot}<a class="hf-comments" href="https://huggingface.co/papers/{pid}'
                    '#community" rel="noopener" title="Comments on the paper\'s Hugging Face '
                    'page, counted when it was imported">'
-                   f'{_esc(count_label(item.hf_comments, "comment"))} on Hugging Face</a>')
+                   f'{count_label(int(item.hf_comments), "comment")} on Hugging Face</a>')
     submitter = getattr(item, "submitter", None)
     if submitter:
         shown_name = submitter.fullname or submitter.name

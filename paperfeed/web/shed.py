@@ -42,6 +42,8 @@ if TYPE_CHECKING:  # not imported by the lean image until it hands over to uvico
     from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 logger = logging.getLogger("uvicorn.error")
+# A spawned worker imports the app and loads the model itself: seconds, more on a busy machine.
+SPAWN_READY_SECONDS = 120
 # uvicorn.supervisors.multiprocess.SIGNALS (tests/ops/test_serve_shed.py checks they match),
 # spelled out so the lean image need not import uvicorn (and click: ~7 MB) to handle them.
 SIGNALS = {getattr(signal, f"SIG{x}"): x
@@ -205,9 +207,20 @@ def _hand_over(state: dict[str, Any], workers: list[_Worker], queue: list[int]) 
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     from uvicorn.supervisors.multiprocess import Multiprocess
 
+    class Supervisor(Multiprocess):
+        def restart_all(self) -> None:
+            """uvicorn's SIGHUP, waiting for spawned workers as long as they take to load (it
+            gives them the health-check timeout, 5 s, and keeps the old workers past it)."""
+            saved = self.config.timeout_worker_healthcheck
+            self.config.timeout_worker_healthcheck = max(saved, SPAWN_READY_SECONDS)
+            try:
+                super().restart_all()
+            finally:
+                self.config.timeout_worker_healthcheck = saved
+
     config: Config = pickle.loads(state["config"])
     sockets = [socket.socket(fileno=fd) for fd in state["sockets"]]
-    supervisor = Multiprocess(config, sockets)  # its signal handlers are set from here on
+    supervisor = Supervisor(config, sockets)  # its signal handlers are set from here on
     supervisor.processes = [_adopted(config, w) for w in workers]
     supervisor.signal_queue.extend(queue)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)

@@ -148,3 +148,31 @@ def test_the_lean_image_handles_the_signals_uvicorn_handles() -> None:
     from uvicorn.supervisors.multiprocess import SIGNALS
 
     assert shed.SIGNALS == SIGNALS
+
+
+def test_sighup_hands_the_workers_over_to_uvicorn_which_replaces_them(
+    tmp_path: Path,
+) -> None:
+    """A signal the lean loop does not handle itself goes to uvicorn's supervisor, pending:
+    SIGHUP replaces both workers (spawned), then SIGTERM stops the server cleanly."""
+    data = tmp_path / "data"
+    data.mkdir()
+    engine = connect(Settings(data_dir=data))
+    migrate(engine)
+    engine.dispose()
+    with running(tmp_path, serve_env(data), "--workers", "2") as served:
+        sup = served.proc.pid
+        _wait("the lean supervisor and two workers", lambda: b"paperfeed.web.shed" in Path(
+            f"/proc/{sup}/cmdline").read_bytes() and len(_workers(sup)) == 2, served.text)
+        first = set(_workers(sup))
+        os.kill(sup, signal.SIGHUP)
+        served.wait_log("Received SIGHUP, restarting processes.", timeout=60)
+        _wait("two new workers", lambda: len({int(p) for p in re.findall(
+            r"Started server process \[(\d+)\]", served.text())} - first) == 2, served.text,
+            timeout=180)
+        _wait("the old workers gone", lambda: not first & set(_workers(sup)), served.text)
+        r = httpx.get(served.url + "/healthz", headers={"Connection": "close"}, timeout=30)
+        assert r.status_code == 200
+        assert served.stop(signal.SIGTERM) == 0, served.text()
+    assert "Stopping parent process" in served.text()
+    assert "Traceback" not in served.text()

@@ -32,7 +32,7 @@ from paperfeed.storage.schema import featured, papers
 from paperfeed.storage.search import papers_by_ids
 from paperfeed.web.api.serialize import daily_entry_json
 from paperfeed.web.app import create_app
-from paperfeed.web.searching import items_for
+from paperfeed.web.searching import CARD_COLUMNS, items_for
 from tests.search.conftest import CODE_ID, FEATURED_ID, HIDDEN_ID, real_papers
 from tests.search.test_search_web import HOSTILE
 
@@ -182,3 +182,24 @@ def test_search_api_hostile_queries_answer_the_general_paths_json(
     assert r.status_code == 200
     assert r.content == orjson.dumps(expected(engine, q[:250], [e["paper"]["id"]
                                                                for e in r.json()]))
+
+
+def test_card_rows_read_as_tuples_equal_sqlalchemys_rows(web: tuple[TestClient, Engine]) -> None:
+    """`papers_by_ids(..., columns=)` (the search page's cards, "Similar papers") reads plain
+    tuples and decodes JSON, timestamps and booleans itself on SQLite: every column of every
+    visible paper must equal what SQLAlchemy's typed read returns."""
+    from paperfeed.storage.search.rows import paper_rows
+
+    _, engine = web
+    names = [c.name for c in papers.columns]
+    ids = [p.id for p in real_papers()]
+    with engine.connect() as conn:
+        typed = {pid: dict(row) for pid, row in papers_by_ids(conn, ids).items()}
+        plain = paper_rows(conn, ids, names)
+        cards = papers_by_ids(conn, ids, columns=CARD_COLUMNS)
+    assert HIDDEN_ID not in plain and len(plain) == len(typed) == len(ids) - 1
+    assert plain == typed
+    assert all(type(plain[p][k]) is type(typed[p][k]) for p in plain for k in names)
+    assert cards == {p: {k: typed[p][k] for k in CARD_COLUMNS} for p in typed}
+    with pytest.raises(KeyError):
+        paper_rows(conn, ids, ["id", "title; DROP TABLE papers"])

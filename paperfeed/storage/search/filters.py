@@ -6,12 +6,12 @@ Hidden papers never pass: every clause list starts with `hidden IS FALSE`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, not_, select
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
 from paperfeed.storage.schema import featured, papers
@@ -126,19 +126,19 @@ def sorted_newest(conn: Connection, ids: Sequence[str]) -> list[str]:
 
 def papers_by_ids(
     conn: Connection, ids: Sequence[str], *, columns: Sequence[str] | None = None
-) -> dict[str, RowMapping]:
+) -> dict[str, Mapping[Any, Any]]:
     """Paper rows by id (visible ones only); callers keep their own order. With `columns`
     (names of `papers` columns; "id" is always read) the rows hold only those: a search page
     shows 50 cards and needs a third of a row (no ai_keywords JSON to decode, no comment,
-    journal or hash text to fetch)."""
-    out: dict[str, RowMapping] = {}
-    cols = (
-        [papers.c.id, *(papers.c[name] for name in columns if name != "id")]
-        if columns is not None else [papers]
-    )
+    journal or hash text to fetch), and gets them as plain dicts read from tuples."""
+    if columns is not None:  # plain dicts, read as tuples (storage/search/rows.py)
+        from paperfeed.storage.search.rows import paper_rows
+
+        return paper_rows(conn, ids, columns)
+    out: dict[str, Mapping[Any, Any]] = {}
     for i in range(0, len(ids), CHUNK):
         chunk = list(ids[i : i + CHUNK])
-        stmt = select(*cols).where(papers.c.id.in_(chunk), not_(papers.c.hidden))
+        stmt = select(papers).where(papers.c.id.in_(chunk), not_(papers.c.hidden))
         for row in conn.execute(stmt).mappings():
             out[row["id"]] = row
     return out

@@ -1,5 +1,7 @@
 """What a search answer reads of its results after ranking, in one statement of plain tuples.
 
+`entry_rows` (the search API) and `paper_rows` (a page's cards: `papers_by_ids` with columns).
+
 The search API answers each of its (up to 120) results as a daily-list entry: the paper's
 columns that entry shows, its earliest featured day that was not removed (when, how, by whom)
 and its count of visible local comments. Read through `papers_by_ids`, `featured_facts` and
@@ -15,14 +17,16 @@ compares the API's JSON byte for byte).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import JSON, Boolean, Connection, DateTime, bindparam, text
 
-from paperfeed.storage.search.filters import CHUNK
+from paperfeed.storage.schema import papers
+
+CHUNK = 500  # ids per IN (...) list
 
 # the columns of `papers` a daily entry shows (web/api/serialize.py `paper_json`)
 ENTRY_COLUMNS = ("id", "title", "abstract", "authors", "published_at", "upstream_upvotes",
@@ -82,4 +86,41 @@ def entry_rows(conn: Connection, ids: Sequence[str]) -> dict[str, Entry]:
                 if fact is not None:
                     fact["submitted_at"] = when(fact["submitted_at"])
             out.setdefault(paper["id"], (paper, fact, int(row[n + 7])))
+    return out
+
+
+def _decoder(name: str) -> Callable[[Any], Any] | None:
+    """How a SQLite value of `papers.<name>` becomes what SQLAlchemy would have returned."""
+    kind = papers.c[name].type
+    if isinstance(kind, JSON):
+        return _json
+    if isinstance(kind, DateTime):
+        return _when
+    if isinstance(kind, Boolean):
+        return lambda v: None if v is None else bool(v)
+    return None
+
+
+def paper_rows(
+    conn: Connection, ids: Sequence[str], columns: Sequence[str]
+) -> dict[str, Mapping[Any, Any]]:
+    """`columns` of the visible papers among `ids` ("id" always), as dicts, by id: what
+    `papers_by_ids(..., columns=)` returns, read as plain tuples (a search page's 50 cards:
+    SQLAlchemy's mapping rows and their per-column processors were most of that read)."""
+    names = ["id", *(c for c in columns if c != "id")]
+    for name in names:
+        papers.c[name]  # noqa: B018 - only names of the table reach the SQL (KeyError)
+    stmt = text(
+        "SELECT " + ", ".join(names) + " FROM papers WHERE id IN :ids AND NOT hidden"
+    ).bindparams(bindparam("ids", expanding=True))
+    decoders: list[tuple[int, Callable[[Any], Any]]] = []
+    if conn.dialect.name == "sqlite":  # JSON is text there, timestamps ISO text, booleans 0/1
+        decoders = [(i, d) for i, name in enumerate(names) if (d := _decoder(name)) is not None]
+    out: dict[str, Mapping[Any, Any]] = {}
+    for i in range(0, len(ids), CHUNK):
+        for row in conn.execute(stmt, {"ids": list(ids[i : i + CHUNK])}).all():
+            values = list(row)
+            for k, decode in decoders:
+                values[k] = decode(values[k])
+            out[values[0]] = dict(zip(names, values, strict=True))
     return out
