@@ -83,14 +83,11 @@ class HybridParams:
     lead_bonus: float = 1.0
     lead_low: float = 1.1
     lead_high: float = 1.5
-    # When the blend's first paper is not the keyword side's best, the two are compared by how
-    # much of the query's informative words each holds (fusion.coverage: idf-weighted, title
-    # and abstract alike); a keyword best holding at least `coverage_floor` of them, and more
-    # than the blend's first by `coverage_low` (nothing) to `coverage_high` (all), gets up to
-    # `coverage_bonus` (z units). A text written from the paper (a description of it, its
-    # terms) holds nearly all the query's words, which BM25's title weight and length
-    # normalisation can rank below a short paper matching a few of them; the model, reading a
-    # paraphrase, may not see the paper at all (bench/README.md, "Fifth pass").
+    # The coverage check: a keyword best that is not the blend's first but holds at least
+    # `coverage_floor` of the query's idf-weighted words (fusion.coverage), and `coverage_low`
+    # (nothing) to `coverage_high` (all) more than that first, gets up to `coverage_bonus`. A
+    # description written from a paper holds nearly all its words, which BM25 can rank below a
+    # short paper matching a few (bench/README.md, "Fifth pass").
     coverage_bonus: float = 0.75
     coverage_floor: float = 0.5
     coverage_low: float = 0.05
@@ -432,9 +429,8 @@ class SearchService:
 
     def _coverage_check(self, query: Query, kw_pairs: list[tuple[str, float]],
                         fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        """`fused` with the coverage bonus (HybridParams.coverage_*) given to the keyword side's
-        best paper when the blend put another first: one read of the two papers' texts, and the
-        words' document counts the keyword side already asked for (cached by the backend)."""
+        """`fused` with the coverage bonus (HybridParams.coverage_*) for the keyword side's best
+        when the blend put another first (reads two texts; the word counts are cached)."""
         p = self.params
         if p.coverage_bonus == 0.0 or not fused or not kw_pairs:
             return fused
