@@ -387,6 +387,9 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     open_s = time.perf_counter() - t
     embedder = service.embedder()
     backend = service.backend
+    # a label holding "nocov" ("hybrid-nocov") searches without the fusion's coverage check
+    nocov = SearchService(engine, settings, params=replace(service.params, coverage_bonus=0.0),
+                          backend=backend, embedder=embedder)
     modes = {}
     # "hybrid-again": the same queries once more; their words' document counts are cached by
     # then (10 min per process), as common words are in a busy worker; query vectors are not.
@@ -401,7 +404,7 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
             embedder.forget_queries()
         load = os.getloadavg()[0]
         sides = [(mode, service), (label, nopairs)] if label.endswith("-nopairs") else \
-            [(label, service)]
+            [(label, nocov if "nocov" in label else service)]
         times: dict[str, list[float]] = {name: [] for name, _ in sides}
         cpus: dict[str, list[float]] = {name: [] for name, _ in sides}
         limited = dict.fromkeys(times, 0)

@@ -14,7 +14,8 @@ Steps (each skipped when already done in that data directory):
    pinning), after a warm-up. Prints p50/p95/mean for hybrid, keyword and semantic.
 
 `--ab`: instead, hybrid with the defaults (A) against the fixed equal blend (B, no per-query
-rule: `standout_shift=0`, `keywords_shift=0`, `lead_bonus=0`), alternating per query over one
+rule: `standout_shift=0`, `keywords_shift=0`, `lead_bonus=0`, `coverage_bonus=0`; with
+`--ab-coverage`, B is the defaults without the coverage check only), alternating per query over one
 backend and one embedder, so both see the same load (a query vector is reused by the second of
 each pair). It also counts the queries the bare-keywords rule applies to, and scores both on
 finding the paper each query was taken from (nDCG@10 per kind of query; nobody tuned on it).
@@ -87,6 +88,8 @@ def main() -> None:
     ap.add_argument("--ab-pairs", action="store_true",
                     help="defaults vs no word pairs on the keyword side, hybrid and keyword "
                     "mode, alternating")
+    ap.add_argument("--ab-coverage", action="store_true",
+                    help="with --ab: B is the defaults without the coverage check")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from paperfeed.config import Settings
@@ -111,8 +114,9 @@ def main() -> None:
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
     if args.ab or args.ab_pairs:
         for mode in ("hybrid", "keyword") if args.ab_pairs else ("hybrid",):
+            against = "nopairs" if args.ab_pairs else "coverage" if args.ab_coverage else "fixed"
             ab(service, sourced_queries(rows, args.queries), args.limit, mode=mode,
-               against="nopairs" if args.ab_pairs else "fixed")
+               against=against)
         return
     print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
     for mode in ("hybrid", "keyword", "semantic"):
@@ -139,9 +143,10 @@ def main() -> None:
 def ab(service, queries: list[tuple[str, str, int]], limit: int, *, mode: str = "hybrid",  # type: ignore[no-untyped-def]
        against: str = "fixed") -> None:
     """p50/p95 and CPU per query of `mode`, defaults (A) vs the fixed blend (B; `against`
-    "nopairs": vs the keyword side without word pairs), interleaved (A first on even queries, B
-    first on odd ones, so neither always pays for the vector). Also a known-item check nobody
-    tuned on: nDCG@10 of the paper each query was taken from, per kind of query, A vs B."""
+    "coverage": the defaults without the coverage check; "nopairs": the keyword side without
+    word pairs), interleaved (A first on even queries, B first on odd ones, so neither always
+    pays for the vector). Also a known-item check nobody tuned on: nDCG@10 of the paper each
+    query was taken from, per kind of query, A vs B."""
     import math
     from dataclasses import replace
 
@@ -151,11 +156,14 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int, *, mode: str = 
 
     bare = sum(keyword_like(parse(q).words) for q, _, _ in queries)
     print(f"bare-keyword queries (keywords_shift, lead_bonus apply): {bare} of {len(queries)}")
-    other = replace(service.params, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)
-    if against == "nopairs":
-        other = replace(service.params, keyword=replace(service.params.keyword, bigrams="off"))
-    fixed = SearchService(service.engine, service.settings, params=other,
+    off = replace(service.params, coverage_bonus=0.0)
+    if against == "fixed":
+        off = replace(off, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)
+    elif against == "nopairs":
+        off = replace(service.params, keyword=replace(service.params.keyword, bigrams="off"))
+    fixed = SearchService(service.engine, service.settings, params=off,
                           backend=service.backend, embedder=service.embedder())
+    b_label = {"coverage": "no coverage", "nopairs": "no pairs"}.get(against, "fixed blend")
     runs: dict[str, tuple[list[float], list[float]]] = {"A": ([], []), "B": ([], [])}
     found: dict[tuple[str, int], list[float]] = {}
     for n, (q, source, kind) in enumerate(queries):
@@ -168,7 +176,6 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int, *, mode: str = 
             ids = [h.paper_id for h in hits[:10]]
             gain = 1 / math.log2(ids.index(source) + 2) if source in ids else 0.0
             found.setdefault((name, kind), []).append(gain)
-    b_label = "no pairs" if against == "nopairs" else "fixed blend"
     for name, label in (("A", "defaults"), ("B", b_label)):
         wall, cpu = runs[name]
         print(f"{mode} {label:<12} p50 {pct(wall, 50):6.1f} p95 {pct(wall, 95):6.1f} ms; "

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, or_, select, text
 from sqlalchemy.engine import RowMapping
 
-from paperfeed.storage.schema import comments, featured, papers, users
+from paperfeed.storage.schema import featured, papers, users
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +76,17 @@ def featured_facts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, RowM
     return out
 
 
+# One constant statement, not a select() built per call: counts are read for every list of
+# cards (search results, similar papers, the API's entries), 50 ids at a time; building and
+# caching a Core select cost more than running it (0.16 -> 0.06 ms CPU at 75k papers).
+_COMMENT_COUNTS = text(
+    "SELECT paper_id, count(*) FROM comments"
+    " WHERE paper_id IN :ids AND NOT hidden AND NOT deleted GROUP BY paper_id"
+).bindparams(bindparam("ids", expanding=True))
+
+
 def comment_counts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, int]:
     """Visible (not hidden, not deleted) local comments per paper."""
     if not paper_ids:
         return {}
-    query = (
-        select(comments.c.paper_id, func.count())
-        .where(
-            comments.c.paper_id.in_(list(paper_ids)),
-            comments.c.hidden.is_(False),
-            comments.c.deleted.is_(False),
-        )
-        .group_by(comments.c.paper_id)
-    )
-    return {pid: int(n) for pid, n in conn.execute(query).all()}
+    return {pid: int(n) for pid, n in conn.execute(_COMMENT_COUNTS, {"ids": list(paper_ids)})}

@@ -203,3 +203,12 @@ def test_card_rows_read_as_tuples_equal_sqlalchemys_rows(web: tuple[TestClient, 
     assert cards == {p: {k: typed[p][k] for k in CARD_COLUMNS} for p in typed}
     with pytest.raises(KeyError):
         paper_rows(conn, ids, ["id", "title; DROP TABLE papers"])
+
+
+def test_comment_counts_are_the_visible_comments(web: tuple[TestClient, Engine]) -> None:
+    """Three comments on one paper, one hidden and one deleted: one counts (the reference
+    the tests above compare the API against)."""
+    _, engine = web
+    with engine.connect() as conn:
+        counts = comment_counts(conn, [p.id for p in real_papers()])
+    assert counts == {CODE_ID: 1, CLAIMED: 1}
