@@ -26,7 +26,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +40,13 @@ from heldout_collections import DEFAULT_CACHE, DEFAULT_OUT, collection_paths  # 
 from paperfeed.config import Settings  # noqa: E402
 from paperfeed.search.evaluate import EvalStore, read_corpus, read_qrels, read_queries  # noqa: E402
 from paperfeed.search.fusion import (  # noqa: E402
+    coverage,
+    coverage_bonus,
     keyword_lead,
     keyword_like,
     lead_bonus,
     semantic_standout,
+    word_weights,
 )
 from paperfeed.search.keyword import keyword_search  # noqa: E402
 from paperfeed.search.query import keyword_term_counts, parse  # noqa: E402
@@ -60,6 +63,8 @@ class Row:
     rels: dict[str, int]
     idf_mass: float  # sum of the query words' idf (the most BM25 could give, roughly)
     words: tuple[str, ...] = ()  # the parsed query's words (for the query's form)
+    weights: dict[str, float] = field(default_factory=dict)  # fusion.word_weights of its words
+    texts: dict[str, str] = field(default_factory=dict)  # the corpus: title + abstract by id
 
 
 @dataclass
@@ -69,6 +74,7 @@ class Query:
     sem: np.ndarray  # the semantic side's cosines, best first (its top DEPTH)
     idf_mass: float
     words: tuple[str, ...] = ()
+    cover: Callable[[int], float] = lambda i: 0.0  # fusion.coverage of candidate i
 
 
 Rule = Callable[[np.ndarray, np.ndarray, np.ndarray, Query], np.ndarray]
@@ -77,6 +83,7 @@ Rule = Callable[[np.ndarray, np.ndarray, np.ndarray, Query], np.ndarray]
 def load(corpus: Path, sets: dict[str, tuple[Path, Path]], cache: Path
          ) -> dict[str, tuple[list[str], list[Row]]]:
     out: dict[str, tuple[list[str], list[Row]]] = {}
+    texts = {p.id: f"{p.title}\n{p.abstract}" for p in read_corpus(corpus)}  # coverage rule
     with EvalStore(corpus, settings=Settings(), with_vectors=True, cache_dir=cache) as store:
         service = store.service()
         embedder, backend = service.embedder(), service.backend
@@ -95,13 +102,14 @@ def load(corpus: Path, sets: dict[str, tuple[Path, Path]], cache: Path
                 words = list(keyword_term_counts(query))
                 stats = backend.term_stats(words) if words else None
                 mass = 0.0
+                weights = word_weights(stats.docs, stats.papers) if stats is not None else {}
                 if stats is not None:
                     n = stats.papers
                     mass = sum(math.log((n - d + 0.5) / (d + 0.5)) for d in stats.docs.values()
                                if 0 < d < n / 2)
                 rows.append(Row([(h.paper_id, h.score) for h in found],
                                 matrix @ embedder.embed_query(query.text), qrels[qid], mass,
-                                query.words))
+                                query.words, weights, texts))
             out[name] = (ids, rows)
             print(f"{name}: {len(rows)} queries over {len(ids)} documents", flush=True)
     return out
@@ -136,8 +144,9 @@ def ranking(ids: list[str], pos: dict[str, int], row: Row, rule: Rule | str) -> 
     inkw = np.array([p in bm25 for p in cand])
     far = (~inkw) & ((best < FLOOR) | (c < FLOOR))
     if inkw.any():
-        order = np.argsort(-rule(b, c, inkw, Query(cos[top].astype(np.float64), row.idf_mass, row.words)),
-                           kind="stable")
+        facts = Query(cos[top].astype(np.float64), row.idf_mass, row.words,
+                      lambda i: coverage(row.weights, row.texts.get(cand[i], "")))
+        order = np.argsort(-rule(b, c, inkw, facts), kind="stable")
     else:
         order = np.arange(len(cand))
     return [cand[i] for i in order if not far[i]]
@@ -175,6 +184,24 @@ def bare_keywords(shift: float, bonus: float, low: float = 1.1, high: float = 1.
             extra = lead_bonus(keyword_lead(top[:2].tolist()), low=low, high=high, bonus=bonus)
             out = out.copy()
             out[int(np.argmax(np.where(inkw, b, -np.inf)))] += extra
+        return out
+    return rule
+
+
+def covered(bonus: float, floor: float = 0.5, low: float = 0.05, high: float = 0.15) -> Rule:
+    """The service's default since the fifth pass: the fourth pass's rules, then the coverage
+    check (`HybridParams.coverage_*`): when the blend's first is not the keyword side's best,
+    the keyword best gets up to `bonus` as it holds >= `floor` of the query's idf-weighted
+    words and `low`..`high` more than the blend's first (`fusion.coverage`)."""
+    inner = bare_keywords(0.1, 1.0)
+
+    def rule(b: np.ndarray, c: np.ndarray, inkw: np.ndarray, q: Query) -> np.ndarray:
+        out = inner(b, c, inkw, q)
+        k, f = int(np.argmax(np.where(inkw, b, -np.inf))), int(np.argmax(out))
+        if k != f:
+            out = out.copy()
+            out[k] += coverage_bonus(q.cover(k), q.cover(f), floor=floor, low=low, high=high,
+                                     bonus=bonus)
         return out
     return rule
 
@@ -262,8 +289,15 @@ RULES: list[tuple[str, Rule]] = [
     ("w by standout: 0.5 at z >= 3.7, 0.7 at z <= 2.7", by_standout(2.7, 3.7, 0.2)),
     ("w by standout: 0.5 at z >= 4.5, 0.9 at z <= 2.5", by_standout(2.5, 4.5, 0.4)),
     ("standout rule vs ranks 3-100, 0.2 (the third pass's default)", bare_keywords(0.0, 0.0)),
-    ("standout 0.2 + bare keywords: share +0.1, lead bonus 1.0 (service default)",
+    ("standout 0.2 + bare keywords: share +0.1, lead bonus 1.0 (the fourth pass's default)",
      bare_keywords(0.1, 1.0)),
+    ("fifth: + coverage check, bonus 0.75, floor 0.5, margin 0.05-0.15 (service default)",
+     covered(0.75)),
+    ("fifth: + coverage check, bonus 0.5", covered(0.5)),
+    ("fifth: + coverage check, bonus 1.0", covered(1.0)),
+    ("fifth: + coverage check, margin 0.1-0.2", covered(0.75, low=0.1, high=0.2)),
+    ("fifth: + coverage check, floor 0 (any coverage)", covered(0.75, floor=0.0)),
+    ("fifth: + coverage check, floor 0.6", covered(0.75, floor=0.6)),
     ("standout 0.2 + bare keywords: share +0.1 only", bare_keywords(0.1, 0.0)),
     ("standout 0.2 + bare keywords: share +0.2 only", bare_keywords(0.2, 0.0)),
     ("standout 0.2 + bare keywords: lead bonus 1.0 only", bare_keywords(0.0, 1.0)),

@@ -385,6 +385,11 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     open_s = time.perf_counter() - t
     embedder = service.embedder()
     backend = service.backend
+    # a label holding "nocov" ("hybrid-nocov") searches without the fusion's coverage check
+    from dataclasses import replace
+
+    nocov = SearchService(engine, settings, params=replace(service.params, coverage_bonus=0.0),
+                          backend=backend, embedder=embedder)
     modes = {}
     # "hybrid-again": the same queries once more; their words' document counts are cached by
     # then (10 min per process), as common words are in a busy worker; query vectors are not
@@ -397,7 +402,7 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
         limited = 0
         for q in qs:
             t, c = time.perf_counter(), time.process_time()
-            result = service.search(q, limit=limit, mode=mode)
+            result = (nocov if "nocov" in label else service).search(q, limit=limit, mode=mode)
             times.append((time.perf_counter() - t) * 1000)
             cpus.append((time.process_time() - c) * 1000)  # both threads of the search
             limited += bool(getattr(result, "limited", False))

@@ -14,7 +14,8 @@ Steps (each skipped when already done in that data directory):
    pinning), after a warm-up. Prints p50/p95/mean for hybrid, keyword and semantic.
 
 `--ab`: instead, hybrid with the defaults (A) against the fixed equal blend (B, no per-query
-rule: `standout_shift=0`, `keywords_shift=0`, `lead_bonus=0`), alternating per query over one
+rule: `standout_shift=0`, `keywords_shift=0`, `lead_bonus=0`, `coverage_bonus=0`; with
+`--ab-coverage`, B is the defaults without the coverage check only), alternating per query over one
 backend and one embedder, so both see the same load (a query vector is reused by the second of
 each pair). It also counts the queries the bare-keywords rule applies to, and scores both on
 finding the paper each query was taken from (nDCG@10 per kind of query; nobody tuned on it).
@@ -84,6 +85,8 @@ def main() -> None:
     ap.add_argument("--real", type=int, default=2000, help="papers embedded for real")
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--ab", action="store_true", help="defaults vs the fixed blend, alternating")
+    ap.add_argument("--ab-coverage", action="store_true",
+                    help="with --ab: B is the defaults without the coverage check")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from paperfeed.config import Settings
@@ -107,7 +110,8 @@ def main() -> None:
         service.search(q, limit=args.limit)
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
     if args.ab:
-        ab(service, sourced_queries(rows, args.queries), args.limit)
+        ab(service, sourced_queries(rows, args.queries), args.limit,
+           coverage_only=args.ab_coverage)
         return
     print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
     for mode in ("hybrid", "keyword", "semantic"):
@@ -131,8 +135,10 @@ def main() -> None:
         print(f"{'embed q':<9} {pct(times, 50):7.1f} {pct(times, 95):7.1f} {statistics.mean(times):8.1f}")
 
 
-def ab(service, queries: list[tuple[str, str, int]], limit: int) -> None:  # type: ignore[no-untyped-def]
-    """Hybrid p50/p95 and CPU per query, defaults (A) vs the fixed blend (B), interleaved
+def ab(service, queries: list[tuple[str, str, int]], limit: int, *,  # type: ignore[no-untyped-def]
+       coverage_only: bool = False) -> None:
+    """Hybrid p50/p95 and CPU per query, defaults (A) vs the fixed blend (B; `coverage_only`:
+    the defaults without the coverage check), interleaved
     (A first on even queries, B first on odd ones, so neither always pays for the vector).
     Also a known-item check nobody tuned on: nDCG@10 of the paper each query was taken from,
     per kind of query, A vs B."""
@@ -145,10 +151,12 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int) -> None:  # typ
 
     bare = sum(keyword_like(parse(q).words) for q, _, _ in queries)
     print(f"bare-keyword queries (keywords_shift, lead_bonus apply): {bare} of {len(queries)}")
-    fixed = SearchService(service.engine, service.settings,
-                          params=replace(service.params, standout_shift=0.0,
-                                         keywords_shift=0.0, lead_bonus=0.0),
+    off = replace(service.params, coverage_bonus=0.0)
+    if not coverage_only:
+        off = replace(off, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)
+    fixed = SearchService(service.engine, service.settings, params=off,
                           backend=service.backend, embedder=service.embedder())
+    b_label = "no coverage" if coverage_only else "fixed blend"
     runs: dict[str, tuple[list[float], list[float]]] = {"A": ([], []), "B": ([], [])}
     found: dict[tuple[str, int], list[float]] = {}
     for n, (q, source, kind) in enumerate(queries):
@@ -161,7 +169,7 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int) -> None:  # typ
             ids = [h.paper_id for h in hits[:10]]
             gain = 1 / math.log2(ids.index(source) + 2) if source in ids else 0.0
             found.setdefault((name, kind), []).append(gain)
-    for name, label in (("A", "defaults"), ("B", "fixed blend")):
+    for name, label in (("A", "defaults"), ("B", b_label)):
         wall, cpu = runs[name]
         print(f"hybrid {label:<12} p50 {pct(wall, 50):6.1f} p95 {pct(wall, 95):6.1f} ms; "
               f"caller-thread CPU mean {statistics.mean(cpu):5.2f} ms")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -136,6 +137,53 @@ def lead_bonus(lead: float | None, *, low: float, high: float, bonus: float) -> 
     if lead is None or bonus == 0.0 or high <= low:
         return 0.0
     return bonus * min(max((lead - low) / (high - low), 0.0), 1.0)
+
+
+COVERAGE_PREFIX = 5  # letters of a word that stand for its stem in `coverage`
+_TEXT_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def word_weights(docs: dict[str, int], papers: int) -> dict[str, float]:
+    """Each query word's weight for `coverage`: its BM25 idf, log((N - n + 0.5) / (n + 0.5)),
+    from the counts the keyword side already asked for (0 for a word in half the papers or
+    more: it says nothing about which paper is meant)."""
+    out: dict[str, float] = {}
+    for word, n in docs.items():
+        out[word] = math.log((papers - n + 0.5) / (n + 0.5)) if n < papers / 2 else 0.0
+    return out
+
+
+def coverage(weights: dict[str, float], text: str) -> float:
+    """The share of the query's informative words a paper's text holds, each word weighted by
+    its idf (`word_weights`): 1.0 when every word is there. A word counts as there when a word
+    of the text starts with its first COVERAGE_PREFIX letters (the whole word when shorter), a
+    crude stem that is the same on every engine ("optimizes" finds "optimization"). Unlike BM25
+    it does not weigh the title above the abstract nor shorten a long abstract's due: it asks
+    only whether the paper says what the query says."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    n = COVERAGE_PREFIX
+    held = {w[:n] for w in _TEXT_WORD.findall(text.lower())}
+    return sum(v for w, v in weights.items() if w.lower()[:n] in held) / total
+
+
+def ramp(value: float, low: float, high: float) -> float:
+    """0 at `low` or below, 1 at `high` or above, linear between."""
+    if high <= low:
+        return 1.0 if value >= high else 0.0
+    return min(max((value - low) / (high - low), 0.0), 1.0)
+
+
+def coverage_bonus(keyword_top: float, fused_top: float, *, floor: float, low: float,
+                   high: float, bonus: float) -> float:
+    """The bonus (z units) for the keyword side's best paper when it is not the blend's first:
+    none unless it holds at least `floor` of the query's informative words (`coverage`), then
+    ramped from nothing to all of `bonus` as its coverage exceeds the blend's first paper's by
+    `low` to `high`."""
+    if bonus == 0.0 or keyword_top < floor:
+        return 0.0
+    return bonus * ramp(keyword_top - fused_top, low, high)
 
 
 def arxiv_id_in(text: str) -> str | None:

@@ -34,7 +34,7 @@ from paperfeed.search.keyword import (
     effective_filters,
     keyword_search,
 )
-from paperfeed.search.query import Query, parse
+from paperfeed.search.query import Query, keyword_term_counts, parse
 from paperfeed.storage.search import KeywordHit, KeywordHits, SearchFilters
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,15 @@ class HybridParams:
     lead_bonus: float = 1.0
     lead_low: float = 1.1
     lead_high: float = 1.5
+    # The coverage check: a keyword best that is not the blend's first but holds at least
+    # `coverage_floor` of the query's idf-weighted words (fusion.coverage), and `coverage_low`
+    # (nothing) to `coverage_high` (all) more than that first, gets up to `coverage_bonus`. A
+    # description written from a paper holds nearly all its words, which BM25 can rank below a
+    # short paper matching a few (bench/README.md, "Fifth pass").
+    coverage_bonus: float = 0.75
+    coverage_floor: float = 0.5
+    coverage_low: float = 0.05
+    coverage_high: float = 0.15
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
@@ -386,6 +395,7 @@ class SearchService:
                                               bonus=p.lead_bonus)
                     boost = {kw_pairs[0][0]: bonus} if bonus > 0 else {}
                 fused = fusion.score_blend(kw_pairs, cos, keyword_weight=weight, boost=boost)
+                fused = self._coverage_check(query, kw_pairs, fused)
             used = "hybrid"
         elif sem:
             fused, used = sem, "semantic"
@@ -416,6 +426,37 @@ class SearchService:
         ]
         return SearchResult(query, hits, mode, used, notes, total=len(ranked),
                             total_exact=not more)
+
+    def _coverage_check(self, query: Query, kw_pairs: list[tuple[str, float]],
+                        fused: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """`fused` with the coverage bonus (HybridParams.coverage_*) for the keyword side's best
+        when the blend put another first (reads two texts; the word counts are cached)."""
+        p = self.params
+        if p.coverage_bonus == 0.0 or not fused or not kw_pairs:
+            return fused
+        top, first = kw_pairs[0][0], fused[0][0]
+        if top == first:
+            return fused
+        words = list(keyword_term_counts(query, limit=p.keyword.max_terms,
+                                         drop_requests=p.keyword.drop_requests))
+        if not words:
+            return fused
+        try:
+            stats = self.backend.term_stats(words)
+            texts = self.backend.texts([top, first])
+        except Exception as exc:  # noqa: BLE001 - the blend stands without the check
+            self._warn(f"coverage check failed ({exc})")
+            return fused
+        weights = fusion.word_weights(stats.docs, stats.papers)
+        extra = fusion.coverage_bonus(
+            fusion.coverage(weights, texts.get(top, "")),
+            fusion.coverage(weights, texts.get(first, "")),
+            floor=p.coverage_floor, low=p.coverage_low, high=p.coverage_high,
+            bonus=p.coverage_bonus)
+        if extra <= 0.0:
+            return fused
+        return sorted(((pid, v + extra if pid == top else v) for pid, v in fused),
+                      key=lambda kv: -kv[1])
 
     def _cosines(self, qvec: np.ndarray, ids: list[str]) -> dict[str, float]:
         """Cosine similarity of the query to specific papers (those the keyword side found)."""

@@ -147,11 +147,15 @@ def test_latest_lists_newest_passing_filters_and_constraints(backend: SearchBack
                           limit=5) == [CODE_ID]
 
 
-def test_visible_and_titles_never_show_hidden_papers(backend: SearchBackend) -> None:
+def test_visible_titles_and_texts_never_show_hidden_papers(backend: SearchBackend) -> None:
     assert backend.visible(CODE_ID) == CODE_ID
     assert backend.visible(HIDDEN_ID) is None and backend.visible("9999.99999") is None
     titles = backend.titles([CODE_ID, HIDDEN_ID])
     assert list(titles) == [CODE_ID] and titles[CODE_ID].startswith("ClonEval")
+    texts = backend.texts([CODE_ID, HIDDEN_ID, "9999.99999"])
+    assert list(texts) == [CODE_ID] and texts[CODE_ID].startswith(titles[CODE_ID])
+    assert "voice cloning" in texts[CODE_ID].lower().split("\n", 1)[1]  # the abstract follows
+    assert backend.texts([]) == {}
 
 
 def test_refresh_stats_answers_on_every_engine(backend: SearchBackend) -> None:

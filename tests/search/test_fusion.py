@@ -3,8 +3,11 @@ common-word pruning."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
+from paperfeed.search import fusion
 from paperfeed.search.fusion import (
     arxiv_id_in,
     blend_weight,
@@ -142,3 +145,29 @@ def test_score_blend_boost_lifts_only_the_named_paper() -> None:
     assert boosted[0][0] == "a"
     assert dict(boosted)["a"] == pytest.approx(dict(plain)["a"] + 1.5)
     assert dict(boosted)["c"] == pytest.approx(dict(plain)["c"])
+
+
+def test_word_weights_are_bm25_idf_and_zero_for_common_words() -> None:
+    weights = fusion.word_weights({"rare": 1, "common": 600, "half": 500, "none": 0}, 1000)
+    assert weights["rare"] == pytest.approx(math.log(999.5 / 1.5))
+    assert weights["common"] == 0.0 and weights["half"] == 0.0
+    assert weights["none"] > weights["rare"]
+
+
+def test_coverage_is_the_idf_weighted_share_of_words_held() -> None:
+    weights = {"diffusion": 3.0, "optimizes": 1.0, "gan": 1.0}
+    text = "Optimization of DIFFUSION models"  # "optimizes" held through its first five letters
+    assert fusion.coverage(weights, text) == pytest.approx(0.8)
+    assert fusion.coverage(weights, "gans and diffusion") == pytest.approx(0.6)  # "gan" whole only
+    assert fusion.coverage(weights, "GAN: a diffusion optimizer") == pytest.approx(1.0)
+    assert fusion.coverage({}, text) == 0.0 and fusion.coverage({"a": 0.0}, text) == 0.0
+    assert fusion.coverage(weights, "") == 0.0
+
+
+def test_coverage_bonus_needs_the_floor_and_ramps_with_the_margin() -> None:
+    kw = {"floor": 0.5, "low": 0.05, "high": 0.15, "bonus": 0.75}
+    assert fusion.coverage_bonus(0.45, 0.0, **kw) == 0.0  # below the floor: no bonus at all
+    assert fusion.coverage_bonus(0.9, 0.86, **kw) == 0.0  # not clearly more
+    assert fusion.coverage_bonus(0.9, 0.8, **kw) == pytest.approx(0.375)
+    assert fusion.coverage_bonus(0.9, 0.5, **kw) == pytest.approx(0.75)
+    assert fusion.coverage_bonus(0.9, 0.5, **{**kw, "bonus": 0.0}) == 0.0

@@ -20,7 +20,7 @@ from paperfeed.models import utcnow
 from paperfeed.search import fusion
 from paperfeed.search.hybrid import HybridParams, SearchService
 from paperfeed.search.indexing import index_papers
-from paperfeed.search.query import parse
+from paperfeed.search.query import keyword_term_counts, parse
 from paperfeed.storage.db import connect, migrate
 from paperfeed.storage.search import SearchFilters
 from tests.search.conftest import CODE_ID, load_catalog
@@ -33,8 +33,10 @@ from tests.search.conftest import CODE_ID, load_catalog
 BAG = "precisely attention access available"
 BAG_PAPER = "2606.15886"
 RULE = HybridParams()  # the default: the standout rule on (bench/README.md)
-FIXED = replace(RULE, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)  # equal blend
-STANDOUT_ONLY = replace(RULE, keywords_shift=0.0, lead_bonus=0.0)  # the third pass's default
+FIXED = replace(RULE, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0,
+                coverage_bonus=0.0)  # the equal blend
+STANDOUT_ONLY = replace(RULE, keywords_shift=0.0, lead_bonus=0.0,
+                        coverage_bonus=0.0)  # the third pass's default
 # Three words of one paper's abstract, no stopword among them: the keyword side ranks that
 # paper first with BM25 ~1.7x its second; the standout rule alone left it third on SQLite (two
 # papers nearer in meaning above it).
@@ -186,4 +188,60 @@ def test_sentences_and_questions_are_fused_as_before(indexed: tuple[Engine, Sett
         assert not fusion.keyword_like(parse(text).words)
         new = [h.paper_id for h in service.search(text).hits]
         assert new == [h.paper_id for h in before.search(text).hits]
+        assert CODE_ID in new[:3]
+
+
+# The coverage check (bench/README.md, "Fifth pass"). The 40-paper catalog is too small for the
+# default blend to put another paper above a keyword answer that holds the whole query, so these
+# tests tilt the blend towards the model (keyword share 0.3, no per-query rules) to make the
+# situation, and compare with and without the check.
+TILTED = replace(RULE, blend_weight=0.3, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)
+# The last sentence of Omni-R1's abstract (2505.20256) without its title's words, as the held-out
+# descriptions set builds its queries: a sentence, not bare keywords.
+DESCRIBED = ("Our results demonstrate the first successful application of to large-scale and "
+             "highlight a scalable path toward universally foundation models")
+DESCRIBED_PAPER = "2505.20256"
+
+
+def test_the_keyword_answer_holding_the_whole_description_goes_first(
+    indexed: tuple[Engine, Settings],
+) -> None:
+    """On every engine: the keyword side's best paper holds nearly every informative word of the
+    description and the blend's first far fewer, so the check gives it the bonus and it leads;
+    without the check the model's choice stays first."""
+    engine, settings = indexed
+    checked = SearchService(engine, settings, params=TILTED)
+    unchecked = SearchService(engine, settings, params=replace(TILTED, coverage_bonus=0.0),
+                              backend=checked.backend, embedder=checked.embedder())
+    query = parse(DESCRIBED)
+    assert not fusion.keyword_like(query.words)
+    keyword = checked.search(DESCRIBED, mode="keyword").hits
+    assert keyword[0].paper_id == DESCRIBED_PAPER
+    before = unchecked.search(DESCRIBED).hits
+    assert before[0].paper_id != DESCRIBED_PAPER
+    stats = checked.backend.term_stats(list(keyword_term_counts(query)))
+    weights = fusion.word_weights(stats.docs, stats.papers)
+    texts = checked.backend.texts([DESCRIBED_PAPER, before[0].paper_id])
+    mine = fusion.coverage(weights, texts[DESCRIBED_PAPER])
+    theirs = fusion.coverage(weights, texts[before[0].paper_id])
+    assert mine >= TILTED.coverage_floor and mine - theirs >= TILTED.coverage_high
+    after = checked.search(DESCRIBED)
+    assert after.used == "hybrid"
+    assert after.hits[0].paper_id == DESCRIBED_PAPER and after.hits[0].keyword_rank == 1
+    # only the first place moved: the rest keep the blend's order
+    rest = [h.paper_id for h in after.hits[1:]]
+    assert rest == [h.paper_id for h in before if h.paper_id != DESCRIBED_PAPER][: len(rest)]
+
+
+def test_the_check_leaves_a_paper_found_by_meaning_first(indexed: tuple[Engine, Settings]) -> None:
+    """On every engine: the questions about imitating a vocal identity share no distinctive word
+    with ClonEval; their keyword side's best holds too little of the question, so the default
+    ranks them exactly as without the check and ClonEval keeps its place."""
+    engine, settings = indexed
+    service = SearchService(engine, settings)
+    unchecked = SearchService(engine, settings, params=replace(RULE, coverage_bonus=0.0),
+                              backend=service.backend, embedder=service.embedder())
+    for text in (LONG_QUESTION, "how good are systems that imitate someone's vocal identity"):
+        new = [h.paper_id for h in service.search(text).hits]
+        assert new == [h.paper_id for h in unchecked.search(text).hits]
         assert CODE_ID in new[:3]

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from paperfeed.storage.search.filters import (
     SearchFilters,
     papers_by_ids,
+    texts_by_ids,
     titles_by_ids,
     visible_id,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "fts_tokens",
     "papers_by_ids",
     "refresh_token_docs",
+    "texts_by_ids",
     "titles_by_ids",
     "token_doc_counts",
     "visible_id",

@@ -68,6 +68,7 @@ class SearchBackend(Protocol):
                limit: int) -> list[str]: ...
     def visible(self, paper_id: str) -> str | None: ...
     def titles(self, ids: Sequence[str]) -> dict[str, str]: ...
+    def texts(self, ids: Sequence[str]) -> dict[str, str]: ...
     def refresh_stats(self, *, now: datetime) -> StatsRefresh: ...
     # vector side
     @property
@@ -133,6 +134,11 @@ class _Backend:
     def titles(self, ids: Sequence[str]) -> dict[str, str]:
         with self.engine.connect() as conn:
             return catalog.titles_by_ids(conn, ids)
+
+    def texts(self, ids: Sequence[str]) -> dict[str, str]:
+        """Title and abstract of each visible paper among `ids` (the fusion's coverage check)."""
+        with self.engine.connect() as conn:
+            return catalog.texts_by_ids(conn, ids)
 
     # -- vector side ------------------------------------------------------------------------
     def _open_side(self) -> VectorSide:

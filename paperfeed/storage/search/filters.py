@@ -153,6 +153,16 @@ def titles_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     return {r[0]: r[1] for r in conn.execute(stmt)}
 
 
+def texts_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """Title and abstract (one string) of the visible papers among `ids` (the hybrid fusion's
+    word-coverage check reads two of them per search at most)."""
+    if not ids:
+        return {}
+    stmt = select(papers.c.id, papers.c.title, papers.c.abstract).where(
+        papers.c.id.in_(list(ids)), papers.c.hidden.is_(False))
+    return {r[0]: f"{r[1] or ''}\n{r[2] or ''}" for r in conn.execute(stmt)}
+
+
 def visible_id(conn: Connection, paper_id: str) -> str | None:
     stmt = select(papers.c.id).where(papers.c.id == paper_id, papers.c.hidden.is_(False))
     return conn.execute(stmt).scalar_one_or_none()
