@@ -178,8 +178,8 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int, *,  # type: ign
         if a:
             better = sum(x > y for x, y in zip(a, b, strict=True))
             worse = sum(x < y for x, y in zip(a, b, strict=True))
-            print(f"known item, {what:<15} nDCG@10 defaults {statistics.mean(a):.4f} fixed "
-                  f"blend {statistics.mean(b):.4f} ({better} better, {worse} worse)")
+            print(f"known item, {what:<15} nDCG@10 defaults {statistics.mean(a):.4f} {b_label} "
+                  f"{statistics.mean(b):.4f} ({better} better, {worse} worse)")
 
 
 def ensure_vectors(settings, engine, rows: list[dict], real: int) -> None:  # type: ignore[no-untyped-def]
