@@ -80,22 +80,22 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
-# Young objects a worker allocates before its collector runs (CPython's default is 700).
-GC_YOUNG = 10_000
 _gc_tuned: int | None = None  # the pid whose collector was tuned (a forked child tunes its own)
 
 
 def collect_less() -> None:
-    """The cyclic garbage collector, tuned for a web worker (once per process).
+    """What a started worker holds is frozen out of the cyclic garbage collector (once per
+    process).
 
-    A search allocates a few hundred thousand short-lived objects (candidate lists, rows,
-    JSON dicts) that reference counting frees; with CPython's default threshold of 700 the
-    collector ran ~2 times per search API answer and traversed the request's live objects each
-    time, and now and then a full collection walked the whole heap: ~225k objects of modules,
-    routes, templates and caches, ~200 ms in one request (bench/README, "what every search
-    request pays outside the engine"). So: what the worker holds once started is frozen
-    (`gc.freeze`: never traversed again; the reference counts still free it), and the young
-    generation holds `GC_YOUNG` objects before a collection. Cycles are still collected."""
+    A started worker holds ~225k objects (modules, routes, templates, caches); a full
+    collection walks all of them: ~200 ms in one request, every few hundred searches (a
+    search allocates a few hundred thousand short-lived objects; bench/README, "what every
+    search request pays outside the engine"). `gc.freeze()` moves them to a generation the
+    collector never walks (reference counts still free them); the supervisor that forks the
+    workers froze what it built already (web/preload.py), so this walks only what the worker
+    made itself and copies no shared page. The young generation keeps CPython's threshold:
+    10,000 instead of 700 saved ~0.3 ms of collections per search in-process but kept ~10 MB
+    more per worker after a load (bench/serve_memory.py)."""
     global _gc_tuned
     pid = os.getpid()
     if _gc_tuned == pid:
@@ -103,8 +103,6 @@ def collect_less() -> None:
     _gc_tuned = pid
     gc.collect()
     gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG, middle, old)
 
 
 def single_threaded_math() -> None:
