@@ -365,6 +365,8 @@ def cmd_latency(args: argparse.Namespace) -> None:
 def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     """A fresh search process, as a web worker: open, warm up, time every mode, report RSS."""
     sys.path.insert(0, str(ROOT / "bench"))
+    from dataclasses import replace
+
     from search_latency import pct, queries_from
 
     from paperfeed.config import Settings
@@ -386,29 +388,38 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     embedder = service.embedder()
     backend = service.backend
     # a label holding "nocov" ("hybrid-nocov") searches without the fusion's coverage check
-    from dataclasses import replace
-
     nocov = SearchService(engine, settings, params=replace(service.params, coverage_bonus=0.0),
                           backend=backend, embedder=embedder)
     modes = {}
     # "hybrid-again": the same queries once more; their words' document counts are cached by
-    # then (10 min per process), as common words are in a busy worker; query vectors are not
+    # then (10 min per process), as common words are in a busy worker; query vectors are not.
+    # "<mode>-nopairs": A/B in one pass, alternating per query (A first on even queries): the
+    # defaults ("<mode>") against the keyword side without word pairs ("<mode>-nopairs").
+    nopairs = SearchService(engine, settings, backend=backend, embedder=embedder,
+                            params=replace(service.params, keyword=replace(
+                                service.params.keyword, bigrams="off")))
     for label in labels:
         mode = label.split("-")[0]
         if embedder is not None:
             embedder.forget_queries()
         load = os.getloadavg()[0]
-        times, cpus = [], []
-        limited = 0
-        for q in qs:
-            t, c = time.perf_counter(), time.process_time()
-            result = (nocov if "nocov" in label else service).search(q, limit=limit, mode=mode)
-            times.append((time.perf_counter() - t) * 1000)
-            cpus.append((time.process_time() - c) * 1000)  # both threads of the search
-            limited += bool(getattr(result, "limited", False))
-        modes[label] = {"p50": pct(times, 50), "p95": pct(times, 95),
-                       "mean": statistics.mean(times), "load": load, "limited": limited,
-                       "cpu_ms": statistics.mean(cpus), "cpu_p95": pct(cpus, 95)}
+        sides = [(mode, service), (label, nopairs)] if label.endswith("-nopairs") else \
+            [(label, nocov if "nocov" in label else service)]
+        times: dict[str, list[float]] = {name: [] for name, _ in sides}
+        cpus: dict[str, list[float]] = {name: [] for name, _ in sides}
+        limited = dict.fromkeys(times, 0)
+        for n, q in enumerate(qs):
+            for name, svc in sides if n % 2 == 0 else sides[::-1]:
+                t, c = time.perf_counter(), time.process_time()
+                result = svc.search(q, limit=limit, mode=mode)
+                times[name].append((time.perf_counter() - t) * 1000)
+                cpus[name].append((time.process_time() - c) * 1000)  # both threads
+                limited[name] += bool(getattr(result, "limited", False))
+        for name in times:
+            modes[name] = {"p50": pct(times[name], 50), "p95": pct(times[name], 95),
+                           "mean": statistics.mean(times[name]), "load": load,
+                           "limited": limited[name], "cpu_ms": statistics.mean(cpus[name]),
+                           "cpu_p95": pct(cpus[name], 95)}
     status = open("/proc/self/status").read()
     with engine.connect() as conn:
         from sqlalchemy import text
@@ -533,7 +544,9 @@ def main() -> None:
         p.add_argument("--save", type=Path)
         p.add_argument("--baseline", type=Path)
         p.add_argument("--modes", nargs="*", default=[],
-                       help="passes to time (default: hybrid keyword semantic hybrid-again)")
+                       help="passes to time (default: hybrid keyword semantic hybrid-again); "
+                       "hybrid-nopairs / keyword-nopairs: that mode A/B against the keyword "
+                       "side without word pairs, alternating per query")
     args = ap.parse_args()
     {"embed": cmd_embed, "vectors": cmd_vectors, "recall": cmd_recall, "build": cmd_build,
      "latency": cmd_latency, "sides": cmd_sides}[args.cmd](args)

@@ -39,7 +39,7 @@ def variants(quick: bool) -> list[tuple[str, str, HybridParams]]:
         ("keyword", "all fields weight 1", replace(base, keyword=replace(kw, weights=(1, 1, 1)))),
         ("keyword", "no common-word pruning", replace(base, keyword=replace(kw, max_df_ratio=1.0, posting_budget=0))),
         ("keyword", "AND of words", replace(base, keyword=replace(kw, operator="AND"))),
-        ("keyword", "+ adjacent-word phrases (bigrams)", replace(base, keyword=replace(kw, bigrams=True))),
+        ("keyword", "+ adjacent-word phrases (bigrams)", replace(base, keyword=replace(kw, bigrams="all", pair_weight=1.0))),
         ("semantic", "MiniLM-L6 int8, exact cosine", base),
         ("hybrid", "RRF k=60, depth 100", replace(base, fusion="rrf", rrf_k=60)),
         ("hybrid", "RRF k=10, depth 100", replace(base, fusion="rrf", rrf_k=10)),

@@ -85,6 +85,9 @@ def main() -> None:
     ap.add_argument("--real", type=int, default=2000, help="papers embedded for real")
     ap.add_argument("--limit", type=int, default=20)
     ap.add_argument("--ab", action="store_true", help="defaults vs the fixed blend, alternating")
+    ap.add_argument("--ab-pairs", action="store_true",
+                    help="defaults vs no word pairs on the keyword side, hybrid and keyword "
+                    "mode, alternating")
     ap.add_argument("--ab-coverage", action="store_true",
                     help="with --ab: B is the defaults without the coverage check")
     args = ap.parse_args()
@@ -109,9 +112,11 @@ def main() -> None:
     for q in queries[:10]:  # warm-up: load the model, page in the index
         service.search(q, limit=args.limit)
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
-    if args.ab:
-        ab(service, sourced_queries(rows, args.queries), args.limit,
-           coverage_only=args.ab_coverage)
+    if args.ab or args.ab_pairs:
+        for mode in ("hybrid", "keyword") if args.ab_pairs else ("hybrid",):
+            against = "nopairs" if args.ab_pairs else "coverage" if args.ab_coverage else "fixed"
+            ab(service, sourced_queries(rows, args.queries), args.limit, mode=mode,
+               against=against)
         return
     print(f"{'mode':<9} {'p50 ms':>7} {'p95 ms':>7} {'mean ms':>8}")
     for mode in ("hybrid", "keyword", "semantic"):
@@ -135,13 +140,13 @@ def main() -> None:
         print(f"{'embed q':<9} {pct(times, 50):7.1f} {pct(times, 95):7.1f} {statistics.mean(times):8.1f}")
 
 
-def ab(service, queries: list[tuple[str, str, int]], limit: int, *,  # type: ignore[no-untyped-def]
-       coverage_only: bool = False) -> None:
-    """Hybrid p50/p95 and CPU per query, defaults (A) vs the fixed blend (B; `coverage_only`:
-    the defaults without the coverage check), interleaved
-    (A first on even queries, B first on odd ones, so neither always pays for the vector).
-    Also a known-item check nobody tuned on: nDCG@10 of the paper each query was taken from,
-    per kind of query, A vs B."""
+def ab(service, queries: list[tuple[str, str, int]], limit: int, *, mode: str = "hybrid",  # type: ignore[no-untyped-def]
+       against: str = "fixed") -> None:
+    """p50/p95 and CPU per query of `mode`, defaults (A) vs the fixed blend (B; `against`
+    "coverage": the defaults without the coverage check; "nopairs": the keyword side without
+    word pairs), interleaved (A first on even queries, B first on odd ones, so neither always
+    pays for the vector). Also a known-item check nobody tuned on: nDCG@10 of the paper each
+    query was taken from, per kind of query, A vs B."""
     import math
     from dataclasses import replace
 
@@ -152,18 +157,20 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int, *,  # type: ign
     bare = sum(keyword_like(parse(q).words) for q, _, _ in queries)
     print(f"bare-keyword queries (keywords_shift, lead_bonus apply): {bare} of {len(queries)}")
     off = replace(service.params, coverage_bonus=0.0)
-    if not coverage_only:
+    if against == "fixed":
         off = replace(off, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)
+    elif against == "nopairs":
+        off = replace(service.params, keyword=replace(service.params.keyword, bigrams="off"))
     fixed = SearchService(service.engine, service.settings, params=off,
                           backend=service.backend, embedder=service.embedder())
-    b_label = "no coverage" if coverage_only else "fixed blend"
+    b_label = {"coverage": "no coverage", "nopairs": "no pairs"}.get(against, "fixed blend")
     runs: dict[str, tuple[list[float], list[float]]] = {"A": ([], []), "B": ([], [])}
     found: dict[tuple[str, int], list[float]] = {}
     for n, (q, source, kind) in enumerate(queries):
         pair = [("A", service), ("B", fixed)]
         for name, svc in pair if n % 2 == 0 else pair[::-1]:
             t, c = time.perf_counter(), time.thread_time()
-            hits = svc.search(q, limit=limit).hits
+            hits = svc.search(q, limit=limit, mode=mode).hits
             runs[name][0].append((time.perf_counter() - t) * 1000)
             runs[name][1].append((time.thread_time() - c) * 1000)
             ids = [h.paper_id for h in hits[:10]]
@@ -171,15 +178,15 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int, *,  # type: ign
             found.setdefault((name, kind), []).append(gain)
     for name, label in (("A", "defaults"), ("B", b_label)):
         wall, cpu = runs[name]
-        print(f"hybrid {label:<12} p50 {pct(wall, 50):6.1f} p95 {pct(wall, 95):6.1f} ms; "
+        print(f"{mode} {label:<12} p50 {pct(wall, 50):6.1f} p95 {pct(wall, 95):6.1f} ms; "
               f"caller-thread CPU mean {statistics.mean(cpu):5.2f} ms")
     for kind, what in enumerate(KINDS):
         a, b = found.get(("A", kind), []), found.get(("B", kind), [])
         if a:
             better = sum(x > y for x, y in zip(a, b, strict=True))
             worse = sum(x < y for x, y in zip(a, b, strict=True))
-            print(f"known item, {what:<15} nDCG@10 defaults {statistics.mean(a):.4f} {b_label} "
-                  f"{statistics.mean(b):.4f} ({better} better, {worse} worse)")
+            print(f"known item, {what:<15} nDCG@10 defaults {statistics.mean(a):.4f} "
+                  f"{b_label} {statistics.mean(b):.4f} ({better} better, {worse} worse)")
 
 
 def ensure_vectors(settings, engine, rows: list[dict], real: int) -> None:  # type: ignore[no-untyped-def]

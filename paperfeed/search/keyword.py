@@ -9,9 +9,11 @@ the backend.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
+from paperfeed.search.fusion import keyword_like
 from paperfeed.search.query import MAX_MATCH_TERMS, Query, keyword_bigrams, keyword_term_counts
 from paperfeed.storage.search import (
     DEFAULT_FIELDS,
@@ -32,7 +34,19 @@ class KeywordParams:
 
     operator: str = "OR"  # how plain words combine
     weights: tuple[float, float, float] = DEFAULT_FIELDS  # title, authors, abstract
-    bigrams: bool = False  # also match adjacent word pairs as phrases
+    # Adjacent word pairs scored as phrases beside the words (a boost to papers the words
+    # match, never required): "bare" (only a query of bare keywords, `fusion.keyword_like`),
+    # "all" (every query: loses SciFact 0.01), "off". A pair's BM25 counts `pair_weight` of a
+    # word's (at 1 the pair "double-strand breaks" outvoted the rare word of a SciFact claim),
+    # and each pair counts its rarer word's papers against the posting cap (`pairs_within`).
+    # Chosen on SciFact train and the keywords set (bench/README.md, "Word pairs").
+    bigrams: str = "bare"
+    pair_weight: float = 0.25
+    # Papers the pairs may add up to (their rarer words' counts), within what the words left of
+    # the posting cap: a phrase costs about what a word of that many papers costs in FTS5, and
+    # the remainder of the cap beside the words (~25k at 75k papers) made a bare-keyword search
+    # ~20 ms dearer (bench/README.md, "Word pairs").
+    pair_budget: int = 5_000
     # Leave out words found in more than this share of papers (when >= `min_terms` rarer words
     # remain), and stop adding words once their papers add up to `posting_budget`: common
     # words rank little and cost the most (every matching paper is scored).
@@ -106,10 +120,18 @@ def plan(
     # so most searches keep the plain ranking query.
     scan = alone and posting_cap is not None and not (
         fits and not query.phrases and not query.authors)
-    pairs = tuple(keyword_bigrams(query)) if params.bigrams else ()
+    pairs: tuple[str, ...] = ()
+    if params.bigrams == "all" or (params.bigrams == "bare" and keyword_like(query.words)):
+        pairs = tuple(keyword_bigrams(query))
+        if stats is not None:
+            budget = params.pair_budget
+            if posting_cap is not None:  # and what the kept words left of the cap
+                used = sum(stats.docs.get(w, 0) for w in words) if fits or not alone else None
+                budget = min(budget, posting_cap - used) if used is not None else -1
+            pairs = tuple(pairs_within(pairs, stats.docs, budget))
     request = KeywordRequest(
         terms=tuple(words), counts=tuple(counts[w] for w in words) if params.repeats else (),
-        pairs=pairs, phrases=query.phrases, authors=query.authors,
+        pairs=pairs, pair_weight=params.pair_weight, phrases=query.phrases, authors=query.authors,
         excluded=query.excluded, fields=params.weights, require_all=params.operator == "AND",
         scan_limit=posting_cap if scan else None,
     )
@@ -158,6 +180,25 @@ def select_terms(
         keep.add(w)
         postings += df[w]
     return [w for w in words if w in keep]
+
+
+def pairs_within(pairs: Sequence[str], df: dict[str, int], budget: int) -> list[str]:
+    """The pairs (query order kept) whose rarer word's papers add up to at most `budget`,
+    rarest first (pure). A pair matches only papers holding both its words, so its rarer word's
+    count bounds what it adds to the papers ranked, and what the index reads to find them
+    (FTS5 walks the rarer posting list and skips through the other; PostgreSQL rechecks the
+    papers the GIN index gives for both): the pairs of common words ("language model") are
+    the ones left out on a large catalog. A pair with a word `df` does not count is left out
+    (its cost is unknown)."""
+    cost = {p: min((df.get(w, budget + 1) for w in p.split()), default=0) for p in pairs}
+    keep: set[str] = set()
+    spent = 0
+    for p in sorted(pairs, key=lambda p: cost[p]):
+        if spent + cost[p] > budget:
+            break
+        keep.add(p)
+        spent += cost[p]
+    return [p for p in pairs if p in keep]
 
 
 def within_cap(words: list[str], df: dict[str, int], cap: int) -> list[str]:

@@ -247,8 +247,9 @@ class SqliteBackend(_Backend):
         if match is None:
             return KeywordHits()
         with self.engine.connect() as conn:
-            return fts5.keyword_hits(conn, match, filters, limit=limit, fields=request.fields,
+            hits = fts5.keyword_hits(conn, match, filters, limit=limit, fields=request.fields,
                                      scan_limit=request.scan_limit)
+            return fts5.add_pair_scores(conn, request, hits)
 
     def restrict(self, request: KeywordRequest, ids: Sequence[str]) -> list[str]:
         with self.engine.connect() as conn:

@@ -19,7 +19,10 @@ class KeywordRequest:
 
     - `terms`: plain words, any of which may match (ranked by BM25); `counts[i]` is how often
       term i counts (a word repeated in the query counts more), 1 when `counts` is empty;
-    - `pairs`: adjacent word pairs, matched as optional phrases (a light proximity signal);
+    - `pairs`: adjacent word pairs, optional phrases that add `pair_weight` times their BM25 to
+      the papers the terms match (a light proximity signal, as in the sequential-dependence
+      model: a paper holding "stem cell" side by side ranks above one holding both words
+      apart); they never widen what matches, so a pair of common words costs no extra scan;
     - `phrases`, `authors`: each required (`authors` in the authors field only);
     - `excluded`: words or phrases that rule a paper out;
     - `fields`: BM25 weights of title, authors and abstract;
@@ -32,6 +35,7 @@ class KeywordRequest:
     terms: tuple[str, ...] = ()
     counts: tuple[int, ...] = ()
     pairs: tuple[str, ...] = ()
+    pair_weight: float = 1.0
     phrases: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()

@@ -59,25 +59,24 @@ def _excluded(request: KeywordRequest) -> Any | None:
     return _or(parts) if parts else None
 
 
-def ranked_items(request: KeywordRequest) -> list[tuple[str, str, int]]:
-    """(kind, text, times) of every item BM25 sums over, as FTS5's bm25() does over the phrases
+def ranked_items(request: KeywordRequest) -> list[tuple[str, str, float]]:
+    """(kind, text, weight) of every item BM25 sums over, as FTS5's bm25() does over the phrases
     of `fts5.compile_match`: required phrases and authors, each term (as many times as the query
-    counts it) and, in an OR query, the adjacent pairs. Exclusions add nothing to a match."""
-    items = [(PHRASE, p, 1) for p in request.phrases]
-    items += [(AUTHOR, a, 1) for a in request.authors]
-    items += [(WORD, t, max(1, request.count(i))) for i, t in enumerate(request.terms)]
-    if not request.require_all:
-        items += [(PHRASE, p, 1) for p in request.pairs]
+    counts it), and the adjacent pairs at `pair_weight` (added on SQLite by `fts5.pair_scores`).
+    Exclusions add nothing to a match."""
+    items: list[tuple[str, str, float]] = [(PHRASE, p, 1.0) for p in request.phrases]
+    items += [(AUTHOR, a, 1.0) for a in request.authors]
+    items += [(WORD, t, float(max(1, request.count(i)))) for i, t in enumerate(request.terms)]
+    if request.terms:  # a pair only scores papers its terms match
+        items += [(PHRASE, p, request.pair_weight) for p in request.pairs]
     return items
 
 
 def compile_query(request: KeywordRequest) -> Any | None:
-    """The tsquery of a request: required phrases and authors AND (any | all of) the terms (and
-    pairs, in an OR query), AND NOT the exclusions; None when nothing is searchable."""
+    """The tsquery of a request: required phrases and authors AND (any | all of) the terms, AND
+    NOT the exclusions; None when nothing is searchable. Pairs only score (`ranked_items`)."""
     parts = _required(request)
     words = [_tsq(WORD, t) for t in request.terms]
-    if not request.require_all:
-        words += [_tsq(PHRASE, p) for p in request.pairs]
     if words:
         parts.append(_and(words) if request.require_all else _or(words))
     if not parts:
