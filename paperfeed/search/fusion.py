@@ -186,6 +186,31 @@ def coverage_bonus(keyword_top: float, fused_top: float, *, floor: float, low: f
     return bonus * ramp(keyword_top - fused_top, low, high)
 
 
+def pair_weights(pairs: Sequence[str], weights: dict[str, float]) -> dict[str, float]:
+    """Each adjacent word pair's weight for `phrase_share`: the `word_weights` idf of its
+    commoner word (a pair of two rare words is rare; a pair holding a word found everywhere
+    says little). Words `weights` does not know weigh 0."""
+    return {p: min((weights.get(w, 0.0) for w in p.split()), default=0.0) for p in pairs}
+
+
+def _word_run(text: str) -> str:
+    """The text's words, lower-cased, one space between and around them (so a phrase is held
+    when " a b " is a substring): "Fine-Tuning," becomes " fine tuning "."""
+    return " " + " ".join(_TEXT_WORD.findall(text.lower())) + " "
+
+
+def phrase_share(weights: dict[str, float], text: str) -> float:
+    """The share of the query's adjacent word pairs (`pair_weights`) a paper's text holds side
+    by side, each pair weighted: 1.0 when every pair is there as a phrase. Words are compared
+    whole, split as the text is split ("supervised fine-tuning" is held by "Supervised
+    Fine-Tuning (SFT)"), so the same on every engine."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 0.0
+    run = _word_run(text)
+    return sum(v for p, v in weights.items() if v > 0 and _word_run(p) in run) / total
+
+
 def arxiv_id_in(text: str) -> str | None:
     """The arXiv id when the whole query is an id, `arXiv:` id or arXiv URL, else None."""
     candidate = text.strip()
