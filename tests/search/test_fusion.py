@@ -171,3 +171,24 @@ def test_coverage_bonus_needs_the_floor_and_ramps_with_the_margin() -> None:
     assert fusion.coverage_bonus(0.9, 0.8, **kw) == pytest.approx(0.375)
     assert fusion.coverage_bonus(0.9, 0.5, **kw) == pytest.approx(0.75)
     assert fusion.coverage_bonus(0.9, 0.5, **{**kw, "bonus": 0.0}) == 0.0
+
+
+def test_phrase_share_weighs_each_pair_by_its_commoner_word() -> None:
+    weights = {"gaussian": 3.0, "splatting": 4.0, "regularization": 1.0, "model": 0.0}
+    pairs = fusion.pair_weights(["gaussian splatting", "splatting regularization",
+                                 "regularization model", "unknown word"], weights)
+    assert pairs == {"gaussian splatting": 3.0, "splatting regularization": 1.0,
+                     "regularization model": 0.0, "unknown word": 0.0}
+    # held side by side, case and punctuation ignored; apart does not count
+    assert fusion.phrase_share(pairs, "3D Gaussian-Splatting, with no regularization") == 0.75
+    assert fusion.phrase_share(pairs, "Gaussian fields; splatting regularization.") == 0.25
+    assert fusion.phrase_share(pairs, "Splatting Gaussian regularization") == 0.0
+    assert fusion.phrase_share({"regularization model": 0.0}, "regularization model") == 0.0
+    # a hyphenated query word is held by the same words in the text
+    hyphen = fusion.pair_weights(["supervised fine-tuning"], {"supervised": 2.0,
+                                                              "fine-tuning": 1.5})
+    assert fusion.phrase_share(hyphen, "Supervised Fine-Tuning (SFT) of models") == 1.0
+    assert fusion.phrase_share(hyphen, "supervised fine tuning") == 1.0
+    assert fusion.phrase_share(hyphen, "supervised finetuning") == 0.0
+    # a word's prefix is not the word
+    assert fusion.phrase_share(pairs, "gaussian splattings") == 0.0
