@@ -186,17 +186,26 @@ def coverage_bonus(keyword_top: float, fused_top: float, *, floor: float, low: f
     return bonus * ramp(keyword_top - fused_top, low, high)
 
 
-def pair_weights(pairs: Sequence[str], weights: dict[str, float]) -> dict[str, float]:
-    """Each adjacent word pair's weight for `phrase_share`: the `word_weights` idf of its
-    commoner word (a pair of two rare words is rare; a pair holding a word found everywhere
-    says little). Words `weights` does not know weigh 0."""
-    return {p: min((weights.get(w, 0.0) for w in p.split()), default=0.0) for p in pairs}
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
 
 
 def _word_run(text: str) -> str:
-    """The text's words, lower-cased, one space between and around them (so a phrase is held
-    when " a b " is a substring): "Fine-Tuning," becomes " fine tuning "."""
-    return " " + " ".join(_TEXT_WORD.findall(text.lower())) + " "
+    """The text's words, lower-cased, one space between and around them, so a phrase is held
+    when its own run is a substring: "Fine-Tuning," becomes " fine tuning "."""
+    return f" {_NOT_WORD.sub(' ', text.lower())} "
+
+
+def pair_weights(pairs: Sequence[str], weights: dict[str, float]) -> dict[str, float]:
+    """Each adjacent word pair's weight for `phrase_share`, keyed by the pair's word run
+    (" supervised fine tuning "): the `word_weights` idf of its commoner word (a pair of two
+    rare words is rare; a pair holding a word found everywhere says little, and a word
+    `weights` does not know weighs 0). Pairs that weigh nothing are left out."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        weight = min((weights.get(w, 0.0) for w in pair.split()), default=0.0)
+        if weight > 0:
+            out[_word_run(pair)] = weight
+    return out
 
 
 def phrase_share(weights: dict[str, float], text: str) -> float:
@@ -208,7 +217,7 @@ def phrase_share(weights: dict[str, float], text: str) -> float:
     if total <= 0:
         return 0.0
     run = _word_run(text)
-    return sum(v for p, v in weights.items() if v > 0 and _word_run(p) in run) / total
+    return sum(v for pair, v in weights.items() if pair in run) / total
 
 
 def arxiv_id_in(text: str) -> str | None:
@@ -222,14 +231,11 @@ def arxiv_id_in(text: str) -> str | None:
         return None
 
 
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
 def normalize_title(text: str) -> str:
     """Case-, accent-, punctuation- and LaTeX-brace-insensitive form for exact-title pinning."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", text.lower()).strip()
+    return _NOT_WORD.sub(" ", text.lower()).strip()
 
 
 def pin_first(ranked: Sequence[str], pinned: Sequence[str]) -> list[str]:

@@ -457,15 +457,19 @@ class SearchService:
                                          drop_requests=p.keyword.drop_requests))
         if not words:
             return fused
-        near = [pid for pid, _ in fused[:p.phrase_depth]] if pairs else []
-        near += [pid for pid, _ in kw_pairs[:p.phrase_depth]] if pairs else []
         try:
             stats = self.backend.term_stats(words)
+            weights = fusion.word_weights(stats.docs, stats.papers)
+            held = fusion.pair_weights(pairs, weights)  # {} when no pair weighs anything
+            near = list(dict.fromkeys(
+                [pid for pid, _ in fused[:p.phrase_depth]]
+                + [pid for pid, _ in kw_pairs[:p.phrase_depth]])) if held else []
+            if not cover and not near:
+                return fused
             texts = self.backend.texts(list(dict.fromkeys([top, first, *near])))
         except Exception as exc:  # noqa: BLE001 - the blend stands without the checks
-            self._warn(f"coverage check failed ({exc})")
+            self._warn(f"fusion text checks failed ({exc})")
             return fused
-        weights = fusion.word_weights(stats.docs, stats.papers)
         extra: dict[str, float] = {}
         if cover:
             extra[top] = fusion.coverage_bonus(
@@ -473,11 +477,9 @@ class SearchService:
                 fusion.coverage(weights, texts.get(first, "")),
                 floor=p.coverage_floor, low=p.coverage_low, high=p.coverage_high,
                 bonus=p.coverage_bonus)
-        if pairs:
-            held = fusion.pair_weights(pairs, weights)
-            for pid in dict.fromkeys(near):
-                share = fusion.phrase_share(held, texts.get(pid, ""))
-                extra[pid] = extra.get(pid, 0.0) + p.phrase_bonus * share
+        for pid in near:
+            share = fusion.phrase_share(held, texts.get(pid, ""))
+            extra[pid] = extra.get(pid, 0.0) + p.phrase_bonus * share
         if not any(v > 0.0 for v in extra.values()):
             return fused
         return sorted(((pid, v + extra.get(pid, 0.0)) for pid, v in fused),
