@@ -461,9 +461,7 @@ class SearchService:
             stats = self.backend.term_stats(words)
             weights = fusion.word_weights(stats.docs, stats.papers)
             held = fusion.pair_weights(pairs, weights)  # {} when no pair weighs anything
-            near = list(dict.fromkeys(
-                [pid for pid, _ in fused[:p.phrase_depth]]
-                + [pid for pid, _ in kw_pairs[:p.phrase_depth]])) if held else []
+            near = self._phrase_candidates(kw_pairs, fused) if held else []
             if not cover and not near:
                 return fused
             texts = self.backend.texts(list(dict.fromkeys([top, first, *near])))
@@ -484,6 +482,21 @@ class SearchService:
             return fused
         return sorted(((pid, v + extra.get(pid, 0.0)) for pid, v in fused),
                       key=lambda kv: -kv[1])
+
+    def _phrase_candidates(self, kw_pairs: list[tuple[str, float]],
+                           fused: list[tuple[str, float]]) -> list[str]:
+        """The papers the phrase check reads: the blend's first `phrase_depth` and those of the
+        keyword side's first `phrase_depth` that its bonus could lift into them (a paper more
+        than `phrase_bonus` below the blend's last of them stays below every one of them, so
+        reading its text would change no place among the first `phrase_depth`). The keyword
+        side's best is always read: the coverage check may lift it."""
+        p = self.params
+        top = fused[:p.phrase_depth]
+        reach = top[-1][1] - p.phrase_bonus if len(top) == p.phrase_depth else float("-inf")
+        blended = dict(fused)
+        rest = [pid for n, (pid, _) in enumerate(kw_pairs[:p.phrase_depth])
+                if n == 0 or blended.get(pid, reach) > reach]
+        return list(dict.fromkeys([*(pid for pid, _ in top), *rest]))
 
     def _cosines(self, qvec: np.ndarray, ids: list[str]) -> dict[str, float]:
         """Cosine similarity of the query to specific papers (those the keyword side found)."""
