@@ -208,16 +208,19 @@ def pair_weights(pairs: Sequence[str], weights: dict[str, float]) -> dict[str, f
     return out
 
 
-def phrase_share(weights: dict[str, float], text: str) -> float:
-    """The share of the query's adjacent word pairs (`pair_weights`) a paper's text holds side
-    by side, each pair weighted: 1.0 when every pair is there as a phrase. Words are compared
-    whole, split as the text is split ("supervised fine-tuning" is held by "Supervised
-    Fine-Tuning (SFT)"), so the same on every engine."""
-    total = sum(weights.values())
+def phrase_shares(weights: dict[str, float], texts: dict[str, str]) -> dict[str, float]:
+    """For each paper, the share of the query's adjacent word pairs (`pair_weights`) its text
+    holds side by side, each pair weighted, out of the pairs that any of these papers holds: a
+    pair none of them holds (two terms the query put next to each other, "splatting mean-pool")
+    says nothing about which of them is meant. 1.0 for a paper holding every pair held at all.
+    Words are compared whole, split as the text is split ("supervised fine-tuning" is held by
+    "Supervised Fine-Tuning (SFT)"), so the same on every engine."""
+    held = {pid: {pair for pair in weights if pair in _word_run(text)}
+            for pid, text in texts.items()}
+    total = sum(weights[pair] for pair in set().union(*held.values()))
     if total <= 0:
-        return 0.0
-    run = _word_run(text)
-    return sum(v for pair, v in weights.items() if pair in run) / total
+        return dict.fromkeys(texts, 0.0)
+    return {pid: sum(weights[pair] for pair in pairs) / total for pid, pairs in held.items()}
 
 
 def arxiv_id_in(text: str) -> str | None:

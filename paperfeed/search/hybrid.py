@@ -95,12 +95,13 @@ class HybridParams:
     # The phrase check: for a query of bare keywords, each paper among the blend's first
     # `phrase_depth` and the keyword side's first `phrase_depth` gets up to `phrase_bonus` (z
     # units), in proportion to the share of the query's adjacent word pairs its title and
-    # abstract hold side by side, each pair weighted by its commoner word's idf
-    # (fusion.phrase_share). Such a query strings the paper's own multi-word terms together
-    # ("3D Gaussian Splatting mean-pool regularization"); the keyword side scores the pairs
-    # at only a quarter of a word (KeywordParams.pair_weight: more outvoted a claim's rare
-    # word), and the model reads a bag of terms as a topic, so the blend let papers on the
-    # topic push down the one that names the terms (bench/README.md, "Sixth pass").
+    # abstract hold side by side, each pair weighted by its commoner word's idf, out of the
+    # pairs any of those papers holds (fusion.phrase_shares). Such a query strings the paper's
+    # own multi-word terms together ("3D Gaussian Splatting mean-pool regularization"); the
+    # keyword side scores the pairs at only a quarter of a word (KeywordParams.pair_weight:
+    # more outvoted a claim's rare word), and the model reads a bag of terms as a topic, so
+    # the blend let papers on the topic push down the one naming the terms (bench/README.md,
+    # "Sixth pass").
     phrase_bonus: float = 1.0
     phrase_depth: int = 10
     rrf_k: float = 60.0
@@ -475,8 +476,8 @@ class SearchService:
                 fusion.coverage(weights, texts.get(first, "")),
                 floor=p.coverage_floor, low=p.coverage_low, high=p.coverage_high,
                 bonus=p.coverage_bonus)
-        for pid in near:
-            share = fusion.phrase_share(held, texts.get(pid, ""))
+        shares = fusion.phrase_shares(held, {pid: texts.get(pid, "") for pid in near})
+        for pid, share in shares.items():
             extra[pid] = extra.get(pid, 0.0) + p.phrase_bonus * share
         if not any(v > 0.0 for v in extra.values()):
             return fused

@@ -63,8 +63,8 @@ def test_the_paper_holding_the_query_s_phrases_goes_first(
     held = fusion.pair_weights(keyword_bigrams(query), fusion.word_weights(stats.docs,
                                                                             stats.papers))
     texts = checked.backend.texts([PHRASE_PAPER, before[0]])
-    mine = fusion.phrase_share(held, texts[PHRASE_PAPER])
-    assert mine >= 0.7 and mine - fusion.phrase_share(held, texts[before[0]]) >= 0.25
+    shares = fusion.phrase_shares(held, texts)
+    assert shares[PHRASE_PAPER] >= 0.7 and shares[PHRASE_PAPER] - shares[before[0]] >= 0.25
     after = checked.search(PHRASES)
     assert after.used == "hybrid"
     assert after.hits[0].paper_id == PHRASE_PAPER
