@@ -215,8 +215,8 @@ def phrase_shares(weights: dict[str, float], texts: dict[str, str]) -> dict[str,
     says nothing about which of them is meant. 1.0 for a paper holding every pair held at all.
     Words are compared whole, split as the text is split ("supervised fine-tuning" is held by
     "Supervised Fine-Tuning (SFT)"), so the same on every engine."""
-    held = {pid: {pair for pair in weights if pair in _word_run(text)}
-            for pid, text in texts.items()}
+    runs = {pid: _word_run(text) for pid, text in texts.items()}
+    held = {pid: {pair for pair in weights if pair in run} for pid, run in runs.items()}
     total = sum(weights[pair] for pair in set().union(*held.values()))
     if total <= 0:
         return dict.fromkeys(texts, 0.0)
