@@ -15,6 +15,11 @@ thread, CPU time (`time.process_time`):
   the verdicts (the stems of words not seen before, through the index's stemmer), titles
   marked, snippet windows and their marking.
 
+With `--before ROOT` (another checkout, e.g. main before a change), that checkout's
+search/highlight.py and texmath.py are loaded beside this one's and both are timed in
+alternating passes of the same pages, in this process: an A/B that the machine's load does
+not tilt.
+
 The worker's state is a live one's: the word -> stem cache warmed by the pages of 200 other
 queries first, the per-query highlighters emptied before each pass (every query is new, as in
 the pages bench); `--cold` empties the stem cache too. Each figure is the best of `--passes`.
@@ -82,6 +87,54 @@ def best_of(passes: int, reset: Callable[[], None], run: Callable[[], None]) -> 
     return best
 
 
+def load_other(root: Path) -> Any:
+    """`root`'s search/highlight.py, with its own texmath.py, as a module beside ours."""
+    import importlib.util
+
+    def load(name: str, path: Path) -> Any:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    tex = load("before_texmath", root / "paperfeed" / "texmath.py")
+    highlight = load("before_highlight", root / "paperfeed" / "search" / "highlight.py")
+    highlight.texmath = tex
+    return highlight
+
+
+def ab(root: Path, measured: list[Page], warm: list[Page], stem: Any, width: int,
+       passes: int) -> None:
+    """Page, then API, marking of every page by `root`'s code and by ours, alternating."""
+    from paperfeed.search import highlight as ours
+
+    sides = {"before": load_other(root), "after": ours}
+    for module in sides.values():
+        module._STEMS.clear()
+        for query, papers in warm:
+            module.mark_results(query, stem, papers, width=width)
+    spent: dict[tuple[str, bool], list[float]] = {
+        (name, api): [] for name in sides for api in (False, True)}
+    for k in range(passes):
+        order = list(sides.items()) if k % 2 == 0 else list(sides.items())[::-1]
+        for name, module in order:
+            module._RECENT.clear()
+            for api in (False, True):
+                t0 = time.process_time()
+                for query, papers in measured:
+                    module.mark_results(query, stem, papers, width=width, source=api)
+                spent[(name, api)].append(time.process_time() - t0)
+    n = len(measured)
+    for api in (False, True):
+        b = sorted(spent[("before", api)])[passes // 2] * 1000 / n
+        a = sorted(spent[("after", api)])[passes // 2] * 1000 / n
+        label = "API after the page" if api else "page"
+        print(f"A/B {label:<20} before {b:6.3f} ms, after {a:6.3f} ms per page "
+              f"(median of {passes} alternating passes): {a / b:.2f}x", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -90,6 +143,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=5)
     ap.add_argument("--results", type=Path, help="pickle of the results (made if missing)")
     ap.add_argument("--cold", action="store_true", help="empty the stem cache before passes")
+    ap.add_argument("--before", type=Path, help="another checkout to A/B against")
     args = ap.parse_args()
     measured, warm = load_pages(args.data_dir, args.queries, args.results)
     os.environ.update(pages.env_for(args.data_dir))
@@ -129,6 +183,8 @@ def main() -> None:
             hl.mark_results(query, stem, papers, width=width)
             hl.mark_results(query, stem, papers, width=width, source=True)
 
+    if args.before is not None:
+        ab(args.before, measured, warm, stem, width, args.passes)
     page = best_of(args.passes, reset, page_marks)
     both = best_of(args.passes, reset, page_then_api)
     texts = sum(len(p) for _, p in measured) * 2

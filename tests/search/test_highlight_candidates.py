@@ -95,7 +95,8 @@ def _check_no_word_missed(stem: Stemmer) -> None:
     texts = _texts()
     queries = ["network models learning", "schrodinger angstrom naive", "energie cafe",
                "istanbul systems", "σύστημα μοντέλα", "colonσ", "3d networks scale",
-               "analogy assembly probability", "dying happy skies"]
+               "analogy assembly probability", "dying happy skies",
+               "agents (e.g., tools) X-ray", "O(n log n) sorting", "A-MHA*: A* search"]
     queries += [" ".join(t.split()[k: k + 6]) for k, t in enumerate(texts[:60:3])]
     checked = 0
     for q in queries:
