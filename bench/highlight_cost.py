@@ -21,8 +21,9 @@ alternating passes of the same pages, in this process: an A/B that the machine's
 not tilt.
 
 The worker's state is a live one's: the word -> stem cache warmed by the pages of 200 other
-queries first, the per-query highlighters emptied before each pass (every query is new, as in
-the pages bench); `--cold` empties the stem cache too. Each figure is the best of `--passes`.
+queries first and put back as it was before each pass, the per-query highlighters emptied
+(every query is new, as in the pages bench, and brings its new words); `--cold` starts from
+an empty stem cache. Each figure is the best of `--passes`.
 """
 
 from __future__ import annotations
@@ -111,16 +112,22 @@ def ab(root: Path, measured: list[Page], warm: list[Page], stem: Any, width: int
     from paperfeed.search import highlight as ours
 
     sides = {"before": load_other(root), "after": ours}
-    for module in sides.values():
+    warmed = {}
+    for name, module in sides.items():
         module._STEMS.clear()
         for query, papers in warm:
             module.mark_results(query, stem, papers, width=width)
+        cache = module._stem_cache(stem)
+        warmed[name] = cache.get_many(list(cache._data))
     spent: dict[tuple[str, bool], list[float]] = {
         (name, api): [] for name in sides for api in (False, True)}
     for k in range(passes):
         order = list(sides.items()) if k % 2 == 0 else list(sides.items())[::-1]
         for name, module in order:
             module._RECENT.clear()
+            cache = module._stem_cache(stem)
+            cache.clear()
+            cache.put_many(warmed[name])
             for api in (False, True):
                 t0 = time.process_time()
                 for query, papers in measured:
@@ -164,12 +171,14 @@ def main() -> None:
         for query, papers in warm:
             hl.mark_results(query, stem, papers, width=width)
 
-    def reset() -> None:
-        hl._RECENT.clear()
-        if args.cold:
-            hl._STEMS.clear()
-
     warm_up()
+    cache = hl._stem_cache(stem)
+    stems_warm = {} if args.cold else cache.get_many(list(cache._data))
+
+    def reset() -> None:  # every pass meets the measured queries' new words anew
+        hl._RECENT.clear()
+        cache.clear()
+        cache.put_many(stems_warm)
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1000 / n:7.3f} ms"
@@ -194,59 +203,47 @@ def main() -> None:
     print(f"  mark_results, then the API (source)  {ms(both - page)}")
 
     # -- the parts, each over all pages, in the order mark_results does them -------------
-    normal = [[t if hl._single_spaced(t) else " ".join(t.split()) for pair in papers
-               for t in map(str, pair)] for _, papers in measured]
+    raw = [[t for pair in papers for t in map(str, pair)] for _, papers in measured]
+    normal = [hl._single_spaced_all(ts) for ts in raw]
     parts: dict[str, float] = {}
     parts["whitespace check"] = best_of(args.passes, reset, lambda: [
-        [t if hl._single_spaced(t) else " ".join(t.split()) for pair in papers
-         for t in map(str, pair)] for _, papers in measured])
+        hl._single_spaced_all(ts) for ts in raw])
     lighters: list[Any] = []
 
     def build() -> None:
         lighters[:] = [hl.highlighter(q, stem) for q, _ in measured]
 
     parts["query highlighter (query's stems)"] = best_of(args.passes, reset, build)
-    found: list[list[list[tuple[int, int, str]]]] = []
-
-    def scan() -> None:
-        found[:] = [[h._candidates(t) for t in ts] for h, ts in zip(lighters, normal,
-                                                                      strict=True)]
-
-    parts["candidate scan"] = best_of(args.passes, lambda: None, scan)
-    cache = hl._stem_cache(stem)
-    stems_before = cache.get_many(list(cache._data))  # as the verdicts below find it
-
     def verdicts_reset() -> None:
         for h in lighters:
             h._verdicts.clear()
         cache.clear()
-        cache.put_many(stems_before)
+        cache.put_many(stems_warm)
 
-    words_new = [0]
+    spans: list[list[list[tuple[int, int]]]] = []
 
-    def judge() -> None:
-        for h, f in zip(lighters, found, strict=True):
-            h._judge({w for ws in f for _, _, w in ws if w not in h._verdicts})
+    def scan() -> None:
+        spans[:] = [h.spans_many(ts) for h, ts in zip(lighters, normal, strict=True)]
 
-    parts["verdicts (stems of new words)"] = best_of(args.passes, verdicts_reset, judge)
+    parts["spans (scan, verdicts, new stems)"] = best_of(args.passes, verdicts_reset, scan)
     calls = [0, 0]
+    stem_cpu = [0.0]
 
     def counting(words: Any) -> list[str]:
         calls[0] += 1
         calls[1] += len(words)
-        return stem(words)
+        t0 = time.process_time()
+        try:
+            return stem(words)
+        finally:
+            stem_cpu[0] += time.process_time() - t0
 
     verdicts_reset()
-    for h, f in zip(lighters, found, strict=True):
+    for h, ts in zip(lighters, normal, strict=True):
         h._stem = counting
-        h._judge({w for ws in f for _, _, w in ws if w not in h._verdicts})
+        h.spans_many(ts)
         h._stem = stem
-    words_new[0] = calls[1]
-    spans = [[[(a, b) for a, b, w in ws if h._verdicts[w]] for ws in f]
-             for h, f in zip(lighters, found, strict=True)]
-    parts["spans from verdicts"] = best_of(args.passes, lambda: None, lambda: [
-        [[(a, b) for a, b, w in ws if h._verdicts[w]] for ws in f]
-        for h, f in zip(lighters, found, strict=True)])
+    parts["  of which the stemmer's calls"] = stem_cpu[0]
     plain = [[texmath.is_plain(t) for t in ts] for ts in normal]
     parts["is_plain checks"] = best_of(args.passes, lambda: None, lambda: [
         [texmath.is_plain(t) for t in ts] for ts in normal])
@@ -275,9 +272,8 @@ def main() -> None:
     for name, seconds in parts.items():
         print(f"  {name:<36} {ms(seconds)}")
     maths = sum(1 for ps in plain for p in ps if not p)
-    print(f"  ({words_new[0] / n:.1f} new words stemmed per page in {calls[0] / n:.2f} calls; "
+    print(f"  ({calls[1] / n:.1f} new words stemmed per page in {calls[0] / n:.2f} calls; "
           f"{maths / n:.1f} of {texts / n:.0f} texts per page hold math or TeX markup; "
-          f"{sum(len(f) for fs in found for f in fs) / n:.0f} candidates and "
           f"{sum(len(s) for ss in spans for s in ss) / n:.0f} marked words per page)")
 
 

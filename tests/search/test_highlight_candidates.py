@@ -18,6 +18,7 @@ from paperfeed.search.highlight import (
     Highlighter,
     _fold,
     _single_spaced,
+    _single_spaced_all,
     _slack,
     query_words,
 )
@@ -101,10 +102,11 @@ def _check_no_word_missed(stem: Stemmer) -> None:
     checked = 0
     for q in queries:
         h = Highlighter(query_words(parse(q)), stem)
-        for text in texts:
-            spans = h.spans(text)
-            assert spans == _all_words(h, text), (q, text[:80])
+        truth = [_all_words(h, text) for text in texts]
+        for text, spans in zip(texts, truth, strict=True):
+            assert h.spans(text) == spans, (q, text[:80])
             checked += len(spans)
+        assert h.spans_many(texts) == truth, q  # a page at once: ASCII texts scanned joined
     assert checked > 1000
 
 
@@ -130,6 +132,12 @@ def test_quick_checks_agree_with_their_definitions(text: str) -> None:
     assert _single_spaced(text) == single if text.isprintable() else single or not \
         _single_spaced(text)
     assert texmath.is_plain(text) == (re.search(r"[\\${}~\ue010\ue011]", text) is None)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(list(SPACES) + list("ab-é∗")), max_size=8),
+                max_size=5))
+def test_a_pages_texts_come_out_single_spaced(texts: list[str]) -> None:
+    assert _single_spaced_all(texts) == [" ".join(t.split()) for t in texts]
 
 
 def test_query_words_with_punctuation_mark_the_word_on_both_engines(pg_server_url: str) -> None:
