@@ -204,9 +204,9 @@ class Highlighter:
         if not self._prefixes:
             return [[] for _ in texts]
         if not self._find:
-            found = [self._candidates(t) for t in texts]
-            self._judge({w for f in found for _, _, w in f if w not in self._verdicts})
-            return [[(a, b) for a, b, w in f if self._verdicts[w]] for f in found]
+            each = [self._candidates(t) for t in texts]
+            self._judge({w for f in each for _, _, w in f if w not in self._verdicts})
+            return [[(a, b) for a, b, w in f if self._verdicts[w]] for f in each]
         # The ASCII texts (nearly all) are scanned as one string in which everything but a
         # letter or digit is a space (one `str.translate`, in C), so `find(" " + prefix)`
         # stops only at word starts and the next space ends the word: no call per text, no
