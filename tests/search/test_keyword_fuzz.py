@@ -6,6 +6,7 @@ operator or an empty lexeme is a syntax error (property-based, on the 40 real pa
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -41,25 +42,17 @@ PREVIOUSLY_BROKEN = ['"', "-", "'", "!", "&", "|", ":*", "a:*", "'a'", "<->", "a
 def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[SearchService]:
     root: Path = tmp_path_factory.mktemp("kwfuzz")
-    url = None
-    with pg_database(request.getfixturevalue("pg_server_url")) if request.param == "postgres" \
-            else _nothing() as url:
-        site = Settings(data_dir=root / "data", environment="development",
-                        database_url=url)  # type: ignore[arg-type]
+    database: AbstractContextManager[str | None] = (
+        pg_database(request.getfixturevalue("pg_server_url"))
+        if request.param == "postgres" else nullcontext(None))
+    with database as url:
+        site = Settings(data_dir=root / "data", environment="development", database_url=url)
         site.data_dir.mkdir(parents=True)
         engine: Engine = connect(site)
         migrate(engine)
         load_catalog(engine, utcnow())
         yield SearchService(engine)  # keywords only: no model needed
         engine.dispose()
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _search_every_way(service: SearchService, text: str) -> None:
