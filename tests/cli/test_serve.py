@@ -69,6 +69,31 @@ def test_serve_refuses_out_of_date_schema_and_names_the_migrate_command(tmp_path
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("where, says", [
+    ("busy", "is already in use"),
+    ("--port=99999", "--port"),
+    ("--port=-1", "--port"),
+    ("--host=256.1.1.1", "256.1.1.1"),
+])
+def test_serve_on_an_address_it_cannot_listen_on_says_so_in_one_line_before_any_work(
+    tmp_path: Path, where: str, says: str
+) -> None:
+    """A port in use, out of range or a host that is not an address: one line naming it (not
+    'a bug in paperfeed: OverflowError', nor uvicorn's log after the demo was loaded)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = str(taken.getsockname()[1])
+        args = ["--port", busy] if where == "busy" else [where] + (
+            ["--port", str(_free_port())] if where.startswith("--host") else [])
+        result = _run(tmp_path, "serve", *args, PAPERFEED_SECRET_KEY="x" * 40)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr, result.stderr
+    assert "a bug in paperfeed" not in result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if "error" in ln.lower()]
+    assert errors and (busy if where == "busy" else says) in result.stderr, result.stderr
+    assert "paperfeed on http" not in result.stdout  # refused before announcing itself
+
+
 @pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["init", "--help"]])
 def test_cli_help_works(tmp_path: Path, args: list[str]) -> None:
     result = _run(tmp_path, *args)
