@@ -279,3 +279,18 @@ def test_submitting_while_arxiv_is_unreachable_says_so_plainly(
     assert page.status_code == 502
     assert "arXiv could not be reached to look up 2506.01234 just now" in page.text
     assert "ingest:" not in page.text and "ConnectError" not in page.text
+
+
+@pytest.mark.parametrize("form", [{"content": "", "confirm": "delete"},
+                                  {"content": "keep", "confirm": "no"}])
+def test_the_delete_account_form_speaks_without_internal_prefixes(
+    client: TestClient, settings: Settings, form: dict[str, str]
+) -> None:
+    _sign_in(client, settings, "leaving@example.org")
+    page = client.get("/settings/delete").text
+    r = client.post("/settings/delete", data={**form, "csrf_token": _token(page)},
+                    follow_redirects=False)
+    assert r.status_code == 400
+    message = re.search(r'class="[^"]*error[^"]*"[^>]*>([^<]*)<', r.text)
+    assert message and message.group(1).strip()[0].isupper(), r.text[:2000]
+    assert not re.match(r"[a-z-]+: ", message.group(1).strip())
