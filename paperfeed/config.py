@@ -362,13 +362,14 @@ def _check_database_url(url: str) -> None:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        backend = make_url(url).get_backend_name()
+        scheme = make_url(url).drivername
     except ArgumentError:
-        backend = None
-    if backend not in ("sqlite", "postgresql"):
+        scheme = None
+    if scheme not in ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"):
+        said = f"starts with {scheme}://" if scheme else "is not a URL"
         raise ConfigError(
-            "config: PAPERFEED_DATABASE_URL is not a SQLite or PostgreSQL URL; use e.g. "
-            "sqlite:////srv/paperfeed/paperfeed.db or "
+            f"config: PAPERFEED_DATABASE_URL {said}; paperfeed speaks to SQLite and to "
+            "PostgreSQL through psycopg 3: use e.g. sqlite:////srv/paperfeed/paperfeed.db or "
             "postgresql+psycopg://user:password@host/paperfeed"
         )
 

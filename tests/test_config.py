@@ -52,6 +52,8 @@ def test_settings_read_from_environment(tmp_path: Path, monkeypatch: pytest.Monk
     ("PAPERFEED_TRUSTED_PROXIES", '["nope"]'),
     ("PAPERFEED_DATABASE_URL", "garbage"),
     ("PAPERFEED_DATABASE_URL", "mysql://u@db/paperfeed"),
+    ("PAPERFEED_DATABASE_URL", "postgres://u:pw@db/paperfeed"),
+    ("PAPERFEED_DATABASE_URL", "postgresql+psycopg2://u:pw@db/paperfeed"),
 ])
 @pytest.mark.parametrize("command", [["config"], ["search", "x"], ["migrate"]])
 def test_a_bad_setting_is_one_line_naming_the_variable_not_a_bug(
@@ -71,3 +73,4 @@ def test_a_bad_setting_is_one_line_naming_the_variable_not_a_bug(
     assert len(lines) == 1 and lines[0].startswith("error: config: "), result.stderr
     assert name in lines[0] and "a bug in paperfeed" not in lines[0]
     assert not (tmp_path / "data").exists()  # nothing created on the way
+    assert "pw@" not in result.output  # a password in a URL is never echoed
