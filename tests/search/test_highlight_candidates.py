@@ -154,3 +154,36 @@ def test_query_words_with_punctuation_mark_the_word_on_both_engines(pg_server_ur
             assert [text[a:b] for a, b in h.spans(text)] == words, stem
     finally:
         engine.dispose()
+
+
+def _closing_dollar_per_character(text: str, start: int) -> int | None:
+    """texmath._closing_dollar as it was, a character at a time (the reference)."""
+    n = len(text)
+    if start + 1 >= n or text[start + 1].isspace() or text[start + 1] == "$":
+        return None
+    j = start + 1
+    while j < n and j - start <= texmath.MAX_MATH:
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "$":
+            if text[j - 1].isspace() or (j + 1 < n and text[j + 1].isdigit()):
+                return None
+            return j
+        j += 1
+    return None
+
+
+@given(st.text(alphabet=st.sampled_from(list("$\\ a1{}^_\n")), max_size=30),
+       st.integers(min_value=0, max_value=30), st.sampled_from([3, 7, 400]))
+def test_closing_dollars_are_found_as_before(text: str, start: int, most: int) -> None:
+    import paperfeed.texmath as tm
+
+    old = tm.MAX_MATH
+    tm.MAX_MATH = most  # short limits reach the bound inside these short texts
+    try:
+        for i in [k for k, c in enumerate(text) if c == "$"] + [min(start, len(text))]:
+            assert tm._closing_dollar(text, i) == _closing_dollar_per_character(text, i)
+    finally:
+        tm.MAX_MATH = old
