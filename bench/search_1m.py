@@ -399,16 +399,17 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     nopairs = SearchService(engine, settings, backend=backend, embedder=embedder,
                             params=replace(service.params, keyword=replace(
                                 service.params.keyword, bigrams="off")))
-    nophrases = SearchService(engine, settings, backend=backend, embedder=embedder,
-                              params=replace(service.params, phrase_bonus=0.0))
+    phrases = SearchService(engine, settings, backend=backend, embedder=embedder,
+                            params=replace(service.params, phrase_bonus=1.0))
     for label in labels:
         mode = label.split("-")[0]
         if embedder is not None:
             embedder.forget_queries()
         load = os.getloadavg()[0]
-        if label.endswith(("-nopairs", "-nophrases")):
-            sides = [(mode, service), (label, nopairs if label.endswith("-nopairs")
-                                       else nophrases)]
+        if label.endswith("-nopairs"):
+            sides = [(mode, service), (label, nopairs)]
+        elif label.endswith("-nophrases"):  # the phrase check on (off by default) vs off
+            sides = [(mode, phrases), (label, service)]
         else:
             sides = [(label, nocov if "nocov" in label else service)]
         times: dict[str, list[float]] = {name: [] for name, _ in sides}
