@@ -30,6 +30,33 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _start_serve(
+    tmp_path: Path, env: dict[str, str], port: int, *, workers: int
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`paperfeed serve` as an operator starts it, its output in tmp_path/serve.log."""
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port),
+             "--workers", str(workers)],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _first_answer(
+    proc: subprocess.Popen[bytes], url: str, tmp_path: Path, deadline: float
+) -> httpx.Response:
+    """The first answer of `url` once the server listens; fails with its log if it exits or
+    `deadline` (time.monotonic()) passes first."""
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            assert proc.poll() is None and time.monotonic() < deadline, (
+                (tmp_path / "serve.log").read_text())
+            time.sleep(0.1)
+
+
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "paperfeed", *args],
@@ -136,23 +163,10 @@ def test_serve_in_production_without_base_url_warns_and_mails_links_to_its_port(
     assert _run(tmp_path, "migrate").returncode == 0
     port = _free_port()
     env = _env(tmp_path, PAPERFEED_SECRET_KEY="s" * 40)
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "1"],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = _start_serve(tmp_path, env, port, workers=1)
     try:
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                page = httpx.get(url + "/signin", timeout=5)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, (
-                    (tmp_path / "serve.log").read_text()
-                )
-                time.sleep(0.1)
+        page = _first_answer(proc, url + "/signin", tmp_path, deadline)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
         httpx.post(url + "/signin", data={"email": "op@example.org", "csrf_token": token},
                    cookies=page.cookies)
@@ -202,22 +216,9 @@ def test_serve_on_postgresql_answers_pages_api_search_and_stops(
     port = _free_port()
     env = _env(tmp_path, PAPERFEED_SECRET_KEY="s" * 40, PAPERFEED_ENVIRONMENT="development",
                PAPERFEED_DATABASE_URL=pg_settings.database_url or "")
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "paperfeed", "serve", "--port", str(port), "--workers", "2"],
-            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = _start_serve(tmp_path, env, port, workers=2)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                ready = httpx.get(url + "/readyz", timeout=5)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, (
-                    (tmp_path / "serve.log").read_text())
-                time.sleep(0.1)
+        ready = _first_answer(proc, url + "/readyz", tmp_path, time.monotonic() + 90)
         assert ready.status_code == 200, ready.text
         day = httpx.get(url + "/papers/date/2026-08-20")
         assert day.status_code == 200 and "Gaussian splatting of &lt;cats&gt; &amp; dogs" in day.text
