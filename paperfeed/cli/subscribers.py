@@ -58,13 +58,15 @@ def remove(email: str = typer.Argument(..., help="The address to delete.")) -> N
     from paperfeed.storage import subscriptions as sstore
     from paperfeed.storage.db import write
 
+    from paperfeed.errors import NotFound
+
     settings = load_settings()
+    address = email.strip().lower()
     with write(ready_engine(settings)) as conn:
-        removed = sstore.remove(conn, email.strip().lower())
-    if not removed:
-        typer.echo(f"no subscription for {email}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"removed {email.strip().lower()}")
+        removed = sstore.remove(conn, address)
+    if not removed:  # the operator's own database: saying so reveals nothing to anyone else
+        raise NotFound(f"subscribers: no subscription for {address}")
+    typer.echo(f"removed {address}")
 
 
 @app.command("purge")
