@@ -117,8 +117,9 @@ def _tex(text: str) -> str:
     """Text LaTeX compiles as it reads: outside math, plain `&` (an alignment tab), `%` (a
     comment), `#` (a parameter), `_` and `^` (math only: "Missing $ inserted") and a stray
     `$` (one that opens no math, as in "Save $5") are escaped, and a `~` that starts a word
-    before a digit ("a ~10x speedup", about) is a tilde rather than LaTeX's unbreakable space. A Hugging Face title is
-    plain text, and one such character stopped the citing paper's build. Math (`$x_1$`) and
+    before a digit ("a ~10x speedup", about) is a tilde rather than LaTeX's unbreakable
+    space. A Hugging Face title is plain text, and one such character stopped the citing
+    paper's build. Math (`$x_1$`) and
     the escapes arXiv's TeX titles already have (`R\\&D`, `\\_`) are kept as written; other
     backslashes are TeX commands (`\\emph{...}`) and kept too."""
     out: list[str] = []

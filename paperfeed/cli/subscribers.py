@@ -55,10 +55,9 @@ def list_(
 @app.command("remove")
 def remove(email: str = typer.Argument(..., help="The address to delete.")) -> None:
     """Delete a subscription and its delivery history (subscribers unsubscribe by link)."""
+    from paperfeed.errors import NotFound
     from paperfeed.storage import subscriptions as sstore
     from paperfeed.storage.db import write
-
-    from paperfeed.errors import NotFound
 
     settings = load_settings()
     address = email.strip().lower()
