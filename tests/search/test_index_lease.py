@@ -159,3 +159,18 @@ def test_paperfeed_index_says_who_holds_the_lease(
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: index: another index run") and "777" in lines[0]
     assert "otherhost" in lines[0]
+
+
+def test_an_ingest_beside_a_running_index_stores_its_papers_and_leaves_them_to_it(
+    store: tuple[Settings, Engine],
+) -> None:
+    """The post-ingest step of `paperfeed ingest` or the scheduler while `paperfeed index`
+    runs: the papers are stored, the step says who embeds them, nothing fails."""
+    from paperfeed.postingest import after_ingest
+
+    settings, engine = store
+    assert leases.acquire(engine, INDEX_LEASE, "otherhost/1/2:777:abc", ttl_seconds=600,
+                          now=utcnow())
+    done = after_ingest(engine, settings, alerts=False)
+    assert done.embedded == 0 and not done.warnings
+    assert any("another index run (process 777 on otherhost)" in line for line in done.lines)
