@@ -166,3 +166,22 @@ def test_the_highlighter_marks_the_same_words_on_both_engines(
                 if lite != pg:
                     differ.append(f"{q!r}: sqlite {lite[:2]} postgresql {pg[:2]}")
     assert not differ, "\n".join(differ)
+
+
+def test_suggestions_find_the_same_papers_on_both_engines(
+    engines: dict[str, tuple[Settings, Engine]],
+) -> None:
+    from paperfeed.storage.suggest import candidates, words_of
+
+    differ = []
+    for typed in ["gpt", "GPT-4 tech", "cafe", "caf\u00e9 au", "is it", "as go", "state of the",
+                  "multi-ta", "ang", "\u4e2d\u6587", "x86", "e-mail sp"]:
+        for field in ("title", "authors"):
+            found = {}
+            for kind, (_, engine) in engines.items():
+                with engine.connect() as conn:
+                    found[kind] = sorted(r["id"] for r in candidates(
+                        conn, words_of(typed), field=field))
+            if found["sqlite"] != found["postgresql"]:
+                differ.append(f"{typed!r} ({field}): {found}")
+    assert not differ, "\n".join(differ)
