@@ -211,15 +211,39 @@ def main() -> None:
             for piece in entry.pieces:
                 held[id(piece)] = sys.getsizeof(piece)
                 text += sys.getsizeof(piece) if isinstance(piece, bytes) else 0
-            for page in (entry.anonymous, entry.member_base and entry.member_base.page):
-                if page is not None:
-                    anonymous += page is entry.anonymous
-                    members += page is not entry.anonymous
-                    for part in [page.parts, *page.parts]:
-                        held[id(part)] = sys.getsizeof(part)
+            if entry.anonymous is not None:
+                anonymous += 1
+                for part in [entry.anonymous, *entry.anonymous]:
+                    held[id(part)] = sys.getsizeof(part)
+            if entry.member_base is not None:
+                members += 1
+                for part in [entry.member_base.page.parts, *entry.member_base.page.parts]:
+                    held[id(part)] = sys.getsizeof(part)
         print(f"page cache: {len(entries)} entries ({anonymous} assembled for anonymous "
               f"visitors, {members} for members): text {text / 2**20:.1f} MB, all it holds "
               f"{sum(held.values()) / 2**20:.1f} MB; counted {page_cache.bytes / 2**20:.1f} MB")
+        import timeit
+
+        token = b"t" * 64
+        from paperfeed.web.pages.cache import entry_bytes
+
+        per_kind: dict[str, list[int]] = collections.defaultdict(list)
+        for k, v in page_cache._pages._data.items():
+            per_kind[k[0].split("/")[1] + ("/" + k[0].split("/")[2] if k[0].startswith("/papers/") and k[0].count("/") > 2 else "")].append(entry_bytes(v[1]))
+        for kind, sizes in sorted(per_kind.items()):
+            print(f"  {kind}: {len(sizes)} entries, {sum(sizes) / len(sizes) / 1024:.0f} kB each counted")
+        both = [(k, v) for k, v in page_cache._pages._data.items()
+                if v[1].anonymous and v[1].member_base]
+        kinds = {k[0].split("/")[1]: (k, v) for k, v in both}
+        for key, entry in kinds.values():
+            if True:
+                e = entry[1]
+                page = e.member_base.page
+                n = 2000
+                old = timeit.timeit(lambda: token.join(e.anonymous), number=n) / n * 1e6
+                new = timeit.timeit(lambda: b"".join(page.filled(token)), number=n) / n * 1e6
+                print(f"{key[0]}?{key[1]}: {len(e.anonymous)} segments {old:.1f} us; "
+                      f"{len(page.parts)} shared parts, {len(page.tokens)} tokens {new:.1f} us")
     caches = [o for o in gc.get_objects() if isinstance(o, BoundedCache)]
     print(f"\n{len(caches)} BoundedCache objects; emptied one at a time (largest first):")
     where = {id(c): name_of(c) for c in caches}

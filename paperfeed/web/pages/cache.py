@@ -75,10 +75,9 @@ Piece = bytes | Slot | _Token
 
 @dataclass(slots=True)
 class Assembled:
-    """A page for one kind of visitor as UTF-8 parts, joined per request with the CSRF token
-    put at `tokens`. The parts that are the entry's text are the entry's own bytes objects,
-    not copies: an entry holds its text once, however many visitor kinds it was assembled for
-    (three copies, the pieces as str and two assembled pages, were ~2.5x the memory:
+    """The members' page as UTF-8 parts, joined per request with the CSRF token put at
+    `tokens`. The parts that are the entry's text are the entry's own bytes objects, not
+    copies (the pieces as str and two assembled copies held a page ~3 times:
     bench/worker_parts.py). `spans[n]`: where entry piece n lies in `parts`."""
 
     parts: list[bytes]
@@ -92,8 +91,6 @@ class Assembled:
             out[at] = token
         return out
 
-    def body(self, token: bytes) -> bytes:
-        return b"".join(self.filled(token))
 
 
 @dataclass(slots=True)
@@ -105,10 +102,11 @@ class Entry:
     paper_ids: dict[str, tuple[str, ...]]  # slot kind -> the papers it is shown for
     members_ok: bool  # False: rendering asked who the visitor is; members render fresh
     status: int = 200
-    # Assembled once for visitors without a session (joining UTF-8 bytes per request:
-    # encoding a ~200 kB page with one character beyond Latin-1 took 0.2-0.6 ms, more than
-    # the rest of an anonymous hit).
-    anonymous: Assembled | None = None
+    # Assembled once for visitors without a session: UTF-8, cut at each CSRF token, so a
+    # request joins a few bytes objects (encoding a ~200 kB page with one character beyond
+    # Latin-1 took 0.2-0.6 ms, more than the rest of an anonymous hit). A copy of the text:
+    # sharing the pieces instead made the join of hundreds of parts ~4% of a hit's CPU.
+    anonymous: list[bytes] | None = None
     # For members: the page filled as for a member who has voted for and saved none of its
     # papers (see MemberBase); a member's request renders only their account links, their own
     # parts and the controls of the papers they voted for or saved (a list page has 150).
@@ -123,6 +121,27 @@ class MemberBase:
     page: Assembled
     controls: dict[tuple[str, str], list[int]]  # (kind, paper) -> pieces
     own: list[int]  # the pieces filled per member (account links, their own parts)
+
+
+def assemble_flat(pieces: list[Piece], render: Callable[[Slot], str],
+                  placeholder: str) -> list[bytes]:
+    """The entry's page with each slot rendered, cut at the CSRF token's places."""
+    parts: list[bytes] = []
+    run: list[bytes] = []
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            run.append(piece)
+        elif isinstance(piece, Slot):
+            first, *rest = render(piece).split(placeholder)
+            run.append(first.encode())
+            for part in rest:
+                parts.append(b"".join(run))
+                run = [part.encode()]
+        else:
+            parts.append(b"".join(run))
+            run = []
+    parts.append(b"".join(run))
+    return parts
 
 
 def assemble(pieces: list[Piece], render: Callable[[int, Slot], str],
@@ -185,22 +204,21 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-# A Slot and its args (~160 bytes) and its controls filled beside it for anonymous visitors and
-# for members (`Entry.anonymous`, `Entry.member_base`: an upvote form), cut at their CSRF
-# tokens, and their places in the assembled pages' lists: 700-800 bytes measured
-# (tests/web/test_pages_cache.py).
-SLOT_BYTES = 800
-PART_BYTES = 3 * 8  # a text piece's place in the entry's list and in both assembled pages'
+# A Slot and its args (~160 bytes) and its controls filled beside it for members
+# (`Entry.member_base`: an upvote form, up to ~640 bytes), cut at their CSRF tokens, with
+# their places in the lists (tests/web/test_pages_cache.py measures it).
+SLOT_BYTES = 860
+PART_BYTES = 2 * 8  # a text piece's place in the entry's list and in the members' page
 
 
 def entry_bytes(entry: Entry) -> int:
-    """The memory an entry holds once both its pages are assembled: its text once in UTF-8
-    (the assembled pages share it), its slots with what they were filled with, the lists.
-    Bytes, not characters: counting characters let a 32 M-character budget hold ~100 MB
-    (bench/serve_memory.py)."""
+    """The memory an entry holds once both its pages are assembled: its text in UTF-8 twice
+    (the pieces, which the members' page shares, and the anonymous visitors' copy), its
+    slots with what they were filled with, the lists. Bytes, not characters: counting
+    characters let a 32 M-character budget hold ~100 MB (bench/serve_memory.py)."""
     texts = sum(sys.getsizeof(p) for p in entry.pieces if isinstance(p, bytes))
     slots = sum(1 for p in entry.pieces if isinstance(p, Slot))
-    return texts + SLOT_BYTES * slots + PART_BYTES * len(entry.pieces) + 3 * 56
+    return 2 * texts + SLOT_BYTES * slots + PART_BYTES * len(entry.pieces) + 3 * 56
 
 
 class PageCache:
@@ -373,7 +391,7 @@ def _anonymous_hit(request: Request) -> Response | None:
         return None
     from paperfeed.web.csrf import csrf_token
 
-    return HTMLResponse(entry.anonymous.body(csrf_token(request).encode()),
+    return HTMLResponse(csrf_token(request).encode().join(entry.anonymous),
                         status_code=entry.status)
 
 
@@ -385,12 +403,11 @@ def _fill(request: Request, entry: Entry) -> Response:
     member = slots.visitor(request) if cookies.read(request, SESSION_COOKIE) else None
     placeholder, token = slots.token_placeholder(request), csrf_token(request)
     if member is None:
-        page = entry.anonymous
-        if page is None:
+        parts = entry.anonymous
+        if parts is None:
             state = slots.SlotState.for_request(request, None, entry.paper_ids)
-            page = entry.anonymous = assemble(entry.pieces, lambda _n, slot: state.render(slot),
-                                              placeholder)
-        body = page.body(token.encode())
+            parts = entry.anonymous = assemble_flat(entry.pieces, state.render, placeholder)
+        body = token.encode().join(parts)
     else:
         state = slots.SlotState.for_request(request, member, entry.paper_ids)
         body = _member_body(entry, state, placeholder, token)
