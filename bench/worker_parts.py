@@ -22,6 +22,7 @@ import argparse
 import collections
 import gc
 import os
+import re
 import sys
 import threading
 import time
@@ -56,6 +57,14 @@ def name_of(obj: object) -> str:
                 if val is obj:
                     return f"{type(ref).__name__}.{key}"
     return "?"
+
+
+def kind_of(entry: object) -> str:
+    """What page an entry is, from its text (the cache's keys are not public)."""
+    head = b"".join(p for p in entry.pieces[:3] if isinstance(p, bytes))  # type: ignore[attr-defined]
+    found = re.search(rb"<title>([^<]*)</title>", head)
+    title = found.group(1).decode() if found else "?"
+    return title.split(" - ")[0].split(":")[0][:30] if "Search" not in title else "search"
 
 
 def malloc_stats() -> str:
@@ -160,6 +169,7 @@ def main() -> None:
     stages.append(("query model loaded", settle()))
     app = app_from_env()
     stages.append(("app built", settle()))
+    modules_before = set(sys.modules)
     if args.tracemalloc:
         import tracemalloc
 
@@ -183,6 +193,9 @@ def main() -> None:
     errors = serve_memory.load(port, requests)
     stages.append((f"after {len(requests)} requests ({errors}, "
                    f"{time.perf_counter() - t0:.0f} s)", settle()))
+    new_modules = sorted(set(sys.modules) - modules_before)
+    print(f"{len(new_modules)} modules imported after the app was built: "
+          + " ".join(new_modules))
     for name, (mb, how) in stages:
         print(f"{mb:7.1f} MB anonymous  {name}\n          {how}")
     if args.tracemalloc:
@@ -222,28 +235,14 @@ def main() -> None:
         print(f"page cache: {len(entries)} entries ({anonymous} assembled for anonymous "
               f"visitors, {members} for members): text {text / 2**20:.1f} MB, all it holds "
               f"{sum(held.values()) / 2**20:.1f} MB; counted {page_cache.bytes / 2**20:.1f} MB")
-        import timeit
-
-        token = b"t" * 64
         from paperfeed.web.pages.cache import entry_bytes
 
         per_kind: dict[str, list[int]] = collections.defaultdict(list)
-        for k, v in page_cache._pages._data.items():
-            per_kind[k[0].split("/")[1] + ("/" + k[0].split("/")[2] if k[0].startswith("/papers/") and k[0].count("/") > 2 else "")].append(entry_bytes(v[1]))
+        for entry in entries:
+            per_kind[kind_of(entry)].append(entry_bytes(entry))
         for kind, sizes in sorted(per_kind.items()):
-            print(f"  {kind}: {len(sizes)} entries, {sum(sizes) / len(sizes) / 1024:.0f} kB each counted")
-        both = [(k, v) for k, v in page_cache._pages._data.items()
-                if v[1].anonymous and v[1].member_base]
-        kinds = {k[0].split("/")[1]: (k, v) for k, v in both}
-        for key, entry in kinds.values():
-            if True:
-                e = entry[1]
-                page = e.member_base.page
-                n = 2000
-                old = timeit.timeit(lambda: token.join(e.anonymous), number=n) / n * 1e6
-                new = timeit.timeit(lambda: b"".join(page.filled(token)), number=n) / n * 1e6
-                print(f"{key[0]}?{key[1]}: {len(e.anonymous)} segments {old:.1f} us; "
-                      f"{len(page.parts)} shared parts, {len(page.tokens)} tokens {new:.1f} us")
+            print(f"  {kind}: {len(sizes)} entries, {sum(sizes) / len(sizes) / 1024:.0f} kB "
+                  "each as counted")
     caches = [o for o in gc.get_objects() if isinstance(o, BoundedCache)]
     print(f"\n{len(caches)} BoundedCache objects; emptied one at a time (largest first):")
     where = {id(c): name_of(c) for c in caches}
