@@ -64,7 +64,41 @@ def kind_of(entry: object) -> str:
     head = b"".join(p for p in entry.pieces[:3] if isinstance(p, bytes))  # type: ignore[attr-defined]
     found = re.search(rb"<title>([^<]*)</title>", head)
     title = found.group(1).decode() if found else "?"
-    return title.split(" - ")[0].split(":")[0][:30] if "Search" not in title else "search"
+    if "Search" in title or "search" in title:
+        return "search page"
+    if title.startswith("Daily Papers"):
+        return "list page (" + title.split("·")[0].replace("Daily Papers", "").strip(" -:")[:20] + ")"
+    return "paper page"
+
+
+def hit_cost(entries: list) -> None:  # type: ignore[type-arg]
+    """An anonymous hit's join of the largest entry of each kind, against joining the same page
+    cut into one bytes object between CSRF tokens (the layout before pieces were shared)."""
+    import timeit
+
+    token = b"t" * 64
+    largest: dict[str, object] = {}
+    for entry in entries:
+        if entry.anonymous is not None:
+            kind = kind_of(entry)
+            if kind not in largest or entry_size(entry) > entry_size(largest[kind]):
+                largest[kind] = entry
+    for kind, entry in sorted(largest.items()):
+        page = entry.anonymous  # type: ignore[attr-defined]
+        segments = b"".join(page.filled(b"\0" * 64)).split(b"\0" * 64)
+        n = 3000
+        shared = min(timeit.repeat(lambda p=page: b"".join(p.filled(token)), number=n,
+                                   repeat=5)) / n * 1e6
+        copied = min(timeit.repeat(lambda s=segments: token.join(s), number=n,
+                                   repeat=5)) / n * 1e6
+        print(f"  anonymous hit join, {kind}: {len(page.parts)} parts {shared:.1f} us; "
+              f"as {len(segments)} copied segments {copied:.1f} us")
+
+
+def entry_size(entry: object) -> int:
+    from paperfeed.web.pages.cache import entry_bytes
+
+    return entry_bytes(entry)  # type: ignore[arg-type]
 
 
 def malloc_stats() -> str:
@@ -226,7 +260,7 @@ def main() -> None:
                 text += sys.getsizeof(piece) if isinstance(piece, bytes) else 0
             if entry.anonymous is not None:
                 anonymous += 1
-                for part in [entry.anonymous, *entry.anonymous]:
+                for part in [entry.anonymous.parts, *entry.anonymous.parts]:
                     held[id(part)] = sys.getsizeof(part)
             if entry.member_base is not None:
                 members += 1
@@ -243,6 +277,7 @@ def main() -> None:
         for kind, sizes in sorted(per_kind.items()):
             print(f"  {kind}: {len(sizes)} entries, {sum(sizes) / len(sizes) / 1024:.0f} kB "
                   "each as counted")
+        hit_cost(entries)
     caches = [o for o in gc.get_objects() if isinstance(o, BoundedCache)]
     print(f"\n{len(caches)} BoundedCache objects; emptied one at a time (largest first):")
     where = {id(c): name_of(c) for c in caches}

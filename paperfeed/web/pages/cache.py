@@ -102,11 +102,10 @@ class Entry:
     paper_ids: dict[str, tuple[str, ...]]  # slot kind -> the papers it is shown for
     members_ok: bool  # False: rendering asked who the visitor is; members render fresh
     status: int = 200
-    # Assembled once for visitors without a session: UTF-8, cut at each CSRF token, so a
-    # request joins a few bytes objects (encoding a ~200 kB page with one character beyond
-    # Latin-1 took 0.2-0.6 ms, more than the rest of an anonymous hit). A copy of the text:
-    # sharing the pieces instead made the join of hundreds of parts ~4% of a hit's CPU.
-    anonymous: list[bytes] | None = None
+    # Assembled once for visitors without a session (see assemble_flat), in UTF-8: a request
+    # joins bytes (encoding a ~200 kB page with one character beyond Latin-1 took 0.2-0.6 ms,
+    # more than the rest of an anonymous hit).
+    anonymous: Assembled | None = None
     # For members: the page filled as for a member who has voted for and saved none of its
     # papers (see MemberBase); a member's request renders only their account links, their own
     # parts and the controls of the papers they voted for or saved (a list page has 150).
@@ -123,25 +122,46 @@ class MemberBase:
     own: list[int]  # the pieces filled per member (account links, their own parts)
 
 
+SHARED_TEXT = 512  # bytes: a text piece at least this long is shared, not copied (see below)
+
+
 def assemble_flat(pieces: list[Piece], render: Callable[[Slot], str],
-                  placeholder: str) -> list[bytes]:
-    """The entry's page with each slot rendered, cut at the CSRF token's places."""
+                  placeholder: str) -> Assembled:
+    """The entry's page with each slot rendered, for a join per request: runs of short parts
+    (slot HTML, short text) joined into one, text pieces of `SHARED_TEXT` bytes or more kept
+    as the entry's own objects (not copied). Every part shared made a week page ~500 parts,
+    whose join cost ~12 us of a ~250 us hit; one copy of the whole page doubled what an entry
+    holds (bench/worker_parts.py)."""
     parts: list[bytes] = []
+    tokens: list[int] = []
     run: list[bytes] = []
+
+    def flush() -> None:
+        if run:
+            parts.append(run[0] if len(run) == 1 else b"".join(run))
+            run.clear()
+
     for piece in pieces:
         if isinstance(piece, bytes):
-            run.append(piece)
+            if len(piece) >= SHARED_TEXT:
+                flush()
+                parts.append(piece)
+            else:
+                run.append(piece)
         elif isinstance(piece, Slot):
             first, *rest = render(piece).split(placeholder)
             run.append(first.encode())
             for part in rest:
-                parts.append(b"".join(run))
-                run = [part.encode()]
+                flush()
+                tokens.append(len(parts))
+                parts.append(b"")
+                run.append(part.encode())
         else:
-            parts.append(b"".join(run))
-            run = []
-    parts.append(b"".join(run))
-    return parts
+            flush()
+            tokens.append(len(parts))
+            parts.append(b"")
+    flush()
+    return Assembled(parts=parts, tokens=tokens, spans=[])
 
 
 def assemble(pieces: list[Piece], render: Callable[[int, Slot], str],
@@ -204,21 +224,27 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-# A Slot and its args (~160 bytes) and its controls filled beside it for members
-# (`Entry.member_base`: an upvote form, up to ~640 bytes), cut at their CSRF tokens, with
-# their places in the lists (tests/web/test_pages_cache.py measures it).
+# A Slot and its args (~160 bytes) and what it was filled with for anonymous visitors and for
+# members (`Entry.anonymous`, `Entry.member_base`: an upvote form, up to ~640 bytes), cut at
+# their CSRF tokens, with their places in the lists (tests/web/test_pages_cache.py measures it).
 SLOT_BYTES = 860
 PART_BYTES = 2 * 8  # a text piece's place in the entry's list and in the members' page
 
 
 def entry_bytes(entry: Entry) -> int:
-    """The memory an entry holds once both its pages are assembled: its text in UTF-8 twice
-    (the pieces, which the members' page shares, and the anonymous visitors' copy), its
-    slots with what they were filled with, the lists. Bytes, not characters: counting
-    characters let a 32 M-character budget hold ~100 MB (bench/serve_memory.py)."""
-    texts = sum(sys.getsizeof(p) for p in entry.pieces if isinstance(p, bytes))
-    slots = sum(1 for p in entry.pieces if isinstance(p, Slot))
-    return 2 * texts + SLOT_BYTES * slots + PART_BYTES * len(entry.pieces) + 3 * 56
+    """The memory an entry holds once both its pages are assembled: its text in UTF-8 once
+    (the pages assembled for anonymous visitors and for members share it) and again for
+    the short pieces the anonymous page joins into runs, its slots with what they were filled
+    with, the lists. Bytes, not characters: counting characters let a 32 M-character budget
+    hold ~100 MB (bench/serve_memory.py)."""
+    texts = short = slots = 0
+    for p in entry.pieces:
+        if isinstance(p, bytes):
+            texts += sys.getsizeof(p)
+            short += len(p) if len(p) < SHARED_TEXT else 0
+        elif isinstance(p, Slot):
+            slots += 1
+    return texts + short + SLOT_BYTES * slots + PART_BYTES * len(entry.pieces) + 3 * 56
 
 
 class PageCache:
@@ -391,7 +417,7 @@ def _anonymous_hit(request: Request) -> Response | None:
         return None
     from paperfeed.web.csrf import csrf_token
 
-    return HTMLResponse(csrf_token(request).encode().join(entry.anonymous),
+    return HTMLResponse(b"".join(entry.anonymous.filled(csrf_token(request).encode())),
                         status_code=entry.status)
 
 
@@ -403,11 +429,11 @@ def _fill(request: Request, entry: Entry) -> Response:
     member = slots.visitor(request) if cookies.read(request, SESSION_COOKIE) else None
     placeholder, token = slots.token_placeholder(request), csrf_token(request)
     if member is None:
-        parts = entry.anonymous
-        if parts is None:
+        page = entry.anonymous
+        if page is None:
             state = slots.SlotState.for_request(request, None, entry.paper_ids)
-            parts = entry.anonymous = assemble_flat(entry.pieces, state.render, placeholder)
-        body = token.encode().join(parts)
+            page = entry.anonymous = assemble_flat(entry.pieces, state.render, placeholder)
+        body = b"".join(page.filled(token.encode()))
     else:
         state = slots.SlotState.for_request(request, member, entry.paper_ids)
         body = _member_body(entry, state, placeholder, token)
