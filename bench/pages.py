@@ -51,6 +51,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from serve_bench import cpu_seconds  # bench/ is on sys.path: this file runs as a script
 
@@ -457,6 +458,22 @@ def memory_mode(label: str, env: dict[str, str], paths: dict[str, list[str]],
           f"{totals[2][1] - totals[1][1]:.0f} MB of anonymous memory (sum of its PSS)")
 
 
+def _without_debug_messages(app: Any) -> Any:
+    """The app without TestClient's `http.response.debug` extension: with it, every template
+    response sends its template and context to the client in a message that the client's
+    closures keep in a reference cycle, so each search page left ~560 objects (its 50 result
+    items, their Markup and rows) for the cyclic collector: ~1 ms of collections per page that
+    a live server never pays (the "engine inside the page" ran ~1 ms slower than alone)."""
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        ext = scope.get("extensions") or {}
+        if "http.response.debug" in ext:
+            scope = {**scope, "extensions": {k: v for k, v in ext.items()
+                                             if k != "http.response.debug"}}
+        await app(scope, receive, send)
+
+    return asgi
+
+
 def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> None:
     """The search engine alone vs the whole page and API, in this process, CPU per request on
     the search route's first `n` queries (each new to the page's and API's caches, as in a
@@ -473,11 +490,14 @@ def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> No
     from paperfeed.web.app import create_app
 
     queries = [urllib.parse.unquote(p.split("q=", 1)[1]) for p in paths["search"][: n + 20]]
-    client = TestClient(create_app(Settings()))
+    app = create_app(Settings())
+    client = TestClient(_without_debug_messages(app))
     from paperfeed.web.searching import SHARED_DEPTH, search_service
 
     class _Req:
-        app = client.app
+        pass
+
+    _Req.app = app  # type: ignore[attr-defined]
 
     service = search_service(_Req())  # type: ignore[arg-type]
     for q in queries[n:]:  # warm: model, index, caches of common words, templates
@@ -511,12 +531,14 @@ def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> No
           " ms CPU per /healthz (TestClient + middleware + routing: the in-process figures "
           "below include it, a live server pays only its own ~0.3 ms part)", flush=True)
     service.search = counted  # type: ignore[method-assign]
+    parts = _count_parts(app)
     for name, path, cut in (("page", "/search", None), ("api", "/api/papers/search", 250)):
         forget = getattr(getattr(service, "_embedder", None), "forget_queries", None)
         if forget is not None:
             forget()  # the page embeds its query as a visitor's first request would
-        client.app.state.recent_searches = None  # the API searches again, as the page did
+        app.state.recent_searches = None  # the API searches again, as the page did
         inside[0] = 0.0
+        parts.clear()
         t0 = time.process_time()
         for q in queries:
             assert client.get(path, params={"q": q[:cut] if cut else q}).status_code == 200
@@ -524,6 +546,58 @@ def engine_mode(data_dir: Path, paths: dict[str, list[str]], n: int = 200) -> No
         print(f"in-process {name:<4} {len(queries)} queries: {total:6.1f} ms CPU per request, "
               f"of which the engine {engine:5.1f}: the {name} adds {total - engine:5.1f} ms "
               f"({total - alone:5.1f} over the engine alone)", flush=True)
+        if parts["template"]:
+            parts["template less cards"] = parts.pop("template") - parts["cards"]
+        print("    of what it adds, ms CPU per request: " + ", ".join(
+            f"{part} {per_request(spent):.2f}" for part, spent in parts.items() if spent)
+            + " (the collector runs inside whatever allocates: its time is in the parts too;"
+            " the rest is TestClient, routing, middleware and the route's own code)", flush=True)
+
+
+def _count_parts(app: Any) -> collections.Counter[str]:
+    """CPU spent inside what the search page and API add to the engine, summed per part while
+    the caller clears and reads it: reading the results' rows, marking titles and snippets,
+    the cards, the template (cards included), the API's entries, and the cyclic collector."""
+    import gc
+    import importlib
+
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timed(part: str, fn: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[part] += time.process_time() - t0
+        return run
+
+    for module, name, part in (
+        ("paperfeed.web.searching", "papers_by_ids", "rows"),
+        ("paperfeed.web.searching", "comment_counts", "rows"),
+        ("paperfeed.web.api.search", "entry_rows", "rows"),
+        ("paperfeed.web.searching", "mark_results", "marking"),
+        ("paperfeed.web.api.search", "mark_results", "marking"),
+        ("paperfeed.web.api.search", "daily_entry_json", "entries"),
+    ):
+        owner = importlib.import_module(module)
+        if hasattr(owner, name):
+            setattr(owner, name, timed(part, getattr(owner, name)))
+    templates = app.state.templates
+    if "result_cards" in templates.env.globals:
+        templates.env.globals["result_cards"] = timed("cards",
+                                                      templates.env.globals["result_cards"])
+    templates.TemplateResponse = timed("template", templates.TemplateResponse)
+    started = [0.0]
+
+    def collector(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.process_time()
+        else:
+            spent["collector"] += time.process_time() - started[0]
+
+    gc.callbacks.append(collector)
+    return spent
 
 
 def compare_copy(data_dir: Path, other: Path) -> Path:

@@ -10,6 +10,7 @@ caches on it; callers cache the answers (the catalog's vocabulary is finite).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -28,18 +29,25 @@ def fts5_porter(words: Sequence[str]) -> list[str]:
     return [tokens[0] if tokens else "" for tokens in fts_tokens(list(words))]
 
 
+_TOKEN = re.compile(r"[^\W_]+")
+
+
 def _pg_english(engine: Engine, words: Sequence[str]) -> list[str]:
-    """PostgreSQL's `english_stem` lexeme of each lower-cased word ('' for its stopwords), in
-    one query."""
+    """PostgreSQL's `english_stem` lexeme of each word's first token, lower-cased ('' for its
+    stopwords and for no token), in one query. The first token, as FTS5's stemmer answers:
+    `ts_lexize` stems the string it is given, so "(DLMs)" (a query word) came back "(dlms)",
+    which no word of a text is."""
     if not words:
         return []
+    tokens = [m.group().lower() if (m := _TOKEN.search(w)) else "" for w in words]
     with engine.connect() as conn:
         rows = conn.execute(
             text("SELECT ts_lexize('english_stem', w) FROM unnest(CAST(:w AS text[])) "
                  "WITH ORDINALITY AS u(w, n) ORDER BY n"),
-            {"w": [w.lower() for w in words]},
+            {"w": tokens},
         ).all()
-    return [(r[0] or [""])[0] if r[0] is not None else "" for r in rows]
+    return [(r[0] or [""])[0] if r[0] is not None and t else "" for r, t in zip(rows, tokens,
+                                                                                strict=True)]
 
 
 def stemmer_for(bind: Engine | Connection) -> Stemmer:

@@ -47,16 +47,33 @@ from paperfeed.web.cards import (
 from paperfeed.web.holes import HoledHtml
 
 MAX_CARDS = 2048  # ~1.5-2 kB each without title and abstract: ~4 MB per worker at most
-_HOLES = ("title", "abstract", "index", "upvote", "save", "save_form")
+# A card's holes, always in this order (`_shell` writes them so): its literal text is the
+# pieces between them, a tuple of 8 strings (see `Card`).
+_HOLES = ("index", "upvote", "index", "title", "abstract", "save", "save_form")
 OPEN, CLOSE = "\ue004", "\ue005"  # a card's holes; its controls' (web/slots.py) differ
+
+# A rendered card: the literal HTML between its holes (`_HOLES`, in that order). A tuple of
+# strings, not a HoledHtml of (is-hole, text) pairs: filling it is one tuple per card into the
+# page's one join, and the collector stops tracking a tuple of strings, so the ~2,000 cards a
+# worker keeps add nothing to its full collections (a page of new cards used to add ~1,000
+# tracked objects: ~20 pairs and a list per card).
+Card = tuple[str, str, str, str, str, str, str, str]
 
 
 def _hole(name: str) -> Markup:
     return Markup(f"{OPEN}{name}{CLOSE}")
 
 
+def as_holed(card: Card) -> HoledHtml:
+    """The card as HTML cut at its holes (tests compare it with the template's)."""
+    pieces: list[tuple[bool, str]] = [(False, card[0])]
+    for name, text in zip(_HOLES, card[1:], strict=True):
+        pieces += [(True, name), (False, text)]
+    return HoledHtml.of(pieces)
+
+
 # rendered cards, shared by a worker's threads
-CardCache = BoundedCache[tuple[Any, ...], HoledHtml]
+CardCache = BoundedCache[tuple[Any, ...], Card]
 
 
 def card_cache(request: Request) -> CardCache:
@@ -68,53 +85,72 @@ def card_cache(request: Request) -> CardCache:
     return cache
 
 
-def _render(request: Request, items: Sequence[Any], now: datetime) -> list[HoledHtml]:
+def _render(request: Request, items: Sequence[Any], now: datetime) -> list[Card]:
     """The cards of `items` with holes for what differs between pages (`_shell`)."""
-    return [_shell(item, now) for item in items]
+    days: dict[Any, str] = {}  # a page's papers share few publication days
+    return [_shell(item, now, days) for item in items]
 
 
 def _esc(value: Any) -> str:
     return str(escape(value))
 
 
-def _shell(item: Any, now: datetime) -> HoledHtml:
+_URL_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~ ")
+
+
+def _author_link(name: str) -> str:
+    """`<a href="{{ name|author_url }}">{{ name }}</a>` for a name `author_names` gave (its
+    whitespace already single spaces). Most names are ASCII letters, dots, hyphens and
+    spaces: their URL is the name with %20 for each space, what `quote` returns for them
+    (its per-character path took a third of a new card)."""
+    if _URL_SAFE.issuperset(name):
+        return f'<a href="/authors/{name.replace(" ", "%20")}">{name}</a>'
+    return f'<a href="{author_url(name)}">{_esc(name)}</a>'
+
+
+_DOT = '<span aria-hidden="true"> · </span>'
+
+
+def _shell(item: Any, now: datetime, days: dict[Any, str] | None = None) -> Card:
     """`_paper_card.html` for `item`, with holes for what differs between pages, written in
     Python: the template is the card's reference and list pages render it, but a search shows
     50 papers mostly not seen before and Jinja took ~60 us a card (its context, a Markup and
     an escape per output, attribute look-ups); this takes a fraction of that. A test renders
-    both for hostile, accented and varied cards and holds them equal."""
+    both for hostile, accented and varied cards and holds them equal. `days`: format_day's
+    answers by date, shared by a page's cards."""
     row = (getattr(item, "row", None) or {}) if hasattr(item, "row") else {}
     names = author_names(item.authors if hasattr(item, "authors") else row.get("authors"))
     org = org_of(item.organization if hasattr(item, "organization")
                  else row.get("organization"))
     pid = _esc(item.paper_id)
-    dot = '<span aria-hidden="true"> · </span>'
-    pieces: list[tuple[bool, str]] = [
-        (False, '\n\n\n\n<article class="paper-card" aria-labelledby="title-'), (True, "index"),
-        (False, f'" data-paper="{pid}">\n  '), (True, "upvote"),
-        (False, '\n  <div class="paper-body">\n    <h3 class="paper-title" id="title-'),
-        (True, "index"), (False, f'"><a href="/papers/{pid}">'), (True, "title"),
-    ]
+    dot = _DOT
     out = ["</a></h3>\n    "]
     if names:
         shown = names[:MAX_CARD_AUTHORS]
         out.append('<p class="card-authors">')
         # URLs from `quote` and counts, dates and day names hold nothing to escape
-        out.append(", ".join([f'<a href="{author_url(n)}">{_esc(n)}</a>' for n in shown]))
+        out.append(", ".join([_author_link(n) for n in shown]))
         if len(names) > MAX_CARD_AUTHORS:
             out.append(f' <span class="muted">+{len(names) - MAX_CARD_AUTHORS}</span>')
         out.append("</p>")
     out.append('\n    <p class="abstract">')
-    pieces += ((False, "".join(out)), (True, "abstract"))
+    before_abstract = "".join(out)
     out = ['</p>\n    <p class="paper-meta">']
     if org:
         out.append(f'<a class="org-chip" href="{_esc(org["url"])}">{avatar(org["name"])}'
                    f'{_esc(org["fullname"])}</a>{dot}')
     out.append(f'\n      <span class="authors">{count_label(int(item.num_authors), "author")}'
                "</span>")
-    if item.published_at:
-        out.append(f'{dot}<time datetime="{item.published_at.date().isoformat()}">'
-                   f"{format_day(item.published_at, now)}</time>")
+    published = item.published_at
+    if published:
+        day = published.date()
+        shown_day = days.get(day) if days is not None else None
+        if shown_day is None:
+            shown_day = (f'{dot}<time datetime="{day.isoformat()}">'
+                         f"{format_day(published, now)}</time>")
+            if days is not None:
+                days[day] = shown_day
+        out.append(shown_day)
     if item.num_comments:
         out.append(f'{dot}<a class="comments" href="/papers/{pid}#comments">'
                    f'{count_label(int(item.num_comments), "comment")}</a>')
@@ -129,12 +165,18 @@ def _shell(item: Any, now: datetime) -> HoledHtml:
         out.append(f'{dot}<span class="submitted-by">{avatar(shown_name)}Submitted by '
                    f'<a href="{_esc(user_url(submitter.name))}">{_esc(shown_name)}</a></span>')
     out.append(f"\n      {dot}")
-    pieces += ((False, "".join(out)), (True, "save"), (False, "\n    </p>\n    "),
-               (True, "save_form"),
-               (False, f'\n  </div>\n  <a class="thumb" href="/papers/{pid}" tabindex="-1" '
-                       f'aria-hidden="true"><img src="/thumbs/{pid}" alt="" width="120" '
-                       'height="155" loading="lazy" decoding="async"></a>\n</article>'))
-    return HoledHtml.of(pieces)
+    return (
+        '\n\n\n\n<article class="paper-card" aria-labelledby="title-',
+        f'" data-paper="{pid}">\n  ',
+        '\n  <div class="paper-body">\n    <h3 class="paper-title" id="title-',
+        f'"><a href="/papers/{pid}">',
+        before_abstract,
+        "".join(out),
+        "\n    </p>\n    ",
+        f'\n  </div>\n  <a class="thumb" href="/papers/{pid}" tabindex="-1" '
+        f'aria-hidden="true"><img src="/thumbs/{pid}" alt="" width="120" '
+        'height="155" loading="lazy" decoding="async"></a>\n</article>',
+    )
 
 
 def result_cards(
@@ -168,16 +210,11 @@ def result_cards(
     for rank, (item, card, (upvote, save, save_form_html)) in enumerate(
             zip(items, cards, controls, strict=True), 1):
         assert card is not None
-        out.append("<li>")
-        out.append(card.fill({
-            "title": str(item.title),
-            "abstract": str(item.abstract),
-            "index": f"{list_key}{rank}",
-            "upvote": upvote,
-            "save": save,
-            "save_form": save_form_html,
-        }))
-        out.append("</li>\n")
+        index = f"{list_key}{rank}"
+        # the holes in `_HOLES` order, the whole page joined once
+        out += ("<li>", card[0], index, card[1], upvote, card[2], index, card[3],
+                str(item.title), card[4], str(item.abstract), card[5], save, card[6],
+                save_form_html, card[7], "</li>\n")
     return Markup("".join(out))
 
 

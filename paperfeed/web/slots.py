@@ -149,6 +149,11 @@ def _hole(name: str) -> str:
     return f"{OPEN}{name}{CLOSE}"
 
 
+# Characters of a paper id that HTML escaping and `urlencode` (safe "/") leave unchanged:
+# arXiv ids ("2506.00001", "cs/0101001") are made of them.
+_PLAIN_ID = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/")
+
+
 def _paper_values(paper_id: str, next_path: str, *, upvotes: str = "") -> dict[str, str]:
     """What fills a control's holes: each value escaped as the template would have."""
     return {
@@ -263,10 +268,16 @@ def card_controls(
         return made
 
     out: list[tuple[str, str, str]] = []
+    next_value = str(escape(next_path))  # the page's, escaped once
     for paper_id, count in papers:
         upvotes = int(count or 0)
         voted, saved = paper_id in voted_ids, paper_id in saved_ids
-        values = _paper_values(paper_id, next_path, upvotes=str(upvotes))
+        if _PLAIN_ID.issuperset(paper_id):  # what escape and urlencode leave as it is
+            values = {"paper_id": paper_id, "form_id": paper_id.replace("/", "-"),
+                      "upvotes": str(upvotes), "next": next_value,
+                      "save_next": f"/papers/{paper_id}%23save"}
+        else:
+            values = _paper_values(paper_id, next_path, upvotes=str(upvotes))
         out.append((form("_upvote.html", (signed_in, voted, upvotes == 1)).fill(values),
                     form("_save.html", (signed_in, saved)).fill(values),
                     form("_save_form.html", (signed_in, saved)).fill(values)))

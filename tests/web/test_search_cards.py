@@ -197,9 +197,11 @@ def test_cards_rendered_together_are_the_template_rendered_card_by_card(settings
             item=dataclasses.replace(item, title=hole("title"), abstract=hole("abstract")),
             upvote_button=lambda *_a: hole("upvote"), save_button=lambda *_a: hole("save"),
             save_form=lambda *_a: hole("save_form"))
-        assert card.pieces == HoledHtml(alone, card_cache.OPEN, card_cache.CLOSE).pieces
-    page = "".join(c.fill({"title": "T", "abstract": "A", "index": "1", "upvote": "",
-                           "save": "", "save_form": ""}) for c in together)
+        assert (card_cache.as_holed(card).pieces
+                == HoledHtml(alone, card_cache.OPEN, card_cache.CLOSE).pieces)
+    page = "".join(card_cache.as_holed(c).fill(
+        {"title": "T", "abstract": "A", "index": "1", "upvote": "", "save": "", "save_form": ""})
+        for c in together)
     assert "+2</span>" in page and "Acme &lt;Labs&gt;" in page and "4 comments" in page
     assert "O&#39;Brien &amp; &#34;Sons&#34;" in page and "Jan 2, 2019" in page
     assert "<script>" not in page and page.count("&lt;script&gt;") == 2  # author and org
@@ -321,3 +323,20 @@ def test_card_controls_in_one_pass_on_postgresql(pg_settings, monkeypatch) -> No
         _controls_in_one_pass_are_the_globals(pg_settings, engine, monkeypatch)
     finally:
         engine.dispose()
+
+
+def test_plain_ids_fill_controls_as_escaping_would() -> None:
+    """card_controls skips escaping and urlencoding ids made of `_PLAIN_ID` characters: for
+    those the two leave the id unchanged (and '#' of the save link becomes %23)."""
+    import string
+
+    from paperfeed.web.slots import _PLAIN_ID, _paper_values
+
+    ids = ["2506.00001", "cs/0101001", "math.AG/0601001", "a_b-c.d", string.ascii_letters,
+           string.digits + "._-/"]
+    for pid in ids:
+        assert _PLAIN_ID.issuperset(pid)
+        assert _paper_values(pid, '/search?q="x"&y', upvotes="1") == {
+            "paper_id": pid, "form_id": pid.replace("/", "-"), "upvotes": "1",
+            "next": "/search?q=&#34;x&#34;&amp;y", "save_next": f"/papers/{pid}%23save"}
+    assert not _PLAIN_ID.issuperset("a b") and not _PLAIN_ID.issuperset("x<y")
