@@ -33,12 +33,18 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4)
     ap.add_argument("--routes", nargs="+", default=["search-api", "search"],
                     choices=[r for r in pages.ROUTES if r not in pages.MEMBER_ONLY])
+    ap.add_argument("--auth", choices=("anon", "member"), default="anon",
+                    help="member: each request carries the next of the bench members' "
+                    "session cookies (as bench/pages.py's signed-in runs)")
     args = ap.parse_args()
     paths = pages.route_paths(args.data_dir)
     sides = {"before": pages.env_for(pages.compare_copy(args.data_dir, args.before),
                                      args.before),
              "after": pages.env_for(args.data_dir)}
     anon = [f"pf_csrf=benchvisitor{k:04d}xxxxxxxxxxxxxxx" for k in range(50)]
+    if args.auth == "member":  # sessions live in the database: the before copy has them too
+        sessions = pages.ensure_members(args.data_dir, 50)
+        anon = [f"pf_session={c}; {anon[i % 50]}" for i, c in enumerate(sessions)]
     servers = {}
     try:
         for name, env in sides.items():
@@ -58,7 +64,7 @@ def main() -> None:
                     spent[(name, route)][0] += cpu_seconds(pids) - cpu0
                     spent[(name, route)][1] += int(run["requests"])
         print(f"\n== {args.before} -> this checkout, {args.rounds} rounds of {args.seconds} s, "
-              f"1 client, load average {os.getloadavg()[0]:.1f}")
+              f"1 client, {args.auth}, load average {os.getloadavg()[0]:.1f}")
         for route in args.routes:
             (b_cpu, b_n), (a_cpu, a_n) = spent[("before", route)], spent[("after", route)]
             before, after = b_cpu * 1000 / max(b_n, 1), a_cpu * 1000 / max(a_n, 1)

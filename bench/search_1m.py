@@ -394,17 +394,24 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     # "hybrid-again": the same queries once more; their words' document counts are cached by
     # then (10 min per process), as common words are in a busy worker; query vectors are not.
     # "<mode>-nopairs": A/B in one pass, alternating per query (A first on even queries): the
-    # defaults ("<mode>") against the keyword side without word pairs ("<mode>-nopairs").
+    # defaults ("<mode>") against the keyword side without word pairs ("<mode>-nopairs");
+    # "hybrid-nophrases" likewise against the fusion without the phrase check.
     nopairs = SearchService(engine, settings, backend=backend, embedder=embedder,
                             params=replace(service.params, keyword=replace(
                                 service.params.keyword, bigrams="off")))
+    phrases = SearchService(engine, settings, backend=backend, embedder=embedder,
+                            params=replace(service.params, phrase_bonus=1.0))
     for label in labels:
         mode = label.split("-")[0]
         if embedder is not None:
             embedder.forget_queries()
         load = os.getloadavg()[0]
-        sides = [(mode, service), (label, nopairs)] if label.endswith("-nopairs") else \
-            [(label, nocov if "nocov" in label else service)]
+        if label.endswith("-nopairs"):
+            sides = [(mode, service), (label, nopairs)]
+        elif label.endswith("-nophrases"):  # the phrase check on (off by default) vs off
+            sides = [(mode, phrases), (label, service)]
+        else:
+            sides = [(label, nocov if "nocov" in label else service)]
         times: dict[str, list[float]] = {name: [] for name, _ in sides}
         cpus: dict[str, list[float]] = {name: [] for name, _ in sides}
         limited = dict.fromkeys(times, 0)
@@ -546,7 +553,8 @@ def main() -> None:
         p.add_argument("--modes", nargs="*", default=[],
                        help="passes to time (default: hybrid keyword semantic hybrid-again); "
                        "hybrid-nopairs / keyword-nopairs: that mode A/B against the keyword "
-                       "side without word pairs, alternating per query")
+                       "side without word pairs, alternating per query; hybrid-nophrases: "
+                       "hybrid A/B against the fusion without the phrase check")
     args = ap.parse_args()
     {"embed": cmd_embed, "vectors": cmd_vectors, "recall": cmd_recall, "build": cmd_build,
      "latency": cmd_latency, "sides": cmd_sides}[args.cmd](args)

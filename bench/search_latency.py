@@ -15,7 +15,8 @@ Steps (each skipped when already done in that data directory):
 
 `--ab`: instead, hybrid with the defaults (A) against the fixed equal blend (B, no per-query
 rule: `standout_shift=0`, `keywords_shift=0`, `lead_bonus=0`, `coverage_bonus=0`; with
-`--ab-coverage`, B is the defaults without the coverage check only), alternating per query over one
+`--ab-coverage`, B is the defaults without the coverage check only; with `--ab-phrases`, the
+defaults without the phrase check only), alternating per query over one
 backend and one embedder, so both see the same load (a query vector is reused by the second of
 each pair). It also counts the queries the bare-keywords rule applies to, and scores both on
 finding the paper each query was taken from (nDCG@10 per kind of query; nobody tuned on it).
@@ -90,6 +91,8 @@ def main() -> None:
                     "mode, alternating")
     ap.add_argument("--ab-coverage", action="store_true",
                     help="with --ab: B is the defaults without the coverage check")
+    ap.add_argument("--ab-phrases", action="store_true",
+                    help="with --ab: B is the defaults without the phrase check")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
     from paperfeed.config import Settings
@@ -114,7 +117,8 @@ def main() -> None:
     print(f"{len(rows)} papers, {len(queries)} queries, limit {args.limit}")
     if args.ab or args.ab_pairs:
         for mode in ("hybrid", "keyword") if args.ab_pairs else ("hybrid",):
-            against = "nopairs" if args.ab_pairs else "coverage" if args.ab_coverage else "fixed"
+            against = ("nopairs" if args.ab_pairs else "coverage" if args.ab_coverage
+                       else "phrases" if args.ab_phrases else "fixed")
             ab(service, sourced_queries(rows, args.queries), args.limit, mode=mode,
                against=against)
         return
@@ -143,7 +147,8 @@ def main() -> None:
 def ab(service, queries: list[tuple[str, str, int]], limit: int, *, mode: str = "hybrid",  # type: ignore[no-untyped-def]
        against: str = "fixed") -> None:
     """p50/p95 and CPU per query of `mode`, defaults (A) vs the fixed blend (B; `against`
-    "coverage": the defaults without the coverage check; "nopairs": the keyword side without
+    "coverage": the defaults without the coverage check; "phrases": without the phrase check;
+    "nopairs": the keyword side without
     word pairs), interleaved (A first on even queries, B first on odd ones, so neither always
     pays for the vector). Also a known-item check nobody tuned on: nDCG@10 of the paper each
     query was taken from, per kind of query, A vs B."""
@@ -156,14 +161,22 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int, *, mode: str = 
 
     bare = sum(keyword_like(parse(q).words) for q, _, _ in queries)
     print(f"bare-keyword queries (keywords_shift, lead_bonus apply): {bare} of {len(queries)}")
-    off = replace(service.params, coverage_bonus=0.0)
+    off = replace(service.params, coverage_bonus=0.0, phrase_bonus=0.0)
     if against == "fixed":
         off = replace(off, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)
+    elif against == "coverage":
+        off = replace(service.params, coverage_bonus=0.0)
+    elif against == "phrases":  # A: the phrase check on (it is off by default)
+        off = replace(service.params, phrase_bonus=0.0)
+        service = SearchService(service.engine, service.settings,
+                                params=replace(service.params, phrase_bonus=1.0),
+                                backend=service.backend, embedder=service.embedder())
     elif against == "nopairs":
         off = replace(service.params, keyword=replace(service.params.keyword, bigrams="off"))
     fixed = SearchService(service.engine, service.settings, params=off,
                           backend=service.backend, embedder=service.embedder())
-    b_label = {"coverage": "no coverage", "nopairs": "no pairs"}.get(against, "fixed blend")
+    b_label = {"coverage": "no coverage", "nopairs": "no pairs",
+               "phrases": "no phrases"}.get(against, "fixed blend")
     runs: dict[str, tuple[list[float], list[float]]] = {"A": ([], []), "B": ([], [])}
     found: dict[tuple[str, int], list[float]] = {}
     for n, (q, source, kind) in enumerate(queries):

@@ -126,13 +126,20 @@ def take_backup(
         if not source.is_file():
             raise BackupError(f"backup: no database at {source}; nothing to back up")
         dest = dest.expanduser().resolve()
+        if dest.exists() and not dest.is_dir():
+            raise BackupError(f"backup: {dest} is a file; give a directory (a new one or an "
+                              "empty one)")
         if dest.exists() and any(dest.iterdir()):
             raise BackupError(f"backup: {dest} exists and is not empty; choose a new directory",
                               status=409)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         work = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir()
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(work, ignore_errors=True)
+            work.mkdir()
+        except OSError as exc:  # a file on the way, no permission, a read-only disk
+            raise BackupError(f"backup: cannot create the directory {dest} "
+                              f"({exc.strerror or exc}); choose another place") from None
         try:
             store.copy_live(engine, work / DB_NAME)
             copied = _copy_vectors(settings.data_dir / "vectors", work / "vectors") if vectors \

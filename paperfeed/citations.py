@@ -101,6 +101,16 @@ def _balanced(text: str) -> str:
     return "".join(out)
 
 
+_TEX_SPECIAL = re.compile(r"(?<!\\)([&%#])")
+
+
+def _tex(text: str) -> str:
+    """Plain `&`, `%` and `#` escaped (an alignment tab, a comment and a parameter to LaTeX:
+    a Hugging Face title is plain text, and one such character stops the citing paper's
+    build); already escaped ones, as arXiv's TeX titles have them, are kept."""
+    return _TEX_SPECIAL.sub(r"\\\1", text)
+
+
 def _author_field(names: Sequence[str]) -> str:
     # A name with " and " inside (a team) is braced so BibTeX does not split it.
     return " and ".join(f"{{{n}}}" if " and " in f" {n.lower()} " else n for n in names)
@@ -109,8 +119,8 @@ def _author_field(names: Sequence[str]) -> str:
 def bibtex_entry(row: Mapping[str, Any], key: str | None = None) -> str:
     pid = str(row["id"])
     fields: list[tuple[str, str]] = [
-        ("title", _balanced(str(row.get("title") or ""))),
-        ("author", _balanced(_author_field(_names(row)))),
+        ("title", _balanced(_tex(str(row.get("title") or "")))),
+        ("author", _balanced(_tex(_author_field(_names(row))))),
         ("year", _year(row)),
         ("eprint", pid),
         ("archivePrefix", "arXiv"),

@@ -300,9 +300,14 @@ class Settings(BaseSettings):
         self._database_url_given = bool(self.database_url)
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'paperfeed.db'}"
+        else:
+            _check_database_url(self.database_url)
         from paperfeed.web.proxy import parse_networks
 
-        parse_networks(self.trusted_proxies)  # a typo fails at start, not on every request
+        try:
+            parse_networks(self.trusted_proxies)  # a typo fails at start, not on every request
+        except ValueError as exc:
+            raise ConfigError(f"config: PAPERFEED_TRUSTED_PROXIES: {exc}") from None
         return self
 
     def chose_storage(self) -> bool:
@@ -348,3 +353,52 @@ class Settings(BaseSettings):
                 text = "" if value is None else str(value)
             out[name] = text
         return out
+
+
+def _check_database_url(url: str) -> None:
+    """Refuse a URL that is no database paperfeed speaks to, naming the setting (instead of
+    SQLAlchemy's parse error or a missing MySQL driver, deep inside the first command)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        scheme = make_url(url).drivername
+    except ArgumentError:
+        scheme = None
+    if scheme not in ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"):
+        said = f"starts with {scheme}://" if scheme else "is not a URL"
+        raise ConfigError(
+            f"config: PAPERFEED_DATABASE_URL {said}; paperfeed speaks to SQLite and to "
+            "PostgreSQL through psycopg 3: use e.g. sqlite:////srv/paperfeed/paperfeed.db or "
+            "postgresql+psycopg://user:password@host/paperfeed"
+        )
+
+
+def settings_error(exc: Exception) -> ConfigError | None:
+    """A bad `PAPERFEED_*` value as one line naming the variable and what it takes (None when
+    `exc` is not about the settings): the CLI shows this instead of "a bug in paperfeed"."""
+    import re
+
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+        errors = exc.errors()
+        first = errors[0]
+        loc = first.get("loc") or ()
+        where = ".".join(str(part) for part in loc[1:])
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        name = f"PAPERFEED_{str(loc[0]).upper()}" if loc else "a PAPERFEED_* setting"
+        return ConfigError(
+            f"config: {name}{'.' + where if where else ''}: "
+            f"{first.get('msg')} (got {str(first.get('input'))[:80]!r}){more}; "
+            "see `paperfeed config` and docs/settings.md"
+        )
+    if isinstance(exc, SettingsError):
+        m = re.search(r'field "([a-z0-9_]+)"', str(exc))
+        name = f"PAPERFEED_{m.group(1).upper()}" if m else "a PAPERFEED_* setting"
+        cause = exc.__cause__
+        why = f": {' '.join(str(cause).split())[:120]}" if cause is not None else ""
+        return ConfigError(f"config: {name} could not be read (it takes JSON){why}; "
+                           "see docs/settings.md")
+    return None

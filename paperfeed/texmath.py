@@ -14,7 +14,7 @@ and `\\[...\\]` are math too.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -106,17 +106,16 @@ def _closing_dollar(text: str, start: int) -> int | None:
     n = len(text)
     if start + 1 >= n or text[start + 1].isspace() or text[start + 1] == "$":
         return None
+    limit = min(n, start + MAX_MATH + 1)  # the closing `$` is at most MAX_MATH further
     j = start + 1
-    while j < n and j - start <= MAX_MATH:
-        c = text[j]
-        if c == "\\":
-            j += 2
+    while (found := _MATH_OPENERS.search(text, j, limit)) is not None:  # skips the TeX in C
+        j = found.start()
+        if text[j] == "\\":
+            j += 2  # an escaped character (`\$` included)
             continue
-        if c == "$":
-            if text[j - 1].isspace() or (j + 1 < n and text[j + 1].isdigit()):
-                return None
-            return j
-        j += 1
+        if text[j - 1].isspace() or (j + 1 < n and text[j + 1].isdigit()):
+            return None
+        return j
     return None
 
 
@@ -433,20 +432,12 @@ def marked_snippet(
     formula's start, or past its end when the formula would take most of the window (a
     formula is at most MAX_MATH characters, so the window stays bounded)."""
     words = list(spans) if ordered else _words(text, spans)
-    mark: Callable[[list[tuple[int, int]], int, int], str]
     if is_plain(text) if plain is None else plain:  # no formula to keep whole
-        maths: list[tuple[int, int]] = []
-
-        def mark(ws: list[tuple[int, int]], a: int, b: int) -> str:
-            return _marked_plain(text, ws, a, b)
-    else:
-        segments = split_math_at(text)
-        maths = [(a, b) for seg, a, b in segments if seg.kind == "math"]
-
-        def mark(ws: list[tuple[int, int]], a: int, b: int) -> str:
-            return _marked(text, segments, ws, a, b, source=source)
+        return _snippet_plain(text, words, width)
+    segments = split_math_at(text)
+    maths = [(a, b) for seg, a, b in segments if seg.kind == "math"]
     if len(text) <= width:
-        return Markup(mark(words, 0, len(text))), bool(words)
+        return Markup(_marked(text, segments, words, 0, len(text), source=source)), bool(words)
     best = _densest(words, width)
     start = 0
     if words and best - width // 4 > 0:
@@ -455,8 +446,33 @@ def marked_snippet(
     if end < len(text):
         end = _cut_end(text, start, end, maths, width)
     inside = [(a, b) for a, b in words if a >= start and b <= end]
-    body = mark(inside, start, end)
+    body = _marked(text, segments, inside, start, end, source=source)
     return Markup(("…" if start else "") + body + ("…" if end < len(text) else "")), bool(inside)
+
+
+def _snippet_plain(text: str, words: list[tuple[int, int]], width: int) -> tuple[Markup, bool]:
+    """`marked_snippet` of a plain text (most abstracts): no formula to keep whole, so the
+    window's edges are the nearest spaces (`_cut_start` and `_cut_end` without math)."""
+    n = len(text)
+    if n <= width:
+        return Markup(_marked_plain(text, words, 0, n)), bool(words)
+    start = 0
+    if words:
+        best = _densest(words, width)
+        want = best - width // 4
+        if want > 0:
+            space = text.find(" ", want)
+            start = space + 1 if 0 <= space < best else want
+    end = start + width
+    if end < n:
+        space = text.rfind(" ", start, end)
+        if space > start:
+            end = space
+    else:
+        end = n
+    inside = [w for w in words if w[0] >= start and w[1] <= end]
+    body = _marked_plain(text, inside, start, end)
+    return Markup(("…" if start else "") + body + ("…" if end < n else "")), bool(inside)
 
 
 def _marked_plain(text: str, words: list[tuple[int, int]], start: int, end: int) -> str:

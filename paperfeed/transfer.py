@@ -30,6 +30,7 @@ import logging
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -119,8 +120,11 @@ def _open_in(path: str) -> Iterator[IO[bytes]]:
         magic = raw.read(2)
         raw.seek(0)
         if magic == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                yield io.BufferedReader(unzipped)  # type: ignore[arg-type]
+            try:
+                with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
+                    yield io.BufferedReader(unzipped)  # type: ignore[arg-type]
+            except (EOFError, gzip.BadGzipFile, zlib.error) as exc:  # cut short or damaged
+                raise TransferError(f"import: {source} is a damaged gzip file ({exc})") from exc
         else:
             yield raw
 
@@ -169,6 +173,16 @@ def _revision(conn: Any) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_export(path: str) -> None:
+    """Raise `TransferError` unless `path` is a readable file starting with an export's header;
+    the CLI checks this before it creates the target instance, so a mistyped path leaves no
+    empty database behind (stdin, `-`, cannot be read twice and is checked while importing)."""
+    if path == "-":
+        return
+    with _open_in(path) as source:
+        _header(source.readline(), path)
 
 
 def import_instance(engine: Engine, path: str) -> ImportSummary:

@@ -130,3 +130,19 @@ def test_a_collection_exports_every_paper_in_its_order(client, engine, settings)
     assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
     assert len(parse(mine.text)) == 2
     assert f'href="/collections/{public}.bib"' in client.get(f"/collections/{public}").text
+
+
+@pytest.mark.parametrize("title, field", [
+    ("MiroThinker-1.7 & H1: Research Agents", "MiroThinker-1.7 \\& H1: Research Agents"),
+    ("Q&A at 100% on C# code", "Q\\&A at 100\\% on C\\# code"),
+    ("R\\&D kept as the author wrote it", "R\\&D kept as the author wrote it"),
+    ("$\\mathcal{O}(n)$ & more", "$\\mathcal{O}(n)$ \\& more"),
+])
+def test_tex_specials_in_titles_are_escaped_so_latex_compiles(title, field):
+    """A plain `&` (Hugging Face titles are plain text) is LaTeX's alignment tab, `%` starts a
+    comment, `#` a parameter: copied into a paper's .bib they stopped its LaTeX build."""
+    text = bibtex([dict(ROW, title=title, authors=[{"name": "Smith & Sons"}])])
+    assert f"title={{{field}}}," in text
+    assert "author={Smith \\& Sons}," in text
+    (entry,) = parse(text)
+    assert entry["title"] == field

@@ -41,3 +41,36 @@ def test_settings_read_from_environment(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("PAPERFEED_BASE_URL", "https://papers.example.org")
     s = Settings()
     assert s.data_dir == tmp_path / "x" and s.base_url == "https://papers.example.org"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("PAPERFEED_WORKERS", "abc"),
+    ("PAPERFEED_ENVIRONMENT", "staging"),
+    ("PAPERFEED_AUTO_FEATURE_RULES", "not json"),
+    ("PAPERFEED_AUTO_FEATURE_RULES", '[{"category": 5}]'),
+    ("PAPERFEED_TRUSTED_PROXIES", "10.0.0.1"),
+    ("PAPERFEED_TRUSTED_PROXIES", '["nope"]'),
+    ("PAPERFEED_DATABASE_URL", "garbage"),
+    ("PAPERFEED_DATABASE_URL", "mysql://u@db/paperfeed"),
+    ("PAPERFEED_DATABASE_URL", "postgres://u:pw@db/paperfeed"),
+    ("PAPERFEED_DATABASE_URL", "postgresql+psycopg2://u:pw@db/paperfeed"),
+])
+@pytest.mark.parametrize("command", [["config"], ["search", "x"], ["migrate"]])
+def test_a_bad_setting_is_one_line_naming_the_variable_not_a_bug(
+    tmp_path: Path, name: str, value: str, command: list[str]
+) -> None:
+    """An operator's typo in the environment was 'paperfeed ... failed unexpectedly:
+    ValidationError ... (a bug in paperfeed)': it is their setting, named, and what it takes."""
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    env = {"PAPERFEED_DATA_DIR": str(tmp_path / "data"), "PAPERFEED_ENVIRONMENT": "development",
+           name: value}
+    result = CliRunner().invoke(app, command, env=env)
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: config: "), result.stderr
+    assert name in lines[0] and "a bug in paperfeed" not in lines[0]
+    assert not (tmp_path / "data").exists()  # nothing created on the way
+    assert "pw@" not in result.output  # a password in a URL is never echoed

@@ -159,3 +159,45 @@ def test_cover_wraps_long_titles_and_escapes_everything():
     svg = cover_svg("x" * 500 + " <tag>", "A" * 300, "cs.CL<")
     assert "<tag>" not in svg and "cs.CL&lt;" in svg
     assert svg.count("<tspan") <= 6
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def thumbs_site(request, settings, pdf_server, monkeypatch):
+    """Settings on either engine (migrated), with the CLI's environment pointing at them and
+    at the local "arXiv" PDF server."""
+    from paperfeed.storage.db import connect, migrate
+
+    site = settings if request.param == "sqlite" else request.getfixturevalue("pg_settings")
+    engine = connect(site)
+    migrate(engine)
+    for key, value in {"PAPERFEED_DATA_DIR": str(site.data_dir),
+                       "PAPERFEED_DATABASE_URL": site.database_url or "",
+                       "PAPERFEED_ENVIRONMENT": "development",
+                       "PAPERFEED_ARXIV_DELAY_SECONDS": "0", "PAPERFEED_HTTP_RETRIES": "0",
+                       "PAPERFEED_THUMBNAIL_PDF_URL": pdf_server}.items():
+        monkeypatch.setenv(key, value)
+    yield engine
+    engine.dispose()
+
+
+def test_thumbs_command_renders_featured_papers_and_named_ones_on_every_engine(thumbs_site):
+    feature(thumbs_site, [paper("2608.00001"), paper("2608.00003")], date.today())
+    done = CliRunner().invoke(app, ["thumbs"])
+    assert done.exit_code == 0, done.output
+    assert "thumbs: 1 rendered, 1 failed (cover kept), 0 skipped" in done.output
+    feature(thumbs_site, [paper("2608.00006")], date.today())
+    named = CliRunner().invoke(app, ["thumbs", "--id", "arXiv:2608.00006v2"])
+    assert named.exit_code == 0 and "thumbs: 1 rendered" in named.output, named.output
+
+
+@pytest.mark.parametrize("ref", ["0000.00000", "2608.99999", "not an id"])
+def test_thumbs_of_a_paper_not_in_the_catalog_is_a_one_line_error(thumbs_site, ref):
+    """A mistyped id fetches nothing from arXiv and says so, instead of trying (and retrying)
+    a PDF for a paper the site does not have and exiting 0."""
+    PdfHandler.requests.clear()
+    done = CliRunner().invoke(app, ["thumbs", "--id", "2608.00001", "--id", ref])
+    assert done.exit_code == 1, done.output
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "catalog" in lines[0] or "arXiv id" in lines[0]
+    assert "Traceback" not in done.output

@@ -67,12 +67,25 @@ def arxiv_fetcher(settings: Settings, ids: list[str]) -> list[Paper]:
     return fetch_by_ids(quick, ids)
 
 
+def _check_possible(pid: str) -> None:
+    """Refuse a new-style id no arXiv paper can have (month 00 or over 12, or before April
+    2007, when the scheme began) before asking arXiv about it: a typo is the member's 400,
+    not a lookup that answers 502 whenever arXiv is unreachable."""
+    if "/" in pid:
+        return  # old style (hep-th/9901001)
+    yymm = pid[:4]
+    if not 1 <= int(yymm[2:]) <= 12 or yymm < "0704":
+        raise BadRequest(f"not an arXiv id: {pid!r} (no arXiv paper has it; expected e.g. "
+                         "2401.01234: year, month, number)")
+
+
 def submit_paper(
     engine: Engine, settings: Settings, member: Member, text: str, *, ip: str, now: datetime,
     fetch: Fetcher = arxiv_fetcher,
 ) -> Submission:
     """Feature the paper named by `text` (arXiv id or URL) on today's list for `member`."""
     pid = normalize_arxiv_id(text)
+    _check_possible(pid)
     act(engine, settings, "submit", member, ip=ip, now=now)
     day = site_today(settings, now)
     with engine.connect() as conn:

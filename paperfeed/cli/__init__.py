@@ -26,6 +26,7 @@ from paperfeed.cli import search as search_cli
 from paperfeed.cli import thumbs as thumbs_cli
 from paperfeed.cli import transfer as transfer_cli
 from paperfeed.cli.common import use_demo_instance
+from paperfeed.config import settings_error
 from paperfeed.errors import PaperfeedError
 from paperfeed.logs import configure as configure_logging
 
@@ -52,7 +53,20 @@ class _Commands(TyperGroup):
                 err=True,
             )
             raise typer.Exit(1) from None
+        except OSError as exc:
+            if exc.filename is None or os.environ.get("PAPERFEED_TRACEBACK") == "1":
+                raise
+            # A path given or configured that cannot be read or written (a directory, under a
+            # file, no permission, a full disk): the operator's to fix, not a bug.
+            command = f"paperfeed {ctx.invoked_subcommand or ''}".strip()
+            target = exc.filename2 or exc.filename
+            typer.echo(f"error: {command}: cannot use {target}: {exc.strerror or exc}",
+                       err=True)
+            raise typer.Exit(1) from None
         except Exception as exc:
+            if (bad := settings_error(exc)) is not None:  # an operator's PAPERFEED_* typo
+                typer.echo(f"error: {bad}", err=True)
+                raise typer.Exit(1) from None
             if os.environ.get("PAPERFEED_TRACEBACK") == "1":
                 raise
             command = f"paperfeed {ctx.invoked_subcommand or ''}".strip()

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import typer
 
-from paperfeed.cli.common import check_frequency, edition_to_send, load_settings, ready_engine
+from paperfeed.cli.common import (
+    check_frequency,
+    edition_to_send,
+    load_settings,
+    ready_engine,
+    refuse_if_nothing_went_out,
+)
 
 app = typer.Typer(
     help="Saved-search alerts: match new papers, send alert emails, list saved searches.",
@@ -55,7 +61,9 @@ def send(
         return
     engine = ready_engine(settings)
     match_new_papers(engine, settings)  # nothing stored since the last ingest is left out
-    typer.echo(send_alerts(engine, settings, target).line())
+    report = send_alerts(engine, settings, target)
+    typer.echo(report.line())
+    refuse_if_nothing_went_out(report, settings, "alerts")
 
 
 @app.command("list")

@@ -10,7 +10,7 @@ else the default data directory; but while no instance exists there and the demo
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from sqlalchemy import Engine
@@ -102,3 +102,18 @@ def edition_to_send(
         label = current_edition(frequency, now, settings.timezone).label
         typer.echo(f"edition {label} falls on a weekend: {weekend_note}")
     return scheduled
+
+
+def refuse_if_nothing_went_out(report: Any, settings: Settings, component: str) -> None:
+    """Exit 1 when a send run handed nothing to the mail server while messages wait (all
+    deferred): with fewer than three recipients the sender's "three in a row" stop never
+    fires, and a cron job exiting 0 tells nobody that mail is not going out."""
+    from paperfeed.digests.send import DigestSendError
+    from paperfeed.mail import mail_destination
+
+    if report.deferred and not report.sent and not report.failed:
+        raise DigestSendError(
+            f"{component}: nothing could be handed to {mail_destination(settings)} "
+            f"({report.deferred} deferred; the log lines above say why). Check "
+            "PAPERFEED_SMTP_HOST/PORT and re-run: nothing sent is sent again"
+        )

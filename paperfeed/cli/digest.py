@@ -11,7 +11,13 @@ from pathlib import Path
 
 import typer
 
-from paperfeed.cli.common import check_frequency, edition_to_send, load_settings, ready_engine
+from paperfeed.cli.common import (
+    check_frequency,
+    edition_to_send,
+    load_settings,
+    ready_engine,
+    refuse_if_nothing_went_out,
+)
 
 app = typer.Typer(help="Email digests: send an edition, preview it.", no_args_is_help=True)
 
@@ -47,6 +53,7 @@ def send(
     with tqdm(total=total, unit="msg", desc=target.label, disable=not sys.stderr.isatty()) as bar:
         report = send_edition(engine, settings, target, progress=bar.update)
     typer.echo(report.line())
+    refuse_if_nothing_went_out(report, settings, "digests")
 
 
 @app.command("preview")

@@ -9,6 +9,7 @@ judged query is searched and scored.
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -94,6 +95,7 @@ def recommend(
     )
     from paperfeed.storage.recommend_eval import day_lists
 
+    parse_cut(cut, date.min)  # a typo in --cut fails before the archive is loaded
     settings = load_settings()
     cache = cache_dir or settings.data_dir / "cache"
     with RecommendEvalStore(from_path, settings=settings, cache_dir=cache) as store:

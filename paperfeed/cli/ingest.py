@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from paperfeed.cli.common import load_settings, ready_engine
 from paperfeed.config import Settings
-from paperfeed.errors import BadRequest
+from paperfeed.errors import BadRequest, SourceError
 from paperfeed.models import IngestSummary
 
 app = typer.Typer(
@@ -66,8 +66,19 @@ def _day(value: str | None, option: str) -> date | None:
 
 
 def _report(
-    summary: IngestSummary, engine: Engine | None = None, settings: Settings | None = None
+    summary: IngestSummary,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+    *,
+    source: str = "the source",
 ) -> None:
+    if summary.rejected and not (summary.new or summary.updated or summary.unchanged):
+        # Nothing read at all (a malformed file, a page that is not the API's answer): an
+        # error a cron job sees, in one line with the first reason, not exit 0.
+        typer.echo(summary.line())
+        why = summary.errors[0] if summary.errors else "every record was rejected"
+        raise SourceError(f"ingest: nothing in {source} could be read "
+                          f"({summary.rejected} rejected): {why}")
     for message in summary.errors[:MAX_ERRORS_SHOWN]:
         typer.echo(f"rejected: {message}", err=True)
     if len(summary.errors) > MAX_ERRORS_SHOWN:
@@ -104,7 +115,7 @@ def hf_daily(
     else:
         assert first is not None
         summary = source.import_days(engine, settings, first, last or first, progress=progress)
-    _report(summary, engine, settings)
+    _report(summary, engine, settings, source=str(from_path or "the answers of Hugging Face"))
     _index(settings, engine, no_index, progress)
 
 
@@ -195,5 +206,5 @@ def jsonl(
     summary = source.import_file(
         engine, file, progress=progress, batch_size=settings.ingest_batch_size
     )
-    _report(summary, engine, settings)
+    _report(summary, engine, settings, source=str(file))
     _index(settings, engine, no_index, progress)

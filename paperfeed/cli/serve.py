@@ -12,7 +12,7 @@ from paperfeed import baseurl
 from paperfeed.baseurl import is_wildcard, listen_url
 from paperfeed.cli.common import use_demo_instance
 from paperfeed.config import Settings
-from paperfeed.errors import SchemaOutOfDate
+from paperfeed.errors import ConfigError, SchemaOutOfDate
 from paperfeed.logs import uvicorn_config
 from paperfeed.mail import mail_destination
 from paperfeed.metrics import remove_multiprocess_dir, use_multiprocess_dir
@@ -32,7 +32,7 @@ def serve(
         "data directory (~/.local/share/paperfeed-demo) unless PAPERFEED_DATA_DIR is set.",
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     workers: int | None = typer.Option(
         None, help="Worker processes (default: PAPERFEED_WORKERS, 2)."
     ),
@@ -50,6 +50,7 @@ def serve(
         use_demo_instance()  # its own data directory, inherited by the workers
     settings = Settings()
     settings.secret()  # refuse a placeholder secret before binding the port
+    _check_address(host, port)  # before the demo loads and the workers start
     url = listen_url(host, port)
     derived = "base_url" not in settings.model_fields_set
     if derived:
@@ -136,6 +137,31 @@ def serve(
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def _check_address(host: str, port: int) -> None:
+    """Refuse in one line an address this machine cannot listen on (a port in use, a host
+    that is not one of its addresses), before any work: uvicorn would only log it after the
+    demo loaded and the workers were set up. A probe bind with SO_REUSEADDR, as uvicorn's."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _name, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"serve: cannot listen on --host {host!r} ({exc}); give an address "
+                          "of this machine, e.g. 127.0.0.1 or 0.0.0.0") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(f"serve: {host}:{port} is already in use (another server?); "
+                                  "stop it or choose another --port") from None
+            raise ConfigError(f"serve: cannot listen on {host}:{port} "
+                              f"({exc.strerror or exc})") from None
 
 
 def _explain_derived_base_url(settings: Settings, url: str, host: str) -> None:

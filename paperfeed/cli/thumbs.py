@@ -26,6 +26,15 @@ def thumbs(
     settings = load_settings()
     engine = ready_engine(settings)
     wanted = [normalize_arxiv_id(i) for i in ids] or None
+    if wanted:
+        from paperfeed.errors import NotFound
+        from paperfeed.storage.papers import get_paper
+
+        with engine.connect() as conn:  # a mistyped id fetches nothing from arXiv
+            unknown = [i for i in wanted if get_paper(conn, i) is None]
+        if unknown:
+            raise NotFound(f"thumbs: {', '.join(unknown)} not in the catalog (ingest it first: "
+                           f"paperfeed ingest arxiv --id {unknown[0]})")
     summary = render_recent(engine, settings, now=utcnow(), days=days, ids=wanted, limit=limit)
     typer.echo(f"thumbs: {summary.line()}, in {thumb_dir(settings)}")
 

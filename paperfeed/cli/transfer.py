@@ -51,8 +51,9 @@ def import_(
     ingest."""
     from paperfeed.postingest import after_ingest
     from paperfeed.storage.db import check_schema, connect, current_revision, migrate
-    from paperfeed.transfer import import_instance
+    from paperfeed.transfer import check_export, import_instance
 
+    check_export(path)  # before the instance is created: a wrong path leaves nothing behind
     settings = load_settings(demo_fallback=False)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = connect(settings)

@@ -186,6 +186,43 @@ def coverage_bonus(keyword_top: float, fused_top: float, *, floor: float, low: f
     return bonus * ramp(keyword_top - fused_top, low, high)
 
 
+_NOT_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _word_run(text: str) -> str:
+    """The text's words, lower-cased, one space between and around them, so a phrase is held
+    when its own run is a substring: "Fine-Tuning," becomes " fine tuning "."""
+    return f" {_NOT_WORD.sub(' ', text.lower())} "
+
+
+def pair_weights(pairs: Sequence[str], weights: dict[str, float]) -> dict[str, float]:
+    """Each adjacent word pair's weight for `phrase_share`, keyed by the pair's word run
+    (" supervised fine tuning "): the `word_weights` idf of its commoner word (a pair of two
+    rare words is rare; a pair holding a word found everywhere says little, and a word
+    `weights` does not know weighs 0). Pairs that weigh nothing are left out."""
+    out: dict[str, float] = {}
+    for pair in pairs:
+        weight = min((weights.get(w, 0.0) for w in pair.split()), default=0.0)
+        if weight > 0:
+            out[_word_run(pair)] = weight
+    return out
+
+
+def phrase_shares(weights: dict[str, float], texts: dict[str, str]) -> dict[str, float]:
+    """For each paper, the share of the query's adjacent word pairs (`pair_weights`) its text
+    holds side by side, each pair weighted, out of the pairs that any of these papers holds: a
+    pair none of them holds (two terms the query put next to each other, "splatting mean-pool")
+    says nothing about which of them is meant. 1.0 for a paper holding every pair held at all.
+    Words are compared whole, split as the text is split ("supervised fine-tuning" is held by
+    "Supervised Fine-Tuning (SFT)"), so the same on every engine."""
+    runs = {pid: _word_run(text) for pid, text in texts.items()}
+    held = {pid: {pair for pair in weights if pair in run} for pid, run in runs.items()}
+    total = sum(weights[pair] for pair in set().union(*held.values()))
+    if total <= 0:
+        return dict.fromkeys(texts, 0.0)
+    return {pid: sum(weights[pair] for pair in pairs) / total for pid, pairs in held.items()}
+
+
 def arxiv_id_in(text: str) -> str | None:
     """The arXiv id when the whole query is an id, `arXiv:` id or arXiv URL, else None."""
     candidate = text.strip()
@@ -197,14 +234,11 @@ def arxiv_id_in(text: str) -> str | None:
         return None
 
 
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
-
-
 def normalize_title(text: str) -> str:
     """Case-, accent-, punctuation- and LaTeX-brace-insensitive form for exact-title pinning."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", text.lower()).strip()
+    return _NOT_WORD.sub(" ", text.lower()).strip()
 
 
 def pin_first(ranked: Sequence[str], pinned: Sequence[str]) -> list[str]:

@@ -324,17 +324,15 @@ def mark_results(
 
 
 def _single_spaced_all(texts: list[str]) -> list[str]:
-    """Each text single-spaced (`" ".join(t.split())`): when the texts joined by spaces hold
-    no ASCII whitespace but single spaces, and none starts or ends with one, the ASCII ones
-    are, and the others are when printable (one C scan per character over the page instead of
-    one per text)."""
-    joined = " ".join(texts)
+    """Each text single-spaced (`" ".join(t.split())`): when the ASCII texts joined by spaces
+    hold no whitespace but single spaces, and none starts or ends with one, they all are (one
+    C scan per character over the page instead of one per text); the others are checked one
+    by one."""
+    joined = " ".join([t for t in texts if t.isascii()])  # one byte a character: fast scans
     if "  " in joined or any(c in joined for c in _ASCII_SPACES) \
             or any(t[:1] == " " or t[-1:] == " " for t in texts):
         return [t if _single_spaced(t) else " ".join(t.split()) for t in texts]
-    if joined.isascii():
-        return texts
-    return [t if t.isascii() or t.isprintable() else " ".join(t.split()) for t in texts]
+    return [t if t.isascii() or _single_spaced(t) else " ".join(t.split()) for t in texts]
 
 
 def _single_spaced(text: str) -> bool:

@@ -51,6 +51,8 @@ REQUEST_WORDS = frozenset(
 REQUEST_MIN_WORDS = 8
 
 _TOKEN = re.compile(r'(-?)(\w+):("([^"]*)"?|\S*)|(-?)"([^"]*)("|$)|(\S+)', re.UNICODE)
+FILTERS = frozenset({"author", "authors", "by", "cat", "category", "year", "after", "since",
+                     "before", "until"})
 _YEAR_RANGE = re.compile(r"^(\d{4})?\s*\.\.\s*(\d{4})?$")
 
 
@@ -128,6 +130,10 @@ def parse(raw: str) -> Query:
             if value is None:
                 value = m.group(3)
             value = value.strip()
+            if neg and value and name in FILTERS:
+                # Not "exclude the words cat and cs.CV": filters cannot be negated; say so.
+                notes.append(f"-{name}:{value[:40]} ignored: filters cannot be excluded")
+                continue
             if name in ("author", "authors", "by") and value and not neg:
                 authors.append(value)
                 continue

@@ -71,7 +71,7 @@ def test_settings_page_deletes_the_account_after_confirmation(
     token = csrf(client, "/settings/delete")
     wrong = client.post("/settings/delete", data={"csrf_token": token, "content": "remove",
                                                   "confirm": "not-me"})
-    assert wrong.status_code == 400 and "type your username" in wrong.text
+    assert wrong.status_code == 400 and "Type your username" in wrong.text
     no_choice = client.post("/settings/delete", data={"csrf_token": token, "confirm": username})
     assert no_choice.status_code == 400
     r = client.post("/settings/delete", data={"csrf_token": token, "content": "remove",

@@ -193,3 +193,17 @@ def test_submit_of_an_id_arxiv_does_not_know_is_404(
         assert r.status_code == 404 and "arXiv has no paper 2506.99999" in r.json()["error"]
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("ref", ["0000.00000", "2613.00001", "2600.12345", "0612.0001"])
+def test_submit_of_an_id_no_arxiv_paper_can_have_is_400_without_asking_arxiv(
+    settings: Settings, engine: Engine, client: TestClient, ref: str
+) -> None:
+    """Month 00 or 13, or a new-style id before April 2007, names no paper: a 400 at once, not
+    a lookup (offline: a 502 "arXiv could not be reached", a 5xx for a typo)."""
+    settings.arxiv_api_url = "http://127.0.0.1:9/api/query"  # nobody listens: must not be asked
+    settings.http_retries = 0
+    token = token_for(engine, add_member(engine, "ada@example.org"))
+    r = client.post("/api/papers/submit", json={"id": ref},
+                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 400 and "not an arXiv id" in r.json()["error"], r.text

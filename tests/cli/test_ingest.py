@@ -69,6 +69,40 @@ def test_ingest_jsonl_prints_rejected_lines_and_summary(settings, engine, tmp_pa
     assert result.stdout.strip().splitlines()[-1].startswith("3 new, 0 updated, 0 unchanged, 1 rejected")
 
 
+@pytest.mark.parametrize("command, name, content", [
+    ("jsonl", "papers.jsonl", b'{"garbage\n'),
+    ("jsonl", "feed.xml", b"<?xml version='1.0'?><feed>not json lines</feed>\n"),
+    ("hf-daily", "2026-08-20.json", b"not json at all\n"),
+    ("hf-daily", "2026-08-21.json", b'{"not": "a list of daily papers"}'),
+])
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_ingest_of_a_source_with_nothing_readable_fails_in_one_line(
+    request: pytest.FixtureRequest, tmp_path: Path, db: str, command: str, name: str,
+    content: bytes,
+) -> None:
+    """A malformed file (every record rejected, none read) is an error a cron job sees: exit
+    1 and one line naming the file and why, not `0 new ... 1 rejected` and exit 0."""
+    site = request.getfixturevalue("pg_settings" if db == "postgres" else "settings")
+    if db == "sqlite":
+        request.getfixturevalue("engine")  # migrated
+    else:
+        from paperfeed.storage.db import connect, migrate
+
+        pg = connect(site)
+        migrate(pg)
+        pg.dispose()
+    path = tmp_path / name
+    path.write_bytes(content)
+    args = ["ingest", command, *(["--from"] if command == "hf-daily" else []), str(path),
+            "--no-progress", "--no-index"]
+    env = env_for(site, PAPERFEED_DATABASE_URL=site.database_url or "")
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 1, result.output
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ingest: "), result.stderr
+    assert name in lines[0] and "nothing" in lines[0]
+
+
 def test_ingest_without_a_source_is_one_line_error_and_exit_1(settings, engine) -> None:
     done = run_cli(settings, "ingest", "hf-daily")
     assert done.returncode == 1

@@ -220,3 +220,27 @@ def test_unreachable_smtp_server_stops_the_run_and_a_rerun_finishes(
     assert "sent" not in counts and counts.get("claimed", 0) == 0
     assert send_edition(engine, settings, EDITION).sent == 6
     assert [len(sink.to(e)) for e in emails] == [1] * 6
+
+
+def test_send_with_the_smtp_server_down_and_few_recipients_exits_1(
+    settings: Settings, engine: Engine
+) -> None:
+    """One or two subscribers never reach the three-in-a-row stop: the run deferred them and
+    exited 0, so cron never told anyone mail was not going out. Nothing sent at all while
+    messages wait is an error (one line); the next run sends them."""
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+    from tests.digests.smtp_sink import free_port
+
+    seed_papers(engine)
+    add_subscribers(engine, 1)
+    env = {"PAPERFEED_DATA_DIR": str(settings.data_dir), "PAPERFEED_ENVIRONMENT": "development",
+           "PAPERFEED_SMTP_HOST": "127.0.0.1", "PAPERFEED_SMTP_PORT": str(free_port()),
+           "PAPERFEED_DIGEST_RETRY_ATTEMPTS": "1", "PAPERFEED_DIGEST_RETRY_BACKOFF_SECONDS": "0"}
+    done = CliRunner().invoke(app, ["digest", "send", "--frequency", "daily", "--edition",
+                                    DAY.isoformat()], env=env)
+    assert done.exit_code == 1, done.output
+    lines = [ln for ln in done.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(lines) == 1 and "SMTP" in lines[0] and "re-run" in lines[0], done.stderr
+    assert "1 deferred" in done.stdout

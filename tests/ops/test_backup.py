@@ -222,3 +222,24 @@ def test_scheduled_backup_job_runs_under_the_scheduler(demo_copy: Path, tmp_path
     assert (made / "manifest.json").is_file()
     backup.verify_backup(made, engine)
     engine.dispose()
+
+
+@pytest.mark.parametrize("where", ["a-file", "under-a-file/b"])
+def test_backup_to_a_path_that_cannot_be_a_directory_is_one_line(
+    demo_copy: Path, tmp_path: Path, where: str
+) -> None:
+    """`paperfeed backup FILE` was 'failed unexpectedly: NotADirectoryError (a bug in
+    paperfeed)': the destination is the operator's to fix, and nothing is left behind."""
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    (tmp_path / "under-a-file").write_text("x", encoding="utf-8")
+    env = {"PAPERFEED_DATA_DIR": str(demo_copy), "PAPERFEED_ENVIRONMENT": "development"}
+    done = CliRunner().invoke(app, ["backup", str(tmp_path / where)], env=env)
+    assert done.exit_code == 1, done.output
+    lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: backup: "), done.stderr
+    assert "a bug in paperfeed" not in lines[0] and "directory" in lines[0]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial left

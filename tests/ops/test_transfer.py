@@ -225,3 +225,31 @@ def test_import_refuses_a_damaged_file_in_one_line(
     failed = _run(ops_settings(tmp_path / "t"), "import", str(dump), "--no-index", code=1)
     assert message in failed.output
     assert len([ln for ln in failed.output.splitlines() if ln.startswith("error:")]) == 1
+
+
+@pytest.mark.parametrize("content", [None, b"not an export\n", b""])
+def test_import_of_a_missing_or_foreign_file_creates_no_instance(
+    tmp_path: Path, content: bytes | None
+) -> None:
+    """A mistyped path must not leave an empty database behind: later commands would use it
+    instead of the demo (they fall back to the demo only while no instance exists)."""
+    dump = tmp_path / "export.jsonl"
+    if content is not None:
+        dump.write_bytes(content)
+    target = ops_settings(tmp_path / "t")
+    failed = _run(target, "import", str(dump), "--no-index", code=1)
+    assert failed.output.startswith("error: import: ")
+    assert not target.data_dir.exists()
+
+
+def test_import_of_a_cut_gzip_export_says_the_file_is_damaged(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    dump = tmp_path / "x.jsonl.gz"
+    _run(ops_settings(demo_copy), "export", str(dump), "--no-embeddings")
+    whole = dump.read_bytes()
+    for cut in (b"\x1f\x8bgarbage", whole[: len(whole) // 2]):  # the header's or the rows'
+        dump.write_bytes(cut)
+        failed = _run(ops_settings(tmp_path / "t"), "import", str(dump), "--no-index", code=1)
+        assert failed.output.startswith("error: import: ") and "damaged gzip" in failed.output
+        assert "a bug in paperfeed" not in failed.output

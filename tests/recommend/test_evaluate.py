@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
@@ -99,3 +100,19 @@ def test_eval_recommend_refuses_a_cut_nobody_qualifies_for(
               "--no-svm", "--cache-dir", str(tmp_path / "cache")], env=env)
     assert result.exit_code == 1
     assert "eval: no submitter has" in result.output + str(result.exception)
+
+
+@pytest.mark.parametrize("cut", ["2026-02-30", "garbage"])
+def test_eval_recommend_refuses_a_bad_cut_before_loading_the_archive(
+    settings: Settings, tmp_path: Path, cut: str
+) -> None:
+    """A typo in --cut was found only after the whole archive had been loaded (10 s on the
+    demo's); an unreadable archive shows that the date is checked first."""
+    unreadable = tmp_path / "2026-08-20.json"
+    unreadable.write_text("not json", encoding="utf-8")
+    env = {"PAPERFEED_DATA_DIR": str(settings.data_dir), "PAPERFEED_ENVIRONMENT": "development"}
+    result = CliRunner().invoke(
+        app, ["eval", "recommend", "--from", str(unreadable), "--cut", cut, "--no-svm",
+              "--cache-dir", str(tmp_path / "cache")], env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"error: eval: --cut must be YYYY-MM-DD, not {cut!r}"

@@ -171,3 +171,30 @@ def test_coverage_bonus_needs_the_floor_and_ramps_with_the_margin() -> None:
     assert fusion.coverage_bonus(0.9, 0.8, **kw) == pytest.approx(0.375)
     assert fusion.coverage_bonus(0.9, 0.5, **kw) == pytest.approx(0.75)
     assert fusion.coverage_bonus(0.9, 0.5, **{**kw, "bonus": 0.0}) == 0.0
+
+
+def test_phrase_shares_weigh_each_pair_by_its_commoner_word() -> None:
+    weights = {"gaussian": 3.0, "splatting": 4.0, "regularization": 1.0, "model": 0.0}
+    pairs = fusion.pair_weights(["gaussian splatting", "splatting regularization",
+                                 "regularization model", "unknown word"], weights)
+    # keyed by the pair's words; a pair holding a word found everywhere, or unknown, weighs 0
+    assert pairs == {" gaussian splatting ": 3.0, " splatting regularization ": 1.0}
+    # held side by side, case and punctuation ignored; apart, reversed or longer does not count
+    shares = fusion.phrase_shares(pairs, {
+        "a": "3D Gaussian-Splatting, with no regularization",
+        "b": "Gaussian fields; splatting regularization.",
+        "c": "Splatting Gaussian regularization",
+        "d": "gaussian splattings",
+    })
+    assert shares == {"a": 0.75, "b": 0.25, "c": 0.0, "d": 0.0}
+    # out of the pairs some paper holds: a pair none holds does not dilute the others
+    assert fusion.phrase_shares(pairs, {"a": "gaussian splatting", "c": "splatting gaussian"}) \
+        == {"a": 1.0, "c": 0.0}
+    assert fusion.phrase_shares(pairs, {"c": "nothing here"}) == {"c": 0.0}
+    assert fusion.phrase_shares({}, {"a": "regularization model"}) == {"a": 0.0}
+    # a hyphenated query word is held by the same words in the text
+    hyphen = fusion.pair_weights(["supervised fine-tuning"], {"supervised": 2.0,
+                                                              "fine-tuning": 1.5})
+    assert fusion.phrase_shares(hyphen, {
+        "a": "Supervised Fine-Tuning (SFT) of models", "b": "supervised fine tuning",
+        "c": "supervised finetuning"}) == {"a": 1.0, "b": 1.0, "c": 0.0}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
@@ -60,12 +62,18 @@ def test_fts5_porter_only_rewrites_a_stems_last_letters() -> None:
     _assert_words_start_with_their_stems(fts5_porter)
 
 
-def test_postgresql_english_only_rewrites_a_stems_last_letters(pg_server_url: str) -> None:
+@pytest.fixture
+def pg_stemmer(pg_server_url: str) -> Iterator[Stemmer]:
+    """PostgreSQL's index stemmer (english_stem), its engine disposed after the test."""
     engine = create_engine(pg_server_url)
     try:
-        _assert_words_start_with_their_stems(stemmer_for(engine))
+        yield stemmer_for(engine)
     finally:
         engine.dispose()
+
+
+def test_postgresql_english_only_rewrites_a_stems_last_letters(pg_stemmer: Stemmer) -> None:
+    _assert_words_start_with_their_stems(pg_stemmer)
 
 
 ACCENTED = str.maketrans({"e": "é", "o": "ö", "a": "å", "u": "ü", "c": "ç", "i": "ï"})
@@ -114,12 +122,8 @@ def test_candidates_never_miss_a_word_fts5() -> None:
     _check_no_word_missed(fts5_porter)
 
 
-def test_candidates_never_miss_a_word_postgresql(pg_server_url: str) -> None:
-    engine = create_engine(pg_server_url)
-    try:
-        _check_no_word_missed(stemmer_for(engine))
-    finally:
-        engine.dispose()
+def test_candidates_never_miss_a_word_postgresql(pg_stemmer: Stemmer) -> None:
+    _check_no_word_missed(pg_stemmer)
 
 
 SPACES = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u2028\u3000"
@@ -140,17 +144,46 @@ def test_a_pages_texts_come_out_single_spaced(texts: list[str]) -> None:
     assert _single_spaced_all(texts) == [" ".join(t.split()) for t in texts]
 
 
-def test_query_words_with_punctuation_mark_the_word_on_both_engines(pg_server_url: str) -> None:
+def test_query_words_with_punctuation_mark_the_word_on_both_engines(pg_stemmer: Stemmer) -> None:
     """"(DLMs)" in a query (a pasted first sentence) is the word DLMs to both indexes: on
     PostgreSQL its stem was "(dlm", whose prefix met "(DLMs)" in a text and broke the page."""
     text = "Diffusion language models (DLMs) and 3D-networks: small-scale DLM's results."
     query = parse("models (DLMs) 3D-networks")
-    engine = create_engine(pg_server_url)
+    # porter stems "dlms" to "dlm"; Snowball keeps an "s" after no vowel
+    for stem, words in ((fts5_porter, ["models", "DLMs", "3D", "DLM"]),
+                        (pg_stemmer, ["models", "DLMs", "3D"])):
+        h = Highlighter(query_words(query), stem)
+        assert [text[a:b] for a, b in h.spans(text)] == words, stem
+
+
+def _closing_dollar_per_character(text: str, start: int) -> int | None:
+    """texmath._closing_dollar as it was, a character at a time (the reference)."""
+    n = len(text)
+    if start + 1 >= n or text[start + 1].isspace() or text[start + 1] == "$":
+        return None
+    j = start + 1
+    while j < n and j - start <= texmath.MAX_MATH:
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "$":
+            if text[j - 1].isspace() or (j + 1 < n and text[j + 1].isdigit()):
+                return None
+            return j
+        j += 1
+    return None
+
+
+@given(st.text(alphabet=st.sampled_from(list("$\\ a1{}^_\n")), max_size=30),
+       st.integers(min_value=0, max_value=30), st.sampled_from([3, 7, 400]))
+def test_closing_dollars_are_found_as_before(text: str, start: int, most: int) -> None:
+    import paperfeed.texmath as tm
+
+    old = tm.MAX_MATH
+    tm.MAX_MATH = most  # short limits reach the bound inside these short texts
     try:
-        # porter stems "dlms" to "dlm"; Snowball keeps an "s" after no vowel
-        for stem, words in ((fts5_porter, ["models", "DLMs", "3D", "DLM"]),
-                            (stemmer_for(engine), ["models", "DLMs", "3D"])):
-            h = Highlighter(query_words(query), stem)
-            assert [text[a:b] for a, b in h.spans(text)] == words, stem
+        for i in [k for k, c in enumerate(text) if c == "$"] + [min(start, len(text))]:
+            assert tm._closing_dollar(text, i) == _closing_dollar_per_character(text, i)
     finally:
-        engine.dispose()
+        tm.MAX_MATH = old

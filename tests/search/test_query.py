@@ -74,6 +74,18 @@ def test_parse_year_filters(text: str, years: tuple[int | None, int | None]) -> 
     assert (q.year_from, q.year_to) == years
 
 
+@pytest.mark.parametrize("text", ["diffusion -cat:cs.CV", "diffusion -author:Smith",
+                                  "diffusion -year:2020", "diffusion -category:cs.LG",
+                                  'diffusion -author:"Yann LeCun"', "diffusion -since:2021"])
+def test_a_negated_filter_is_ignored_with_a_note_not_turned_into_excluded_words(text: str) -> None:
+    """`-cat:cs.CV` excluded every paper holding the word "cat" (and "cs.CV"): filters
+    cannot be negated, so it is dropped and the page says so."""
+    q = parse(text)
+    assert q.words == ("diffusion",) and q.excluded == ()
+    assert q.categories == () and q.authors == () and q.year_from is None
+    assert any("cannot be excluded" in note for note in q.notes), q.notes
+
+
 def test_unknown_field_is_plain_words() -> None:
     q = parse("title:attention foo")
     assert q.words == ("title", "attention", "foo")

@@ -58,6 +58,19 @@ def test_error_pages_speak_to_people_without_internal_prefixes(client: TestClien
     assert client.get("/api/daily_papers", params={"date": "2025-02-30"}).json()["error"]
 
 
+@pytest.mark.parametrize("token", ["garbage", "", "already-used-or-expired"])
+def test_a_dead_signin_link_speaks_to_people_without_internal_prefixes(
+    client: TestClient, token: str
+) -> None:
+    """The page a newcomer lands on from an old sign-in mail said "sign-in: this link...";
+    the text is the visitor's, without the component the CLI and logs keep."""
+    page = client.get("/signin/link", params={"token": token})
+    assert page.status_code == 400
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+    assert "This link is invalid, already used or expired" in text, text[:600]
+    assert "sign-in: " not in text
+
+
 def test_the_404_page_says_not_found_once(client: TestClient) -> None:
     page = client.get("/no/such/page")
     assert page.status_code == 404
@@ -266,3 +279,18 @@ def test_submitting_while_arxiv_is_unreachable_says_so_plainly(
     assert page.status_code == 502
     assert "arXiv could not be reached to look up 2506.01234 just now" in page.text
     assert "ingest:" not in page.text and "ConnectError" not in page.text
+
+
+@pytest.mark.parametrize("form", [{"content": "", "confirm": "delete"},
+                                  {"content": "keep", "confirm": "no"}])
+def test_the_delete_account_form_speaks_without_internal_prefixes(
+    client: TestClient, settings: Settings, form: dict[str, str]
+) -> None:
+    _sign_in(client, settings, "leaving@example.org")
+    page = client.get("/settings/delete").text
+    r = client.post("/settings/delete", data={**form, "csrf_token": _token(page)},
+                    follow_redirects=False)
+    assert r.status_code == 400
+    message = re.search(r'class="[^"]*error[^"]*"[^>]*>([^<]*)<', r.text)
+    assert message and message.group(1).strip()[0].isupper(), r.text[:2000]
+    assert not re.match(r"[a-z-]+: ", message.group(1).strip())

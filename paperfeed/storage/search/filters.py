@@ -155,7 +155,7 @@ def titles_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
 
 def texts_by_ids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     """Title and abstract (one string) of the visible papers among `ids` (the hybrid fusion's
-    word-coverage check reads two of them per search at most)."""
+    coverage and phrase checks: two per search, up to twenty for bare keywords)."""
     if not ids:
         return {}
     stmt = select(papers.c.id, papers.c.title, papers.c.abstract).where(

@@ -90,7 +90,8 @@ def signin_link_page(
     found = signin.describe_link(engine, token, now=now)
     if found is None:
         response = _page(request, "signin.html", {"sent": False, "next": "/",
-                                                  "error": signin.INVALID_LINK}, status=400)
+                                                  "error": public_message(signin.INVALID_LINK)},
+                         status=400)
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
     username, email = found

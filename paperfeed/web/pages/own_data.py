@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperfeed.accounts import own_data
-from paperfeed.errors import PaperfeedError
+from paperfeed.errors import PaperfeedError, public_message
 from paperfeed.models import Member
 from paperfeed.web import cookies, csrf
 from paperfeed.web.csrf import verify_csrf
@@ -53,7 +53,7 @@ def delete_account(
     try:
         own_data.delete_account(engine, member, content=content, confirm=confirm, now=now)
     except PaperfeedError as exc:
-        return _delete_page(request, member, error=str(exc), content=content,
+        return _delete_page(request, member, error=public_message(exc), content=content,
                             status=exc.status)
     page_cache(request).clear()
     response = RedirectResponse(f"/account-deleted?content={content}", status_code=303)
