@@ -253,13 +253,14 @@ class PageCache:
     Bounded by entries and by the memory they hold (`entry_bytes`): every distinct query or
     paper is an entry (a paper page ~40 kB, a search page ~100 kB, its text held once), so
     each worker would keep tens of MB of pages nobody asks for again (bench/serve_memory.py);
-    `max_bytes` keeps the most recently used within 8 MB per worker (~200 paper pages; when
-    each page was held three times, 16 MB held ~150), and every worker holds its own (the
+    `max_bytes` keeps the most recently used within 16 MB per worker (~400 paper pages; when
+    each page was held three times, ~150: 8 MB missed a 400-paper working set and cost a paper
+    page 1.2x the CPU, bench/README "mem4"), and every worker holds its own (the
     pages everyone reuses, home and the current day, week and month in their sort orders, are
     ~10 pages; one-off searches and paper pages only churn)."""
 
     def __init__(self, *, ttl: float, max_entries: int = 512,
-                 max_bytes: int = 8 * 1024 * 1024) -> None:
+                 max_bytes: int = 16 * 1024 * 1024) -> None:
         self.ttl = ttl
         self.poll = VERSION_POLL
         self._pages: BoundedCache[tuple[Any, ...], Entry] = BoundedCache(
