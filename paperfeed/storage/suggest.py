@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, false, func, literal_column, select, text
+from sqlalchemy import Connection, cast, false, func, literal, literal_column, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import RowMapping
 
 from paperfeed.storage.schema import papers
@@ -33,12 +34,19 @@ def _fts_match(column: str, words: Sequence[str]) -> str:
 
 
 def _pg_query(words: Sequence[str], weight: str) -> Any:
-    """The tsquery: each whole word in the field, AND the last as a prefix there. A prefix of
-    one or two characters is not stemmed (the index protects such words from its stemmer:
-    "is" is stored "is0", which the stemmed prefix "is0" would miss in "isolation")."""
+    """The tsquery: each whole word in the field, AND the last as a prefix there. A name's
+    prefix is matched unstemmed (migration 0017's `paperfeed_name_words`: "Turi" is no prefix
+    of "ture", Porter's stem of "Turing"); a title's prefix of one or two characters is not
+    stemmed either (the index protects such words from its stemmer: "is" is stored "is0",
+    which the stemmed prefix "is0" would miss in "isolation")."""
     parts: list[Any] = [func.paperfeed_field_query(w, weight) for w in words[:-1]]
     last = words[-1]
-    if len(last) <= 2:
+    if weight == "B":  # a name as typed, against the authors' unstemmed '~word' lexemes
+        token = func.nullif(func.split_part(func.btrim(func.paperfeed_fts_text(last)), " ", 1),
+                            "")
+        parts.append(cast(func.quote_literal(literal("~").op("||")(token)).op("||")(":*"),
+                          TSQUERY))
+    elif len(last) <= 2:
         parts.append(func.to_tsquery("simple", func.quote_literal(last).op("||")(f":*{weight}")))
     else:
         parts.append(func.paperfeed_field_query(last, f"*{weight}"))

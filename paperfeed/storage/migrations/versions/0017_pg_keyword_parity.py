@@ -231,6 +231,13 @@ QUERY_FUNCTIONS = [
     "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
     "$fn$ SELECT CAST(regexp_replace(CAST(paperfeed_words_query(t) AS text), "
     "'''([^'']*)''', '''\\1'':' || w, 'g') AS tsquery) $fn$",
+    # the authors' words unstemmed, as '~word' lexemes without positions (no phrase, count or
+    # length sees them): what name suggestions match a typed prefix against ("turi" is not a
+    # prefix of Porter's "ture" for "Turing")
+    "CREATE OR REPLACE FUNCTION paperfeed_name_words(t text) RETURNS tsvector "
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS "
+    "$fn$ SELECT array_to_tsvector(ARRAY(SELECT DISTINCT '~' || w FROM "
+    "regexp_split_to_table(btrim(paperfeed_fts_text(t)), ' ') AS w WHERE w <> '')) $fn$",
 ]
 
 
@@ -243,7 +250,8 @@ BEGIN
   t := to_tsvector('paperfeed', paperfeed_fts_text(coalesce(NEW.title, '')));
   a := to_tsvector('paperfeed', paperfeed_fts_text(coalesce(NEW.authors_text, '')));
   b := to_tsvector('paperfeed', paperfeed_fts_text(coalesce(NEW.abstract, '')));
-  NEW.{vector} := setweight(t, 'A') || setweight(a, 'B') || setweight(b, 'C');
+  NEW.{vector} := setweight(t, 'A') || setweight(a, 'B')
+    || paperfeed_name_words(coalesce(NEW.authors_text, '')) || setweight(b, 'C');
   NEW.{length} := paperfeed_tsvector_words(t) + paperfeed_tsvector_words(a)
     + paperfeed_tsvector_words(b);
   RETURN NEW;
@@ -260,12 +268,13 @@ TRIGGER = [
 # one batch of the backfill: the papers of `ids` not yet filled
 FILL = """
 UPDATE papers AS p SET search_vector_next = setweight(x.t, 'A') || setweight(x.a, 'B')
-    || setweight(x.b, 'C'),
+    || paperfeed_name_words(x.n) || setweight(x.b, 'C'),
   search_length_next = paperfeed_tsvector_words(x.t) + paperfeed_tsvector_words(x.a)
     + paperfeed_tsvector_words(x.b)
 FROM (SELECT id, to_tsvector('paperfeed', paperfeed_fts_text(coalesce(title, ''))) AS t,
         to_tsvector('paperfeed', paperfeed_fts_text(coalesce(authors_text, ''))) AS a,
-        to_tsvector('paperfeed', paperfeed_fts_text(coalesce(abstract, ''))) AS b
+        to_tsvector('paperfeed', paperfeed_fts_text(coalesce(abstract, ''))) AS b,
+        coalesce(authors_text, '') AS n
       FROM papers WHERE {where}) AS x
 WHERE p.id = x.id AND p.search_vector_next IS NULL
 """
@@ -358,6 +367,7 @@ def downgrade() -> None:
     op.execute("CREATE INDEX ix_papers_search_vector ON papers USING gin (search_vector)")
     op.execute("DROP FUNCTION IF EXISTS paperfeed_field_query(text, text)")
     op.execute("DROP FUNCTION IF EXISTS paperfeed_words_query(text)")
+    op.execute("DROP FUNCTION IF EXISTS paperfeed_name_words(text)")
     op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS paperfeed")
     op.execute("DROP TEXT SEARCH DICTIONARY IF EXISTS paperfeed_porter")
     op.execute("DROP FUNCTION IF EXISTS paperfeed_fts_text(text)")
