@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -13,7 +12,6 @@ from sqlalchemy import Engine
 from paperfeed.accounts.comments import add_comment, render_body
 from paperfeed.config import Settings
 from paperfeed.storage import comments as comment_store
-from paperfeed.storage.db import connect, migrate
 from paperfeed.web.app import create_app
 from tests.members_support import Inbox, add_member, add_paper, csrf, sign_in
 
@@ -180,16 +178,6 @@ def test_comments_are_rate_limited_per_account(
         codes = [c.post(f"/papers/{PID}/comments", data={"body": f"c{i}", "csrf_token": token},
                         follow_redirects=False).status_code for i in range(3)]
         assert codes == [303, 303, 429]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def both(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[Settings, Engine]]:
-    chosen = settings if request.param == "sqlite" else request.getfixturevalue("pg_settings")
-    chosen.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = connect(chosen)
-    migrate(engine)
-    yield chosen, engine
-    engine.dispose()
 
 
 def test_a_double_submitted_comment_is_posted_once_on_both_engines(
