@@ -108,6 +108,18 @@ def _author_link(name: str) -> str:
     return f'<a href="{author_url(name)}">{_esc(name)}</a>'
 
 
+def _shown_names(authors: Any) -> tuple[list[str], int]:
+    """The first `MAX_CARD_AUTHORS` of `author_names(authors)` and how many more there are,
+    without normalising the whitespace of every name: a paper can have hundreds of authors
+    and a card shows three (a name counts when it holds more than whitespace, as there)."""
+    if not authors or not all(isinstance(a, dict) for a in authors):
+        names = author_names(authors)
+        return names[:MAX_CARD_AUTHORS], max(len(names) - MAX_CARD_AUTHORS, 0)
+    named = [name for a in authors if (name := a.get("name", "")) and not name.isspace()]
+    shown = [" ".join(name.split()) for name in named[:MAX_CARD_AUTHORS]]
+    return shown, max(len(named) - MAX_CARD_AUTHORS, 0)
+
+
 _DOT = '<span aria-hidden="true"> · </span>'
 
 
@@ -119,19 +131,19 @@ def _shell(item: Any, now: datetime, days: dict[Any, str] | None = None) -> Card
     both for hostile, accented and varied cards and holds them equal. `days`: format_day's
     answers by date, shared by a page's cards."""
     row = (getattr(item, "row", None) or {}) if hasattr(item, "row") else {}
-    names = author_names(item.authors if hasattr(item, "authors") else row.get("authors"))
+    authors = item.authors if hasattr(item, "authors") else row.get("authors")
+    shown, more = _shown_names(authors)
     org = org_of(item.organization if hasattr(item, "organization")
                  else row.get("organization"))
     pid = _esc(item.paper_id)
     dot = _DOT
     out = ["</a></h3>\n    "]
-    if names:
-        shown = names[:MAX_CARD_AUTHORS]
+    if shown:
         out.append('<p class="card-authors">')
         # URLs from `quote` and counts, dates and day names hold nothing to escape
         out.append(", ".join([_author_link(n) for n in shown]))
-        if len(names) > MAX_CARD_AUTHORS:
-            out.append(f' <span class="muted">+{len(names) - MAX_CARD_AUTHORS}</span>')
+        if more:
+            out.append(f' <span class="muted">+{more}</span>')
         out.append("</p>")
     out.append('\n    <p class="abstract">')
     before_abstract = "".join(out)
@@ -197,10 +209,11 @@ def result_cards(
     cards = [held.get(key) for key in keys]
     cold = [n for n, card in enumerate(cards) if card is None]
     if cold:
-        for n, fresh in zip(cold, _render(request, [items[n] for n in cold], now), strict=True):
+        made = _render(request, [items[n] for n in cold], now)
+        for n, fresh in zip(cold, made, strict=True):
             cards[n] = fresh
-            if cache.keeps:
-                cache.put(keys[n], fresh)
+        if cache.keeps:  # one lock for the page's new cards
+            cache.put_many({keys[n]: fresh for n, fresh in zip(cold, made, strict=True)})
     controls = card_controls(request, [(item.paper_id, item.upvotes) for item in items])
     if controls is None:  # a recorded page: the controls are its slots' markers
         controls = [(str(upvote_button(request, item.paper_id, item.upvotes)),
