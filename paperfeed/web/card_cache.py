@@ -87,8 +87,17 @@ def card_cache(request: Request) -> CardCache:
 
 def _render(request: Request, items: Sequence[Any], now: datetime) -> list[Card]:
     """The cards of `items` with holes for what differs between pages (`_shell`)."""
-    days: dict[Any, str] = {}  # a page's papers share few publication days
+    days = _DAYS.get(now.year)  # publication days as cards show them, kept by the worker
+    if days is None or len(days) > MAX_DAYS:
+        days = _DAYS[now.year] = {}
     return [_shell(item, now, days) for item in items]
+
+
+# A card's publication day as HTML by date, per year of `now` (format_day drops the year of
+# the current one): the catalog spans a few hundred days, a page shows ~40 of them, and
+# formatting each (strftime) was ~5% of a new card.
+_DAYS: dict[int, dict[Any, str]] = {}
+MAX_DAYS = 20_000
 
 
 def _esc(value: Any) -> str:
@@ -112,10 +121,12 @@ def _shown_names(authors: Any) -> tuple[list[str], int]:
     """The first `MAX_CARD_AUTHORS` of `author_names(authors)` and how many more there are,
     without normalising the whitespace of every name: a paper can have hundreds of authors
     and a card shows three (a name counts when it holds more than whitespace, as there)."""
-    if not authors or not all(isinstance(a, dict) for a in authors):
+    try:  # rows' authors are {"name": ...} dicts
+        named = [name for a in authors or () if (name := a.get("name", ""))
+                 and not name.isspace()]
+    except AttributeError:  # Author objects (FeedItems), plain strings
         names = author_names(authors)
         return names[:MAX_CARD_AUTHORS], max(len(names) - MAX_CARD_AUTHORS, 0)
-    named = [name for a in authors if (name := a.get("name", "")) and not name.isspace()]
     shown = [" ".join(name.split()) for name in named[:MAX_CARD_AUTHORS]]
     return shown, max(len(named) - MAX_CARD_AUTHORS, 0)
 
