@@ -208,7 +208,8 @@ def pair_weights(pairs: Sequence[str], weights: dict[str, float]) -> dict[str, f
     return out
 
 
-def phrase_shares(weights: dict[str, float], texts: dict[str, str]) -> dict[str, float]:
+def phrase_shares(weights: dict[str, float], texts: dict[str, str], *,
+                  common: float = 0.0) -> dict[str, float]:
     """For each paper, the share of the query's adjacent word pairs (`pair_weights`) its text
     holds side by side, each pair weighted, out of the pairs that any of these papers holds: a
     pair none of them holds (two terms the query put next to each other, "splatting mean-pool")
@@ -220,7 +221,14 @@ def phrase_shares(weights: dict[str, float], texts: dict[str, str]) -> dict[str,
     total = sum(weights[pair] for pair in set().union(*held.values()))
     if total <= 0:
         return dict.fromkeys(texts, 0.0)
-    return {pid: sum(weights[pair] for pair in pairs) / total for pid, pairs in held.items()}
+    factor = dict.fromkeys(weights, 1.0)
+    if common > 0 and held:
+        n = len(held)
+        for pair in weights:
+            h = sum(1 for pairs in held.values() if pair in pairs)
+            factor[pair] = max(0.0, 1.0 - h / (common * n))
+    return {pid: sum(weights[pair] * factor[pair] for pair in pairs) / total
+            for pid, pairs in held.items()}
 
 
 def arxiv_id_in(text: str) -> str | None:

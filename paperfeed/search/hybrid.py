@@ -106,6 +106,8 @@ class HybridParams:
     # default may lose on any collection.
     phrase_bonus: float = 0.0
     phrase_depth: int = 10
+    phrase_common: float = 0.0
+    phrase_gap: float = 0.0
     rrf_k: float = 60.0
     keyword_weight: float = 1.0
     semantic_weight: float = 1.0
@@ -478,7 +480,11 @@ class SearchService:
                 fusion.coverage(weights, texts.get(first, "")),
                 floor=p.coverage_floor, low=p.coverage_low, high=p.coverage_high,
                 bonus=p.coverage_bonus)
-        shares = fusion.phrase_shares(held, {pid: texts.get(pid, "") for pid in near})
+        shares = fusion.phrase_shares(held, {pid: texts.get(pid, "") for pid in near},
+                                      common=p.phrase_common)
+        if p.phrase_gap > 0 and shares and (
+                max(shares.values()) - shares.get(first, 0.0) < p.phrase_gap):
+            shares = {}
         for pid, share in shares.items():
             extra[pid] = extra.get(pid, 0.0) + p.phrase_bonus * share
         if not any(v > 0.0 for v in extra.values()):
