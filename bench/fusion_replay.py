@@ -203,12 +203,8 @@ def rules() -> list[tuple[str, HybridParams]]:
     base = HybridParams()
     return [
         ("default", base),
-        ("phrase 1.0 (sixth pass, unguarded)", replace(base, phrase_bonus=1.0)),
-        *[(f"phrase {b}, pairs count by the compared papers not holding them, none at "
-           f"{c:g} of them", replace(base, phrase_bonus=b, phrase_common=c))
-          for b in (1.0, 1.5, 2.0) for c in (1.0, 0.5)],
-        *[(f"phrase {b}, only when the best share leads the blend's first's by {g:g}",
-           replace(base, phrase_bonus=b, phrase_gap=g)) for b in (1.0,) for g in (0.1, 0.25)],
+        ("no phrase check (the sixth pass's default)", replace(base, phrase_bonus=0.0)),
+        *[(f"phrase check {b}", replace(base, phrase_bonus=b)) for b in (0.5, 1.0, 2.0)],
     ]
 
 
@@ -223,7 +219,7 @@ def main() -> None:
     cap.add_argument("--save", type=Path, required=True)
     rep = sub.add_parser("replay")
     rep.add_argument("--load", type=Path, nargs="+", required=True)
-    rep.add_argument("--rules", default="", help="comma-separated words: rules whose label "
+    rep.add_argument("--rules", default="", help="semicolon-separated words: rules whose label "
                      "holds one (plus the default)")
     rep.add_argument("--collections", default="", help="comma-separated: only these")
     args = ap.parse_args()
@@ -245,7 +241,7 @@ def main() -> None:
             cols.extend(pickle.load(f).values())
     keep = [n.strip() for n in args.collections.split(",") if n.strip()]
     cols = [c for c in cols if not keep or c.name in keep]
-    words = [w.strip() for w in args.rules.split(",") if w.strip()]
+    words = [w.strip() for w in args.rules.split(";") if w.strip()]
     chosen = [r for n, r in enumerate(rules()) if n == 0 or any(w in r[0] for w in words)]
     base = {c.name + c.engine: ndcg(c, replay(c, chosen[0][1])) for c in cols}
     head = " | ".join(f"{c.name} ({c.engine.split()[0]})" for c in cols)
