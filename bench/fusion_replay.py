@@ -43,7 +43,6 @@ from paperfeed.search.evaluate import (  # noqa: E402
     read_queries,
 )
 from paperfeed.search.hybrid import HybridParams, SearchService  # noqa: E402
-from paperfeed.storage.search import SearchFilters  # noqa: E402
 
 DEPTH = 100  # results kept per query, as `evaluate` asks
 
@@ -153,11 +152,11 @@ def capture(names: list[str], args: argparse.Namespace) -> dict[str, Collected]:
 
                     def spy(query: Any, mode: str, scope: Any, kw: Any, sem: Any, qvec: Any,
                             depth: int, limit: int, notes: list[str], _seen: list[Captured]
-                            = seen, _qid: str = qid) -> Any:
+                            = seen, _qid: str = qid, _fuse: Any = original) -> Any:
                         _seen.append(Captured(_qid, query, scope, list(kw),
                                               list(sem) if sem is not None else None,
                                               qvec, depth, list(notes), []))
-                        return original(query, mode, scope, kw, sem, qvec, depth, limit, notes)
+                        return _fuse(query, mode, scope, kw, sem, qvec, depth, limit, notes)
 
                     service._fuse = spy  # type: ignore[method-assign]
                     hits = service.search(text, limit=DEPTH, mode="hybrid").hits
