@@ -24,6 +24,12 @@ The worker's state is a live one's: the word -> stem cache warmed by the pages o
 queries first and put back as it was before each pass, the per-query highlighters emptied
 (every query is new, as in the pages bench, and brings its new words); `--cold` starts from
 an empty stem cache. Each figure is the best of `--passes`.
+
+A live worker runs the engine (FTS5 pages, the query embedding, vectors) between two pages'
+marking, so the marking finds the CPU caches cold: `--cold-caches` touches 64 MB (twice the
+L3 cache of the bench machine) before each page, times each page's marking alone (thread CPU),
+also by the query's length (how many stem prefixes the scan looks for), and with `--before`
+does its A/B that way; in-process, hot, the same pages cost a third less.
 """
 
 from __future__ import annotations
@@ -106,8 +112,35 @@ def load_other(root: Path) -> Any:
     return highlight
 
 
+_BUFFER: list[Any] = []
+
+
+def cool() -> None:
+    """Evict the CPU caches as a live worker's engine does between two pages (touch 64 MB)."""
+    if not _BUFFER:
+        import numpy as np
+
+        _BUFFER.append(np.ones(64 * 1024 * 1024 // 8))
+    buffer = _BUFFER[0]
+    buffer.sum()
+    buffer[::8] += 1  # written too: dirty lines, as the engine's allocations leave them
+
+
+def timed_pages(module: Any, pages: list[Page], stem: Any, width: int, source: bool,
+                cold: bool) -> list[float]:
+    """Thread CPU seconds of each page's `mark_results` (caches cooled first if `cold`)."""
+    out = []
+    for query, papers in pages:
+        if cold:
+            cool()
+        t0 = time.thread_time()
+        module.mark_results(query, stem, papers, width=width, source=source)
+        out.append(time.thread_time() - t0)
+    return out
+
+
 def ab(root: Path, measured: list[Page], warm: list[Page], stem: Any, width: int,
-       passes: int) -> None:
+       passes: int, cold: bool = False) -> None:
     """Page, then API, marking of every page by `root`'s code and by ours, alternating."""
     from paperfeed.search import highlight as ours
 
@@ -129,16 +162,14 @@ def ab(root: Path, measured: list[Page], warm: list[Page], stem: Any, width: int
             cache.clear()
             cache.put_many(warmed[name])
             for api in (False, True):
-                t0 = time.process_time()
-                for query, papers in measured:
-                    module.mark_results(query, stem, papers, width=width, source=api)
-                spent[(name, api)].append(time.process_time() - t0)
+                spent[(name, api)].append(
+                    sum(timed_pages(module, measured, stem, width, api, cold)))
     n = len(measured)
     for api in (False, True):
         b = sorted(spent[("before", api)])[passes // 2] * 1000 / n
         a = sorted(spent[("after", api)])[passes // 2] * 1000 / n
-        label = "API after the page" if api else "page"
-        print(f"A/B {label:<20} before {b:6.3f} ms, after {a:6.3f} ms per page "
+        label = ("API after the page" if api else "page") + (", cold" if cold else "")
+        print(f"A/B {label:<26} before {b:6.3f} ms, after {a:6.3f} ms per page "
               f"(median of {passes} alternating passes): {a / b:.2f}x", flush=True)
 
 
@@ -151,6 +182,8 @@ def main() -> None:
     ap.add_argument("--results", type=Path, help="pickle of the results (made if missing)")
     ap.add_argument("--cold", action="store_true", help="empty the stem cache before passes")
     ap.add_argument("--before", type=Path, help="another checkout to A/B against")
+    ap.add_argument("--cold-caches", action="store_true",
+                    help="touch 64 MB before each page, as the engine does live")
     args = ap.parse_args()
     measured, warm = load_pages(args.data_dir, args.queries, args.results)
     os.environ.update(pages.env_for(args.data_dir))
@@ -193,7 +226,10 @@ def main() -> None:
             hl.mark_results(query, stem, papers, width=width, source=True)
 
     if args.before is not None:
-        ab(args.before, measured, warm, stem, width, args.passes)
+        ab(args.before, measured, warm, stem, width, args.passes, cold=args.cold_caches)
+    if args.cold_caches:
+        cold_caches(measured, stem, width, args.passes, reset)
+        return
     page = best_of(args.passes, reset, page_marks)
     both = best_of(args.passes, reset, page_then_api)
     texts = sum(len(p) for _, p in measured) * 2
@@ -275,6 +311,32 @@ def main() -> None:
     print(f"  ({calls[1] / n:.1f} new words stemmed per page in {calls[0] / n:.2f} calls; "
           f"{maths / n:.1f} of {texts / n:.0f} texts per page hold math or TeX markup; "
           f"{sum(len(s) for ss in spans for s in ss) / n:.0f} marked words per page)")
+
+
+def cold_caches(measured: list[Page], stem: Any, width: int, passes: int,
+                reset: Callable[[], None]) -> None:
+    """Each page's marking with the caches hot and cooled, overall and by query length."""
+    from paperfeed.search import highlight as hl
+
+    prefixes = [len(hl.Highlighter(hl.query_words(q), stem)._prefixes) for q, _ in measured]
+    groups = {"1-3": [k for k, p in enumerate(prefixes) if p <= 3],
+              "4-7": [k for k, p in enumerate(prefixes) if 3 < p <= 7],
+              "8+": [k for k, p in enumerate(prefixes) if p > 7]}
+    print(f"{len(measured)} pages, thread CPU per page's mark_results, median of {passes} "
+          "passes (hot: one page after another; cold: 64 MB touched before each):")
+    for source in (False, True):
+        for cold in (False, True):
+            runs = []
+            for _ in range(passes):
+                reset()
+                runs.append(timed_pages(hl, measured, stem, width, source, cold))
+            runs.sort(key=sum)
+            each = runs[passes // 2]
+            by = "  ".join(f"{name} prefixes ({len(ks)}): "
+                           f"{sum(each[k] for k in ks) * 1000 / max(len(ks), 1):.3f}"
+                           for name, ks in groups.items())
+            print(f"  {'API ' if source else 'page'} {'cold' if cold else 'hot '} "
+                  f"{sum(each) * 1000 / len(each):7.3f} ms   by query: {by}")
 
 
 if __name__ == "__main__":

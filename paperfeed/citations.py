@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from paperfeed.texmath import plain_text
+from paperfeed.texmath import plain_text, split_math_at
 
 STOP_WORDS = frozenset(
     "a an the on of in for and to with from by at via is are do does towards toward how what "
@@ -101,14 +101,32 @@ def _balanced(text: str) -> str:
     return "".join(out)
 
 
-_TEX_SPECIAL = re.compile(r"(?<!\\)([&%#])")
+# In text (outside math): an escape kept whole, or a character LaTeX reads as markup.
+_TEX_TEXT = re.compile(r"\\.|[&%#_^$]|(?<!\S)~(?=\d)", re.DOTALL)
+_TEX_ESCAPES = {"^": "\\^{}", "~": "{\\textasciitilde}"}
+
+
+def _tex_text(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if token.startswith("\\"):
+        return token
+    return _TEX_ESCAPES.get(token, "\\" + token)
 
 
 def _tex(text: str) -> str:
-    """Plain `&`, `%` and `#` escaped (an alignment tab, a comment and a parameter to LaTeX:
-    a Hugging Face title is plain text, and one such character stops the citing paper's
-    build); already escaped ones, as arXiv's TeX titles have them, are kept."""
-    return _TEX_SPECIAL.sub(r"\\\1", text)
+    """Text LaTeX compiles as it reads: outside math, plain `&` (an alignment tab), `%` (a
+    comment), `#` (a parameter), `_` and `^` (math only: "Missing $ inserted") and a stray
+    `$` (one that opens no math, as in "Save $5") are escaped, and a `~` that starts a word
+    before a digit ("a ~10x speedup", about) is a tilde rather than LaTeX's unbreakable
+    space. A Hugging Face title is plain text, and one such character stopped the citing
+    paper's build. Math (`$x_1$`) and
+    the escapes arXiv's TeX titles already have (`R\\&D`, `\\_`) are kept as written; other
+    backslashes are TeX commands (`\\emph{...}`) and kept too."""
+    out: list[str] = []
+    for segment, start, end in split_math_at(text):
+        piece = text[start:end]
+        out.append(piece if segment.kind == "math" else _TEX_TEXT.sub(_tex_text, piece))
+    return "".join(out)
 
 
 def _author_field(names: Sequence[str]) -> str:

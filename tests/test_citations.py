@@ -146,3 +146,20 @@ def test_tex_specials_in_titles_are_escaped_so_latex_compiles(title, field):
     assert "author={Smith \\& Sons}," in text
     (entry,) = parse(text)
     assert entry["title"] == field
+
+
+@pytest.mark.parametrize("title, field", [
+    ("Tokens_per_second at 2^10 scale", "Tokens\\_per\\_second at 2\\^{}10 scale"),
+    ("Save $5 on $x_1$ and snake_case", "Save \\$5 on $x_1$ and snake\\_case"),
+    ("Already \\_escaped and $a^b$", "Already \\_escaped and $a^b$"),
+    ("A ~10x speedup, Fig.~2", "A {\\textasciitilde}10x speedup, Fig.~2"),
+    ("\\\\_ after an escaped backslash", "\\\\\\_ after an escaped backslash"),
+])
+def test_underscores_carets_and_stray_dollars_outside_math_are_escaped(title, field):
+    """`_`, `^` and an unpaired `$` outside math stop a LaTeX build ("Missing $ inserted");
+    inside `$...$` they are math and kept. `~` before a digit is "about", not a tie."""
+    text = bibtex([dict(ROW, title=title, authors=[{"name": "Ann_Lee"}])])
+    assert f"title={{{field}}}," in text
+    assert "author={Ann\\_Lee}," in text
+    (entry,) = parse(text)
+    assert entry["title"] == field

@@ -22,12 +22,28 @@ from paperfeed.storage.db import write
 from paperfeed.storage.papers import get_paper
 
 MAX_LENGTH = 5000
-URL_RE = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+# A URL ends at whitespace, quotes and angle brackets, and at any invisible format character
+# (Unicode Cf: bidi controls, zero-width spaces and joiners, the BOM), which no real address
+# holds raw and which could make a link's text read as another address than its target.
+_CF = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+URL_RE = re.compile(rf"https?://[^\s<>\"'`{_CF}]+", re.IGNORECASE)
 TRAILING = ".,;:!?)]}'\""
+# Bidi embeddings, overrides and isolates reorder what follows them (U+202E shows
+# "moc.elgoog" as "google.com"): dropped from the shown text; the stored body keeps them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_CUT = re.compile(f"[{_CF}]")
+MARK = "\ufffd"  # shown in place of the invisible character that ended a link
+
+
+def _shown(text: str) -> str:
+    return str(escape(_BIDI_CONTROLS.sub("", text)))
 
 
 def render_body(text: str) -> Markup:
-    """HTML for a comment body: escaped text, http(s) URLs as nofollow links."""
+    """HTML for a comment body: escaped text, http(s) URLs as nofollow links.
+
+    A link whose URL was cut by an invisible character is followed by a visible mark in its
+    place, so the text after it cannot pass for the rest of the address."""
     out: list[str] = []
     pos = 0
     for m in URL_RE.finditer(text):
@@ -37,11 +53,14 @@ def render_body(text: str) -> Markup:
         while stripped.count("(") > stripped.count(")") and len(stripped) < len(url):
             stripped = url[: len(stripped) + 1]
         end = m.start() + len(stripped)
-        out.append(str(escape(text[pos : m.start()])))
+        out.append(_shown(text[pos : m.start()]))
         safe = escape(stripped)
         out.append(f'<a href="{safe}" rel="nofollow noopener ugc">{safe}</a>')
         pos = end
-    out.append(str(escape(text[pos:])))
+        if end == m.end() and _CUT.match(text, end):
+            out.append(MARK)
+            pos = end + 1
+    out.append(_shown(text[pos:]))
     return Markup("".join(out))
 
 

@@ -55,16 +55,17 @@ def list_(
 @app.command("remove")
 def remove(email: str = typer.Argument(..., help="The address to delete.")) -> None:
     """Delete a subscription and its delivery history (subscribers unsubscribe by link)."""
+    from paperfeed.errors import NotFound
     from paperfeed.storage import subscriptions as sstore
     from paperfeed.storage.db import write
 
     settings = load_settings()
+    address = email.strip().lower()
     with write(ready_engine(settings)) as conn:
-        removed = sstore.remove(conn, email.strip().lower())
-    if not removed:
-        typer.echo(f"no subscription for {email}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"removed {email.strip().lower()}")
+        removed = sstore.remove(conn, address)
+    if not removed:  # the operator's own database: saying so reveals nothing to anyone else
+        raise NotFound(f"subscribers: no subscription for {address}")
+    typer.echo(f"removed {address}")
 
 
 @app.command("purge")

@@ -112,7 +112,10 @@ def query_words(query: Query) -> list[str]:
 class Highlighter:
     """Marks one query's words in texts. Build it with `highlighter(query, stem)` (cached)."""
 
-    def __init__(self, words: Sequence[str], stem: Stemmer) -> None:
+    def __init__(self, words: Sequence[str], stem: Stemmer, *,
+                 scan_every_word: bool = False) -> None:
+        """`scan_every_word`: look up every word of a text instead of only the candidates its
+        prefixes find (slow: the reference the candidate scan is tested against)."""
         self._stem = stem
         # A stem that is not one word (none is, from FTS5's tokenizer or PostgreSQL's first
         # token) could not be any word's: kept, its prefix would stop the scan at punctuation.
@@ -130,7 +133,7 @@ class Highlighter:
         # the words starting with one are found by one regex whose letters come first (so
         # `re` skips to them in C; 10x less than looking at every word, which a non-ASCII
         # prefix still needs).
-        self._find = all(p.isascii() for p in prefixes)
+        self._find = not scan_every_word and all(p.isascii() for p in prefixes)
         letters = "".join(re.escape(p) for p in prefixes if len(p) == 1)
         self._long = tuple(p for p in prefixes if len(p) > 1)
         self._initials = re.compile(
@@ -304,14 +307,15 @@ def highlighter(query: Query, stem: Stemmer) -> Highlighter:
 
 
 def mark_results(
-    query: Query, stem: Stemmer, papers: Sequence[tuple[str, str]], *, width: int = 320,
-    source: bool = False,
+    query: Query, stem: Stemmer, papers: Sequence[tuple[str | None, str | None]], *,
+    width: int = 320, source: bool = False,
 ) -> list[tuple[Markup, Markup, bool]]:
     """For each (title, abstract): the title marked whole and a snippet of about `width`
     characters of the abstract, as page HTML with math ready for KaTeX (texmath.marked_html:
     a snippet never cuts a formula, a query word inside one marks all of it; with `source`,
-    for the JSON API, math stays TeX source), and whether the snippet holds a match."""
-    texts = _single_spaced_all([t for pair in papers for t in map(str, pair)])
+    for the JSON API, math stays TeX source), and whether the snippet holds a match. A
+    missing (None) title or abstract is an empty text."""
+    texts = _single_spaced_all(["" if t is None else str(t) for pair in papers for t in pair])
     spans = highlighter(query, stem).spans_many(texts)
     out: list[tuple[Markup, Markup, bool]] = []
     for n in range(len(papers)):

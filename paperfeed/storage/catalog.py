@@ -47,7 +47,9 @@ def list_papers_page(
 
 
 def featured_facts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, RowMapping]:
-    """For each paper that was featured: its first (earliest) featured day, when and by whom.
+    """For each paper that was featured: its latest featured day (not removed), when and by
+    whom. Hugging Face re-features papers, each day with its own submitter, and its paper info
+    then names the latest submission (2604.07429 in the recorded archive), as this does.
 
     Columns: paper_id, day, submitted_at, featured_source, user_id, username, display_name,
     avatar_url, hf_id.
@@ -68,7 +70,7 @@ def featured_facts(conn: Connection, paper_ids: Sequence[str]) -> dict[str, RowM
         )
         .select_from(featured.outerjoin(users, users.c.id == featured.c.submitter_id))
         .where(featured.c.paper_id.in_(list(paper_ids)), featured.c.removed.is_(False))
-        .order_by(featured.c.paper_id, featured.c.day)
+        .order_by(featured.c.paper_id, featured.c.day.desc())
     )
     out: dict[str, RowMapping] = {}
     for row in conn.execute(query).mappings():

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -193,7 +193,16 @@ def _wants_json(request: Request) -> bool:
     return is_api_path(route_path(request.scope))
 
 
-def _error_response(request: Request, status: int, message: str) -> Response:
+# Feeds and citations are read by programs that show an error's body as text (a feed reader,
+# a reference manager): their errors are one plain line, not the site's HTML page.
+PLAIN_SUFFIXES = (".atom", ".rss", ".bib", ".ris")
+
+
+def _wants_plain(request: Request) -> bool:
+    return route_path(request.scope).endswith(PLAIN_SUFFIXES)
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
     """The error as JSON under /api, as a page elsewhere; both name the request id (also in
     the X-Request-ID header and in the log lines of the request), so a reported error can be
     found in the log."""
@@ -204,6 +213,11 @@ def _error_response(request: Request, status: int, message: str) -> Response:
         if rid:
             body["request_id"] = rid
         response = JSONResponse(body, status_code=status)
+    elif _wants_plain(request):
+        line = " ".join((message or ("Not found" if status == 404 else f"Error {status}")).split())
+        if rid and status >= 500:
+            line += f" (request id {rid})"
+        response = PlainTextResponse(line + "\n", status_code=status)
     else:
         templates = request.app.state.templates
         response = templates.TemplateResponse(
@@ -221,7 +235,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status >= 500:
             log.error("%s %s: %s", request.method, request.url.path, exc)
         message = str(exc) if _wants_json(request) else public_message(exc)
-        response = _error_response(request, exc.status, message)
+        response = error_response(request, exc.status, message)
         if isinstance(exc, RateLimited):
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
@@ -232,7 +246,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail) if exc.status_code != 404 else ""
         if _wants_json(request) and not message:
             message = "Not found"
-        response = _error_response(request, exc.status_code, message)
+        response = error_response(request, exc.status_code, message)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
@@ -243,12 +257,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body"))
             parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
-        return _error_response(request, 400, "invalid parameters: " + "; ".join(parts))
+        return error_response(request, 400, "invalid parameters: " + "; ".join(parts))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _error_response(request, 500, "Internal error; see the server log")
+        return error_response(request, 500, "Internal error; see the server log")
 
 
-__all__ = ["create_app", "app_from_env", "HTMLResponse"]
+__all__ = ["create_app", "app_from_env", "error_response", "HTMLResponse"]

@@ -11,6 +11,8 @@ refuses them in form fields.
 
 from __future__ import annotations
 
+import html
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -103,22 +105,32 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
-    """A short answer in the shape of the app's errors: JSON under /api, HTML elsewhere."""
-    import html
+    """The answer every error gets (web/app.py `error_response`): JSON under /api naming the
+    request id, the site's error page elsewhere, one plain line on feeds and citations; a
+    bare page only if that cannot be built (no app in the scope)."""
+    from paperfeed.errors import public_message
 
-    import orjson
+    if "app" in scope and hasattr(scope["app"].state, "templates"):
+        from starlette.requests import Request
 
-    if scope["path"].startswith("/api/"):
-        body = orjson.dumps({"error": message})
-        ctype = b"application/json"
-    else:
-        body = (
-            "<!doctype html><html lang=en><meta charset=utf-8><title>Error "
-            f"{status}</title><h1>Error {status}</h1><p>{html.escape(message)}</p></html>"
-        ).encode()
-        ctype = b"text/html; charset=utf-8"
+        from paperfeed.web.app import error_response, is_api_path, route_path
+
+        request = Request(scope)
+        shown = message if is_api_path(route_path(scope)) else public_message(message)
+        response = error_response(request, status, shown)
+        response.headers["connection"] = "close"
+        await response(scope, _no_body, send)
+        return
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8><title>Error "
+        f"{status}</title><h1>Error {status}</h1><p>{html.escape(message)}</p></html>"
+    ).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", ctype), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
+        (b"content-type", b"text/html; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()), (b"connection", b"close"),
     ]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}

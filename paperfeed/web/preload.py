@@ -19,8 +19,10 @@ the supervisor, so each worker gets a usable model (tests/web/test_preload.py).
 from __future__ import annotations
 
 import gc
+import importlib
 import logging
 import multiprocessing
+import os
 
 from paperfeed.config import Settings
 from paperfeed.web import heap
@@ -52,6 +54,7 @@ def preload_and_fork(settings: Settings) -> bool:
     except EmbedderUnavailable as exc:
         log.info("serve: query model not preloaded (%s)", exc)
     warm_app(settings)
+    import_server_modules()
     # Objects that exist now are never collected: the collector then never walks (and so
     # never writes to, un-sharing) the pages they live on in the workers.
     gc.collect()
@@ -81,3 +84,47 @@ def warm_app(settings: Settings) -> None:
         log.info("serve: app not built before forking (%s)", exc)
         return
     app.state.engine.dispose()  # no database connection crosses the fork
+
+
+# Modules a worker imports only once it serves (not with the app): the first search opens the
+# vector graph (usearch, which imports numpy.ma and tqdm), the first /metrics or instrument
+# builds prometheus_client's multiprocess values, the server runs anyio's thread pool.
+FIRST_REQUEST_MODULES = ("anyio._backends._asyncio", "usearch.index", "numpy.ma")
+METRICS_MODULES = ("prometheus_client", "prometheus_client.multiprocess")
+
+
+def import_server_modules() -> list[str]:
+    """Import here what each worker would import for itself as it starts serving (uvicorn's
+    protocol, lifespan and event loop implementations as its "auto" settings pick them, and
+    `FIRST_REQUEST_MODULES`), so the workers share those modules' pages instead of each
+    building its own copy (~100 modules: bench/worker_parts.py lists them). Importing starts
+    no thread. prometheus_client only when the metric files' directory is set already: it
+    decides at import time where values live (paperfeed/metrics.py). Returns what was
+    imported; a module that is not installed is skipped (the worker does without it too)."""
+    from uvicorn import config as uvicorn_config
+    from uvicorn.importer import ImportFromStringError, import_from_string
+
+    done: list[str] = []
+    for target in (uvicorn_config.HTTP_PROTOCOLS.get("auto"),
+                   uvicorn_config.WS_PROTOCOLS.get("auto"),
+                   uvicorn_config.LIFESPAN.get("auto"),
+                   uvicorn_config.LOOP_FACTORIES.get("auto")):
+        if not target:
+            continue
+        try:
+            found = import_from_string(target)
+        except ImportFromStringError:
+            continue
+        if target == uvicorn_config.LOOP_FACTORIES.get("auto") and callable(found):
+            found()  # imports the event loop's module (uvloop when installed); makes no loop
+        done.append(target)
+    names: tuple[str, ...] = FIRST_REQUEST_MODULES
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        names += METRICS_MODULES
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        done.append(name)
+    return done

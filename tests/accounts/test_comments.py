@@ -36,6 +36,27 @@ def test_comment_body_is_escaped_and_only_http_links_become_links(text: str, htm
     assert str(render_body(text)) == html
 
 
+@pytest.mark.parametrize("text, href", [
+    ("see https://evil.example/\u202egro.elpmaxe", "https://evil.example/"),
+    ("see https://evil.example/\u2066x\u2069.org", "https://evil.example/"),
+    ("see https://goo\u200bgle.com/login", "https://goo"),
+    ("see https://example.org/\u200fpath", "https://example.org/"),
+])
+def test_bidi_and_invisible_characters_end_a_link_and_are_not_shown(text: str, href: str) -> None:
+    """A right-to-left override (or any invisible format character) inside a URL made the
+    link's text read as another address than its target: the link ends before it, and the
+    controls are dropped from the shown text (the stored body keeps them).
+    Joiners inside words (emoji sequences, Persian) are kept."""
+    html = str(render_body(text))
+    # the character that cut the link shows as a visible mark, so the text after it cannot
+    # read as the rest of the address
+    assert f'<a href="{href}" rel="nofollow noopener ugc">{href}</a>\ufffd' in html
+    for control in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u200b":
+        assert control not in html
+    family = "\U0001F468\u200d\U0001F469\u200d\U0001F467 \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert str(render_body(family)) == family
+
+
 def _post_comment(client: TestClient, body: str) -> int:
     r = client.post(f"/papers/{PID}/comments",
                     data={"body": body, "csrf_token": csrf(client, f"/papers/{PID}")},

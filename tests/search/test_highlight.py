@@ -159,3 +159,20 @@ def test_stem_cache_stays_within_its_bound() -> None:
         assert len(cache) <= 100
     assert stems_of(stem, ["word9x0s"]) == {"word9x0s": "word9x0"}  # still known
     assert calls[-1] == 30 and len(calls) == 10
+
+
+def test_missing_title_or_abstract_marks_as_empty_text() -> None:
+    """A paper without a title or abstract (None in the row) shows nothing there, not the text
+    "None", on the page and in the API, and its other text is still marked."""
+    from paperfeed.search.highlight import mark_results
+
+    for source in (False, True):
+        out = mark_results(parse("none networks"), fts5_porter,
+                           [(None, "Neural networks."), ("Networks", None), (None, None),
+                            ("", "")], source=source)
+        assert [(str(t), str(a), found) for t, a, found in out] == [
+            ("", "Neural <mark>networks</mark>.", True),
+            ("<mark>Networks</mark>", "", False),
+            ("", "", False),
+            ("", "", False),
+        ]

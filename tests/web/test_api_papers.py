@@ -76,6 +76,24 @@ def test_paper_info_has_the_hugging_face_shape(client: TestClient, catalog: list
     assert "projectPage" not in body  # unknown optional fields are omitted, as on HF
 
 
+def test_paper_info_of_a_paper_featured_twice_names_the_latest_submitter(
+    client: TestClient, catalog: list[Paper], engine: Engine
+) -> None:
+    """Hugging Face re-features papers (2604.07429: taesiri on 2026-04-10, yyyang on
+    2026-04-16 in the recorded archive) and its paper info then names the later submission."""
+    with write(engine) as conn:
+        add_featured(conn, [Featured(
+            "2506.00001", date(2025, 6, 9), submitted_at=datetime(2025, 6, 9, 1, 2, 3),
+            submitter=Submitter("later", fullname="Later Submitter"), source="hf",
+        )], now=NOW)
+    body = client.get("/api/papers/2506.00001").json()
+    assert body["submittedOnDailyBy"]["user"] == "later"
+    assert body["submittedOnDailyAt"] == "2025-06-09T01:02:03.000Z"
+    listed = client.get("/api/papers", params={"limit": 100}).json()
+    (entry,) = [p for p in listed if p["id"] == "2506.00001"]
+    assert entry["submittedOnDailyBy"]["user"] == "later"
+
+
 def test_paper_info_of_unfeatured_paper_omits_daily_fields(
     client: TestClient, catalog: list[Paper]
 ) -> None:

@@ -152,6 +152,30 @@ def test_search_feed_lists_matches(client, day):
     assert not empty.bozo and empty.entries == []
 
 
+def test_search_feed_cuts_an_overlong_query_as_the_page_does(client, day):
+    """A 5,000-character query (a pasted abstract) is cut to the engine's 4,000 on the search
+    page; its feed answered an HTML 400 page a feed reader cannot show."""
+    long_q = "attention " * 500
+    page = client.get("/search", params={"q": long_q})
+    assert page.status_code == 200
+    r = client.get("/search.atom", params={"q": long_q})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(r.content)
+    assert not parsed.bozo and parsed.entries[0].link == "http://testserver/papers/2506.00001"
+
+
+@pytest.mark.parametrize("path", ["/search.atom?cat=" + "x" * 300, "/search.rss?from=" + "9" * 50,
+                                  "/papers/date/2025-13-01.atom", "/papers/week/2025-W99.rss",
+                                  "/feeds/private/nope.atom", "/papers/2401.99999.bib"])
+def test_feed_and_citation_errors_are_one_plain_line_not_a_page(client, day, path):
+    """A feed reader or a reference manager shows the body of an error as text: one line,
+    not the site's HTML page."""
+    r = client.get(path)
+    assert 400 <= r.status_code < 500
+    assert r.headers["content-type"].startswith("text/plain")
+    assert "<" not in r.text and r.text.count("\n") <= 1 and r.text.strip()
+
+
 def test_unknown_feed_format_is_404(client, day):
     assert client.get("/papers/date/2025-06-16.json").status_code == 404
     assert client.get("/papers/date/2025-13-01.atom").status_code == 400

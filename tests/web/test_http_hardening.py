@@ -50,6 +50,22 @@ def test_oversized_form_is_refused_with_an_html_page(client: TestClient) -> None
     assert r.headers["content-type"].startswith("text/html")
 
 
+def test_oversized_form_gets_the_sites_error_page_and_api_json_names_the_request(
+    client: TestClient,
+) -> None:
+    """The 413 is answered before any route runs; it was a bare page without the site's
+    header, and its JSON had no request id, unlike every other error."""
+    r = client.post("/signin", data={"csrf_token": csrf(client), "email": "a" * 300_000})
+    assert r.status_code == 413
+    assert 'class="error-page"' in r.text and "<nav" in r.text  # the site's own page
+    assert "Request too large" in r.text
+    assert "Request body too large: at most 8 KiB here" in r.text
+    api = client.post("/api/subscriptions", content=b"x" * 20_000,
+                      headers={"content-type": "application/json"})
+    assert api.status_code == 413
+    assert api.json()["request_id"] == api.headers["x-request-id"]
+
+
 def test_normal_bodies_still_pass(client: TestClient) -> None:
     r = client.post("/api/subscriptions", json={"email": "reader@example.org"})
     assert r.status_code == 202

@@ -276,13 +276,13 @@ def test_page_cache_holds_at_most_its_budget_of_memory() -> None:
 
     from paperfeed.web.pages.cache import SLOT_BYTES, Entry, PageCache, Slot, entry_bytes
 
-    ascii_page = Entry(pieces=["x" * 1_000], paper_ids={}, members_ok=True)
+    ascii_page = Entry(pieces=[b"x" * 1_000], paper_ids={}, members_ok=True)
     size = entry_bytes(ascii_page)
-    # the pieces, and the anonymous and members' copies in UTF-8 (a byte a character each)
-    assert size == 2 * sys.getsizeof("x" * 1_000) + 1_000 >= 3_000
-    wide = Entry(pieces=["\u2192" * 1_000, Slot("upvote", ("p", 1))], paper_ids={},
+    # the text once in UTF-8: the pages assembled for anonymous visitors and members share it
+    assert sys.getsizeof(b"x" * 1_000) < size < 1_300
+    wide = Entry(pieces=["\u2192".encode() * 1_000, Slot("upvote", ("p", 1))], paper_ids={},
                  members_ok=True)
-    assert entry_bytes(wide) >= 2 * 2_000 + SLOT_BYTES  # two bytes a character
+    assert entry_bytes(wide) >= 3 * 1_000 + SLOT_BYTES  # three bytes a character in UTF-8
     cache = PageCache(ttl=60, max_entries=100, max_bytes=5 * size)
     for k in range(20):
         cache.put((f"/search?q={k}", "", 1), ascii_page)
@@ -291,7 +291,7 @@ def test_page_cache_holds_at_most_its_budget_of_memory() -> None:
     assert cache.bytes == 5 * size
     assert cache.get(("/search?q=19", "", 1)) is ascii_page
     assert cache.get(("/search?q=0", "", 1)) is None
-    cache.put(("/huge", "", 1), Entry(pieces=["x" * 6 * size], paper_ids={}, members_ok=True))
+    cache.put(("/huge", "", 1), Entry(pieces=[b"x" * 6 * size], paper_ids={}, members_ok=True))
     assert cache.get(("/huge", "", 1)) is None and cache.bytes == 5 * size  # too big: not kept
     cache.clear()
     assert cache.bytes == 0
@@ -342,10 +342,17 @@ def test_page_cache_counts_what_its_entries_really_hold(client, engine, settings
     assert len(entries) == 3 and all(e.anonymous and e.member_base for e in entries)
     for e in entries:
         assert e.anonymous is not None and e.member_base is not None
-        real = sum(sys.getsizeof(p) for p in e.pieces if isinstance(p, str))
-        real += sum(sys.getsizeof(p) + sys.getsizeof(p.args) for p in e.pieces
-                    if isinstance(p, Slot))
-        real += sum(sys.getsizeof(b) for b in e.anonymous)  # the page assembled for visitors
-        real += sum(sys.getsizeof(b) for b in e.member_base.flat)  # ...and for members
+        held: dict[int, object] = {}  # every object the entry holds, each counted once
+        for obj in [e.pieces, *e.pieces, e.anonymous.parts, *e.anonymous.parts,
+                    e.member_base.page.parts, *e.member_base.page.parts]:
+            held[id(obj)] = obj
+        for p in e.pieces:
+            if isinstance(p, Slot):
+                held[id(p.args)] = p.args
+        real = sum(sys.getsizeof(obj) for obj in held.values())
         assert real <= entry_bytes(e) <= 1.5 * real, (real, entry_bytes(e))
+        # both pages share the entry's longer text pieces (bytes objects), not copies
+        texts = {id(p) for p in e.pieces if isinstance(p, bytes) and len(p) > 1_000}
+        assert texts and texts <= {id(p) for p in e.member_base.page.parts}
+        assert texts <= {id(p) for p in e.anonymous.parts}
     assert client.app.state.page_cache.bytes == sum(entry_bytes(e) for e in entries)

@@ -1,6 +1,6 @@
 """The search API's JSON is built from one read of its result rows (issue 11: what a search
 request pays outside the engine). Whatever the read, each answer must be byte-for-byte the
-JSON the general path builds: whole `papers` rows, `featured_facts` (the earliest day that
+JSON the general path builds: whole `papers` rows, `featured_facts` (the latest day that
 was not removed, its submitter), `comment_counts` (visible comments only), `daily_entry_json`,
 the highlights of `items_for` — on real queries over 40 real papers with every optional
 field filled somewhere (claimed authors, organisation, keywords, a featured day removed, a

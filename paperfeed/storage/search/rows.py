@@ -3,7 +3,7 @@
 `entry_rows` (the search API) and `paper_rows` (a page's cards: `papers_by_ids` with columns).
 
 The search API answers each of its (up to 120) results as a daily-list entry: the paper's
-columns that entry shows, its earliest featured day that was not removed (when, how, by whom)
+columns that entry shows, its latest featured day that was not removed (when, how, by whom)
 and its count of visible local comments. Read through `papers_by_ids`, `featured_facts` and
 `comment_counts` that is three statements whose rows SQLAlchemy turns into mappings column by
 column (its JSON and SQLite datetime processors): ~1.8 ms of a ~20 ms API search at 75k
@@ -37,7 +37,7 @@ _JSON = ("authors", "ai_keywords", "organization")
 FACT_COLUMNS = ("submitted_at", "featured_source", "user_id", "username", "display_name",
                 "avatar_url", "hf_id")
 
-# The earliest visible featured day of each paper (featured is unique on (paper_id, day)),
+# The latest visible featured day of each paper (featured is unique on (paper_id, day)),
 # its submitter, and the visible comments, for the visible papers among :ids.
 _ENTRIES = text(
     "SELECT " + ", ".join(f"p.{c}" for c in ENTRY_COLUMNS) + ","
@@ -46,7 +46,7 @@ _ENTRIES = text(
     "   WHERE c.paper_id = p.id AND NOT c.hidden AND NOT c.deleted)"
     " FROM papers p"
     " LEFT JOIN featured f ON f.paper_id = p.id AND NOT f.removed AND f.day = ("
-    "   SELECT min(f2.day) FROM featured f2 WHERE f2.paper_id = p.id AND NOT f2.removed)"
+    "   SELECT max(f2.day) FROM featured f2 WHERE f2.paper_id = p.id AND NOT f2.removed)"
     " LEFT JOIN users u ON u.id = f.submitter_id"
     " WHERE p.id IN :ids AND NOT p.hidden"
 ).bindparams(bindparam("ids", expanding=True))
@@ -65,7 +65,7 @@ def _when(value: Any) -> datetime | None:
 
 
 def entry_rows(conn: Connection, ids: Sequence[str]) -> dict[str, Entry]:
-    """For each visible paper among `ids`: (its entry columns, its first featured fact or None,
+    """For each visible paper among `ids`: (its entry columns, its latest featured fact or None,
     its visible local comments). Callers keep their own order."""
     decode: Callable[[Any], Any] | None = None
     when: Callable[[Any], Any] | None = None

@@ -10,7 +10,7 @@ who vote and submit, never got the old anonymous-only cache. Now:
   the HTML cut at the markers.
 - Each request fills the slots for its visitor: one query for which of the page's papers the
   member upvoted, the CSRF token computed once, slot HTML memoised per (slot, state).
-  Anonymous visitors get the page assembled once; members a copy of the page filled once as
+  Anonymous visitors get the page assembled once; members the page filled once as
   for a member who voted for and saved nothing, with only their account links, their own
   parts and the controls of the papers they voted for or saved rendered (a month page has
   ~150 controls: filling them all was a third of a signed-in hit's CPU). A vote
@@ -35,7 +35,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -60,18 +60,52 @@ class Slot:
     args: tuple[Any, ...]
 
 
+class _Token:
+    """Where the visitor's CSRF token goes in an entry's pieces."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TOKEN"
+
+
+TOKEN = _Token()
+Piece = bytes | Slot | _Token
+
+
+@dataclass(slots=True)
+class Assembled:
+    """The members' page as UTF-8 parts, joined per request with the CSRF token put at
+    `tokens`. The parts that are the entry's text are the entry's own bytes objects, not
+    copies (the pieces as str and two assembled copies held a page ~3 times:
+    bench/worker_parts.py). `spans[n]`: where entry piece n lies in `parts`."""
+
+    parts: list[bytes]
+    tokens: list[int]
+    spans: list[tuple[int, int]]
+
+    def filled(self, token: bytes) -> list[bytes]:
+        """The parts with the token in its places (a new list)."""
+        out = self.parts.copy()
+        for at in self.tokens:
+            out[at] = token
+        return out
+
+
+
 @dataclass(slots=True)
 class Entry:
-    """A recorded page: HTML pieces and slots in order, the papers with an upvote button."""
+    """A recorded page: UTF-8 text, slots and CSRF token places in order, the papers with an
+    upvote button."""
 
-    pieces: list[str | Slot]
+    pieces: list[Piece]
     paper_ids: dict[str, tuple[str, ...]]  # slot kind -> the papers it is shown for
     members_ok: bool  # False: rendering asked who the visitor is; members render fresh
     status: int = 200
-    # Assembled once for visitors without a session: UTF-8, cut at each CSRF token, so a
-    # request joins bytes (encoding a ~200 kB page with one character beyond Latin-1 took
-    # 0.2-0.6 ms, more than the rest of an anonymous hit).
-    anonymous: list[bytes] | None = None
+    # Assembled once for visitors without a session (see assemble_flat), in UTF-8: a request
+    # joins bytes (encoding a ~200 kB page with one character beyond Latin-1 took 0.2-0.6 ms,
+    # more than the rest of an anonymous hit).
+    anonymous: Assembled | None = None
     # For members: the page filled as for a member who has voted for and saved none of its
     # papers (see MemberBase); a member's request renders only their account links, their own
     # parts and the controls of the papers they voted for or saved (a list page has 150).
@@ -80,16 +114,77 @@ class Entry:
 
 @dataclass(slots=True)
 class MemberBase:
-    """An entry's page for members, as UTF-8 pieces: `flat` is the page with every paper
-    control filled for a member who voted for and saved nothing, each piece of the entry cut
-    at its CSRF placeholders (`tokens`: where the token goes); `spans[n]` is where entry
-    piece n lies in `flat`, so a piece rendered per member replaces that span."""
+    """An entry's page for members: `page` is the page with every paper control filled for a
+    member who voted for and saved nothing, so a piece rendered per member replaces its span."""
 
-    flat: list[bytes]
-    tokens: list[int]
-    spans: list[tuple[int, int]]
+    page: Assembled
     controls: dict[tuple[str, str], list[int]]  # (kind, paper) -> pieces
     own: list[int]  # the pieces filled per member (account links, their own parts)
+
+
+SHARED_TEXT = 512  # bytes: a text piece at least this long is shared, not copied (see below)
+
+
+def assemble_flat(pieces: list[Piece], render: Callable[[Slot], str],
+                  placeholder: str) -> Assembled:
+    """The entry's page with each slot rendered, for a join per request: runs of short parts
+    (slot HTML, short text) joined into one, text pieces of `SHARED_TEXT` bytes or more kept
+    as the entry's own objects (not copied). Every part shared made a week page ~500 parts,
+    whose join cost ~12 us of a ~250 us hit; one copy of the whole page doubled what an entry
+    holds (bench/worker_parts.py)."""
+    parts: list[bytes] = []
+    tokens: list[int] = []
+    run: list[bytes] = []
+
+    def flush() -> None:
+        if run:
+            parts.append(run[0] if len(run) == 1 else b"".join(run))
+            run.clear()
+
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            if len(piece) >= SHARED_TEXT:
+                flush()
+                parts.append(piece)
+            else:
+                run.append(piece)
+        elif isinstance(piece, Slot):
+            first, *rest = render(piece).split(placeholder)
+            run.append(first.encode())
+            for part in rest:
+                flush()
+                tokens.append(len(parts))
+                parts.append(b"")
+                run.append(part.encode())
+        else:
+            flush()
+            tokens.append(len(parts))
+            parts.append(b"")
+    flush()
+    return Assembled(parts=parts, tokens=tokens, spans=[])
+
+
+def assemble(pieces: list[Piece], render: Callable[[int, Slot], str],
+             placeholder: str) -> Assembled:
+    """The entry's page with each slot rendered (`render(n, slot)`), text pieces shared."""
+    parts: list[bytes] = []
+    tokens: list[int] = []
+    spans: list[tuple[int, int]] = []
+    for n, piece in enumerate(pieces):
+        start = len(parts)
+        if isinstance(piece, bytes):
+            parts.append(piece)
+        elif isinstance(piece, Slot):
+            first, *rest = render(n, piece).split(placeholder)
+            parts.append(first.encode())
+            for part in rest:
+                tokens.append(len(parts))
+                parts += [b"", part.encode()]
+        else:
+            tokens.append(len(parts))
+            parts.append(b"")
+        spans.append((start, len(parts)))
+    return Assembled(parts=parts, tokens=tokens, spans=spans)
 
 
 @dataclass(slots=True)
@@ -104,10 +199,17 @@ class Recorder:
         self.slots.append(slot)
         return f"\ue000{self.nonce}:{len(self.slots) - 1}\ue001"
 
-    def entry(self, html: str, *, status: int) -> Entry:
+    def entry(self, html: str, *, status: int, placeholder: str) -> Entry:
         cut = HoledHtml(html, f"\ue000{self.nonce}:", "\ue001")  # the hole names: slot numbers
-        pieces: list[str | Slot] = [self.slots[int(text)] if hole else text
-                                    for hole, text in cut.pieces]
+        pieces: list[Piece] = []
+        for hole, text in cut.pieces:
+            if hole:
+                pieces.append(self.slots[int(text)])
+                continue
+            first, *rest = text.split(placeholder)
+            pieces.append(first.encode())
+            for part in rest:
+                pieces += [TOKEN, part.encode()]
         ids: dict[str, tuple[str, ...]] = {}
         for kind in ("upvote", "save", "save_form"):
             found = tuple(dict.fromkeys(s.args[0] for s in self.slots if s.kind == kind))
@@ -122,33 +224,40 @@ def recorder(request: Request) -> Recorder | None:
     return rec
 
 
-SLOT_BYTES = 860  # a Slot and its args (~160 bytes), and the control filled for members
-#                   beside it (`Entry.member_base`: up to ~640 characters of HTML, an upvote form)
+# A Slot and its args (~160 bytes) and what it was filled with for anonymous visitors and for
+# members (`Entry.anonymous`, `Entry.member_base`: an upvote form, up to ~640 bytes), cut at
+# their CSRF tokens, with their places in the lists (tests/web/test_pages_cache.py measures it).
+SLOT_BYTES = 860
+PART_BYTES = 2 * 8  # a text piece's place in the entry's list and in the members' page
 
 
 def entry_bytes(entry: Entry) -> int:
-    """The memory an entry holds: its pieces, and twice more in UTF-8 (about a byte a
-    character) for the pages assembled for anonymous visitors and for members
-    (`Entry.anonymous`, `Entry.member_base`, kept beside them once asked for), counted as
-    their size in memory once more plus a byte a character. Bytes, not characters: a page with
-    one character beyond Latin-1 (a title's Greek letter, an arrow) is stored at 2 or 4 bytes
-    a character, so counting characters let a 32 M-character budget hold ~100 MB
-    (bench/serve_memory.py)."""
-    texts = [p for p in entry.pieces if isinstance(p, str)]
-    strs = sum(sys.getsizeof(p) for p in texts)
-    return (2 * strs + sum(len(p) for p in texts)
-            + SLOT_BYTES * (len(entry.pieces) - len(texts)))
+    """The memory an entry holds once both its pages are assembled: its text in UTF-8 once
+    (the pages assembled for anonymous visitors and for members share it) and again for
+    the short pieces the anonymous page joins into runs, its slots with what they were filled
+    with, the lists. Bytes, not characters: counting characters let a 32 M-character budget
+    hold ~100 MB (bench/serve_memory.py)."""
+    texts = short = slots = 0
+    for p in entry.pieces:
+        if isinstance(p, bytes):
+            texts += sys.getsizeof(p)
+            short += len(p) if len(p) < SHARED_TEXT else 0
+        elif isinstance(p, Slot):
+            slots += 1
+    return texts + short + SLOT_BYTES * slots + PART_BYTES * len(entry.pieces) + 3 * 56
 
 
 class PageCache:
     """Bounded TTL cache of recorded pages; key = (path, query, content version).
 
-    Bounded by entries and by the memory they hold (`entry_bytes`): a search page holds
-    ~300-400 kB with its copies and every distinct query or paper is an entry, so each worker
-    would keep ~100 MB of pages nobody asks for again (bench/serve_memory.py); `max_bytes`
-    keeps the most recently used within 16 MB per worker, and every worker holds its own
-    (the pages everyone reuses, home and the current day, week and month in their sort
-    orders, are ~10 pages of 0.1-0.7 MB; one-off searches and paper pages only churn)."""
+    Bounded by entries and by the memory they hold (`entry_bytes`): every distinct query or
+    paper is an entry (a paper page ~40 kB, a search page ~100 kB, its text held once), so
+    each worker would keep tens of MB of pages nobody asks for again (bench/serve_memory.py);
+    `max_bytes` keeps the most recently used within 16 MB per worker (~400 paper pages; when
+    each page was held three times, ~150: 8 MB missed a 400-paper working set and cost a paper
+    page 1.2x the CPU, bench/README "mem4"), and every worker holds its own (the
+    pages everyone reuses, home and the current day, week and month in their sort orders, are
+    ~10 pages; one-off searches and paper pages only churn)."""
 
     def __init__(self, *, ttl: float, max_entries: int = 512,
                  max_bytes: int = 16 * 1024 * 1024) -> None:
@@ -269,7 +378,10 @@ def cached_page(request: Request, render: Callable[[], Response], *,
     request.state.fragments = None
     if not isinstance(response, HTMLResponse):
         return response
-    entry = rec.entry(bytes(response.body).decode(), status=response.status_code)
+    from paperfeed.web.slots import token_placeholder
+
+    entry = rec.entry(bytes(response.body).decode(), status=response.status_code,
+                      placeholder=token_placeholder(request))
     if response.status_code == 200:
         cache.put(key, entry)
     if rec.consulted and signed_in:
@@ -306,7 +418,7 @@ def _anonymous_hit(request: Request) -> Response | None:
         return None
     from paperfeed.web.csrf import csrf_token
 
-    return HTMLResponse(csrf_token(request).encode().join(entry.anonymous),
+    return HTMLResponse(b"".join(entry.anonymous.filled(csrf_token(request).encode())),
                         status_code=entry.status)
 
 
@@ -318,12 +430,11 @@ def _fill(request: Request, entry: Entry) -> Response:
     member = slots.visitor(request) if cookies.read(request, SESSION_COOKIE) else None
     placeholder, token = slots.token_placeholder(request), csrf_token(request)
     if member is None:
-        parts = entry.anonymous
-        if parts is None:
+        page = entry.anonymous
+        if page is None:
             state = slots.SlotState.for_request(request, None, entry.paper_ids)
-            html = "".join([p if isinstance(p, str) else state.render(p) for p in entry.pieces])
-            parts = entry.anonymous = [p.encode() for p in html.split(placeholder)]
-        body = token.encode().join(parts)
+            page = entry.anonymous = assemble_flat(entry.pieces, state.render, placeholder)
+        body = b"".join(page.filled(token.encode()))
     else:
         state = slots.SlotState.for_request(request, member, entry.paper_ids)
         body = _member_body(entry, state, placeholder, token)
@@ -338,28 +449,18 @@ def _member_base(entry: Entry, state: Any, placeholder: str) -> MemberBase:
     from paperfeed.web.slots import SlotState
 
     nobody_in_particular = SlotState(state.request, state.member, set(), set())
-    flat: list[bytes] = []
-    tokens: list[int] = []
-    spans: list[tuple[int, int]] = []
     controls: dict[tuple[str, str], list[int]] = {}
     own: list[int] = []
-    for n, piece in enumerate(entry.pieces):
-        if isinstance(piece, str):
-            html = piece
-        elif piece.kind in _PAPER_CONTROLS:
-            html = nobody_in_particular.render(piece)
-            controls.setdefault((piece.kind, piece.args[0]), []).append(n)
-        else:
-            html = ""
-            own.append(n)
-        start = len(flat)
-        first, *rest = html.split(placeholder)
-        flat.append(first.encode())
-        for part in rest:
-            tokens.append(len(flat))
-            flat += [b"", part.encode()]
-        spans.append((start, len(flat)))
-    return MemberBase(flat=flat, tokens=tokens, spans=spans, controls=controls, own=own)
+
+    def render(n: int, slot: Slot) -> str:
+        if slot.kind in _PAPER_CONTROLS:
+            controls.setdefault((slot.kind, slot.args[0]), []).append(n)
+            return nobody_in_particular.render(slot)
+        own.append(n)
+        return ""
+
+    page = assemble(entry.pieces, render, placeholder)
+    return MemberBase(page=page, controls=controls, own=own)
 
 
 def _member_body(entry: Entry, state: Any, placeholder: str, token: str) -> bytes:
@@ -368,14 +469,12 @@ def _member_body(entry: Entry, state: Any, placeholder: str, token: str) -> byte
     base = entry.member_base
     if base is None:
         base = entry.member_base = _member_base(entry, state, placeholder)
-    out = list(base.flat)
-    token_bytes = token.encode()
-    for at in base.tokens:
-        out[at] = token_bytes
+    page = base.page
+    out = page.filled(token.encode())
 
     def put(n: int) -> None:
-        start, end = base.spans[n]
-        out[start] = state.render(entry.pieces[n]).replace(placeholder, token).encode()
+        start, end = page.spans[n]
+        out[start] = state.render(cast(Slot, entry.pieces[n])).replace(placeholder, token).encode()
         for at in range(start + 1, end):
             out[at] = b""
 

@@ -156,7 +156,7 @@ def search_doc(
 def search_feed(
     request: Request,
     fmt: str,
-    q: Annotated[str, Query(max_length=4000)] = "",
+    q: str = "",  # cut to the engine's 4,000 characters (search/query.py), as on the page
     cat: Annotated[str, Query(max_length=200)] = "",
     date_from: Annotated[str, Query(alias="from", max_length=40)] = "",
     date_to: Annotated[str, Query(alias="to", max_length=40)] = "",
