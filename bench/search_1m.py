@@ -399,8 +399,8 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
     nopairs = SearchService(engine, settings, backend=backend, embedder=embedder,
                             params=replace(service.params, keyword=replace(
                                 service.params.keyword, bigrams="off")))
-    phrases = SearchService(engine, settings, backend=backend, embedder=embedder,
-                            params=replace(service.params, phrase_bonus=1.0))
+    nophrases = SearchService(engine, settings, backend=backend, embedder=embedder,
+                              params=replace(service.params, phrase_bonus=0.0))
     for label in labels:
         mode = label.split("-")[0]
         if embedder is not None:
@@ -408,8 +408,8 @@ def latency_child(nq: int, limit: int, labels: list[str] | None = None) -> None:
         load = os.getloadavg()[0]
         if label.endswith("-nopairs"):
             sides = [(mode, service), (label, nopairs)]
-        elif label.endswith("-nophrases"):  # the phrase check on (off by default) vs off
-            sides = [(mode, phrases), (label, service)]
+        elif label.endswith("-nophrases"):  # the defaults vs without the phrase check
+            sides = [(mode, service), (label, nophrases)]
         else:
             sides = [(label, nocov if "nocov" in label else service)]
         times: dict[str, list[float]] = {name: [] for name, _ in sides}

@@ -166,11 +166,8 @@ def ab(service, queries: list[tuple[str, str, int]], limit: int, *, mode: str = 
         off = replace(off, standout_shift=0.0, keywords_shift=0.0, lead_bonus=0.0)
     elif against == "coverage":
         off = replace(service.params, coverage_bonus=0.0)
-    elif against == "phrases":  # A: the phrase check on (it is off by default)
+    elif against == "phrases":  # A: the defaults (the phrase check on), B: without it
         off = replace(service.params, phrase_bonus=0.0)
-        service = SearchService(service.engine, service.settings,
-                                params=replace(service.params, phrase_bonus=1.0),
-                                backend=service.backend, embedder=service.embedder())
     elif against == "nopairs":
         off = replace(service.params, keyword=replace(service.params.keyword, bigrams="off"))
     fixed = SearchService(service.engine, service.settings, params=off,

@@ -212,7 +212,15 @@ def phrase_shares(weights: dict[str, float], texts: dict[str, str]) -> dict[str,
     """For each paper, the share of the query's adjacent word pairs (`pair_weights`) its text
     holds side by side, each pair weighted, out of the pairs that any of these papers holds: a
     pair none of them holds (two terms the query put next to each other, "splatting mean-pool")
-    says nothing about which of them is meant. 1.0 for a paper holding every pair held at all.
+    says nothing about which of them is meant.
+
+    Each pair a paper holds counts only for the share of the compared papers that do *not*
+    hold it: a pair most of them hold ("without sacrificing", "video generation": a title's
+    stock phrase, or the topic's name every paper on it uses) cannot tell them apart either, so
+    it lifts them all alike and by little; a pair one paper alone holds (a method's own name)
+    counts almost fully. Without this a paper holding only common pairs could take the whole
+    bonus from one that holds none (bench/README.md, "Seventh pass"). 1.0 is out of reach; a
+    paper holding every held pair, each held by few others, comes near it.
     Words are compared whole, split as the text is split ("supervised fine-tuning" is held by
     "Supervised Fine-Tuning (SFT)"), so the same on every engine."""
     runs = {pid: _word_run(text) for pid, text in texts.items()}
@@ -220,7 +228,11 @@ def phrase_shares(weights: dict[str, float], texts: dict[str, str]) -> dict[str,
     total = sum(weights[pair] for pair in set().union(*held.values()))
     if total <= 0:
         return dict.fromkeys(texts, 0.0)
-    return {pid: sum(weights[pair] for pair in pairs) / total for pid, pairs in held.items()}
+    n = len(held)
+    rare = {pair: 1.0 - sum(1 for pairs in held.values() if pair in pairs) / n
+            for pair in weights}
+    return {pid: sum(weights[pair] * rare[pair] for pair in pairs) / total
+            for pid, pairs in held.items()}
 
 
 def arxiv_id_in(text: str) -> str | None:

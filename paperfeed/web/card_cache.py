@@ -87,8 +87,17 @@ def card_cache(request: Request) -> CardCache:
 
 def _render(request: Request, items: Sequence[Any], now: datetime) -> list[Card]:
     """The cards of `items` with holes for what differs between pages (`_shell`)."""
-    days: dict[Any, str] = {}  # a page's papers share few publication days
+    days = _DAYS.get(now.year)  # publication days as cards show them, kept by the worker
+    if days is None or len(days) > MAX_DAYS:
+        days = _DAYS[now.year] = {}
     return [_shell(item, now, days) for item in items]
+
+
+# A card's publication day as HTML by date, per year of `now` (format_day drops the year of
+# the current one): the catalog spans a few hundred days, a page shows ~40 of them, and
+# formatting each (strftime) was ~5% of a new card.
+_DAYS: dict[int, dict[Any, str]] = {}
+MAX_DAYS = 20_000
 
 
 def _esc(value: Any) -> str:
@@ -108,6 +117,20 @@ def _author_link(name: str) -> str:
     return f'<a href="{author_url(name)}">{_esc(name)}</a>'
 
 
+def _shown_names(authors: Any) -> tuple[list[str], int]:
+    """The first `MAX_CARD_AUTHORS` of `author_names(authors)` and how many more there are,
+    without normalising the whitespace of every name: a paper can have hundreds of authors
+    and a card shows three (a name counts when it holds more than whitespace, as there)."""
+    try:  # rows' authors are {"name": ...} dicts
+        named = [name for a in authors or () if (name := a.get("name", ""))
+                 and not name.isspace()]
+    except AttributeError:  # Author objects (FeedItems), plain strings
+        names = author_names(authors)
+        return names[:MAX_CARD_AUTHORS], max(len(names) - MAX_CARD_AUTHORS, 0)
+    shown = [" ".join(name.split()) for name in named[:MAX_CARD_AUTHORS]]
+    return shown, max(len(named) - MAX_CARD_AUTHORS, 0)
+
+
 _DOT = '<span aria-hidden="true"> · </span>'
 
 
@@ -119,19 +142,19 @@ def _shell(item: Any, now: datetime, days: dict[Any, str] | None = None) -> Card
     both for hostile, accented and varied cards and holds them equal. `days`: format_day's
     answers by date, shared by a page's cards."""
     row = (getattr(item, "row", None) or {}) if hasattr(item, "row") else {}
-    names = author_names(item.authors if hasattr(item, "authors") else row.get("authors"))
+    authors = item.authors if hasattr(item, "authors") else row.get("authors")
+    shown, more = _shown_names(authors)
     org = org_of(item.organization if hasattr(item, "organization")
                  else row.get("organization"))
     pid = _esc(item.paper_id)
     dot = _DOT
     out = ["</a></h3>\n    "]
-    if names:
-        shown = names[:MAX_CARD_AUTHORS]
+    if shown:
         out.append('<p class="card-authors">')
         # URLs from `quote` and counts, dates and day names hold nothing to escape
         out.append(", ".join([_author_link(n) for n in shown]))
-        if len(names) > MAX_CARD_AUTHORS:
-            out.append(f' <span class="muted">+{len(names) - MAX_CARD_AUTHORS}</span>')
+        if more:
+            out.append(f' <span class="muted">+{more}</span>')
         out.append("</p>")
     out.append('\n    <p class="abstract">')
     before_abstract = "".join(out)
@@ -197,10 +220,11 @@ def result_cards(
     cards = [held.get(key) for key in keys]
     cold = [n for n, card in enumerate(cards) if card is None]
     if cold:
-        for n, fresh in zip(cold, _render(request, [items[n] for n in cold], now), strict=True):
+        made = _render(request, [items[n] for n in cold], now)
+        for n, fresh in zip(cold, made, strict=True):
             cards[n] = fresh
-            if cache.keeps:
-                cache.put(keys[n], fresh)
+        if cache.keeps:  # one lock for the page's new cards
+            cache.put_many({keys[n]: fresh for n, fresh in zip(cold, made, strict=True)})
     controls = card_controls(request, [(item.paper_id, item.upvotes) for item in items])
     if controls is None:  # a recorded page: the controls are its slots' markers
         controls = [(str(upvote_button(request, item.paper_id, item.upvotes)),

@@ -22,6 +22,7 @@ from paperfeed.search.highlight import mark_results
 from paperfeed.search.hybrid import SearchHit, SearchResult, SearchService
 from paperfeed.storage.catalog import comment_counts
 from paperfeed.storage.search import SearchFilters, papers_by_ids
+from paperfeed.storage.search.rows import CARD_ROW, card_rows
 from paperfeed.storage.stems import stemmer_for
 
 _LOCK = threading.Lock()
@@ -163,7 +164,6 @@ class SearchItem:
     highlighted_title: bool = False
     highlighted_abstract: bool = False
     pinned: bool = False
-    categories: list[str] = field(default_factory=list)
     # What the card reads besides the row: set, so `item.authors is defined` in the template
     # is an attribute read, not two caught exceptions and an Undefined (~10 us per card).
     authors: list[Any] = field(default_factory=list)
@@ -172,9 +172,10 @@ class SearchItem:
 
 
 # What a result card (`_paper_card.html` through web/card_cache.py) reads of a row: pages ask
-# for these only; the JSON API, which returns whole entries, reads whole rows.
-CARD_COLUMNS = ("id", "title", "abstract", "authors", "categories", "published_at",
-                "organization", "upstream_upvotes", "member_upvotes", "upstream_comments")
+# for these only (`items_for(columns=CARD_COLUMNS)` reads them with the comment counts in one
+# statement of tuples: storage/search/rows.py `card_rows`); the JSON API, which returns whole
+# entries, reads whole rows.
+CARD_COLUMNS = CARD_ROW
 
 
 SNIPPET_WIDTH = 320  # characters of an abstract around its query words
@@ -196,9 +197,12 @@ def items_for(
     Titles and snippets are page HTML with math ready for KaTeX (texmath.marked_html: a
     snippet never cuts a formula, a query word inside one marks all of it); with `source`
     (the JSON API) math stays TeX source, still whole. Without `comments` (callers that count
-    them themselves) num_comments is 0. `columns` (e.g. CARD_COLUMNS): read only those of
-    each row (`SearchItem.row` then holds only them)."""
+    them themselves) num_comments is 0. `columns=CARD_COLUMNS` (the pages' cards): read only
+    what a card shows, with the comment counts, in one statement of tuples (`row` is then
+    None); other columns: `SearchItem.row` holds only those."""
     hits = result.hits if hits is None else hits
+    if columns == CARD_COLUMNS:
+        return _card_items(conn, result, hits, width=width, source=source)
     rows = papers_by_ids(conn, [h.paper_id for h in hits], columns=columns)
     local_comments = comment_counts(conn, list(rows)) if comments else {}
     shown = [(hit, row) for hit in hits if (row := rows.get(hit.paper_id)) is not None]
@@ -221,12 +225,29 @@ def items_for(
                 highlighted_title="<mark>" in title,
                 highlighted_abstract=found,
                 pinned=hit.pinned,
-                categories=list(row["categories"] or []),
                 authors=list(row["authors"] or []),
                 organization=row["organization"],
             )
         )
     return items
+
+
+def _card_items(
+    conn: Connection, result: SearchResult, hits: list[SearchHit], *, width: int,
+    source: bool,
+) -> list[SearchItem]:
+    """`items_for` for cards: one read of tuples (`card_rows`), one item per shown row."""
+    rows = card_rows(conn, [h.paper_id for h in hits])
+    shown = [(hit, row) for hit in hits if (row := rows.get(hit.paper_id)) is not None]
+    marked = mark_results(result.query, stemmer_for(conn),
+                          [(row[1], row[2]) for _, row in shown], width=width, source=source)
+    return [
+        SearchItem(pid, title, abstract, len(authors), int(up) + int(member_up), comments,
+                   published, int(hf), None, "<mark>" in title, found, hit.pinned, authors,
+                   org)
+        for (hit, (pid, _t, _a, authors, published, org, up, member_up, hf, comments)),
+        (title, abstract, found) in zip(shown, marked, strict=True)
+    ]
 
 
 def similar_items(request: Request, paper_id: str, *, k: int = 6) -> list[SearchItem]:

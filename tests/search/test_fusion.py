@@ -186,10 +186,13 @@ def test_phrase_shares_weigh_each_pair_by_its_commoner_word() -> None:
         "c": "Splatting Gaussian regularization",
         "d": "gaussian splattings",
     })
-    assert shares == {"a": 0.75, "b": 0.25, "c": 0.0, "d": 0.0}
-    # out of the pairs some paper holds: a pair none holds does not dilute the others
+    # out of the pairs some paper holds (4), each held pair counting for the share of the
+    # compared papers not holding it (3 of 4)
+    assert shares == pytest.approx({"a": 3.0 * 0.75 / 4, "b": 1.0 * 0.75 / 4, "c": 0.0,
+                                    "d": 0.0})
+    # a pair none holds does not dilute the others
     assert fusion.phrase_shares(pairs, {"a": "gaussian splatting", "c": "splatting gaussian"}) \
-        == {"a": 1.0, "c": 0.0}
+        == {"a": 0.5, "c": 0.0}
     assert fusion.phrase_shares(pairs, {"c": "nothing here"}) == {"c": 0.0}
     assert fusion.phrase_shares({}, {"a": "regularization model"}) == {"a": 0.0}
     # a hyphenated query word is held by the same words in the text
@@ -197,4 +200,21 @@ def test_phrase_shares_weigh_each_pair_by_its_commoner_word() -> None:
                                                               "fine-tuning": 1.5})
     assert fusion.phrase_shares(hyphen, {
         "a": "Supervised Fine-Tuning (SFT) of models", "b": "supervised fine tuning",
-        "c": "supervised finetuning"}) == {"a": 1.0, "b": 1.0, "c": 0.0}
+        "c": "supervised finetuning"}) == pytest.approx({"a": 1 / 3, "b": 1 / 3, "c": 0.0})
+
+
+def test_a_pair_most_compared_papers_hold_tells_them_apart_by_little() -> None:
+    """A stock phrase ("without sacrificing") or the topic's own name held by every compared
+    paper lifts none of them; held by all but one, it lifts them by a little (bench/README.md,
+    "Seventh pass": without this a title's stock phrase took the phrase check's whole bonus)."""
+    pairs = fusion.pair_weights(["without sacrificing", "sacrificing accuracy", "reasonxl model"],
+                                {"without": 1.5, "sacrificing": 3.0, "accuracy": 1.0,
+                                 "reasonxl": 8.0, "model": 0.5})
+    every = {f"p{n}": "faster, without sacrificing accuracy" for n in range(5)}
+    assert fusion.phrase_shares(pairs, every) == dict.fromkeys(every, 0.0)
+    most = {**every, "t": "the ReasonXL model keeps its accuracy"}
+    shares = fusion.phrase_shares(pairs, most)
+    # the five stock-phrase papers each hold 2.5 of the 3.0 held weight, but 5 of 6 hold it
+    assert shares["p0"] == pytest.approx(2.5 / 3.0 * (1 / 6))
+    # the one paper holding a pair nobody else holds counts it almost fully
+    assert shares["t"] == pytest.approx(0.5 / 3.0 * (5 / 6))

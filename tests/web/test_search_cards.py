@@ -8,6 +8,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 from datetime import date, datetime
+from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -69,6 +70,14 @@ def _cards_shared_between_searches(settings: Settings, engine: Engine) -> None:
     assert _next_of(page_a, "2506.00002") == alpha
     assert _next_of(page_b, "2506.00002") == _next_of(page_b, "2506.00001")
     assert _next_of(page_b, "2506.00001") == '/search?q=graph+beta&cat=&x=%22%3C'
+    # so does the header's "Sign in" (its links are kept per path and member, the return
+    # path filled in per page), for either page and whichever came first
+    for url, page in ((alpha, page_a), (beta, page_b), (alpha, anon.get(alpha).text)):
+        nav = page.split('<nav class="account-nav"', 1)[1].split("</nav>", 1)[0]
+        signin = re.findall(r'<a href="/signin\?next=([^"]*)">Sign in</a>', nav)
+        assert [unquote(htmllib.unescape(n)) for n in signin] == [_next_of(page, "2506.00001")]
+        assert _next_of(page, "2506.00001") == (url if url == alpha else
+                                                '/search?q=graph+beta&cat=&x=%22%3C')
 
     # ann votes from the (cached) search page, with the token it gave her
     page = ann.get(alpha).text

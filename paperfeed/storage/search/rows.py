@@ -1,6 +1,7 @@
 """What a search answer reads of its results after ranking, in one statement of plain tuples.
 
-`entry_rows` (the search API) and `paper_rows` (a page's cards: `papers_by_ids` with columns).
+`entry_rows` (the search API), `card_rows` (a page's cards with their comment counts) and
+`paper_rows` (`papers_by_ids` with columns).
 
 The search API answers each of its (up to 120) results as a daily-list entry: the paper's
 columns that entry shows, its latest featured day that was not removed (when, how, by whom)
@@ -123,4 +124,39 @@ def paper_rows(
             for k, decode in decoders:
                 values[k] = decode(values[k])
             out[values[0]] = dict(zip(names, values, strict=True))
+    return out
+
+
+# What a result card shows of its paper (web/card_cache.py `_shell`, `searching.items_for`),
+# in this order, and its visible local comments: one statement for a page's cards, where the
+# rows and their comment counts were two (and dicts built per row).
+CARD_ROW = ("id", "title", "abstract", "authors", "published_at", "organization",
+            "upstream_upvotes", "member_upvotes", "upstream_comments")
+_CARDS = text(
+    "SELECT " + ", ".join(f"p.{c}" for c in CARD_ROW) + ","
+    " (SELECT count(*) FROM comments c"
+    "   WHERE c.paper_id = p.id AND NOT c.hidden AND NOT c.deleted)"
+    " FROM papers p WHERE p.id IN :ids AND NOT p.hidden"
+).bindparams(bindparam("ids", expanding=True))
+
+CardRow = tuple[str, str, str, list[Any], datetime | None, Any, int, int, int, int]
+
+
+def card_rows(conn: Connection, ids: Sequence[str]) -> dict[str, CardRow]:
+    """For each visible paper among `ids`: its `CARD_ROW` columns (authors and organization
+    decoded, `published_at` a datetime, counts 0 for NULL) and its visible local comments
+    (what `comment_counts` counts), as one plain tuple. Callers keep their own order."""
+    sqlite = conn.dialect.name == "sqlite"  # JSON is text there, timestamps ISO text
+    loads = orjson.loads
+    out: dict[str, CardRow] = {}
+    for i in range(0, len(ids), CHUNK):
+        for (pid, title, abstract, authors, published, org, up, member_up, hf,
+             comments) in conn.execute(_CARDS, {"ids": list(ids[i : i + CHUNK])}).all():
+            if sqlite:
+                authors = loads(authors) if authors else authors
+                org = loads(org) if isinstance(org, str) else org
+                if isinstance(published, str):
+                    published = datetime.fromisoformat(published)
+            out[pid] = (pid, title, abstract, authors or [], published, org, up or 0,
+                        member_up or 0, hf or 0, comments)
     return out
