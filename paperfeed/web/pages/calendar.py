@@ -28,7 +28,7 @@ def month_grid(request: Request, year: int, month: int, *, selected: date | None
     period = month_period(year, month)
     with request.app.state.engine.connect() as conn:
         counts = day_counts(conn, period.start, period.end)
-    cells = []
+    cells: list[dict[str, Any]] = []
     # (year, month, day) numbers, not dates: December 9999's last week runs into year 10000,
     # which `date` cannot hold (monthdatescalendar raised, a 500 on /calendar/9999-12).
     for y, m, n_day in calendar.Calendar(firstweekday=0).itermonthdays3(year, month):
