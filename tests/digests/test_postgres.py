@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import threading
+import time
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,7 @@ from paperfeed.storage import leases
 from paperfeed.storage.db import connect, migrate
 from tests.digests.conftest import DAY, add_subscribers, seed_papers
 from tests.digests.smtp_sink import SinkServer
+from tests.digests.test_faults import EDITION, _finish, _spawn
 
 pytestmark = pytest.mark.postgres
 
@@ -55,4 +59,36 @@ def test_three_concurrent_senders_on_postgresql_send_each_message_once(
     now = datetime(2025, 6, 16, 12)
     assert leases.acquire(engine, "job", "a", ttl_seconds=60, now=now)
     assert not leases.acquire(engine, "job", "b", ttl_seconds=60, now=now)
+    engine.dispose()
+
+
+def test_a_sender_killed_mid_edition_on_postgresql_then_rerun_mails_everyone_once(
+    pg_settings: Settings, smtp: SinkServer, tmp_path: Path
+) -> None:
+    """The crash-and-rerun guarantee of test_faults.py (SQLite) on PostgreSQL: a real
+    `paperfeed digest send` process killed with SIGKILL half-way, then run again: every
+    subscriber has the edition, at most the one message in flight twice (same Message-ID)."""
+    settings = pg_settings.model_copy(
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "mail_from": "p <d@p.test>"}
+    )
+    engine = connect(settings)
+    migrate(engine)
+    seed_papers(engine)
+    emails = add_subscribers(engine, 60)
+    proc = _spawn(settings, tmp_path)
+    while smtp.sink.count() < 25 and proc.poll() is None:
+        time.sleep(0.0005)
+    assert proc.poll() is None, "the sender finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert smtp.sink.count() < 60
+    _finish(_spawn(settings, tmp_path))
+    got = Counter(m.rcpt[0] for m in smtp.sink.messages)
+    assert set(got) == set(emails)
+    twice = [a for a, n in got.items() if n > 1]
+    assert len(twice) <= 1 and all(got[a] == 2 for a in twice)
+    ids = {m.parse()["Message-ID"] for m in smtp.sink.messages}
+    assert len(ids) == 60  # a copy carries the same Message-ID, so readers can drop it
+    with engine.connect() as conn:
+        assert dstore.status_counts(conn, EDITION) == {"sent": 60}
     engine.dispose()
