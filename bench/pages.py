@@ -574,6 +574,7 @@ def _count_parts(app: Any) -> collections.Counter[str]:
 
     for module, name, part in (
         ("paperfeed.web.searching", "papers_by_ids", "rows"),
+        ("paperfeed.web.searching", "card_rows", "rows"),  # the page's cards (page5)
         ("paperfeed.web.searching", "comment_counts", "rows"),
         ("paperfeed.web.api.search", "entry_rows", "rows"),
         ("paperfeed.web.searching", "mark_results", "marking"),

@@ -11,10 +11,23 @@ import re
 _COMPONENT = re.compile(r"^[a-z][a-z0-9_-]{1,19}: ")
 
 
+_QUOTED = re.compile(r"""(['"])([^'"]{61,})\1""")
+MAX_SHOWN = 300  # characters of a message shown to a visitor or an API client
+
+
+def shorten(text: str) -> str:
+    """A message that quotes what was sent keeps at most 60 characters of each quotation
+    (`'xxxx…'`: a 10,000-character field came back whole) and at most MAX_SHOWN in all."""
+    if len(text) <= MAX_SHOWN:
+        return text
+    text = _QUOTED.sub(lambda m: f"{m[1]}{m[2][:57]}…{m[1]}", text)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 1] + "…"
+
+
 def public_message(error: BaseException | str) -> str:
     """The message as a visitor reads it: "feed: invalid date" -> "Invalid date" (a first
-    word with capitals of its own, "arXiv", is left as it is)."""
-    text = str(error)
+    word with capitals of its own, "arXiv", is left as it is), shortened (`shorten`)."""
+    text = shorten(str(error))
     m = _COMPONENT.match(text)
     if m:
         text = text[m.end():]

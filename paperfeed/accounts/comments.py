@@ -7,7 +7,7 @@ rel="nofollow noopener ugc", so hostile text can never become markup.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from markupsafe import Markup, escape
 from sqlalchemy import Engine
@@ -22,6 +22,9 @@ from paperfeed.storage.db import write
 from paperfeed.storage.papers import get_paper
 
 MAX_LENGTH = 5000
+# The same words from the same member on the same paper within this time are one comment sent
+# twice (a double click, a reload that re-sent the form), not a second comment.
+DOUBLE_SUBMIT = timedelta(minutes=2)
 # A URL ends at whitespace, quotes and angle brackets, and at any invisible format character
 # (Unicode Cf: bidi controls, zero-width spaces and joiners, the BOM), which no real address
 # holds raw and which could make a link's text read as another address than its target.
@@ -84,6 +87,10 @@ def add_comment(
         paper = get_paper(conn, pid)
         if paper is None or paper["hidden"]:
             raise NotFound(f"comments: no paper {pid!r}")
+        same = store.same_recent_comment(conn, paper_id=pid, user_id=member.id, body=text,
+                                         since=now - DOUBLE_SUBMIT)
+        if same is not None:  # a double click or a re-sent form: the comment is posted once
+            return same
         return store.add_comment(conn, paper_id=pid, user_id=member.id, body=text, now=now)
 
 

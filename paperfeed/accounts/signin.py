@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from urllib.parse import urlencode
@@ -40,8 +41,13 @@ HOUR = 3600
 
 
 def normalize_email(text: str) -> str:
+    """The address lower-cased; BadRequest unless it has the shape of one and no control or
+    invisible character (a BEL, a right-to-left override, a zero-width space: a link was
+    mailed to such an address and the account listed as another one). The shape stays loose
+    on purpose: `someone@intranet.local` is a fine address for a team's own instance."""
     email = text.strip().lower()
-    if len(email) > 320 or not EMAIL_RE.match(email):
+    if (len(email) > 320 or not EMAIL_RE.match(email)
+            or any(unicodedata.category(c)[0] == "C" for c in email)):
         raise BadRequest("sign-in: that does not look like an email address")
     return email
 

@@ -12,7 +12,7 @@ made now (no model, paper not embedded yet) is made by the matcher later.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -102,6 +102,11 @@ def paper_vector(
     return np.asarray(vec, dtype=np.float32).tobytes(), neighbours.model_id
 
 
+# The same search saved again by its member within this time is one form sent twice (a double
+# click, a reload that re-sent it), not a second saved search.
+DOUBLE_SUBMIT = timedelta(minutes=2)
+
+
 def _default_name(query: str, like_title: str | None) -> str:
     if like_title:
         name = "Papers like: " + " ".join(like_title.split())
@@ -161,7 +166,13 @@ def create_search(
         vector, model_id = query_vector(settings, rule.text)
     else:
         vector, model_id = None, None
+    semantic = bool(semantic) and like_id is None
     with write(engine) as conn:
+        same = store.same_recent_search(
+            conn, user_id=member.id, name=label, query=text, like_paper_id=like_id,
+            semantic=semantic, delivery=delivery, since=now - DOUBLE_SUBMIT)
+        if same is not None:  # a double click or a re-sent form: saved once
+            return same
         if store.count_for_user(conn, member.id) >= settings.alerts_max_per_member:
             raise BadRequest(
                 f"alerts: at most {settings.alerts_max_per_member} saved searches per member; "
@@ -170,7 +181,7 @@ def create_search(
         anchors = anchors_for(engine, conn, rule) if like_id is None else []
         return store.create_search(
             conn, user_id=member.id, name=label, query=text, like_paper_id=like_id,
-            semantic=bool(semantic) and like_id is None, delivery=delivery,
+            semantic=semantic, delivery=delivery,
             rule=rule.to_json(), vector=vector, model_id=model_id, anchors=anchors, now=now,
         )
 

@@ -31,12 +31,27 @@ def add(
     typer.echo(f"{row['email']}: {row['status']}, {row['frequency']}")
 
 
+def _check_status(value: str | None) -> str | None:
+    """A typo (`confirmd`) listed nobody, as if there were no subscribers: refused instead."""
+    from paperfeed.storage.subscriptions import STATUSES
+
+    if value is not None and value not in STATUSES:
+        raise typer.BadParameter(f"must be one of {', '.join(STATUSES)}, not {value!r}")
+    return value
+
+
+def _check_optional_frequency(value: str | None) -> str | None:
+    return None if value is None else check_frequency(value)
+
+
 @app.command("list")
 def list_(
     status: str | None = typer.Option(
-        None, help="Only this status: pending, confirmed, unsubscribed, suspended."
+        None, help="Only this status: pending, confirmed, unsubscribed, suspended.",
+        callback=_check_status,
     ),
-    frequency: str | None = typer.Option(None, help="Only daily or weekly."),
+    frequency: str | None = typer.Option(None, help="Only daily or weekly.",
+                                         callback=_check_optional_frequency),
 ) -> None:
     """List subscriptions (tab-separated: email, frequency, status, created, bounces)."""
     from paperfeed.storage import subscriptions as sstore

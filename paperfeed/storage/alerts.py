@@ -107,6 +107,31 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
 
 
 # -- saved searches -----------------------------------------------------------------------
+def same_recent_search(
+    conn: Connection, *, user_id: int, name: str, query: str, like_paper_id: str | None,
+    semantic: bool, delivery: str, since: datetime,
+) -> int | None:
+    """The id of the member's search saved at or after `since` with exactly these fields (a
+    form sent twice), or None. Call it in the write transaction that then saves: the member's
+    row is locked first (PostgreSQL; SQLite's writer is single), so two copies sent at once
+    cannot both find none."""
+    lock = select(users.c.id).where(users.c.id == user_id)
+    if conn.dialect.name == "postgresql":
+        lock = lock.with_for_update()
+    conn.execute(lock)
+    like = (saved_searches.c.like_paper_id.is_(None) if like_paper_id is None
+            else saved_searches.c.like_paper_id == like_paper_id)
+    found = conn.execute(
+        select(saved_searches.c.id)
+        .where(saved_searches.c.user_id == user_id, saved_searches.c.created_at >= since,
+               saved_searches.c.name == name, saved_searches.c.query == query, like,
+               saved_searches.c.semantic == semantic, saved_searches.c.delivery == delivery)
+        .order_by(saved_searches.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return None if found is None else int(found)
+
+
 def create_search(
     conn: Connection,
     *,

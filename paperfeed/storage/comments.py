@@ -49,6 +49,25 @@ def _comment(row: object) -> Comment:
     return Comment(*row)  # type: ignore[misc]
 
 
+def same_recent_comment(
+    conn: Connection, *, paper_id: str, user_id: int, body: str, since: datetime
+) -> int | None:
+    """The id of the member's comment on this paper with exactly this body posted at or after
+    `since` (a double-submitted form), or None. Call it in the write transaction that then
+    adds the comment: the member's row is locked first (PostgreSQL; SQLite's writer is
+    already single), so two copies sent at once cannot both find none and both insert."""
+    conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
+    found = conn.execute(
+        select(comments.c.id)
+        .where(comments.c.paper_id == paper_id, comments.c.user_id == user_id,
+               comments.c.created_at >= since, comments.c.deleted.is_(False),
+               comments.c.body == body)
+        .order_by(comments.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return None if found is None else int(found)
+
+
 def add_comment(conn: Connection, *, paper_id: str, user_id: int, body: str, now: datetime) -> int:
     result = conn.execute(
         comments.insert().values(

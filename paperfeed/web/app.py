@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings
-from paperfeed.errors import PaperfeedError, RateLimited, public_message
+from paperfeed.errors import PaperfeedError, RateLimited, public_message, shorten
 from paperfeed.storage.db import check_schema, connect
 from paperfeed.web import heap
 from paperfeed.web.api_docs import install_api_docs
@@ -207,6 +207,7 @@ def error_response(request: Request, status: int, message: str) -> Response:
     the X-Request-ID header and in the log lines of the request), so a reported error can be
     found in the log."""
     rid = request_id_of(request)
+    message = shorten(message)
     response: Response
     if _wants_json(request):
         body: dict[str, str] = {"error": message}
@@ -257,7 +258,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body"))
             parts.append(f"{loc}: {err.get('msg')}" if loc else str(err.get("msg")))
-        return error_response(request, 400, "invalid parameters: " + "; ".join(parts))
+        message = "invalid parameters: " + "; ".join(parts)
+        return error_response(request, 400,
+                              message if _wants_json(request) else public_message(message))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from paperfeed.config import Settings
+from paperfeed.storage.db import connect, migrate
 from paperfeed.web.app import create_app
 from tests.members_support import Inbox, smtp  # noqa: F401 - fixture
 
@@ -37,3 +38,16 @@ def inbox(smtp: tuple[Inbox, int]) -> Inbox:  # noqa: F811
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def both(
+    request: pytest.FixtureRequest, settings: Settings
+) -> Iterator[tuple[Settings, Engine]]:
+    """(settings, migrated engine) on SQLite, then on a fresh PostgreSQL database."""
+    chosen = settings if request.param == "sqlite" else request.getfixturevalue("pg_settings")
+    chosen.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(chosen)
+    migrate(engine)
+    yield chosen, engine
+    engine.dispose()

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from paperfeed.accounts.comments import render_body
+from paperfeed.accounts.comments import add_comment, render_body
 from paperfeed.config import Settings
+from paperfeed.storage import comments as comment_store
 from paperfeed.web.app import create_app
 from tests.members_support import Inbox, add_member, add_paper, csrf, sign_in
 
@@ -175,3 +178,32 @@ def test_comments_are_rate_limited_per_account(
         codes = [c.post(f"/papers/{PID}/comments", data={"body": f"c{i}", "csrf_token": token},
                         follow_redirects=False).status_code for i in range(3)]
         assert codes == [303, 303, 429]
+
+
+def test_a_double_submitted_comment_is_posted_once_on_both_engines(
+    both: tuple[Settings, Engine], now: datetime
+) -> None:
+    """A double click (or a reload that re-sends the form) sent the same comment twice, at
+    once: it is stored once and both answers point at it. The same words later, or other
+    words at once, are new comments."""
+    settings, engine = both
+    add_paper(engine, PID, published_at=now)
+    ada = add_member(engine, "ada@example.org")
+
+    def post(body: str, at: datetime) -> int:
+        return add_comment(engine, settings, ada, PID, body, ip="127.0.0.1", now=at)
+
+    barrier = threading.Barrier(4)
+
+    def twice(i: int) -> int:
+        barrier.wait()
+        return post("Same words", now)
+
+    with ThreadPoolExecutor(4) as pool:
+        ids = list(pool.map(twice, range(4)))
+    assert len(set(ids)) == 1
+    assert post("Other words", now) != ids[0]
+    assert post("Same words", now + timedelta(minutes=5)) != ids[0]
+    with engine.connect() as conn:
+        bodies = [c.body for c in comment_store.list_comments(conn, PID)]
+    assert bodies == ["Same words", "Other words", "Same words"]

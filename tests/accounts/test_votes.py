@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, func, select
 
+from paperfeed.accounts import voting
 from paperfeed.config import Settings
 from paperfeed.models import Featured
 from paperfeed.storage import votes
@@ -213,3 +214,40 @@ def test_list_page_shows_members_votes_with_one_lookup_for_the_whole_list(
         assert form is not None, pid
         assert ("voted" in form.group(0).split("class=")[1].split('"')[1]) == (pid in ids[:3])
     assert len(statements) == 1, statements
+
+
+def test_votes_and_withdrawals_racing_keep_the_count_exact_on_both_engines(
+    both: tuple[Settings, Engine], now: datetime
+) -> None:
+    """Members upvote and withdraw at once (a double click on the toggle, two tabs): whatever
+    order the writes land in, the paper's count is the number of vote rows, and a member who
+    ends with a vote counts once."""
+    settings, engine = both
+    settings.vote_limit_per_minute = 1000
+    add_paper(engine, PID, published_at=now)
+    members = [add_member(engine, f"r{i}@example.org") for i in range(6)]
+    jobs = [(m, up) for m in members for up in (True, False, True)]
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def run(member: object, up: bool) -> None:
+        barrier.wait()
+        try:
+            voting.set_vote(engine, settings, member, PID, up=up,  # type: ignore[arg-type]
+                            ip="127.0.0.1", now=now, later=lambda *a, **k: None)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    stored, rows = _count(engine)
+    assert stored == rows and 0 <= rows <= len(members)
+    # and each member's last word is what stays
+    for m in members:
+        voting.set_vote(engine, settings, m, PID, up=True, ip="127.0.0.1", now=now,
+                        later=lambda *a, **k: None)
+    assert _count(engine) == (len(members), len(members))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
-from datetime import date
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +80,9 @@ def instance(
     }
     yield cfg, eng, env
     eng.dispose()
+
+
+NOW_ = datetime(2026, 8, 21, 12)
 
 
 def cli(env: dict[str, str], *args: str) -> str:
@@ -185,3 +190,29 @@ def test_new_papers_reach_exactly_the_members_whose_searches_match_once(
 
     # Matching again (a re-run of the ingest's step) finds nothing new.
     assert "0 new matches" in cli(env, "alerts", "match")
+
+
+def test_a_double_submitted_saved_search_is_saved_once_on_both_engines(
+    instance: tuple[Settings, Engine, dict[str, str]],
+) -> None:
+    """The "Save search" form sent twice at once (a double click) saved two identical
+    searches, each then matched and listed apart: it is one. The same search later, or
+    another one at once, is saved as asked."""
+    cfg, engine, _env = instance
+    ann = member(engine, "ann")
+    barrier = threading.Barrier(3)
+
+    def save(_: int) -> int:
+        barrier.wait()
+        return searches.create_search(engine, cfg, ann, query="diffusion video", now=NOW_)
+
+    with ThreadPoolExecutor(3) as pool:
+        ids = set(pool.map(save, range(3)))
+    assert len(ids) == 1
+    other = searches.create_search(engine, cfg, ann, query="graph networks", now=NOW_)
+    later = searches.create_search(engine, cfg, ann, query="diffusion video",
+                                   now=NOW_ + timedelta(minutes=5))
+    assert len({*ids, other, later}) == 3
+    weekly = searches.create_search(engine, cfg, ann, query="diffusion video", delivery="weekly",
+                                    now=NOW_ + timedelta(minutes=5))
+    assert weekly != later  # another delivery is another search

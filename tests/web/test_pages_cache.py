@@ -199,10 +199,10 @@ def test_paper_page_comment_forms_carry_each_members_own_token(client, engine, s
     feature(engine, [paper("2506.00001")], D)
     ann = browser(client.app, member(engine, settings, "ann"))
     ben = browser(client.app, member(engine, settings, "ben"))
-    for c in (ann, ben, ann):
+    for i, c in enumerate((ann, ben, ann)):  # other words each time: the same twice is one
         html = c.get("/papers/2506.00001").text
         r = c.post("/papers/2506.00001/comments",
-                   data={FIELD: token(html), "body": "Nice", "next": "/papers/2506.00001"},
+                   data={FIELD: token(html), "body": f"Nice {i}", "next": "/papers/2506.00001"},
                    follow_redirects=False)
         assert r.status_code == 303
     html = ben.get("/papers/2506.00001").text

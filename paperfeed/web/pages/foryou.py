@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.errors import BadRequest, PaperfeedError
 from paperfeed.feed import local_today, week_period
-from paperfeed.models import Member
+from paperfeed.models import Member, utcnow
 from paperfeed.recommend import actions
 from paperfeed.recommend.service import Ranking, open_recommender
 from paperfeed.storage import feeds
@@ -77,9 +77,31 @@ def ranked(request: Request, member: Member, period: str, now: datetime, *,
     """The member's ranking for a period (what the page, the API and the feed show)."""
     rec = open_recommender(request.app.state.settings, request.app.state.engine)
     if period == "all":
-        return rec.rank_catalog(member.id, limit), "Everything in the catalog", None
+        ranking = rec.rank_catalog(member.id, limit)
+        if ranking.cold and _fitted_late(request, rec, member):
+            ranking = rec.rank_catalog(member.id, limit)
+        return ranking, "Everything in the catalog", None
     ids, heading, day = period_ids(request, period, now)
-    return rec.rank(member.id, ids), heading, day
+    ranking = rec.rank(member.id, ids)
+    if ranking.cold and _fitted_late(request, rec, member):
+        ranking = rec.rank(member.id, ids)
+    return ranking, heading, day
+
+
+def _fitted_late(request: Request, rec: Any, member: Member) -> bool:
+    """Fit the member's model now if they did something it has not learnt yet; True if so.
+
+    The refit after a vote runs after its response (a worker's first takes seconds) and may
+    fail: a member who upvoted and opened this page at once was sent to "Start your list" as
+    if they had done nothing. A member with nothing newer than their model costs one read."""
+    with request.app.state.engine.connect() as conn:
+        newest = store.member_signals(conn, member.id, limit=1)
+        profile = store.get_profile(conn, member.id)
+    if not newest or (profile is not None and profile.fitted_at is not None
+                      and profile.fitted_at >= newest[0].at):
+        return False
+    rec.refit(member.id, now=utcnow())
+    return True
 
 
 def cards(request: Request, member: Member, ranking: Ranking) -> list[Card]:
