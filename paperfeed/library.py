@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Connection, Engine
@@ -182,6 +182,10 @@ def public_collections_with(
 
 
 # -- writing ------------------------------------------------------------------------------
+# The same collection created again within this time is one form sent twice, not a clash.
+DOUBLE_SUBMIT = timedelta(minutes=2)
+
+
 def _create_in(
     conn: Connection,
     member: Member,
@@ -191,7 +195,12 @@ def _create_in(
     public: bool,
     now: datetime,
 ) -> int:
-    if store.find_by_name(conn, member.id, name) is not None:
+    store.lock_owner(conn, member.id)
+    existing = store.find_by_name(conn, member.id, name)
+    if existing is not None:
+        if (existing.name == name and existing.description == description
+                and existing.public == public and existing.created_at >= now - DOUBLE_SUBMIT):
+            return existing.id  # the form sent twice (a double click): one collection
         raise Conflict(f"collections: you already have a collection named {name!r}")
     if store.count_for_user(conn, member.id) >= MAX_COLLECTIONS:
         raise BadRequest(f"collections: at most {MAX_COLLECTIONS} collections per member; "

@@ -28,13 +28,19 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time())
 
 
+def _midnight_after(day: date) -> datetime:
+    """Midnight after `day`; the last representable instant after 9999-12-31 (a day past it
+    overflows, which answered 500 to /papers/date/9999-12-31)."""
+    return _midnight(day + timedelta(days=1)) if day < date.max else datetime.max
+
+
 def _arrived(start: date | None = None, end: date | None = None) -> list[Any]:
     conds: list[Any] = [papers.c.source.in_(ARXIV_SOURCES), papers.c.hidden == false(),
                         papers.c.published_at.is_not(None)]
     if start is not None:
         conds.append(papers.c.published_at >= _midnight(start))
     if end is not None:
-        conds.append(papers.c.published_at < _midnight(end) + timedelta(days=1))
+        conds.append(papers.c.published_at < _midnight_after(end))
     return conds
 
 
@@ -107,7 +113,7 @@ def adjacent_days(conn: Connection, day: date) -> tuple[date | None, date | None
     ).scalar_one()
     nxt = conn.execute(
         select(func.min(papers.c.published_at)).where(
-            *_arrived(), papers.c.published_at >= _midnight(day) + timedelta(days=1))
+            *_arrived(), papers.c.published_at >= _midnight_after(day))
     ).scalar_one()
     return _as_date(prev), _as_date(nxt)
 

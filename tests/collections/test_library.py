@@ -224,3 +224,31 @@ def test_concurrent_saves_to_one_list_lose_nothing(db: Engine) -> None:
     assert sorted(got) == sorted(IDS)
     # Positions end up distinct: a reorder after concurrent appends is exact.
     assert library.reorder(db, ada, cid, list(reversed(got)), now=NOW) == list(reversed(got))
+
+
+def test_a_collection_created_twice_at_once_is_created_once(db: Engine) -> None:
+    """The "New collection" form sent twice (a double click) answered the second copy with
+    "you already have a collection named ..." — or, on PostgreSQL at the same instant, could
+    break the unique name: both copies now get the one collection. A later create with that
+    name is still refused."""
+    ada = member(db, "ada")
+    barrier = threading.Barrier(3)
+    got: list[object] = []
+
+    def create() -> None:
+        barrier.wait()
+        try:
+            got.append(library.create_collection(db, ada, name="Twice", now=NOW))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            got.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(got)) == 1 and isinstance(got[0], int), got
+    with pytest.raises(Conflict):
+        library.create_collection(db, ada, name="Twice", now=NOW + timedelta(minutes=5))
+    with pytest.raises(Conflict):  # the same name with another description is another wish
+        library.create_collection(db, ada, name="Twice", description="other", now=NOW)

@@ -106,6 +106,18 @@ def test_arxiv_only_days_weeks_and_sorts_navigate(arxiv_site: tuple[TestClient, 
     assert len(CARD.findall(week)) == 50 and "Next page" in week
     # A day with nothing at all still says so.
     assert "No papers were featured on this day" in client.get("/papers/date/2020-01-01").text
+    _last_periods_answer(client)
+
+
+def _last_periods_answer(client: TestClient) -> None:
+    """The last day, week and month of the calendar are empty periods, not a 500: the new
+    papers' query used to add a day past 9999-12-31 (OverflowError)."""
+    for path in ("/papers/date/9999-12-31", "/papers/week/9999-W52", "/papers/month/9999-12",
+                 "/papers/date/9999-12-31?sort=publishedAt", "/papers/date/9999-12-31.rss",
+                 "/papers/date/0001-01-01", "/papers/week/0001-W01", "/papers/month/0001-01",
+                 "/calendar/9999-12", "/calendar/0001-01"):
+        response = client.get(path)
+        assert response.status_code < 500, (path, response.text[:300])
 
 
 def test_a_curated_list_replaces_the_new_papers_only_on_its_own_day(
@@ -152,6 +164,7 @@ def test_arxiv_only_home_on_postgresql(
             assert len(CARD.findall(page)) == min(_day_count(engine, day), 50) > 0
             prev = re.search(r'<a class="nav-prev" href="(/papers/date/[\d-]+)"', page)
             assert prev and "New on arXiv" in client.get(prev.group(1)).text
+            _last_periods_answer(client)
     finally:
         engine.dispose()
 

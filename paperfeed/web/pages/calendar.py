@@ -28,15 +28,19 @@ def month_grid(request: Request, year: int, month: int, *, selected: date | None
     period = month_period(year, month)
     with request.app.state.engine.connect() as conn:
         counts = day_counts(conn, period.start, period.end)
-    weeks = []
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
-        cells = []
-        for d in week:
-            n = counts.get(d, 0) if d.month == month else 0
-            cells.append({"day": d, "in_month": d.month == month, "count": n,
-                          "url": day_period(d).path if n else None,
-                          "selected": d == selected})
-        weeks.append(cells)
+    cells: list[dict[str, Any]] = []
+    # (year, month, day) numbers, not dates: December 9999's last week runs into year 10000,
+    # which `date` cannot hold (monthdatescalendar raised, a 500 on /calendar/9999-12).
+    for y, m, n_day in calendar.Calendar(firstweekday=0).itermonthdays3(year, month):
+        if m != month:
+            cells.append({"day": None, "in_month": False, "count": 0, "url": None,
+                          "selected": False})
+            continue
+        d = date(y, m, n_day)
+        n = counts.get(d, 0)
+        cells.append({"day": d, "in_month": True, "count": n,
+                      "url": day_period(d).path if n else None, "selected": d == selected})
+    weeks = [cells[i : i + 7] for i in range(0, len(cells), 7)]
     prev_p, next_p = period.shifted(-1), period.shifted(1)
     return {
         "label": period.start.strftime("%B %Y"), "weeks": weeks, "weekdays": WEEKDAYS,
