@@ -15,7 +15,7 @@ This migration makes PostgreSQL tokenise like FTS5:
 - `paperfeed_fts_text(text)`: the text with FTS5's accent folds applied (`translate`, only when
   it holds one), lower-cased, and every character unicode61 separates on made a space (a
   regular expression over its code point ranges, read off SQLite's tokenizer by
-  `scripts/fts5-char-classes`), so the parser then sees plain words only; and a two-character
+  `scripts/fts5_char_classes.py`), so the parser then sees plain words only; and a two-character
   word ending in "s" or "y" gets a "0" appended, because PostgreSQL's Porter strips "as" to "a"
   where FTS5 leaves words under three characters alone.
 - the `paperfeed_porter` dictionary (Snowball `porter`, no stopword list) and the `paperfeed`
@@ -53,7 +53,7 @@ depends_on = None
 log = logging.getLogger("paperfeed.migrate")
 BATCH = 2000
 
-# --- read off SQLite's FTS5 `unicode61 remove_diacritics 2` (scripts/fts5-char-classes) --------
+# --- read off SQLite's FTS5 `unicode61 remove_diacritics 2` (scripts/fts5_char_classes.py) --------
 SEPARATORS = [
     (0x1, 0x2f), (0x3a, 0x40), (0x5b, 0x60), (0x7b, 0xa9), (0xab, 0xb1), (0xb4, 0xb4), (0xb6,
     0xb8), (0xbb, 0xbb), (0xbf, 0xbf), (0xd7, 0xd7), (0xf7, 0xf7), (0x2c2, 0x2c5), (0x2d2, 0x2df),
