@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import RowMapping
 
 from paperfeed.errors import BadRequest
+from paperfeed.storage.deliveries import insert_ignore
 from paperfeed.storage.schema import deliveries, subscriptions, users
 
 STATUSES = ("pending", "confirmed", "unsubscribed", "suspended")
@@ -49,8 +50,10 @@ def request(conn: Connection, email: str, frequency: str, *, now: datetime) -> R
     row = get_by_email(conn, email)
     if row is not None:
         return row
+    # ON CONFLICT DO NOTHING: the same address sent twice at once (a double click) found no
+    # row in both transactions on PostgreSQL, and the second insert broke the unique address.
     conn.execute(
-        subscriptions.insert().values(
+        insert_ignore(conn, subscriptions).values(
             email=email.lower(),
             frequency=frequency,
             status="pending",
@@ -72,7 +75,7 @@ def confirm(conn: Connection, email: str, frequency: str, *, now: datetime) -> R
     ).scalar_one_or_none()  # a member with this address gets the "for you" section later
     if row is None:
         conn.execute(
-            subscriptions.insert().values(
+            insert_ignore(conn, subscriptions).values(  # as in `request`: one row per address
                 email=email.lower(),
                 user_id=user_id,
                 frequency=frequency,
@@ -82,7 +85,10 @@ def confirm(conn: Connection, email: str, frequency: str, *, now: datetime) -> R
                 hard_bounces=0,
             )
         )
-    elif row["status"] != "confirmed" or row["frequency"] != frequency or row["user_id"] != user_id:
+        row = get_by_email(conn, email)
+    if row is None:
+        raise RuntimeError(f"subscriptions: no row for {email!r} after inserting it")
+    if row["status"] != "confirmed" or row["frequency"] != frequency or row["user_id"] != user_id:
         conn.execute(
             subscriptions.update()
             .where(subscriptions.c.id == row["id"])

@@ -14,8 +14,10 @@ import pytest
 from paperfeed.config import Settings
 from paperfeed.digests.editions import parse_edition
 from paperfeed.digests.send import send_edition
+from paperfeed.digests.subscribe import request_subscription
 from paperfeed.storage import deliveries as dstore
 from paperfeed.storage import leases
+from paperfeed.storage import subscriptions as sstore
 from paperfeed.storage.db import connect, migrate
 from tests.digests.conftest import DAY, add_subscribers, seed_papers
 from tests.digests.smtp_sink import SinkServer
@@ -91,4 +93,35 @@ def test_a_sender_killed_mid_edition_on_postgresql_then_rerun_mails_everyone_onc
     assert len(ids) == 60  # a copy carries the same Message-ID, so readers can drop it
     with engine.connect() as conn:
         assert dstore.status_counts(conn, EDITION) == {"sent": 60}
+    engine.dispose()
+
+
+def test_one_address_subscribing_twice_at_once_on_postgresql_gets_one_row(
+    pg_settings: Settings,
+) -> None:
+    """The subscribe box sent twice at once (a double click, two tabs): READ COMMITTED let
+    both requests find no row and insert one, and the second broke the unique address (a
+    500). Both now answer, with one pending row."""
+    engine = connect(pg_settings)
+    migrate(engine)
+    barrier = threading.Barrier(3)
+    got: list[object] = []
+
+    def subscribe(i: int) -> None:
+        barrier.wait()
+        try:
+            got.append(request_subscription(engine, pg_settings, email="Twice@Example.org",
+                                            frequency="daily", client=f"10.0.0.{i}",
+                                            now=datetime(2025, 6, 16, 12))[0])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            got.append(exc)
+
+    threads = [threading.Thread(target=subscribe, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == ["twice@example.org"] * 3, got
+    with engine.connect() as conn:
+        assert sstore.count_by_status(conn) == {"pending": 1}
     engine.dispose()
