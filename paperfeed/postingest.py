@@ -121,12 +121,15 @@ def _embed(
     paper_ids: Sequence[str] | None,
     progress: bool,
 ) -> None:
-    from paperfeed.search.indexing import index_papers
+    from paperfeed.search.indexing import IndexBusy, index_papers
 
     try:
         summary = index_papers(engine, settings, paper_ids=paper_ids, progress=progress)
     except EmbedderUnavailable as exc:
         done.warnings.append(f"papers stored, semantic indexing skipped: {exc}")
+        return
+    except IndexBusy as exc:  # the run holding the lease embeds these papers too
+        done.lines.append(str(exc))
         return
     done.embedded = summary.embedded
     done.lines.extend(f"note: {note}" for note in summary.notes)

@@ -115,6 +115,23 @@ def pg_database(pg_server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def pg_index_url(pg_server_url: str) -> Iterator[str]:
+    """A migrated PostgreSQL database with no papers, shared by the session: what asks the
+    keyword index's own text functions (stemming, ts_headline) without writing anything."""
+    from sqlalchemy import create_engine
+
+    from paperfeed.storage.db import migrate
+
+    with pg_database(pg_server_url) as url:
+        engine = create_engine(url)
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()
+        yield url
+
+
 @pytest.fixture
 def pg_settings(pg_server_url: str, tmp_path: Path) -> Iterator[Settings]:
     """Settings on a fresh PostgreSQL database (created per test, dropped after)."""

@@ -21,17 +21,25 @@ from sqlalchemy import Engine
 
 from paperfeed import shutdown
 from paperfeed.config import Settings
-from paperfeed.errors import BadRequest
+from paperfeed.errors import BadRequest, Conflict
 from paperfeed.models import utcnow
 from paperfeed.search.backend import open_backend
 from paperfeed.search.embed import Embedder, document_text, model_info, text_hash
 from paperfeed.storage import embeddings as store
+from paperfeed.storage import leases
 from paperfeed.storage.db import write
 
 log = logging.getLogger(__name__)
 
 SCAN_CHUNK = 2000
 MAX_ERRORS_SHOWN = 5
+INDEX_LEASE = "index"  # the job_leases row a whole-catalog run holds (storage/leases.py)
+INDEX_LEASE_SECONDS = 600  # renewed after every batch; a crashed run's lease lapses this soon
+RESCANS = 3  # passes over papers that became due while a run embedded
+
+
+class IndexBusy(Conflict):
+    """Another whole-catalog index run holds the lease."""
 
 
 @dataclass(slots=True)
@@ -113,7 +121,63 @@ def index_papers(
 
     `embedder` defaults to the configured model (loaded only when there is work); anything with
     `model_id`, `dim` and `embed_documents` works (e.g. an evaluation cache). `paper_ids`:
-    consider only these papers (a member's submission), with no scan of the catalog."""
+    consider only these papers (a member's submission), with no scan of the catalog.
+
+    A whole-catalog run (no `paper_ids`) holds the `index` lease for its duration, so two of
+    them (`paperfeed index` twice, or beside the scheduler's post-ingest step) never embed the
+    same papers: the second raises IndexBusy at once, naming the holder. The holder embeds
+    what became due while it ran too (up to RESCANS more passes), so nothing is left for the
+    run it turned away. A submission's few papers take no lease."""
+    holder = _claim(engine) if paper_ids is None else None
+    try:
+        return _index(engine, settings, embedder=embedder, batch_size=batch_size, limit=limit,
+                      progress=progress, on_batch=on_batch, paper_ids=paper_ids, holder=holder)
+    finally:
+        if holder is not None:
+            leases.release(engine, INDEX_LEASE, holder)
+
+
+def _claim(engine: Engine) -> str:
+    """Take the `index` lease (or the lease of a run on this machine whose process is gone);
+    IndexBusy naming the live holder otherwise."""
+    from paperfeed.digests.send import claimer_gone, sender_id
+
+    holder = sender_id()
+    for _ in range(2):  # a lease that lapses between the two reads is tried once more
+        now = utcnow()
+        if leases.acquire(engine, INDEX_LEASE, holder, ttl_seconds=INDEX_LEASE_SECONDS,
+                          now=now):
+            return holder
+        held = leases.lease_of(engine, INDEX_LEASE, now=now)
+        if held is None:
+            continue
+        other, until = held
+        if claimer_gone(other) and leases.take_over(
+                engine, INDEX_LEASE, other, holder, ttl_seconds=INDEX_LEASE_SECONDS, now=now):
+            log.warning("index: the run that held the lease (%s) is gone; taken over", other)
+            return holder
+        raise IndexBusy(
+            f"index: another index run ({_who(other)}) is embedding papers, lease until "
+            f"{until:%Y-%m-%d %H:%M} UTC; it also embeds papers added while it runs. Nothing "
+            "done here: run again once it has finished"
+        )
+    raise IndexBusy("index: another index run keeps taking the lease; run again later")
+
+
+def _who(holder: str) -> str:
+    """"process 123 on host" from a `machine:pid:random` holder id."""
+    try:
+        machine, pid, _ = holder.rsplit(":", 2)
+    except ValueError:
+        return holder
+    return f"process {pid} on {machine.split('/')[0]}"
+
+
+def _index(
+    engine: Engine, settings: Settings, *, embedder: Any, batch_size: int, limit: int | None,
+    progress: bool, on_batch: Callable[[int], None] | None, paper_ids: Sequence[str] | None,
+    holder: str | None,
+) -> IndexSummary:
     start = time.perf_counter()
     model_id = embedder.model_id if embedder is not None else model_info(
         settings.embedding_model).model_id
@@ -138,27 +202,39 @@ def index_papers(
     backend = open_backend(settings, engine, model_id=model_id, dim=int(dim))
     backend.prepare_vectors()
     bar = _bar(len(due), progress, "embedding")
+    seen = set(due)
     try:
-        for pos in range(0, len(due), batch_size):
-            with engine.connect() as conn:
-                texts = store.paper_texts(conn, due[pos : pos + batch_size])
-            ids = list(texts)
-            docs = [document_text(*texts[pid]) for pid in ids]
-            empty = np.zeros((0, int(dim or 0)), np.float32)
-            vecs = embedder.embed_documents(docs) if ids else empty
-            hashes = [text_hash(d) for d in docs]
-            with write(engine) as conn:
-                stamp = store.store_embeddings(
-                    conn, model_id=model_id, paper_ids=ids, content_hashes=hashes,
-                    vectors=vecs, now=utcnow(),
-                )
-            backend.add_vectors(ids, vecs, hashes, db_version=stamp)
-            summary.embedded += len(ids)
-            if bar is not None:
-                bar.update(len(ids))
-            if on_batch is not None:
-                on_batch(summary.embedded)
-            shutdown.check("index")  # serve is stopping: end after this committed batch
+        for _ in range(RESCANS + 1):
+            for pos in range(0, len(due), batch_size):
+                with engine.connect() as conn:
+                    texts = store.paper_texts(conn, due[pos : pos + batch_size])
+                ids = list(texts)
+                docs = [document_text(*texts[pid]) for pid in ids]
+                empty = np.zeros((0, int(dim or 0)), np.float32)
+                vecs = embedder.embed_documents(docs) if ids else empty
+                hashes = [text_hash(d) for d in docs]
+                with write(engine) as conn:
+                    stamp = store.store_embeddings(
+                        conn, model_id=model_id, paper_ids=ids, content_hashes=hashes,
+                        vectors=vecs, now=utcnow(),
+                    )
+                backend.add_vectors(ids, vecs, hashes, db_version=stamp)
+                summary.embedded += len(ids)
+                if bar is not None:
+                    bar.update(len(ids))
+                if on_batch is not None:
+                    on_batch(summary.embedded)
+                if holder is not None:
+                    _renew(engine, holder)
+                shutdown.check("index")  # serve is stopping: end after this committed batch
+            if holder is None or limit is not None or not due:
+                break
+            # papers stored (or edited) while this run embedded: a run turned away left them
+            due = [pid for pid in due_papers(engine, model_id)[0] if pid not in seen]
+            seen.update(due)
+            summary.due += len(due)
+            if due and bar is not None:
+                bar.total += len(due)
     finally:
         if bar is not None:
             bar.close()
@@ -170,6 +246,15 @@ def index_papers(
             summary.notes.append(f"removed the vector index of the previous model {old}")
     summary.seconds = time.perf_counter() - start
     return summary
+
+
+def _renew(engine: Engine, holder: str) -> None:
+    """Extend this run's lease after a batch; IndexBusy if another run took it meanwhile
+    (this one stalled past INDEX_LEASE_SECONDS): its committed batches are kept."""
+    if not leases.acquire(engine, INDEX_LEASE, holder, ttl_seconds=INDEX_LEASE_SECONDS,
+                          now=utcnow()):
+        raise IndexBusy("index: this run stalled past its lease and another run took over; "
+                        "its finished batches are kept")
 
 
 def _bar(total: int, enabled: bool, desc: str) -> Any:

@@ -44,6 +44,31 @@ def release(engine: Engine, name: str, holder: str) -> None:
         )
 
 
+def take_over(
+    engine: Engine, name: str, old: str, holder: str, *, ttl_seconds: int, now: datetime
+) -> bool:
+    """Take the lease on `name` from `old` (a holder known to be gone) if `old` still holds
+    it; False when someone else got there first."""
+    with write(engine) as conn:
+        updated = conn.execute(
+            job_leases.update()
+            .where(job_leases.c.name == name, job_leases.c.holder == old)
+            .values(holder=holder, expires_at=now + timedelta(seconds=ttl_seconds))
+        )
+        return bool(updated.rowcount)
+
+
+def lease_of(engine: Engine, name: str, *, now: datetime) -> tuple[str, datetime] | None:
+    """(holder, expires_at) of the unexpired lease on `name`, if any."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(job_leases.c.holder, job_leases.c.expires_at).where(
+                job_leases.c.name == name, job_leases.c.expires_at > now
+            )
+        ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 def holder_of(engine: Engine, name: str, *, now: datetime) -> str | None:
     """Who holds an unexpired lease on `name`, if anyone."""
     with engine.connect() as conn:

@@ -1,8 +1,9 @@
 """How each database's keyword index reduces a word to its index term, asked of the index's own
 stemmer, so highlighting (search/highlight.py) marks exactly the words the index matched: on
 SQLite the FTS5 `porter unicode61 remove_diacritics 2` tokenizer (run on a private in-memory
-database), on PostgreSQL the `english_stem` Snowball dictionary of the `english` configuration
-(`ts_lexize`; PostgreSQL ships an older Snowball than PyStemmer's: "adding" -> "ad", not "add").
+database), on PostgreSQL the `paperfeed_porter` dictionary (Snowball's Porter) over the word's
+first token as `paperfeed_fts_text` makes it (migration 0017: the same splitting, case and
+accent folding as FTS5's), so both engines give the same stems.
 
 A stemmer is a plain callable, the same object for the same database, so callers can key their
 caches on it; callers cache the answers (the catalog's vocabulary is finite).
@@ -10,7 +11,6 @@ caches on it; callers cache the answers (the catalog's vocabulary is finite).
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -29,25 +29,28 @@ def fts5_porter(words: Sequence[str]) -> list[str]:
     return [tokens[0] if tokens else "" for tokens in fts_tokens(list(words))]
 
 
-_TOKEN = re.compile(r"[^\W_]+")
+_PG_STEMS = text(
+    "SELECT x.t, ts_lexize('paperfeed_porter', x.t) FROM (SELECT n, "
+    "split_part(btrim(paperfeed_fts_text(w)), ' ', 1) AS t "
+    "FROM unnest(CAST(:w AS text[])) WITH ORDINALITY AS u(w, n)) AS x ORDER BY x.n")
 
 
-def _pg_english(engine: Engine, words: Sequence[str]) -> list[str]:
-    """PostgreSQL's `english_stem` lexeme of each word's first token, lower-cased ('' for its
-    stopwords and for no token), in one query. The first token, as FTS5's stemmer answers:
-    `ts_lexize` stems the string it is given, so "(DLMs)" (a query word) came back "(dlms)",
-    which no word of a text is."""
+def _pg_porter(engine: Engine, words: Sequence[str]) -> list[str]:
+    """The index lexeme of each word's first token ('' for no token), in one query. The first
+    token, as FTS5's stemmer answers ("(DLMs)" is "dlm"). A two-character word the index
+    stores with a "0" appended (kept from the stemmer: "as" -> "as0") is answered as itself,
+    as FTS5 does, so the highlighter finds it by its first letters."""
     if not words:
         return []
-    tokens = [m.group().lower() if (m := _TOKEN.search(w)) else "" for w in words]
     with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT ts_lexize('english_stem', w) FROM unnest(CAST(:w AS text[])) "
-                 "WITH ORDINALITY AS u(w, n) ORDER BY n"),
-            {"w": tokens},
-        ).all()
-    return [(r[0] or [""])[0] if r[0] is not None and t else "" for r, t in zip(rows, tokens,
-                                                                                strict=True)]
+        rows = conn.execute(_PG_STEMS, {"w": list(words)}).all()
+    out = []
+    for token, lexemes in rows:
+        stem = (lexemes or [""])[0] if token else ""
+        if len(token) == 3 and token[2] == "0" and token[1] in "sy" and stem == token:
+            stem = token[:2]
+        out.append(stem)
+    return out
 
 
 def stemmer_for(bind: Engine | Connection) -> Stemmer:
@@ -59,5 +62,5 @@ def stemmer_for(bind: Engine | Connection) -> Stemmer:
     with _PG_LOCK:
         stemmer = _PG.get(key)
         if stemmer is None:
-            stemmer = _PG[key] = partial(_pg_english, engine)
+            stemmer = _PG[key] = partial(_pg_porter, engine)
         return stemmer

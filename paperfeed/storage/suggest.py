@@ -3,7 +3,8 @@
 The last word typed is a prefix, the others whole words. SQLite asks FTS5 (`papers_fts`,
 column filters `title :` / `authors :`, newest rows first so a LIMIT stops early instead of
 ranking every match); PostgreSQL asks the weighted `search_vector` (title is weight A, authors
-weight B) with `:*` prefixes. Both return at most `pool` candidate rows; the caller ranks them.
+weight B) with `:*` prefixes, each word tokenised as the index is (`paperfeed_field_query`,
+migration 0017). Both return at most `pool` candidate rows; the caller ranks them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, false, select, text
+from sqlalchemy import Connection, cast, false, func, literal, literal_column, select, text
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import RowMapping
 
 from paperfeed.storage.schema import papers
@@ -31,9 +33,27 @@ def _fts_match(column: str, words: Sequence[str]) -> str:
     return f"{column} : (" + " AND ".join(terms) + ")"
 
 
-def _pg_query(words: Sequence[str], weight: str) -> str:
-    terms = [f"{w}:{weight}" for w in words[:-1]] + [f"{words[-1]}:*{weight}"]
-    return " & ".join(terms)
+def _pg_query(words: Sequence[str], weight: str) -> Any:
+    """The tsquery: each whole word in the field, AND the last as a prefix there. A name's
+    prefix is matched unstemmed (migration 0017's `paperfeed_name_words`: "Turi" is no prefix
+    of "ture", Porter's stem of "Turing"); a title's prefix of one or two characters is not
+    stemmed either (the index protects such words from its stemmer: "is" is stored "is0",
+    which the stemmed prefix "is0" would miss in "isolation")."""
+    parts: list[Any] = [func.paperfeed_field_query(w, weight) for w in words[:-1]]
+    last = words[-1]
+    if weight == "B":  # a name as typed, against the authors' unstemmed '~word' lexemes
+        token = func.nullif(func.split_part(func.btrim(func.paperfeed_fts_text(last)), " ", 1),
+                            "")
+        parts.append(cast(func.quote_literal(literal("~").op("||")(token)).op("||")(":*"),
+                          TSQUERY))
+    elif len(last) <= 2:
+        parts.append(func.to_tsquery("simple", func.quote_literal(last).op("||")(f":*{weight}")))
+    else:
+        parts.append(func.paperfeed_field_query(last, f"*{weight}"))
+    out = parts[0]
+    for part in parts[1:]:
+        out = func.tsquery_and(out, part)
+    return out
 
 
 def candidates(
@@ -56,10 +76,8 @@ def candidates(
             return []
         where: list[Any] = [papers.c.id.in_(list(ids))]
     else:
-        config, weight = ("english", "A") if field == "title" else ("simple", "B")
-        tsq = text(f"search_vector @@ to_tsquery('{config}', :q)").bindparams(
-            q=_pg_query(words, weight))
-        where = [tsq]
+        weight = "A" if field == "title" else "B"
+        where = [literal_column("papers.search_vector").op("@@")(_pg_query(words, weight))]
     wanted = papers.c.title if field == "title" else papers.c.authors_text
     rows = conn.execute(
         select(papers.c.id, wanted,

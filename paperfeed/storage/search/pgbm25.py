@@ -82,9 +82,8 @@ THRESHOLDS = _thresholds()
 # The query items, their tsqueries built once per statement (kinds as in `tsquery.py`).
 _ITEMS = text(
     "SELECT x.w, x.q, numnode(x.q) = 1 AS single FROM ("
-    " SELECT u.w, CASE u.kind WHEN 'phrase' THEN phraseto_tsquery('english', u.t)"
-    " WHEN 'author' THEN plainto_tsquery('simple', u.t)"
-    " ELSE plainto_tsquery('english', u.t) END AS q"
+    " SELECT u.w, CASE u.kind WHEN 'author' THEN paperfeed_field_query(u.t, 'B')"
+    " ELSE paperfeed_words_query(u.t) END AS q"
     " FROM unnest(CAST(:bm25_kinds AS text[]), CAST(:bm25_texts AS text[]),"
     " CAST(:bm25_weights AS float8[])) AS u(kind, t, w)) AS x"
 ).columns(column("w"), column("q"), column("single"))

@@ -2,8 +2,12 @@
 B, abstract C; GIN index), queried with tsqueries built from a `KeywordRequest` and ranked by
 BM25 as FTS5 ranks on SQLite (`pgbm25.py`).
 
-User text only enters as bound parameters of plainto_tsquery / phraseto_tsquery, which treat it
-as plain text, so `&`, `|`, `!`, `<->` or `:*` typed by a user are words.
+The index holds the text as SQLite's FTS5 tokenizer splits, folds and stems it (migration 0017:
+`paperfeed_fts_text` and the `paperfeed` configuration), and every query item goes through the
+same function: `paperfeed_words_query` (a word or a phrase: the phrase tsquery of its words, so
+"gpt-4" is 'gpt' <-> '4' as in FTS5) or `paperfeed_field_query(text, 'B')` (an author: the
+same, in the authors field only). User text only enters as their bound parameters, which treat
+it as plain text, so `&`, `|`, `!`, `<->` or `:*` typed by a user are separators.
 """
 
 from __future__ import annotations
@@ -39,15 +43,15 @@ def _and(parts: list[Any]) -> Any:
     return out
 
 
-# What a query item is on the index: a word (stemmed, any field), a phrase (stemmed, in order)
-# or an author name (the authors field is indexed unstemmed, with the `simple` configuration).
+# What a query item is on the index: a word or a phrase (its words in order, any field) or an
+# author name (the same, in the authors field).
 WORD, PHRASE, AUTHOR = "word", "phrase", "author"
 
 
 def _tsq(kind: str, value: str) -> Any:
-    if kind == PHRASE:
-        return func.phraseto_tsquery("english", value)
-    return func.plainto_tsquery("simple" if kind == AUTHOR else "english", value)
+    if kind == AUTHOR:
+        return func.paperfeed_field_query(value, "B")
+    return func.paperfeed_words_query(value)
 
 
 def _required(request: KeywordRequest) -> list[Any]:
@@ -55,7 +59,7 @@ def _required(request: KeywordRequest) -> list[Any]:
 
 
 def _excluded(request: KeywordRequest) -> Any | None:
-    parts = [func.plainto_tsquery("english", x) for x in request.excluded]
+    parts = [func.paperfeed_words_query(x) for x in request.excluded]
     return _or(parts) if parts else None
 
 
