@@ -8,6 +8,7 @@ few hundred MB in the database and needs no separate service.
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -505,16 +506,30 @@ def top_categories(conn: Connection, *, limit: int = 40) -> list[tuple[str, int]
     return [(str(c), int(n)) for c, n in rows]
 
 
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 def find_titles(conn: Connection, titles: Sequence[str]) -> dict[str, str]:
-    """{lower-cased title: paper id} for exact (case-insensitive) title matches."""
-    wanted = [t.strip().lower() for t in titles if t.strip()]
+    """{lower-cased title: paper id} for exact (case-insensitive) title matches.
+
+    SQL lower() folds ASCII letters only on SQLite and every letter on PostgreSQL, so each
+    title is looked up both fully and ASCII-only lower-cased (a "Prism-Δ: ..." title matched
+    on PostgreSQL only), and the rows found are checked in Python alike on both engines. On
+    SQLite a non-ASCII letter must still be typed in the catalog's case."""
+    wanted = {t.strip().lower() for t in titles if t.strip()}
+    keys = list(dict.fromkeys(
+        key for t in titles if t.strip()
+        for key in (t.strip().lower(), t.strip().translate(_ASCII_LOWER))))
     out: dict[str, str] = {}
-    for i in range(0, len(wanted), CHUNK):
-        chunk = wanted[i : i + CHUNK]
-        rows = conn.execute(select(papers.c.id, func.lower(papers.c.title)).where(
-            func.lower(papers.c.title).in_(chunk), papers.c.hidden.is_(False)))
+    for i in range(0, len(keys), CHUNK):
+        chunk = keys[i : i + CHUNK]
+        rows = conn.execute(select(papers.c.id, papers.c.title).where(
+            func.lower(papers.c.title).in_(chunk), papers.c.hidden.is_(False))
+            .order_by(papers.c.id))
         for pid, title in rows:
-            out.setdefault(str(title), str(pid))
+            key = str(title).lower()
+            if key in wanted:
+                out.setdefault(key, str(pid))
     return out
 
 
