@@ -17,8 +17,6 @@ machine), which is steadier than wall time on a loaded machine.
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import statistics
 import sys
@@ -31,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from search_latency import DATA, pct, queries_from  # noqa: E402
+from pg_search_setup import pg_search  # noqa: E402
+from search_latency import pct  # noqa: E402
 from serve_bench import cpu_seconds  # noqa: E402
 
 
@@ -79,29 +78,11 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--limit", type=int, default=20)
     args = ap.parse_args()
-    from sqlalchemy import event, text
-
-    from paperfeed.config import Settings
-    from paperfeed.search.hybrid import SearchService
-    from paperfeed.storage.db import connect
     from paperfeed.storage.search import tsquery
 
-    settings = Settings()
-    engine = connect(settings)
-    pids: set[int] = set()
-
-    @event.listens_for(engine, "connect")
-    def _remember(dbapi_conn: Any, _record: Any) -> None:
-        with dbapi_conn.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            pids.add(int(cur.fetchone()[0]))
-
-    with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM papers")).scalar_one()
-    with gzip.open(DATA, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
-    queries = queries_from(rows, args.queries)
-    service = SearchService(engine, settings)
+    pg = pg_search(args.queries)
+    engine, service, pids = pg.engine, pg.service, pg.pids
+    n, queries = pg.papers, pg.queries
     bm25 = tsquery.keyword_hits
     rankings: dict[str, Callable[..., Any]] = {"bm25": bm25, "ts_rank": ts_rank_hits}
     for q in queries[:10]:  # warm-up: the model, the index pages, the count caches

@@ -16,14 +16,11 @@ service answering while `paperfeed migrate` runs beside it).
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 
@@ -36,30 +33,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=0.0)
     args = ap.parse_args()
     sys.path[:0] = [str(args.code), str(BENCH)]
-    from search_latency import DATA, pct, queries_from
+    from pg_search_setup import pg_search
+    from search_latency import pct
     from serve_bench import cpu_seconds
-    from sqlalchemy import event, text
 
-    from paperfeed.config import Settings
-    from paperfeed.search.hybrid import SearchService
-    from paperfeed.storage.db import connect
-
-    settings = Settings()
-    engine = connect(settings)
-    pids: set[int] = set()
-
-    @event.listens_for(engine, "connect")
-    def _remember(dbapi_conn: Any, _record: Any) -> None:
-        with dbapi_conn.cursor() as cur:
-            cur.execute("SELECT pg_backend_pid()")
-            pids.add(int(cur.fetchone()[0]))
-
-    with engine.connect() as conn:
-        n = conn.execute(text("SELECT count(*) FROM papers")).scalar_one()
-    with gzip.open(DATA, "rt", encoding="utf-8") as fh:
-        rows = [json.loads(line) for line in fh]
-    queries = queries_from(rows, args.queries)
-    service = SearchService(engine, settings)
+    pg = pg_search(args.queries)
+    engine, service, pids = pg.engine, pg.service, pg.pids
+    n, queries = pg.papers, pg.queries
     if args.seconds:
         answered, errors, found, slowest = 0, 0, 0, 0.0
         stop = time.monotonic() + args.seconds
