@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from paperfeed.config import Settings
 from paperfeed.digests.editions import parse_edition
@@ -26,16 +27,23 @@ from tests.digests.test_faults import EDITION, _finish, _spawn
 pytestmark = pytest.mark.postgres
 
 
-def test_three_concurrent_senders_on_postgresql_send_each_message_once(
-    pg_settings: Settings, smtp: SinkServer
-) -> None:
+def _site(pg_settings: Settings, smtp: SinkServer, subscribers: int
+          ) -> tuple[Settings, Engine, list[str]]:
+    """A migrated PostgreSQL catalog with the seed papers and confirmed subscribers, mailing
+    through the SMTP sink."""
     settings = pg_settings.model_copy(
         update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "mail_from": "p <d@p.test>"}
     )
     engine = connect(settings)
     migrate(engine)
     seed_papers(engine)
-    emails = add_subscribers(engine, 90)
+    return settings, engine, add_subscribers(engine, subscribers)
+
+
+def test_three_concurrent_senders_on_postgresql_send_each_message_once(
+    pg_settings: Settings, smtp: SinkServer
+) -> None:
+    settings, engine, emails = _site(pg_settings, smtp, 90)
     edition = parse_edition(DAY.isoformat())
     reports = []
     errors: list[BaseException] = []
@@ -70,13 +78,7 @@ def test_a_sender_killed_mid_edition_on_postgresql_then_rerun_mails_everyone_onc
     """The crash-and-rerun guarantee of test_faults.py (SQLite) on PostgreSQL: a real
     `paperfeed digest send` process killed with SIGKILL half-way, then run again: every
     subscriber has the edition, at most the one message in flight twice (same Message-ID)."""
-    settings = pg_settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "mail_from": "p <d@p.test>"}
-    )
-    engine = connect(settings)
-    migrate(engine)
-    seed_papers(engine)
-    emails = add_subscribers(engine, 60)
+    settings, engine, emails = _site(pg_settings, smtp, 60)
     proc = _spawn(settings, tmp_path)
     while smtp.sink.count() < 25 and proc.poll() is None:
         time.sleep(0.0005)
