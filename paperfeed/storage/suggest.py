@@ -17,6 +17,7 @@ from sqlalchemy import Connection, cast, false, func, literal, literal_column, s
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import RowMapping
 
+from paperfeed.storage.authors import name_key
 from paperfeed.storage.schema import papers
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -31,6 +32,38 @@ def words_of(query: str) -> list[str]:
 def _fts_match(column: str, words: Sequence[str]) -> str:
     terms = [f'"{w}"' for w in words[:-1]] + [f'"{words[-1]}" *']
     return f"{column} : (" + " AND ".join(terms) + ")"
+
+
+NAME_STEM_SAFE = 3  # a name's first letters the porter stemmer never changes
+NAME_STEM_CUT = 4  # letters the stemmer may take off a word's end ("Hastings" -> "hast")
+NAME_SCAN = 1000  # rows of the shorter prefix read at most, newest first
+
+
+def _names_typed_past_their_stem(conn: Connection, words: Sequence[str], wanted: int,
+                                 have: set[str]) -> list[str]:
+    """SQLite: papers with a name a word of which starts with the last word typed, when the
+    index missed them. FTS5 stems names as words ("Turing" is stored "ture"), so a typed
+    prefix that runs into the stemmed ending ("Turi") is no prefix of any token; PostgreSQL
+    keeps the names unstemmed beside (migration 0017). Asks instead for the typed word less the
+    letters a stem may lose (never under `NAME_STEM_SAFE`), and keeps the rows whose names have
+    a word starting with what was typed, compared as the suggestions compare names
+    (`authors.name_key`)."""
+    last = words[-1]
+    shorter = last[:max(NAME_STEM_SAFE, len(last) - NAME_STEM_CUT)]
+    rows = conn.execute(
+        text("SELECT paper_id, authors FROM papers_fts WHERE papers_fts MATCH :q "
+             "ORDER BY rowid DESC LIMIT :k"),
+        {"q": _fts_match("authors", [*words[:-1], shorter]), "k": NAME_SCAN},
+    ).all()
+    out: list[str] = []
+    for paper_id, authors in rows:
+        if paper_id in have:
+            continue
+        if any(part.startswith(last) for part in name_key(str(authors or "")).split()):
+            out.append(paper_id)
+            if len(out) >= wanted:
+                break
+    return out
 
 
 def _pg_query(words: Sequence[str], weight: str) -> Any:
@@ -67,11 +100,13 @@ def candidates(
         return []
     if conn.dialect.name == "sqlite":
         column = "title" if field == "title" else "authors"
-        ids = conn.execute(
+        ids = list(conn.execute(
             text("SELECT paper_id FROM papers_fts WHERE papers_fts MATCH :q "
                  "ORDER BY rowid DESC LIMIT :k"),
             {"q": _fts_match(column, words), "k": pool},
-        ).scalars().all()
+        ).scalars().all())
+        if field != "title" and len(ids) < pool and len(words[-1]) > NAME_STEM_SAFE:
+            ids += _names_typed_past_their_stem(conn, words, pool - len(ids), set(ids))
         if not ids:
             return []
         where: list[Any] = [papers.c.id.in_(list(ids))]

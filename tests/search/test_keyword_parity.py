@@ -54,6 +54,8 @@ DOCS = [
     ("\u00c5ngstr\u00f6m-scale imaging", "Solving the Schr\u00f6dinger equation.",
      ["Ole Vik"]),
     ("Cafe culture", "Naive readers of the cafes.", ["Pi Wo"]),
+    ("Computing machinery and intelligence", "Can machines think? An imitation game.",
+     ["Alan Turing", "Grace Hopper"]),
 ]
 IDS = [f"2601.{n:05d}" for n in range(1, len(DOCS) + 1)]
 
@@ -185,3 +187,19 @@ def test_suggestions_find_the_same_papers_on_both_engines(
             if found["sqlite"] != found["postgresql"]:
                 differ.append(f"{typed!r} ({field}): {found}")
     assert not differ, "\n".join(differ)
+
+
+def test_a_name_typed_into_its_stemmed_ending_is_suggested_on_both_engines(
+    engines: dict[str, tuple[Settings, Engine]],
+) -> None:
+    """The index stems names ("Turing" is stored "ture"): "Turi", a prefix of the name but not
+    of its stem, must still suggest Alan Turing, on SQLite as on PostgreSQL."""
+    from paperfeed.storage.suggest import candidates, words_of
+
+    for typed in ["Turi", "turin", "Alan Turi", "Turing", "Hopp", "Grace Hoppe"]:
+        for kind, (_, engine) in engines.items():
+            with engine.connect() as conn:
+                found = [r["id"] for r in candidates(conn, words_of(typed), field="authors")]
+            assert found == [IDS[-1]], (typed, kind, found)
+        with engines["sqlite"][1].connect() as conn:
+            assert candidates(conn, words_of("Turk"), field="authors") == [], typed
