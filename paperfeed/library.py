@@ -24,6 +24,7 @@ from paperfeed.storage import collections as store
 from paperfeed.storage.collections import CollectionRow, ItemRow, SavedPaper
 from paperfeed.storage.db import write
 from paperfeed.storage.papers import get_paper
+from paperfeed.storage.users import lock_member
 
 DEFAULT_NAME = "Reading list"
 MAX_NAME = 100
@@ -195,7 +196,9 @@ def _create_in(
     public: bool,
     now: datetime,
 ) -> int:
-    store.lock_owner(conn, member.id)
+    # two creations of one name at once run one after the other: the second finds the first
+    # instead of breaking the unique name
+    lock_member(conn, member.id)
     existing = store.find_by_name(conn, member.id, name)
     if existing is not None:
         if (existing.name == name and existing.description == description

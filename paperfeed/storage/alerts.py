@@ -41,6 +41,7 @@ from paperfeed.storage.schema import (
     saved_searches,
     users,
 )
+from paperfeed.storage.users import lock_member
 
 _CHUNK = 500
 DELIVERIES = ("daily", "weekly", "digest", "none")
@@ -113,12 +114,9 @@ def same_recent_search(
 ) -> int | None:
     """The id of the member's search saved at or after `since` with exactly these fields (a
     form sent twice), or None. Call it in the write transaction that then saves: the member's
-    row is locked first (PostgreSQL; SQLite's writer is single), so two copies sent at once
-    cannot both find none."""
-    lock = select(users.c.id).where(users.c.id == user_id)
-    if conn.dialect.name == "postgresql":
-        lock = lock.with_for_update()
-    conn.execute(lock)
+    row is locked first (`users.lock_member`), so two copies sent at once cannot both find
+    none."""
+    lock_member(conn, user_id)
     like = (saved_searches.c.like_paper_id.is_(None) if like_paper_id is None
             else saved_searches.c.like_paper_id == like_paper_id)
     found = conn.execute(

@@ -164,16 +164,6 @@ def create(
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def lock_owner(conn: Connection, user_id: int) -> None:
-    """Lock the member's row for this transaction (PostgreSQL; SQLite's writer is single), so
-    two creations of one name at once run one after the other: the second finds the first
-    instead of breaking the unique name."""
-    query = select(users.c.id).where(users.c.id == user_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    conn.execute(query)
-
-
 def lock(conn: Connection, collection_id: int) -> int | None:
     """Lock the collection row for this transaction; its owner's id, or None if it is gone."""
     query = select(collections.c.user_id).where(collections.c.id == collection_id)

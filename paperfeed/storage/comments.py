@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select, update
 from paperfeed.errors import NotFound
 from paperfeed.storage import versions
 from paperfeed.storage.schema import comments, users
+from paperfeed.storage.users import lock_member
 
 
 @dataclass(slots=True)
@@ -54,9 +55,9 @@ def same_recent_comment(
 ) -> int | None:
     """The id of the member's comment on this paper with exactly this body posted at or after
     `since` (a double-submitted form), or None. Call it in the write transaction that then
-    adds the comment: the member's row is locked first (PostgreSQL; SQLite's writer is
-    already single), so two copies sent at once cannot both find none and both insert."""
-    conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
+    adds the comment: the member's row is locked first (`users.lock_member`), so two copies
+    sent at once cannot both find none and both insert."""
+    lock_member(conn, user_id)
     found = conn.execute(
         select(comments.c.id)
         .where(comments.c.paper_id == paper_id, comments.c.user_id == user_id,

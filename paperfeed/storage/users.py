@@ -39,6 +39,17 @@ def _one(conn: Connection, where: object) -> Member | None:
     return _member(conn.execute(select(users).where(where)).mappings().first())  # type: ignore[arg-type]
 
 
+def lock_member(conn: Connection, user_id: int) -> None:
+    """Lock the member's row for the rest of this write transaction (PostgreSQL; SQLite's
+    writer is single already), so two of their requests that check for something and then
+    insert it (a form sent twice: a comment, a saved search, a collection's name) run one
+    after the other: the second finds what the first inserted instead of inserting it too."""
+    query = select(users.c.id).where(users.c.id == user_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    conn.execute(query)
+
+
 def get_by_id(conn: Connection, user_id: int) -> Member | None:
     return _one(conn, users.c.id == user_id)
 
