@@ -71,9 +71,5 @@ def lease_of(engine: Engine, name: str, *, now: datetime) -> tuple[str, datetime
 
 def holder_of(engine: Engine, name: str, *, now: datetime) -> str | None:
     """Who holds an unexpired lease on `name`, if anyone."""
-    with engine.connect() as conn:
-        return conn.execute(
-            select(job_leases.c.holder).where(
-                job_leases.c.name == name, job_leases.c.expires_at > now
-            )
-        ).scalar_one_or_none()
+    held = lease_of(engine, name, now=now)
+    return held[0] if held is not None else None
