@@ -6,6 +6,7 @@ JavaScript (static/foryou.js) and works without it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -77,15 +78,19 @@ def ranked(request: Request, member: Member, period: str, now: datetime, *,
     """The member's ranking for a period (what the page, the API and the feed show)."""
     rec = open_recommender(request.app.state.settings, request.app.state.engine)
     if period == "all":
-        ranking = rec.rank_catalog(member.id, limit)
-        if ranking.cold and _fitted_late(request, rec, member):
-            ranking = rec.rank_catalog(member.id, limit)
-        return ranking, "Everything in the catalog", None
+        return (_fresh(request, rec, member, lambda: rec.rank_catalog(member.id, limit)),
+                "Everything in the catalog", None)
     ids, heading, day = period_ids(request, period, now)
-    ranking = rec.rank(member.id, ids)
+    return _fresh(request, rec, member, lambda: rec.rank(member.id, ids)), heading, day
+
+
+def _fresh(request: Request, rec: Any, member: Member, rank: Callable[[], Ranking]) -> Ranking:
+    """`rank()`, again after fitting the member's model if it came out cold for want of a fit
+    (`_fitted_late`)."""
+    ranking = rank()
     if ranking.cold and _fitted_late(request, rec, member):
-        ranking = rec.rank(member.id, ids)
-    return ranking, heading, day
+        ranking = rank()
+    return ranking
 
 
 def _fitted_late(request: Request, rec: Any, member: Member) -> bool:
